@@ -1,0 +1,41 @@
+"""A blog whose only datastore is Redis; slow work runs in RQ workers."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_wtf import CSRFProtect
+
+from . import config as config_module
+from .data import DataLayer, connect
+
+csrf = CSRFProtect()
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Application factory: settings come from the environment, then `overrides` (tests)."""
+    app = Flask(__name__, static_folder="../static", template_folder="../templates")
+    app.config.from_mapping(config_module.from_environment())
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        MAX_FORM_MEMORY_SIZE=1024 * 1024,  # a 200,000-character body in UTF-8, with room
+    )
+    if overrides:
+        app.config.update(overrides)
+    config_module.check_secret_key(app.config)
+    app.config.setdefault("SESSION_COOKIE_SECURE", app.config["APP_ENV"] == "production")
+
+    client = connect(app.config["REDIS_URL"], app.config["REDIS_TLS_INSECURE"])
+    app.extensions["blog_data"] = DataLayer(client, app.config["KEY_PREFIX"])
+    csrf.init_app(app)
+
+    from . import auth, comments, errors, posts, templating
+
+    templating.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(posts.bp)
+    app.register_blueprint(comments.bp)
+    auth.init_app(app)
+    return app

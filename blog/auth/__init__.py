@@ -1,0 +1,41 @@
+"""Authors: login, logout, the `create-user` command and the `login_required` guard."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from flask import Blueprint, Flask, abort, g, redirect, request, session, url_for
+
+bp = Blueprint("auth", __name__)
+
+
+def init_app(app: Flask) -> None:
+    from .cli import create_user
+
+    app.cli.add_command(create_user)
+    app.before_request(load_logged_in_user)
+
+
+def load_logged_in_user() -> None:
+    """The session cookie is signed; it carries id and name, so no Redis read per request."""
+    user_id = session.get("user_id")
+    g.user = {"id": user_id, "username": session.get("username")} if user_id else None
+
+
+def login_required(view: Callable) -> Callable:
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if g.user is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def require_owner(author_id: int) -> None:
+    if g.user is None or g.user["id"] != author_id:
+        abort(403)
+
+
+from . import routes  # noqa: F401  (routes attach to bp)

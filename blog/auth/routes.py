@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, session, url_for
+
+from ..data import get_data
+from . import bp, login_required
+from .forms import LoginForm
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: `next=https://evil.example` must not become an open redirect."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") \
+                and not target.startswith("//"):
+            return target
+    return url_for("posts.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = get_data().users.authenticate(form.username.data, form.password.data)
+        if user:
+            session.clear()
+            session["user_id"] = user.id
+            session["username"] = user.username
+            flash(f"Welcome back, {user.username}.")
+            return redirect(_safe_next(request.args.get("next")))
+        form.password.errors.append("Wrong username or password.")
+    status = 401 if form.errors and request.method == "POST" else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    session.clear()
+    flash("You are logged out.")
+    return redirect(url_for("posts.index"))

@@ -1,0 +1,47 @@
+"""The data layer: the only code that speaks Redis for the web app.
+
+Views call `get_data()` and use its stores; the key schema lives in `keys.py` and is
+documented in docs/data-model.md.
+"""
+
+from __future__ import annotations
+
+import redis
+from flask import current_app
+
+from .comments import CommentStore, PostGone
+from .keys import Keys
+from .models import Comment, Page, Post, User
+from .posts import PostInput, PostStore
+from .ratelimit import RateLimiter
+from .users import UsernameTaken, UserStore
+
+__all__ = ["Comment", "DataLayer", "Page", "Post", "PostGone", "PostInput", "User",
+           "UsernameTaken", "connect", "get_data"]
+
+
+class DataLayer:
+    """All stores over one connection pool and one key prefix."""
+
+    def __init__(self, r: redis.Redis, prefix: str) -> None:
+        self.redis = r
+        self.keys = Keys(prefix)
+        self.posts = PostStore(r, self.keys)
+        self.comments = CommentStore(r, self.keys)
+        self.users = UserStore(r, self.keys)
+        self.limits = RateLimiter(r, self.keys)
+
+    def ping(self) -> bool:
+        return bool(self.redis.ping())
+
+
+def connect(url: str, tls_insecure: bool = False) -> redis.Redis:
+    """A client for redis://, rediss:// (TLS) or unix:// URLs, decoding replies to str."""
+    options: dict = {"decode_responses": True, "health_check_interval": 30}
+    if tls_insecure and url.startswith("rediss://"):
+        options["ssl_cert_reqs"] = None  # PaaS Redis with a self-signed certificate
+    return redis.Redis.from_url(url, **options)
+
+
+def get_data() -> DataLayer:
+    return current_app.extensions["blog_data"]

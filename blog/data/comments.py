@@ -1,0 +1,87 @@
+"""Comments: a hash each, indexed per post (approved) and per author (awaiting moderation)."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from .keys import Keys
+from .models import Comment
+
+
+class PostGone(LookupError):
+    """The post was deleted (or hidden) while a comment was being written."""
+
+
+class CommentStore:
+    def __init__(self, r: redis.Redis, keys: Keys) -> None:
+        self.r = r
+        self.keys = keys
+
+    def for_post(self, post_id: int) -> list[Comment]:
+        """Approved comments, oldest first."""
+        return self._load(self.r.zrange(self.keys.post_comments(post_id), 0, -1))
+
+    def pending_for_author(self, author_id: int) -> list[Comment]:
+        return self._load(self.r.zrange(self.keys.author_pending(author_id), 0, -1))
+
+    def get(self, comment_id: int) -> Comment | None:
+        found = self._load([comment_id])
+        return found[0] if found else None
+
+    def _load(self, ids: list) -> list[Comment]:
+        if not ids:
+            return []
+        pipe = self.r.pipeline(transaction=False)
+        for cid in ids:
+            pipe.hgetall(self.keys.comment(int(cid)))
+        return [Comment.from_hash(h) for h in pipe.execute() if h]
+
+    def add(self, post_id: int, author_id: int, name: str, body: str, moderated: bool) -> Comment:
+        """Store a comment on a post that still exists; raises PostGone otherwise."""
+        keys = self.keys
+        comment_id = self.r.incr(keys.next_id("comment"))
+        now = time.time()
+        status = "pending" if moderated else "approved"
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            # The post hash is WATCHed: deleting the post meanwhile aborts this write.
+            if not pipe.exists(keys.post(post_id)):
+                raise PostGone(post_id)
+            pipe.multi()
+            pipe.hset(keys.comment(comment_id), mapping={
+                "id": comment_id, "post_id": post_id, "name": name, "body": body,
+                "created_at": now, "status": status,
+            })
+            if moderated:
+                pipe.zadd(keys.post_pending(post_id), {comment_id: now})
+                pipe.zadd(keys.author_pending(author_id), {comment_id: now})
+            else:
+                pipe.zadd(keys.post_comments(post_id), {comment_id: now})
+
+        self.r.transaction(write, keys.post(post_id))
+        return Comment(comment_id, post_id, name, body, now, status)
+
+    def approve(self, comment: Comment, author_id: int) -> None:
+        keys = self.keys
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            if not pipe.exists(keys.post(comment.post_id)):
+                raise PostGone(comment.post_id)
+            pipe.multi()
+            pipe.hset(keys.comment(comment.id), "status", "approved")
+            pipe.zrem(keys.post_pending(comment.post_id), comment.id)
+            pipe.zrem(keys.author_pending(author_id), comment.id)
+            pipe.zadd(keys.post_comments(comment.post_id), {comment.id: comment.created_at})
+
+        self.r.transaction(write, keys.post(comment.post_id), keys.comment(comment.id))
+
+    def delete(self, comment: Comment, author_id: int) -> None:
+        keys = self.keys
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.delete(keys.comment(comment.id))
+            pipe.zrem(keys.post_comments(comment.post_id), comment.id)
+            pipe.zrem(keys.post_pending(comment.post_id), comment.id)
+            pipe.zrem(keys.author_pending(author_id), comment.id)
+            pipe.execute()

@@ -1,0 +1,74 @@
+"""The Redis key schema: the only place that spells a key.
+
+docs/data-model.md lists every key, its type and who writes it; keep the two in step.
+"""
+
+from __future__ import annotations
+
+
+class Keys:
+    """Builds every key the app uses, under one configurable prefix (default `blog:`)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def _k(self, *parts: object) -> str:
+        return self.prefix + ":".join(str(p) for p in parts)
+
+    # Id counters (INCR).
+    def next_id(self, entity: str) -> str:
+        return self._k("ids", entity)
+
+    # Posts.
+    def post(self, post_id: int) -> str:
+        return self._k("post", post_id)
+
+    def post_tags(self, post_id: int) -> str:
+        return self._k("post", post_id, "tags")
+
+    def post_comments(self, post_id: int) -> str:
+        return self._k("post", post_id, "comments")
+
+    def post_pending(self, post_id: int) -> str:
+        return self._k("post", post_id, "pending")
+
+    def post_slugs(self, post_id: int) -> str:
+        return self._k("post", post_id, "slugs")
+
+    @property
+    def published(self) -> str:
+        return self._k("posts", "published")
+
+    @property
+    def slugs(self) -> str:
+        return self._k("slugs")
+
+    # Tags.
+    def tag(self, name: str) -> str:
+        return self._k("tag", name)
+
+    @property
+    def tags(self) -> str:
+        return self._k("tags")
+
+    # Comments.
+    def comment(self, comment_id: int) -> str:
+        return self._k("comment", comment_id)
+
+    def author_pending(self, user_id: int) -> str:
+        return self._k("user", user_id, "pending")
+
+    # Authors.
+    def user(self, user_id: int) -> str:
+        return self._k("user", user_id)
+
+    @property
+    def usernames(self) -> str:
+        return self._k("users")
+
+    def user_posts(self, user_id: int) -> str:
+        return self._k("user", user_id, "posts")
+
+    # Rate limits (expiring; never backed up).
+    def rate(self, action: str, client: str, window: int) -> str:
+        return self._k("rate", action, client, window)

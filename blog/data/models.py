@@ -1,0 +1,111 @@
+"""Plain records that the data layer hands to views (no Redis types leak out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+STATUSES = ("draft", "published", "scheduled")
+
+
+def to_datetime(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=UTC)
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    password_hash: str
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> User:
+        return cls(id=int(h["id"]), username=h["username"], password_hash=h["password_hash"])
+
+
+@dataclass(frozen=True)
+class Post:
+    id: int
+    slug: str
+    title: str
+    body: str  # Markdown as written; "" in listings
+    html: str  # sanitized rendering, made once at write time; "" in listings
+    excerpt: str
+    author_id: int
+    author: str
+    status: str
+    published_at: float  # 0 for drafts; in the future for scheduled posts
+    created_at: float
+    updated_at: float
+    tags: list[str] = field(default_factory=list)
+    comment_count: int = 0
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str], tags: set[str] | list[str] = (),
+                  comments: int = 0) -> Post:
+        return cls(
+            id=int(h["id"]),
+            slug=h["slug"],
+            title=h["title"],
+            body=h.get("body", ""),
+            html=h.get("html", ""),
+            excerpt=h["excerpt"],
+            author_id=int(h["author_id"]),
+            author=h["author"],
+            status=h["status"],
+            published_at=float(h["published_at"]),
+            created_at=float(h["created_at"]),
+            updated_at=float(h["updated_at"]),
+            tags=sorted(tags),
+            comment_count=comments,
+        )
+
+    def is_visible(self, now: float) -> bool:
+        """Visible to everyone: published, or scheduled and its time has come."""
+        return self.status != "draft" and self.published_at <= now
+
+    @property
+    def published(self) -> datetime | None:
+        return to_datetime(self.published_at) if self.published_at else None
+
+    @property
+    def updated(self) -> datetime:
+        return to_datetime(self.updated_at)
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    post_id: int
+    name: str
+    body: str
+    created_at: float
+    status: str  # "approved" or "pending"
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> Comment:
+        return cls(
+            id=int(h["id"]),
+            post_id=int(h["post_id"]),
+            name=h["name"],
+            body=h["body"],
+            created_at=float(h["created_at"]),
+            status=h["status"],
+        )
+
+    @property
+    def created(self) -> datetime:
+        return to_datetime(self.created_at)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing; `has_next` comes from fetching one item more than shown."""
+
+    items: list
+    number: int
+    has_next: bool
+
+    @property
+    def has_prev(self) -> bool:
+        return self.number > 1

@@ -1,0 +1,239 @@
+"""Posts, their slugs and their tags: every multi-key write runs in one MULTI/EXEC.
+
+Read paths cost a constant number of round trips: one range query for ids, then one
+pipelined batch for the records, whatever the number of posts.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import redis
+from slugify import slugify
+
+from ..rendering import excerpt, render_markdown
+from .keys import Keys
+from .models import Page, Post
+
+SLUG_MAX_LENGTH = 80
+# Listings read these fields only: a body can be 200,000 characters.
+SUMMARY_FIELDS = ("id", "slug", "title", "excerpt", "author_id", "author", "status",
+                  "published_at", "created_at", "updated_at")
+
+
+@dataclass(frozen=True)
+class PostInput:
+    """What an author submits; validated by the form before it gets here."""
+
+    title: str
+    body: str
+    tags: list[str]
+    status: str
+    publish_at: float | None = None  # required for "scheduled"
+
+
+class PostStore:
+    def __init__(self, r: redis.Redis, keys: Keys) -> None:
+        self.r = r
+        self.keys = keys
+
+    # ---- reads ---------------------------------------------------------------
+
+    def page(self, number: int, per_page: int, tag: str | None = None) -> Page:
+        """Visible posts, newest first; 2 round trips."""
+        index = self.keys.tag(tag) if tag else self.keys.published
+        ids = self.r.zrevrangebyscore(
+            index, time.time(), "-inf", start=(number - 1) * per_page, num=per_page + 1
+        )
+        posts = self._load_many([int(i) for i in ids[:per_page]], full=False)
+        return Page(items=posts, number=number, has_next=len(ids) > per_page)
+
+    def newest(self, count: int, tag: str | None = None) -> list[Post]:
+        """Full posts (with HTML) for feeds; 2 round trips."""
+        index = self.keys.tag(tag) if tag else self.keys.published
+        ids = self.r.zrevrangebyscore(index, time.time(), "-inf", start=0, num=count)
+        return self._load_many([int(i) for i in ids])
+
+    def all_visible(self) -> list[tuple[str, float]]:
+        """(slug, updated_at) of every visible post, for the sitemap; 2 round trips."""
+        ids = self.r.zrevrangebyscore(self.keys.published, time.time(), "-inf")
+        pipe = self.r.pipeline(transaction=False)
+        for post_id in ids:
+            pipe.hmget(self.keys.post(int(post_id)), "slug", "updated_at")
+        return [(slug, float(updated)) for slug, updated in pipe.execute() if slug]
+
+    def by_author(self, author_id: int) -> list[Post]:
+        """All of an author's posts, drafts included, most recently edited first."""
+        ids = self.r.zrevrange(self.keys.user_posts(author_id), 0, -1)
+        return self._load_many([int(i) for i in ids], full=False)
+
+    def get(self, post_id: int) -> Post | None:
+        posts = self._load_many([post_id])
+        return posts[0] if posts else None
+
+    def id_for_slug(self, slug: str) -> int | None:
+        post_id = self.r.hget(self.keys.slugs, slug)
+        return int(post_id) if post_id else None
+
+    def tag_counts(self) -> list[tuple[str, int]]:
+        """Tags with their number of visible posts, most used first; 2 round trips."""
+        names = sorted(self.r.smembers(self.keys.tags))
+        pipe = self.r.pipeline(transaction=False)
+        now = time.time()
+        for name in names:
+            pipe.zcount(self.keys.tag(name), "-inf", now)
+        counts = [(n, c) for n, c in zip(names, pipe.execute(), strict=True) if c]
+        return sorted(counts, key=lambda item: (-item[1], item[0]))
+
+    def _load_many(self, ids: list[int], full: bool = True) -> list[Post]:
+        if not ids:
+            return []
+        pipe = self.r.pipeline(transaction=False)
+        for post_id in ids:
+            if full:
+                pipe.hgetall(self.keys.post(post_id))
+            else:
+                pipe.hmget(self.keys.post(post_id), SUMMARY_FIELDS)
+            pipe.smembers(self.keys.post_tags(post_id))
+            pipe.zcard(self.keys.post_comments(post_id))
+        replies = pipe.execute()
+        posts = []
+        for i in range(0, len(replies), 3):
+            fields, tags, comments = replies[i : i + 3]
+            if not full:
+                fields = dict(zip(SUMMARY_FIELDS, fields, strict=True)) if fields[0] else {}
+            if fields:  # an id can outlive its post for a moment between two reads
+                posts.append(Post.from_hash(fields, tags, comments))
+        return posts
+
+    # ---- writes --------------------------------------------------------------
+
+    def create(self, author_id: int, author: str, data: PostInput) -> Post:
+        post_id = self.r.incr(self.keys.next_id("post"))
+        self._save(post_id, author_id, author, data, existing=None)
+        return self.get(post_id)
+
+    def update(self, post: Post, data: PostInput) -> Post:
+        self._save(post.id, post.author_id, post.author, data, existing=post)
+        return self.get(post.id)
+
+    def _save(self, post_id: int, author_id: int, author: str, data: PostInput,
+              existing: Post | None) -> None:
+        keys = self.keys
+        now = time.time()
+        base_slug = make_slug(data.title)
+        new_tags = set(data.tags)
+        visible = data.status != "draft"
+        html = render_markdown(data.body)
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            # Everything read here is WATCHed: a concurrent writer of any of these keys
+            # makes EXEC fail, and redis-py runs this function again.
+            old_tags = pipe.smembers(keys.post_tags(post_id))
+            _watch(pipe, [keys.tag(t) for t in old_tags | new_tags])
+            slug = self._free_slug(pipe, base_slug, post_id, existing)
+            leaving = old_tags - new_tags if visible else old_tags
+            removable = self._tags_left_empty(pipe, post_id, leaving)
+            published_at = _publish_time(data, existing, now)
+            pipe.multi()
+            pipe.hset(keys.post(post_id), mapping={
+                "id": post_id, "slug": slug, "title": data.title, "body": data.body,
+                "html": html, "excerpt": excerpt(html),
+                "author_id": author_id, "author": author, "status": data.status,
+                "published_at": published_at,
+                "created_at": existing.created_at if existing else now,
+                "updated_at": now,
+            })
+            pipe.hset(keys.slugs, slug, post_id)
+            pipe.sadd(keys.post_slugs(post_id), slug)
+            pipe.delete(keys.post_tags(post_id))
+            if data.tags:
+                pipe.sadd(keys.post_tags(post_id), *data.tags)
+            pipe.zadd(keys.user_posts(author_id), {post_id: now})
+            if visible:
+                pipe.zadd(keys.published, {post_id: published_at})
+                for tag in data.tags:
+                    pipe.zadd(keys.tag(tag), {post_id: published_at})
+                if data.tags:
+                    pipe.sadd(keys.tags, *data.tags)
+            else:
+                pipe.zrem(keys.published, post_id)
+            for tag in leaving:
+                pipe.zrem(keys.tag(tag), post_id)
+            if removable:
+                pipe.srem(keys.tags, *removable)
+
+        self.r.transaction(write, keys.slugs, keys.post(post_id), keys.post_tags(post_id))
+
+    def _free_slug(self, pipe, base: str, post_id: int, existing: Post | None) -> str:
+        """The first of base, base-2, base-3... that is free or already this post's."""
+        if existing and make_slug(existing.title) == base:
+            return existing.slug  # title changed only in ways the slug ignores
+        candidate, n = base, 1
+        while True:
+            owner = pipe.hget(self.keys.slugs, candidate)
+            if owner is None or int(owner) == post_id:
+                return candidate
+            n += 1
+            candidate = f"{base}-{n}"
+
+    def _tags_left_empty(self, pipe, post_id: int, dropping: set[str]) -> list[str]:
+        """Tags whose only visible post is this one, so they leave the tag index."""
+        empty = []
+        for tag in dropping:
+            members = pipe.zcard(self.keys.tag(tag))
+            if members <= 1 and pipe.zscore(self.keys.tag(tag), post_id) is not None:
+                empty.append(tag)
+        return empty
+
+    def delete(self, post: Post) -> None:
+        keys = self.keys
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            stored_tags = pipe.smembers(keys.post_tags(post.id))
+            _watch(pipe, [keys.tag(t) for t in stored_tags])
+            comment_ids = pipe.zrange(keys.post_comments(post.id), 0, -1)
+            pending_ids = pipe.zrange(keys.post_pending(post.id), 0, -1)
+            slugs = pipe.smembers(keys.post_slugs(post.id))
+            removable = self._tags_left_empty(pipe, post.id, stored_tags)
+            pipe.multi()
+            for cid in [*comment_ids, *pending_ids]:
+                pipe.delete(keys.comment(int(cid)))
+            if pending_ids:
+                pipe.zrem(keys.author_pending(post.author_id), *pending_ids)
+            pipe.delete(keys.post(post.id), keys.post_tags(post.id), keys.post_comments(post.id),
+                        keys.post_pending(post.id), keys.post_slugs(post.id))
+            if slugs:
+                pipe.hdel(keys.slugs, *slugs)
+            pipe.zrem(keys.published, post.id)
+            pipe.zrem(keys.user_posts(post.author_id), post.id)
+            for tag in stored_tags:
+                pipe.zrem(keys.tag(tag), post.id)
+            if removable:
+                pipe.srem(keys.tags, *removable)
+
+        self.r.transaction(write, keys.post(post.id), keys.post_tags(post.id),
+                           keys.post_comments(post.id), keys.post_pending(post.id))
+
+
+def _watch(pipe: redis.client.Pipeline, keys: list[str]) -> None:
+    """Add keys to a transaction's WATCH list (WATCH with no key is an error)."""
+    if keys:
+        pipe.watch(*keys)
+
+
+def make_slug(title: str) -> str:
+    """A readable, Unicode-safe URL segment ("Grüße aus Köln" -> "grüße-aus-köln")."""
+    slug = slugify(title, allow_unicode=True, max_length=SLUG_MAX_LENGTH, word_boundary=True)
+    return slug or "post"
+
+
+def _publish_time(data: PostInput, existing: Post | None, now: float) -> float:
+    if data.status == "draft":
+        return 0.0
+    if data.status == "scheduled":
+        return float(data.publish_at)
+    if existing and existing.status == "published" and existing.published_at:
+        return existing.published_at  # editing a published post keeps its date
+    return now

@@ -1,0 +1,42 @@
+"""Error pages in the site layout; a missing CSRF token gets a page that says so."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+TITLES = {
+    400: "Bad request",
+    403: "Not yours",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Too large",
+    415: "Unsupported file type",
+    429: "Slow down",
+    500: "Something went wrong",
+}
+
+
+def render_error(error: HTTPException):
+    code = error.code or 500
+    return render_template("error.html", code=code, title=TITLES.get(code, error.name),
+                           message=error.description), code
+
+
+def csrf_error(error: CSRFError):
+    error.description = (
+        "The form was sent without a valid security token (it may have expired, or the "
+        "page was open in another session). Go back, reload the page and try again.")
+    return render_error(error)
+
+
+def internal_error(error: Exception):
+    return render_error(InternalServerError(
+        "The blog hit an unexpected error. It has been logged; please try again later."))
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(CSRFError, csrf_error)
+    app.register_error_handler(HTTPException, render_error)
+    app.register_error_handler(InternalServerError, internal_error)

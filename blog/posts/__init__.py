@@ -1,0 +1,7 @@
+"""Posts: reading (home, post, tags, feeds, sitemap) and writing (new, edit, delete)."""
+
+from flask import Blueprint
+
+bp = Blueprint("posts", __name__)
+
+from . import feeds, routes  # noqa: F401  (routes attach to bp)

@@ -1,0 +1,45 @@
+"""Atom feeds (site-wide and per tag) and the sitemap."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from flask import abort, make_response, render_template
+
+from ..data import get_data
+from . import bp
+
+FEED_SIZE = 20
+
+
+def xml_response(template: str, **context):
+    response = make_response(render_template(template, **context))
+    response.mimetype = "application/atom+xml" if template.endswith(".atom") else "application/xml"
+    return response
+
+
+def _feed(tag: str | None):
+    posts = get_data().posts.newest(FEED_SIZE, tag=tag)
+    if tag and not posts:
+        abort(404)
+    updated = max((p.updated_at for p in posts), default=time.time())
+    return xml_response("feed.atom", posts=posts, tag=tag,
+                        updated=datetime.fromtimestamp(updated, UTC))
+
+
+@bp.route("/feed.atom")
+def feed():
+    return _feed(None)
+
+
+@bp.route("/tags/<tag>/feed.atom")
+def tag_feed(tag: str):
+    return _feed(tag)
+
+
+@bp.route("/sitemap.xml")
+def sitemap():
+    entries = [(slug, datetime.fromtimestamp(updated, UTC))
+               for slug, updated in get_data().posts.all_visible()]
+    return xml_response("sitemap.xml", entries=entries)

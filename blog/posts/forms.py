@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from flask_wtf import FlaskForm
+from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 40
+TAG_CHARS = re.compile(r"^[\w-]+$")
+
+
+def normalise_tags(raw: str) -> list[str]:
+    """"Redis, Background Jobs" -> ["redis", "background-jobs"]: trimmed, lower-cased,
+    inner spaces to "-", duplicates dropped, order kept."""
+    tags: list[str] = []
+    for part in raw.split(","):
+        tag = "-".join(part.strip().lower().split())
+        if tag and tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def check_tags(form: FlaskForm, field: StringField) -> None:
+    tags = normalise_tags(field.data or "")
+    if len(tags) > MAX_TAGS:
+        raise ValidationError(f"At most {MAX_TAGS} tags, please (you gave {len(tags)}).")
+    for tag in tags:
+        if len(tag) > MAX_TAG_LENGTH:
+            raise ValidationError(f"Tag {tag[:20]!r}… is longer than {MAX_TAG_LENGTH} characters.")
+        if not TAG_CHARS.match(tag):
+            raise ValidationError(
+                f"Tag {tag!r} may only contain letters, digits, '-' and '_'.")
+
+
+class PostForm(FlaskForm):
+    title = StringField("Title", validators=[
+        DataRequired("Give the post a title."),
+        Length(1, 200, "The title must be 1 to 200 characters long.")])
+    body = TextAreaField("Body", description="Markdown", validators=[
+        Length(max=200_000, message="The body must be at most 200,000 characters long.")])
+    tags = StringField("Tags", description="Comma separated, e.g. redis, python",
+                       validators=[check_tags])
+    status = SelectField("Status", default="draft", choices=[
+        SelectChoice("draft", "Draft"), SelectChoice("published", "Published"),
+        SelectChoice("scheduled", "Scheduled (at the time below)")])
+    publish_at = DateTimeLocalField("Publish at (UTC)", format="%Y-%m-%dT%H:%M",
+                                    validators=[Optional()])
+
+    def validate_publish_at(self, field: DateTimeLocalField) -> None:
+        if self.status.data == "scheduled" and field.data is None:
+            raise ValidationError("A scheduled post needs a publish date and time.")
+
+    def publish_timestamp(self) -> float | None:
+        if self.status.data != "scheduled" or self.publish_at.data is None:
+            return None
+        return self.publish_at.data.replace(tzinfo=UTC).timestamp()
+
+    def fill_from(self, post) -> None:
+        self.title.data = post.title
+        self.body.data = post.body
+        self.tags.data = ", ".join(post.tags)
+        self.status.data = post.status
+        if post.status == "scheduled":
+            self.publish_at.data = datetime.fromtimestamp(post.published_at, UTC).replace(
+                tzinfo=None)
+
+
+class ConfirmForm(FlaskForm):
+    """A form with nothing but the CSRF token, for confirmations that POST."""

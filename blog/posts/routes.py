@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import time
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+
+from ..auth import login_required, require_owner
+from ..comments.forms import CommentForm
+from ..data import Post, PostInput, get_data
+from . import bp
+from .forms import ConfirmForm, PostForm, normalise_tags
+
+MAX_PAGE = 10_000  # far past any real blog; keeps ZRANGE offsets sane
+
+
+def page_number() -> int:
+    """?page=N with N a whole number from 1; anything else is a 404, never a 500."""
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        abort(404)
+    return int(raw)
+
+
+def per_page() -> int:
+    from flask import current_app
+
+    return current_app.config["POSTS_PER_PAGE"]
+
+
+@bp.route("/")
+def index():
+    page = get_data().posts.page(page_number(), per_page())
+    if not page.items and page.number > 1:
+        abort(404)
+    return render_template("posts/index.html", page=page)
+
+
+@bp.route("/tags")
+def tags():
+    return render_template("posts/tags.html", tags=get_data().posts.tag_counts())
+
+
+@bp.route("/tags/<tag>")
+def tag(tag: str):
+    page = get_data().posts.page(page_number(), per_page(), tag=tag)
+    if not page.items:
+        abort(404)
+    return render_template("posts/index.html", page=page, tag=tag)
+
+
+def load_post_by_slug(slug: str) -> tuple[Post, bool]:
+    """The post and whether the slug was an old one (then the caller redirects)."""
+    data = get_data()
+    post_id = data.posts.id_for_slug(slug)
+    post = data.posts.get(post_id) if post_id else None
+    if post is None:
+        abort(404)
+    if not post.is_visible(time.time()) and (g.user is None or g.user["id"] != post.author_id):
+        abort(404)  # drafts and future posts exist only for their author
+    return post, post.slug != slug
+
+
+@bp.route("/posts/<slug>")
+def show(slug: str):
+    post, renamed = load_post_by_slug(slug)
+    if renamed:
+        return redirect(url_for("posts.show", slug=post.slug), 301)
+    comments = get_data().comments.for_post(post.id) if post.comment_count else []
+    return render_template("posts/show.html", post=post, comments=comments,
+                           comment_form=CommentForm(), now=time.time())
+
+
+@bp.route("/dashboard")
+@login_required
+def dashboard():
+    posts = get_data().posts.by_author(g.user["id"])
+    return render_template("posts/dashboard.html", posts=posts, now=time.time())
+
+
+def post_input(form: PostForm) -> PostInput:
+    return PostInput(title=form.title.data.strip(), body=form.body.data or "",
+                     tags=normalise_tags(form.tags.data or ""), status=form.status.data,
+                     publish_at=form.publish_timestamp())
+
+
+@bp.route("/posts/new", methods=["GET", "POST"])
+@login_required
+def create():
+    form = PostForm()
+    if form.validate_on_submit():
+        post = get_data().posts.create(g.user["id"], g.user["username"], post_input(form))
+        flash(f"Saved “{post.title}” as {post.status}.")
+        return redirect(url_for("posts.show", slug=post.slug))
+    return render_template("posts/edit.html", form=form, post=None), 400 if form.errors else 200
+
+
+def owned_post(slug: str) -> Post:
+    post, _ = load_post_by_slug(slug)
+    require_owner(post.author_id)
+    return post
+
+
+@bp.route("/posts/<slug>/edit", methods=["GET", "POST"])
+@login_required
+def edit(slug: str):
+    post = owned_post(slug)
+    form = PostForm()
+    if form.validate_on_submit():
+        post = get_data().posts.update(post, post_input(form))
+        flash(f"Saved “{post.title}” as {post.status}.")
+        return redirect(url_for("posts.show", slug=post.slug))
+    if request.method == "GET":
+        form.fill_from(post)
+    return render_template("posts/edit.html", form=form, post=post), 400 if form.errors else 200
+
+
+@bp.route("/posts/<slug>/delete", methods=["GET", "POST"])
+@login_required
+def delete(slug: str):
+    post = owned_post(slug)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        get_data().posts.delete(post)
+        flash(f"Deleted “{post.title}”.")
+        return redirect(url_for("posts.dashboard"))
+    return render_template("posts/delete.html", post=post, form=form)
