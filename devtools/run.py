@@ -1,0 +1,107 @@
+"""`make run`: an embedded, persistent Redis plus every Procfile.dev process, via honcho.
+
+Data lives under var/ and survives restarts; Ctrl-C stops everything, Redis included.
+When REDIS_URL is set, that Redis is used and none is started.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from dotenv import load_dotenv
+
+from devtools.redis_server import RedisServer, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+
+
+def dev_secret_key() -> str:
+    """A random key kept in var/, so logins survive restarts without a secret in git."""
+    path = VAR / "dev-secret-key"
+    if not path.exists():
+        VAR.mkdir(exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def ensure_author(env: dict[str, str]) -> None:
+    """Make sure someone can log in: prompt once for the first author, or say how."""
+    os.environ.update(env)
+    from blog import create_app
+
+    app = create_app()
+    with app.app_context():
+        users = app.extensions["blog_data"].users
+        if users.count():
+            return
+        if not sys.stdin.isatty():
+            click.echo("No author yet. While the blog runs, create one with:\n"
+                       f"  REDIS_URL={env['REDIS_URL']} .venv/bin/flask --app app create-user NAME")
+            return
+        click.echo("No author exists yet: let's create the first one.")
+        from blog.auth.cli import validate_password, validate_username
+
+        name = click.prompt("Username", value_proc=validate_username)
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True,
+                                value_proc=validate_password)
+        users.create(name, password)
+        click.echo(f"Created author {name!r}.")
+
+
+def main() -> int:
+    load_dotenv(ROOT / ".env")
+    env = {
+        "APP_ENV": os.environ.get("APP_ENV", "development"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or dev_secret_key(),
+        "PORT": os.environ.get("PORT") or str(free_port_near(5000)),
+        "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", str(VAR / "media")),
+    }
+    redis_server = None
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    else:
+        redis_server = RedisServer(VAR / "redis", persistent=True).start()
+        env["REDIS_URL"] = redis_server.url
+        click.echo(f"Redis (persistent, data in var/redis/) at {redis_server.url}")
+    try:
+        ensure_author(env)
+        click.secho(f"\n  Blog running at http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops it)\n",
+                    bold=True)
+        honcho = [str(Path(sys.executable).parent / "honcho"), "-f", "Procfile.dev",
+                  "-d", str(ROOT), "start"]
+        # Procfile commands (flask, rq, ...) must come from this virtualenv.
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        process = subprocess.Popen(honcho, env={**os.environ, **env, "PATH": path})
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            # The terminal sent SIGINT to honcho too; give it time to stop its children.
+            process.send_signal(signal.SIGINT)
+            return process.wait()
+    finally:
+        if redis_server:
+            redis_server.stop()
+            click.echo("Redis stopped; data kept in var/redis/.")
+
+
+def free_port_near(preferred: int) -> int:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            return free_port()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
