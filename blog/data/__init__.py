@@ -31,6 +31,19 @@ class DataLayer:
         self.users = UserStore(r, self.keys)
         self.limits = RateLimiter(r, self.keys)
 
+    def post_with_comments(self, post_id: int) -> tuple[Post | None, list[Comment]]:
+        """A post page's data in 2 round trips: the post, its tags and comment ids in one
+        pipeline, then the approved comments in another."""
+        keys = self.keys
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(keys.post(post_id))
+        pipe.smembers(keys.post_tags(post_id))
+        pipe.zrange(keys.post_comments(post_id), 0, -1)
+        fields, tags, comment_ids = pipe.execute()
+        if not fields:
+            return None, []
+        return Post.from_hash(fields, tags, len(comment_ids)), self.comments.load(comment_ids)
+
     def ping(self) -> bool:
         return bool(self.redis.ping())
 

@@ -21,16 +21,16 @@ class CommentStore:
 
     def for_post(self, post_id: int) -> list[Comment]:
         """Approved comments, oldest first."""
-        return self._load(self.r.zrange(self.keys.post_comments(post_id), 0, -1))
+        return self.load(self.r.zrange(self.keys.post_comments(post_id), 0, -1))
 
     def pending_for_author(self, author_id: int) -> list[Comment]:
-        return self._load(self.r.zrange(self.keys.author_pending(author_id), 0, -1))
+        return self.load(self.r.zrange(self.keys.author_pending(author_id), 0, -1))
 
     def get(self, comment_id: int) -> Comment | None:
-        found = self._load([comment_id])
+        found = self.load([comment_id])
         return found[0] if found else None
 
-    def _load(self, ids: list) -> list[Comment]:
+    def load(self, ids: list) -> list[Comment]:
         if not ids:
             return []
         pipe = self.r.pipeline(transaction=False)

@@ -48,24 +48,33 @@ def tag(tag: str):
     return render_template("posts/index.html", page=page, tag=tag)
 
 
-def load_post_by_slug(slug: str) -> tuple[Post, bool]:
-    """The post and whether the slug was an old one (then the caller redirects)."""
-    data = get_data()
-    post_id = data.posts.id_for_slug(slug)
-    post = data.posts.get(post_id) if post_id else None
+def post_id_for(slug: str) -> int:
+    post_id = get_data().posts.id_for_slug(slug)
+    if post_id is None:
+        abort(404)
+    return post_id
+
+
+def ensure_readable(post: Post | None) -> Post:
     if post is None:
         abort(404)
     if not post.is_visible(time.time()) and (g.user is None or g.user["id"] != post.author_id):
         abort(404)  # drafts and future posts exist only for their author
+    return post
+
+
+def load_post_by_slug(slug: str) -> tuple[Post, bool]:
+    """The post and whether the slug was an old one (then the caller redirects)."""
+    post = ensure_readable(get_data().posts.get(post_id_for(slug)))
     return post, post.slug != slug
 
 
 @bp.route("/posts/<slug>")
 def show(slug: str):
-    post, renamed = load_post_by_slug(slug)
-    if renamed:
+    post, comments = get_data().post_with_comments(post_id_for(slug))
+    post = ensure_readable(post)
+    if post.slug != slug:
         return redirect(url_for("posts.show", slug=post.slug), 301)
-    comments = get_data().comments.for_post(post.id) if post.comment_count else []
     return render_template("posts/show.html", post=post, comments=comments,
                            comment_form=CommentForm(), now=time.time())
 
