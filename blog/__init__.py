@@ -7,6 +7,8 @@ from flask_wtf import CSRFProtect
 
 from . import config as config_module
 from .data import DataLayer, connect
+from .queues import rq_connection
+from .storage import storage_from_config
 
 csrf = CSRFProtect()
 
@@ -26,16 +28,22 @@ def create_app(overrides: dict | None = None) -> Flask:
     config_module.check_secret_key(app.config)
     app.config.setdefault("SESSION_COOKIE_SECURE", app.config["APP_ENV"] == "production")
 
-    client = connect(app.config["REDIS_URL"], app.config["REDIS_TLS_INSECURE"])
-    app.extensions["blog_data"] = DataLayer(client, app.config["KEY_PREFIX"])
+    # Werkzeug answers 413 past this; the multipart envelope needs a little room.
+    app.config.setdefault("MAX_CONTENT_LENGTH", app.config["MAX_UPLOAD_MB"] * 1024 * 1024 + 65536)
+
+    url, insecure = app.config["REDIS_URL"], app.config["REDIS_TLS_INSECURE"]
+    app.extensions["blog_data"] = DataLayer(connect(url, insecure), app.config["KEY_PREFIX"])
+    app.extensions["rq_connection"] = rq_connection(url, insecure)
+    app.extensions["media_storage"] = storage_from_config(app.config)
     csrf.init_app(app)
 
-    from . import auth, comments, errors, posts, templating
+    from . import auth, comments, errors, posts, templating, uploads
 
     templating.init_app(app)
     errors.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(posts.bp)
     app.register_blueprint(comments.bp)
+    app.register_blueprint(uploads.bp)
     auth.init_app(app)
     return app

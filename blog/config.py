@@ -54,6 +54,13 @@ def from_environment() -> dict:
         "COMMENT_MODERATION": _env_bool("COMMENT_MODERATION"),
         "POSTS_PER_PAGE": _env_int("POSTS_PER_PAGE", 10, 1, 100),
         "COMMENTS_PER_MINUTE": _env_int("COMMENTS_PER_MINUTE", 5, 1, 1000),
+        # Media: S3 when S3_BUCKET is set (AWS_* credentials), else a local directory.
+        "MAX_UPLOAD_MB": _env_int("MAX_UPLOAD_MB", 20, 1, 200),
+        "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", "var/media"),
+        "S3_BUCKET": os.environ.get("S3_BUCKET", ""),
+        "S3_PREFIX": os.environ.get("S3_PREFIX", ""),
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
+        "MEDIA_URL": os.environ.get("MEDIA_URL", ""),
     }
 
 

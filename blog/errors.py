@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -18,8 +18,16 @@ TITLES = {
 }
 
 
+def wants_json() -> bool:
+    """Upload endpoints are called by page scripts, which read JSON errors."""
+    return request.path.startswith("/uploads") or (
+        request.accept_mimetypes.best == "application/json")
+
+
 def render_error(error: HTTPException):
     code = error.code or 500
+    if wants_json():
+        return jsonify({"error": error.description}), code
     return render_template("error.html", code=code, title=TITLES.get(code, error.name),
                            message=error.description), code
 

@@ -7,6 +7,8 @@ Markdown may contain raw HTML, so its output always goes through an allowlist sa
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import markdown
 import nh3
@@ -28,15 +30,44 @@ ALLOWED_ATTRIBUTES = {
 URL_SCHEMES = {"http", "https", "mailto"}
 EXCERPT_LENGTH = 280
 
+_IMG = re.compile(r"<img\b[^>]*>")
+_MEDIA_SRC = re.compile(r'\ssrc="(?P<base>[^"]*/media/(?P<id>[\w-]+)/)original\.(?P<ext>\w+)"')
+MEDIA_ID = re.compile(r"/media/([\w-]{8,64})/original\.\w+")
+# Post column is at most 46rem (736 px) wide; narrower screens use the full width.
+IMAGE_SIZES = "(max-width: 46rem) 100vw, 46rem"
+
 _URL = re.compile(r"""\bhttps?://[^\s<>"']+[^\s<>"'.,;:!?)\]]""", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]+>")
 
 
-def render_markdown(text: str) -> str:
-    """Markdown to sanitized HTML."""
+@dataclass(frozen=True)
+class ImageSizes:
+    """What a page needs to show an uploaded image responsively."""
+
+    width: int
+    height: int
+    variants: list[tuple[str, int]]  # (variant name, width in px)
+
+
+def render_markdown(text: str, images: Mapping[str, ImageSizes] | None = None) -> str:
+    """Markdown to sanitized HTML; uploaded images get width, height and a srcset."""
     html = markdown.markdown(text, extensions=["fenced_code", "tables", "sane_lists"])
-    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+    html = nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
                      url_schemes=URL_SCHEMES, link_rel="noopener noreferrer")
+    return _IMG.sub(lambda m: _responsive(m.group(0), images or {}), html)
+
+
+def _responsive(tag: str, images: Mapping[str, ImageSizes]) -> str:
+    """Add dimensions (no layout shift) and a srcset of the variants to a media <img>."""
+    src = _MEDIA_SRC.search(tag)
+    sizes = images.get(src.group("id")) if src else None
+    if sizes is None:
+        return tag
+    base, ext = src.group("base"), src.group("ext")
+    srcset = ", ".join(f"{base}{name}.{ext} {width}w" for name, width in sizes.variants)
+    extra = (f' width="{sizes.width}" height="{sizes.height}" srcset="{srcset}"'
+             f' sizes="{IMAGE_SIZES}" loading="lazy" decoding="async"')
+    return tag[:-1].rstrip("/ ") + extra + ">"
 
 
 def excerpt(html: str, length: int = EXCERPT_LENGTH) -> str:

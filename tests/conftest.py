@@ -6,7 +6,11 @@ directory; every test starts from an empty database.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import redis
@@ -15,6 +19,9 @@ from blog import create_app
 from devtools.redis_server import RedisServer
 
 PASSWORD = "correct horse battery"
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+RQ = str(Path(sys.executable).parent / "rq")
 
 
 @pytest.fixture(scope="session")
@@ -46,14 +53,43 @@ def make_app(redis_url: str, **overrides):
 
 
 @pytest.fixture
-def app(redis_url, redis_client):
-    return make_app(redis_url)
+def media_root(tmp_path) -> Path:
+    return tmp_path / "media"
 
 
 @pytest.fixture
-def csrf_app(redis_url, redis_client):
+def app(redis_url, redis_client, media_root):
+    return make_app(redis_url, MEDIA_ROOT=str(media_root))
+
+
+@pytest.fixture
+def csrf_app(redis_url, redis_client, media_root):
     """The app with CSRF protection on, as in production."""
-    return make_app(redis_url, WTF_CSRF_ENABLED=True)
+    return make_app(redis_url, WTF_CSRF_ENABLED=True, MEDIA_ROOT=str(media_root))
+
+
+@pytest.fixture
+def worker_env(redis_url, media_root) -> dict[str, str]:
+    """The environment a worker process gets: the same settings as the app under test."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("S3_", "AWS_", "MEDIA_", "KEY_PREFIX", "REDIS_"))}
+    env.update(REDIS_URL=redis_url, MEDIA_ROOT=str(media_root), KEY_PREFIX="blog:",
+               PYTHONPATH=str(ROOT))
+    return env
+
+
+@pytest.fixture
+def burst_worker(worker_env):
+    """Run a real `rq worker --burst` process: it works through the queues, then exits."""
+
+    def run(*queues: str, env: dict | None = None, timeout: float = 60) -> str:
+        result = subprocess.run(
+            [RQ, "worker", "--burst", "--url", worker_env["REDIS_URL"], *(queues or ["images"])],
+            cwd=ROOT, env=env or worker_env, capture_output=True, text=True, timeout=timeout)
+        assert result.returncode == 0, result.stderr
+        return result.stderr + result.stdout
+
+    return run
 
 
 @pytest.fixture
@@ -105,3 +141,37 @@ def csrf_token(html: str) -> str:
 def new_post(client, title="Hello", body="Some *text*", tags="", status="published", **extra):
     form = {"title": title, "body": body, "tags": tags, "status": status, **extra}
     return client.post("/posts/new", data=form)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3 API over HTTP (moto's server mode), shared by the session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                  "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, monkeypatch, request) -> str:
+    """A fresh, empty bucket for one test; boto3 finds the credentials in the environment."""
+    import boto3
+
+    for name, value in S3_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    bucket = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-") + "-bucket"
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    client.create_bucket(Bucket=bucket)
+    return bucket
+
+
+@pytest.fixture
+def s3_settings(s3_endpoint, s3_bucket) -> dict[str, str]:
+    return {"S3_BUCKET": s3_bucket, "S3_ENDPOINT_URL": s3_endpoint, "S3_PREFIX": "blog"}

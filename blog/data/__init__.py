@@ -10,14 +10,15 @@ import redis
 from flask import current_app
 
 from .comments import CommentStore, PostGone
+from .images import ImageStore
 from .keys import Keys
-from .models import Comment, Page, Post, User
+from .models import Comment, ImageRecord, ImageVariant, Page, Post, User
 from .posts import PostInput, PostStore
 from .ratelimit import RateLimiter
 from .users import UsernameTaken, UserStore
 
-__all__ = ["Comment", "DataLayer", "Page", "Post", "PostGone", "PostInput", "User",
-           "UsernameTaken", "connect", "get_data"]
+__all__ = ["Comment", "DataLayer", "ImageRecord", "ImageVariant", "Page", "Post", "PostGone",
+           "PostInput", "User", "UsernameTaken", "connect", "get_data"]
 
 
 class DataLayer:
@@ -26,7 +27,8 @@ class DataLayer:
     def __init__(self, r: redis.Redis, prefix: str) -> None:
         self.redis = r
         self.keys = Keys(prefix)
-        self.posts = PostStore(r, self.keys)
+        self.images = ImageStore(r, self.keys)
+        self.posts = PostStore(r, self.keys, self.images)
         self.comments = CommentStore(r, self.keys)
         self.users = UserStore(r, self.keys)
         self.limits = RateLimiter(r, self.keys)

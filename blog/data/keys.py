@@ -69,6 +69,13 @@ class Keys:
     def user_posts(self, user_id: int) -> str:
         return self._k("user", user_id, "posts")
 
+    # Images (uploads and their cleaning).
+    def image(self, image_id: str) -> str:
+        return self._k("image", image_id)
+
+    def user_images(self, user_id: int) -> str:
+        return self._k("user", user_id, "images")
+
     # Rate limits (expiring; never backed up).
     def rate(self, action: str, client: str, window: int) -> str:
         return self._k("rate", action, client, window)

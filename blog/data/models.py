@@ -109,3 +109,52 @@ class Page:
     @property
     def has_prev(self) -> bool:
         return self.number > 1
+
+
+@dataclass(frozen=True)
+class ImageVariant:
+    name: str  # "original", "web" or "thumb"
+    width: int
+    height: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """An uploaded image; its bytes live in media storage, this describes them."""
+
+    id: str
+    owner_id: int
+    status: str  # "processing", "ready" or "failed"
+    format: str  # what the content really is: "JPEG", "PNG", "WEBP", "GIF"
+    ext: str
+    mime_type: str
+    bytes: int
+    original_name: str  # for display only; never used as a storage key
+    created_at: float
+    width: int = 0
+    height: int = 0
+    removed: list[str] = field(default_factory=list)
+    variants: list[ImageVariant] = field(default_factory=list)
+    error: str = ""
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> ImageRecord:
+        import json
+
+        return cls(
+            id=h["id"], owner_id=int(h["owner_id"]), status=h["status"], format=h["format"],
+            ext=h["ext"], mime_type=h["mime_type"], bytes=int(h["bytes"]),
+            original_name=h.get("original_name", ""), created_at=float(h["created_at"]),
+            width=int(h.get("width", 0)), height=int(h.get("height", 0)),
+            removed=json.loads(h.get("removed", "[]")),
+            variants=[ImageVariant(**v) for v in json.loads(h.get("variants", "[]"))],
+            error=h.get("error", ""),
+        )
+
+    def storage_key(self, variant: str = "original") -> str:
+        return f"images/{self.id}/{variant}.{self.ext}"
+
+    @property
+    def incoming_key(self) -> str:
+        return f"incoming/{self.id}"

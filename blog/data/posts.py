@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import redis
 from slugify import slugify
 
-from ..rendering import excerpt, render_markdown
+from ..rendering import MEDIA_ID, ImageSizes, excerpt, render_markdown
+from .images import ImageStore
 from .keys import Keys
 from .models import Page, Post
 
@@ -34,9 +35,10 @@ class PostInput:
 
 
 class PostStore:
-    def __init__(self, r: redis.Redis, keys: Keys) -> None:
+    def __init__(self, r: redis.Redis, keys: Keys, images: ImageStore) -> None:
         self.r = r
         self.keys = keys
+        self.images = images
 
     # ---- reads ---------------------------------------------------------------
 
@@ -125,7 +127,7 @@ class PostStore:
         base_slug = make_slug(data.title)
         new_tags = set(data.tags)
         visible = data.status != "draft"
-        html = render_markdown(data.body)
+        html = render_markdown(data.body, self._image_sizes(data.body))
 
         def write(pipe: redis.client.Pipeline) -> None:
             # Everything read here is WATCHed: a concurrent writer of any of these keys
@@ -165,6 +167,14 @@ class PostStore:
                 pipe.srem(keys.tags, *removable)
 
         self.r.transaction(write, keys.slugs, keys.post(post_id), keys.post_tags(post_id))
+
+    def _image_sizes(self, body: str) -> dict[str, ImageSizes]:
+        """Sizes of the uploaded images a body shows, so pages can use their variants."""
+        records = self.images.get_many(sorted(set(MEDIA_ID.findall(body))))
+        return {image_id: ImageSizes(r.width, r.height,
+                                     sorted(((v.name, v.width) for v in r.variants),
+                                            key=lambda nv: nv[1]))
+                for image_id, r in records.items()}
 
     def _free_slug(self, pipe, base: str, post_id: int, existing: Post | None) -> str:
         """The first of base, base-2, base-3... that is free or already this post's."""

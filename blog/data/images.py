@@ -1,0 +1,61 @@
+"""Image records: a hash per upload, written by the web process (processing) and by the
+cleaning job (ready or failed, each in one atomic write)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import asdict
+
+import redis
+
+from .keys import Keys
+from .models import ImageRecord, ImageVariant
+
+
+class ImageStore:
+    def __init__(self, r: redis.Redis, keys: Keys) -> None:
+        self.r = r
+        self.keys = keys
+
+    def create(self, owner_id: int, fmt: str, ext: str, mime_type: str, size: int,
+               original_name: str) -> ImageRecord:
+        image_id = secrets.token_urlsafe(12)  # unguessable: processing images stay private
+        record = {
+            "id": image_id, "owner_id": owner_id, "status": "processing", "format": fmt,
+            "ext": ext, "mime_type": mime_type, "bytes": size,
+            "original_name": original_name[:200], "created_at": time.time(),
+        }
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.image(image_id), mapping=record)
+            pipe.zadd(self.keys.user_images(owner_id), {image_id: record["created_at"]})
+            pipe.execute()
+        return ImageRecord.from_hash({k: str(v) for k, v in record.items()})
+
+    def get(self, image_id: str) -> ImageRecord | None:
+        h = self.r.hgetall(self.keys.image(image_id))
+        return ImageRecord.from_hash(h) if h else None
+
+    def get_many(self, image_ids: list[str]) -> dict[str, ImageRecord]:
+        """Ready images among `image_ids`, by id, in one round trip."""
+        if not image_ids:
+            return {}
+        pipe = self.r.pipeline(transaction=False)
+        for image_id in image_ids:
+            pipe.hgetall(self.keys.image(image_id))
+        records = [ImageRecord.from_hash(h) for h in pipe.execute() if h]
+        return {r.id: r for r in records if r.status == "ready"}
+
+    def mark_ready(self, image_id: str, width: int, height: int, removed: list[str],
+                   variants: list[ImageVariant]) -> None:
+        self.r.hset(self.keys.image(image_id), mapping={
+            "status": "ready", "width": width, "height": height,
+            "removed": json.dumps(removed),
+            "variants": json.dumps([asdict(v) for v in variants]),
+            "updated_at": time.time(),
+        })
+
+    def mark_failed(self, image_id: str, message: str) -> None:
+        self.r.hset(self.keys.image(image_id), mapping={
+            "status": "failed", "error": message, "updated_at": time.time()})

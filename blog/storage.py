@@ -1,0 +1,150 @@
+"""Media storage: one small interface, two backends (a local directory, or S3).
+
+The web and worker processes share nothing but Redis and this storage: on a PaaS each
+process has its own ephemeral disk, so production uses S3 (or an S3-compatible store).
+Keys are '/'-separated paths such as `incoming/<id>` (raw uploads, never served) and
+`images/<id>/original.jpg`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+
+class MediaNotFound(KeyError):
+    pass
+
+
+class MediaStorage(Protocol):
+    def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    def get(self, key: str) -> bytes: ...
+    def open(self, key: str) -> BinaryIO: ...
+    def size(self, key: str) -> int: ...
+    def delete(self, key: str) -> None: ...
+    def public_url(self, key: str) -> str | None: ...
+
+
+def _safe_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or any(p in ("", ".", "..") for p in parts) or key.startswith("/"):
+        raise ValueError(f"invalid media key {key!r}")
+    return key
+
+
+class LocalStorage:
+    """Files under one directory; writes are atomic (temporary file, then rename)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / _safe_key(key)
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get(self, key: str) -> bytes:
+        with self.open(key) as f:
+            return f.read()
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return self._path(key).open("rb")
+        except FileNotFoundError:
+            raise MediaNotFound(key) from None
+
+    def size(self, key: str) -> int:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            raise MediaNotFound(key) from None
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def public_url(self, key: str) -> str | None:
+        return None  # the app serves local files itself
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        base = self.root / prefix if prefix else self.root
+        if base.exists():
+            for path in sorted(base.rglob("*")):
+                if path.is_file() and not path.name.startswith(".part-"):
+                    yield path.relative_to(self.root).as_posix()
+
+
+class S3Storage:
+    """Objects in one bucket under an optional prefix, through boto3."""
+
+    def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None,
+                 public_base_url: str | None = None, client=None) -> None:
+        import boto3
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        self.client = client or boto3.client("s3", endpoint_url=endpoint_url or None)
+
+    def _key(self, key: str) -> str:
+        return self.prefix + _safe_key(key)
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
+                               ContentType=content_type)
+
+    def get(self, key: str) -> bytes:
+        with self.open(key) as body:
+            return body.read()
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        except self.client.exceptions.NoSuchKey:
+            raise MediaNotFound(key) from None
+
+    def size(self, key: str) -> int:
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                raise MediaNotFound(key) from None
+            raise
+        return head["ContentLength"]
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def public_url(self, key: str) -> str | None:
+        if self.public_base_url:
+            return f"{self.public_base_url}/{self._key(key)}"
+        return None
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"][len(self.prefix):]
+
+
+def storage_from_config(config: Mapping) -> LocalStorage | S3Storage:
+    """S3 when S3_BUCKET is set (credentials from the standard AWS_* variables), else
+    the local MEDIA_ROOT directory."""
+    if config.get("S3_BUCKET"):
+        return S3Storage(config["S3_BUCKET"], config.get("S3_PREFIX", ""),
+                         config.get("S3_ENDPOINT_URL"), config.get("MEDIA_URL"))
+    return LocalStorage(config["MEDIA_ROOT"])

@@ -1,0 +1,7 @@
+"""Image uploads: accept, hand to a worker for metadata removal, serve once clean."""
+
+from flask import Blueprint
+
+bp = Blueprint("uploads", __name__)
+
+from . import routes  # noqa: F401  (routes attach to bp)

@@ -1,0 +1,24 @@
+"""What a job needs from the outside world, built from the same environment variables
+as the web app (so `rq worker` needs no Flask app)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from blog import config
+from blog.data import DataLayer, connect
+from blog.storage import storage_from_config
+
+
+@cache
+def settings() -> dict:
+    return config.from_environment()
+
+
+def data_layer() -> DataLayer:
+    s = settings()
+    return DataLayer(connect(s["REDIS_URL"], s["REDIS_TLS_INSECURE"]), s["KEY_PREFIX"])
+
+
+def media_storage():
+    return storage_from_config(settings())
