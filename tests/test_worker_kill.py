@@ -1,0 +1,95 @@
+"""A worker killed with SIGKILL in the middle of cleaning an image loses nothing.
+
+RQ notices a dead worker when the job's heartbeat in the StartedJobRegistry expires
+(job monitoring interval + 60 s), and a live worker's maintenance then calls
+`StartedJobRegistry.cleanup()`: a job with retries left is retried, one without lands
+in the FailedJobRegistry. Rather than sleep a minute, this test calls that same cleanup
+with the clock advanced past the expiry; everything else is real: a real worker
+process is killed mid-job and a second real worker finishes the job.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import redis
+from PIL import Image
+from rq import Queue
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+
+from tests.conftest import ROOT, RQ
+
+pytestmark = pytest.mark.slow
+
+
+def big_jpeg() -> bytes:
+    """12 megapixels of noise with GPS in its Exif: slow enough to kill mid-job."""
+    image = Image.effect_noise((4000, 3000), 64).convert("RGB")
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    exif.get_ifd(0x8825)[2] = (48.0, 51.0, 30.0)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=exif)
+    return out.getvalue()
+
+
+def start_worker(env, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [RQ, "worker", "--url", env["REDIS_URL"], *extra, "images"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)  # its own process group: the horse dies with it
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.01):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s")
+
+
+def test_sigkill_mid_job_loses_no_image(client, auth, worker_env, redis_url):
+    auth.login()
+    info = client.post("/uploads", data={"image": (io.BytesIO(big_jpeg()), "big.jpg")},
+                       content_type="multipart/form-data").get_json()
+    rq_redis = redis.Redis.from_url(redis_url)
+    job = Job.fetch(f"clean-image-{info['id']}", connection=rq_redis)
+
+    first = start_worker(worker_env)
+    try:
+        wait_for(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout=30)
+        wait_for(lambda: job.get_meta(refresh=True).get("step") == "cleaning", timeout=30)
+        os.killpg(first.pid, signal.SIGKILL)  # the worker and its work horse, no cleanup
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+
+    assert job.get_status(refresh=True) == JobStatus.STARTED  # orphaned, not lost
+    assert client.get(info["status_url"]).get_json()["status"] == "processing"
+    assert client.get(info["url"]).status_code == 404
+
+    # What a live worker's maintenance does once the dead worker's heartbeat expires.
+    registry = StartedJobRegistry(queue=Queue("images", connection=rq_redis))
+    registry.cleanup(timestamp=time.time() + 3600)
+    assert job.get_status(refresh=True) in (JobStatus.SCHEDULED, JobStatus.QUEUED)
+    assert job.retries_left == 2
+
+    second = start_worker(worker_env, "--with-scheduler")
+    try:  # the retry is due after its 10 s backoff; the worker's scheduler enqueues it
+        wait_for(lambda: client.get(info["status_url"]).get_json()["status"] == "ready",
+                 timeout=60, interval=0.25)
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        second.wait(timeout=30)
+    status = client.get(info["status_url"]).get_json()
+    assert "GPS position" in status["removed"]
+    assert client.get(info["url"]).status_code == 200
