@@ -11,11 +11,11 @@ process is killed mid-job and a second real worker finishes the job.
 from __future__ import annotations
 
 import io
-import os
 import signal
 import subprocess
 import time
 
+import psutil
 import pytest
 import redis
 from PIL import Image
@@ -42,8 +42,17 @@ def big_jpeg() -> bytes:
 def start_worker(env, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [RQ, "worker", "--url", env["REDIS_URL"], *extra, "images"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)  # its own process group: the horse dies with it
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def kill_hard(pid: int) -> list[psutil.Process]:
+    """SIGKILL a worker and its work horse (a forked child in a session of its own)."""
+    worker = psutil.Process(pid)
+    victims = [*worker.children(recursive=True), worker]
+    for process in victims:
+        process.kill()
+    psutil.wait_procs(victims, timeout=10)
+    return victims
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.01):
@@ -67,11 +76,13 @@ def test_sigkill_mid_job_loses_no_image(client, auth, worker_env, redis_url):
     try:
         wait_for(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout=30)
         wait_for(lambda: job.get_meta(refresh=True).get("step") == "cleaning", timeout=30)
-        os.killpg(first.pid, signal.SIGKILL)  # the worker and its work horse, no cleanup
+        victims = kill_hard(first.pid)
         first.wait(timeout=10)
     finally:
         if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
+            first.kill()
+    assert len(victims) == 2, "expected the worker and its work horse"
+    assert not any(p.is_running() for p in victims)
 
     assert job.get_status(refresh=True) == JobStatus.STARTED  # orphaned, not lost
     assert client.get(info["status_url"]).get_json()["status"] == "processing"
@@ -81,15 +92,18 @@ def test_sigkill_mid_job_loses_no_image(client, auth, worker_env, redis_url):
     registry = StartedJobRegistry(queue=Queue("images", connection=rq_redis))
     registry.cleanup(timestamp=time.time() + 3600)
     assert job.get_status(refresh=True) in (JobStatus.SCHEDULED, JobStatus.QUEUED)
-    assert job.retries_left == 2
+    job.refresh()
+    assert job.retries_left == 2  # the killed run counted as one try
 
+    retried_at = time.monotonic()
     second = start_worker(worker_env, "--with-scheduler")
     try:  # the retry is due after its 10 s backoff; the worker's scheduler enqueues it
         wait_for(lambda: client.get(info["status_url"]).get_json()["status"] == "ready",
                  timeout=60, interval=0.25)
     finally:
-        os.killpg(second.pid, signal.SIGTERM)
+        second.send_signal(signal.SIGTERM)
         second.wait(timeout=30)
+    assert time.monotonic() - retried_at >= 9  # it really waited for the backoff
     status = client.get(info["status_url"]).get_json()
     assert "GPS position" in status["removed"]
     assert client.get(info["url"]).status_code == 200

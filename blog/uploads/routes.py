@@ -14,6 +14,8 @@ from flask import (
     url_for,
 )
 
+from processing.images import MIME_TYPES, UnsupportedImage, sniff_format
+
 from ..auth import login_required
 from ..data import ImageRecord, get_data
 from ..queues import enqueue_image_cleaning
@@ -21,7 +23,6 @@ from . import bp
 
 log = logging.getLogger(__name__)
 
-MIME_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
 # An image's bytes never change once ready: caches may keep them for a year.
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -64,8 +65,6 @@ def upload():
         return json_error(413, f"The image is larger than {limit_mb} MB.")
     if not data:
         return json_error(400, "The file is empty.")
-    from processing.images import UnsupportedImage, sniff_format  # TEMP until module lands
-
     try:
         fmt = sniff_format(data)
     except UnsupportedImage as error:
