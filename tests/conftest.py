@@ -84,7 +84,8 @@ def burst_worker(worker_env):
 
     def run(*queues: str, env: dict | None = None, timeout: float = 60) -> str:
         result = subprocess.run(
-            [RQ, "worker", "--burst", "--url", worker_env["REDIS_URL"], *(queues or ["images"])],
+            [RQ, "worker", "--burst", "--worker-class", "jobs.worker.BlogWorker",
+             "--url", worker_env["REDIS_URL"], *(queues or ["images"])],
             cwd=ROOT, env=env or worker_env, capture_output=True, text=True, timeout=timeout)
         assert result.returncode == 0, result.stderr
         return result.stderr + result.stdout

@@ -41,7 +41,8 @@ def big_jpeg() -> bytes:
 
 def start_worker(env, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [RQ, "worker", "--url", env["REDIS_URL"], *extra, "images"], cwd=ROOT, env=env,
+        [RQ, "worker", "--url", env["REDIS_URL"], "--worker-class", "jobs.worker.BlogWorker",
+         *extra, "images"], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
