@@ -22,7 +22,9 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "abbr": {"title"},
-    "img": {"src", "alt", "title", "width", "height", "srcset", "sizes", "loading"},
+    # No srcset/sizes: ammonia does not check URLs in srcset (javascript:, data:); the
+    # srcset of uploaded images is added after sanitizing, by _responsive().
+    "img": {"src", "alt", "title", "width", "height", "loading"},
     "td": {"align"},
     "th": {"align"},
     "code": {"class"},

@@ -6,6 +6,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 
 from ..auth import login_required, require_owner
 from ..data import Comment, PostGone, get_data
+from ..data.comments import CommentGone
 from ..posts.forms import ConfirmForm
 from ..posts.routes import load_post_by_slug
 from . import bp
@@ -67,7 +68,7 @@ def approve(comment_id: int):
     if ConfirmForm().validate_on_submit():
         try:
             get_data().comments.approve(comment, author_id)
-        except PostGone:
+        except (PostGone, CommentGone):
             abort(404)
         flash("Comment approved.")
     return redirect(url_for("comments.moderation"))

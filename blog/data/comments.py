@@ -14,6 +14,10 @@ class PostGone(LookupError):
     """The post was deleted (or hidden) while a comment was being written."""
 
 
+class CommentGone(LookupError):
+    """The comment was deleted while it was being approved."""
+
+
 class CommentStore:
     def __init__(self, r: redis.Redis, keys: Keys) -> None:
         self.r = r
@@ -69,6 +73,8 @@ class CommentStore:
         def write(pipe: redis.client.Pipeline) -> None:
             if not pipe.exists(keys.post(comment.post_id)):
                 raise PostGone(comment.post_id)
+            if not pipe.exists(keys.comment(comment.id)):
+                raise CommentGone(comment.id)  # HSET would recreate it with one field
             pipe.multi()
             pipe.hset(keys.comment(comment.id), "status", "approved")
             pipe.zrem(keys.post_pending(comment.post_id), comment.id)

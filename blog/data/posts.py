@@ -13,11 +13,14 @@ import redis
 from slugify import slugify
 
 from ..rendering import MEDIA_ID, ImageSizes, excerpt, render_markdown
+from .comments import PostGone
 from .images import ImageStore
 from .keys import Keys
 from .models import Page, Post
 
 SLUG_MAX_LENGTH = 80
+# Paths under /posts/ that are routes, not posts: a post titled "New" gets "new-2".
+RESERVED_SLUGS = frozenset({"new"})
 # Listings read these fields only: a body can be 200,000 characters.
 SUMMARY_FIELDS = ("id", "slug", "title", "excerpt", "author_id", "author", "status",
                   "published_at", "created_at", "updated_at")
@@ -132,6 +135,8 @@ class PostStore:
         def write(pipe: redis.client.Pipeline) -> None:
             # Everything read here is WATCHed: a concurrent writer of any of these keys
             # makes EXEC fail, and redis-py runs this function again.
+            if existing is not None and not pipe.exists(keys.post(post_id)):
+                raise PostGone(post_id)  # deleted meanwhile: an edit must not bring it back
             old_tags = pipe.smembers(keys.post_tags(post_id))
             _watch(pipe, [keys.tag(t) for t in old_tags | new_tags])
             slug = self._free_slug(pipe, base_slug, post_id, existing)
@@ -182,9 +187,10 @@ class PostStore:
             return existing.slug  # title changed only in ways the slug ignores
         candidate, n = base, 1
         while True:
-            owner = pipe.hget(self.keys.slugs, candidate)
-            if owner is None or int(owner) == post_id:
-                return candidate
+            if candidate not in RESERVED_SLUGS:
+                owner = pipe.hget(self.keys.slugs, candidate)
+                if owner is None or int(owner) == post_id:
+                    return candidate
             n += 1
             candidate = f"{base}-{n}"
 

@@ -39,7 +39,9 @@ class UserStore:
         user_id = self.r.incr(keys.next_id("user"))
 
         def write(pipe: redis.client.Pipeline) -> None:
-            if pipe.hexists(keys.usernames, username):
+            # Owned by this very id: a retry after EXEC ran but its reply was lost.
+            owner = pipe.hget(keys.usernames, username)
+            if owner is not None and int(owner) != user_id:
                 raise UsernameTaken(username)
             pipe.multi()
             pipe.hset(keys.usernames, username, user_id)

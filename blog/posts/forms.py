@@ -50,9 +50,15 @@ class PostForm(FlaskForm):
     publish_at = DateTimeLocalField("Publish at (UTC)", format="%Y-%m-%dT%H:%M",
                                     validators=[Optional()])
 
-    def validate_publish_at(self, field: DateTimeLocalField) -> None:
-        if self.status.data == "scheduled" and field.data is None:
-            raise ValidationError("A scheduled post needs a publish date and time.")
+    def validate(self, extra_validators=None) -> bool:
+        # Not a validate_publish_at(): Optional() stops the chain on an empty field, so an
+        # inline validator never saw a scheduled post without a date (then a 500).
+        valid = super().validate(extra_validators)
+        if self.status.data == "scheduled" and self.publish_at.data is None \
+                and not self.publish_at.errors:
+            self.publish_at.errors.append("A scheduled post needs a publish date and time.")
+            return False
+        return valid
 
     def publish_timestamp(self) -> float | None:
         if self.status.data != "scheduled" or self.publish_at.data is None:

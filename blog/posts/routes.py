@@ -6,7 +6,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from ..auth import login_required, require_owner
 from ..comments.forms import CommentForm
-from ..data import Post, PostInput, get_data
+from ..data import Post, PostGone, PostInput, get_data
 from . import bp
 from .forms import ConfirmForm, PostForm, normalise_tags
 
@@ -16,7 +16,8 @@ MAX_PAGE = 10_000  # far past any real blog; keeps ZRANGE offsets sane
 def page_number() -> int:
     """?page=N with N a whole number from 1; anything else is a 404, never a 500."""
     raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    # ASCII only: "²".isdigit() is True but int("²") raises; so does int() of 4,301 digits.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or not 1 <= int(raw) <= MAX_PAGE:
         abort(404)
     return int(raw)
 
@@ -115,7 +116,10 @@ def edit(slug: str):
     post = owned_post(slug)
     form = PostForm()
     if form.validate_on_submit():
-        post = get_data().posts.update(post, post_input(form))
+        try:
+            post = get_data().posts.update(post, post_input(form))
+        except PostGone:
+            abort(404)  # deleted (in another tab) since the form was opened
         flash(f"Saved “{post.title}” as {post.status}.")
         return redirect(url_for("posts.show", slug=post.slug))
     if request.method == "GET":

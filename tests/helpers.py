@@ -1,0 +1,87 @@
+"""Small helpers shared by the web tests (fixtures stay in conftest.py)."""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+
+from werkzeug.security import generate_password_hash
+
+from blog.data import PostInput
+
+SUMMARY_TITLE = re.compile(r'<article class="summary">\s*<h2><a href="([^"]+)">([^<]*)</a>')
+
+
+def cheap_password_hashing(monkeypatch) -> None:
+    """Still scrypt (the stored hash starts with "scrypt:"), at a cost that lets a test
+    log in in a millisecond instead of a tenth of a second. Tests of hashing itself
+    do not use this."""
+    import blog.data.users as users
+
+    def fast(password: str, method: str = "scrypt") -> str:
+        assert method == "scrypt"
+        return generate_password_hash(password, method="scrypt:1024:8:1")
+
+    monkeypatch.setattr(users, "generate_password_hash", fast)
+
+
+def add_post(data, author, title="Hello", body="Some *text*", tags=(), status="published",
+             publish_at=None):
+    """A post written straight through the data layer; `author` is a User."""
+    return data.posts.create(author.id, author.username, PostInput(
+        title=title, body=body, tags=list(tags), status=status, publish_at=publish_at))
+
+
+def listed_titles(page_html: str) -> list[str]:
+    """Titles of the post summaries on a listing page, top to bottom."""
+    return [html.unescape(title) for _, title in SUMMARY_TITLE.findall(page_html)]
+
+
+class _Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self._label_for: str | None = None
+        self.labels: dict[str, str] = {}  # label text -> for
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+        if tag == "label":
+            self._label_for = dict(attrs).get("for")
+            self._text = []
+
+    def handle_data(self, data):
+        if self._label_for is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "label" and self._label_for is not None:
+            self.labels["".join(self._text).strip()] = self._label_for
+            self._label_for = None
+
+
+def elements(page_html: str) -> list[tuple[str, dict[str, str | None]]]:
+    """(tag, attributes) of every start tag, in document order."""
+    parser = _Elements()
+    parser.feed(page_html)
+    parser.close()
+    return parser.elements
+
+
+def labels(page_html: str) -> dict[str, str]:
+    """Visible label text -> the id it labels."""
+    parser = _Elements()
+    parser.feed(page_html)
+    parser.close()
+    return parser.labels
+
+
+def assert_site_layout(page_html: str) -> None:
+    """The page is wrapped in the site layout: header with brand and main navigation."""
+    assert '<header class="site">' in page_html
+    assert '<a class="brand" href="/">' in page_html
+    assert '<nav aria-label="Main">' in page_html
+    assert 'href="/tags">Tags</a>' in page_html
+    assert '<footer class="site">' in page_html

@@ -1,0 +1,68 @@
+"""Pages cost a fixed number of Redis round trips, however many posts there are."""
+
+from __future__ import annotations
+
+from blog.data import DataLayer
+from devtools.roundtrips import RoundTripCounter
+from tests.conftest import make_app
+from tests.helpers import add_post, cheap_password_hashing
+
+LIMITS = {"/": 2, "/tags/common": 2, "/posts/{slug}": 3, "/tags": 2,
+          "/feed.atom": 2, "/tags/common/feed.atom": 2, "/sitemap.xml": 2, "/dashboard": 2}
+
+
+def seed(data, count: int):
+    author = data.users.create("alice", "password123")
+    posts = []
+    for i in range(count):
+        post = add_post(data, author, f"Post {i}", body=f"Body *{i}* " * 20,
+                        tags=["common", f"tag{i}", f"group{i % 3}"])
+        for j in range(i % 3 + 1):
+            data.comments.add(post.id, author.id, f"Reader {j}", "Nice", moderated=False)
+        posts.append(post)
+    add_post(data, author, "Draft", tags=["hidden"], status="draft")
+    return posts
+
+
+def measure(redis_url, count: int, monkeypatch, tmp_path) -> dict[str, int]:
+    cheap_password_hashing(monkeypatch)
+    app = make_app(redis_url, MEDIA_ROOT=str(tmp_path))
+    data = app.extensions["blog_data"]
+    data.redis.flushall()
+    posts = seed(data, count)
+    counter = RoundTripCounter(redis_url)
+    app.extensions["blog_data"] = DataLayer(counter.client, app.config["KEY_PREFIX"])
+    client = app.test_client()
+    client.post("/login", data={"username": "alice", "password": "password123"})
+    counted = {}
+    for path in LIMITS:
+        url = path.format(slug=posts[-1].slug)  # the newest post, with comments
+        assert client.get(url).status_code == 200, url  # warms the connection up
+        counter.reset()
+        assert client.get(url).status_code == 200, url
+        counted[path] = counter.round_trips
+    counter.client.close()
+    return counted
+
+
+def test_pages_cost_a_fixed_number_of_round_trips(redis_url, redis_client, monkeypatch,
+                                                  tmp_path):
+    counts = {n: measure(redis_url, n, monkeypatch, tmp_path) for n in (5, 50)}
+    for n, counted in counts.items():
+        for path, limit in LIMITS.items():
+            assert 1 <= counted[path] <= limit, (n, path, counted[path])
+    assert counts[5] == counts[50]  # the same, not merely within the limit
+
+
+def test_the_counter_counts_a_pipeline_as_one(redis_url, redis_client):
+    counter = RoundTripCounter(redis_url)
+    counter.client.ping()
+    counter.reset()
+    pipe = counter.client.pipeline(transaction=False)
+    for i in range(10):
+        pipe.set(f"k{i}", i)
+    pipe.execute()
+    counter.client.get("k1")
+    assert counter.round_trips == 2
+    assert counter.commands == 11
+    counter.client.close()
