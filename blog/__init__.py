@@ -26,10 +26,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
     config_module.check_secret_key(app.config)
-    app.config.setdefault("SESSION_COOKIE_SECURE", app.config["APP_ENV"] == "production")
+    # Not setdefault(): Flask's defaults already hold both keys (False and None).
+    if "SESSION_COOKIE_SECURE" not in (overrides or {}):
+        app.config["SESSION_COOKIE_SECURE"] = app.config["APP_ENV"] == "production"
 
     # Werkzeug answers 413 past this; the multipart envelope needs a little room.
-    app.config.setdefault("MAX_CONTENT_LENGTH", app.config["MAX_UPLOAD_MB"] * 1024 * 1024 + 65536)
+    if "MAX_CONTENT_LENGTH" not in (overrides or {}):
+        app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024 + 65536
 
     url, insecure = app.config["REDIS_URL"], app.config["REDIS_TLS_INSECURE"]
     app.extensions["blog_data"] = DataLayer(connect(url, insecure), app.config["KEY_PREFIX"])
