@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -26,6 +26,9 @@ def wants_json() -> bool:
 
 def render_error(error: HTTPException):
     code = error.code or 500
+    if code == 413:
+        error.description = (f"The upload is larger than {current_app.config['MAX_UPLOAD_MB']}"
+                             " MB. Please choose a smaller file.")
     if wants_json():
         return jsonify({"error": error.description}), code
     return render_template("error.html", code=code, title=TITLES.get(code, error.name),
