@@ -62,4 +62,6 @@ def clean_upload(image_id: str) -> str:
     data.images.mark_ready(image_id, clean.width, clean.height, clean.removed, stored)
     storage.delete(record.incoming_key)
     report("done")
+    log.info("image %s ready (%dx%d); removed: %s", image_id, clean.width, clean.height,
+             ", ".join(clean.removed) or "nothing")
     return "ready"

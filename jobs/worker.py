@@ -6,10 +6,17 @@ HerokuWorker handles the SIGTERM a PaaS sends on restart: the running job is war
 then stopped so it goes back on its queue, and nothing is lost.
 """
 
+import os
+
 from rq.worker import HerokuWorker
 
 import jobs.images  # noqa: F401  (preloaded for the work horses)
+from blog import logs
+
+logs.configure()
 
 
 class BlogWorker(HerokuWorker):
-    pass
+    # Seconds a running job may go on after SIGTERM before it is interrupted and put back.
+    # Keep it below the platform's own grace period (Heroku: 30 s).
+    imminent_shutdown_delay = int(os.environ.get("WORKER_SHUTDOWN_GRACE", "6"))

@@ -108,3 +108,38 @@ def test_sigkill_mid_job_loses_no_image(client, auth, worker_env, redis_url):
     status = client.get(info["status_url"]).get_json()
     assert "GPS position" in status["removed"]
     assert client.get(info["url"]).status_code == 200
+
+
+@pytest.mark.parametrize("grace", ["0", "6"])
+def test_sigterm_mid_job_loses_nothing(client, auth, worker_env, redis_url, grace):
+    """A PaaS restart: SIGTERM to the worker. BlogWorker (RQ's HerokuWorker) gives the
+    running job 6 s to finish, then interrupts it so that it goes back to be run again
+    (the platform's own grace period is longer). Either way nothing is lost."""
+    auth.login()
+    info = client.post("/uploads", data={"image": (io.BytesIO(big_jpeg()), "big.jpg")},
+                       content_type="multipart/form-data").get_json()
+    job = Job.fetch(f"clean-image-{info['id']}", connection=redis.Redis.from_url(redis_url))
+
+    first = start_worker({**worker_env, "WORKER_SHUTDOWN_GRACE": grace})
+    wait_for(lambda: job.get_meta(refresh=True).get("step") == "cleaning", timeout=30)
+    stopping = time.monotonic()
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=30) == 0  # a clean shutdown...
+    assert time.monotonic() - stopping < 10  # ...within a PaaS's grace period
+    job.refresh()
+    if grace == "6":  # the job had time to finish
+        assert job.get_status() == JobStatus.FINISHED
+        assert client.get(info["status_url"]).get_json()["status"] == "ready"
+    else:  # interrupted at once: back for another try
+        assert job.get_status() in (JobStatus.SCHEDULED, JobStatus.QUEUED)
+        assert job.retries_left == 2
+        assert client.get(info["status_url"]).get_json()["status"] == "processing"
+
+    second = start_worker(worker_env, "--with-scheduler")
+    try:
+        wait_for(lambda: client.get(info["status_url"]).get_json()["status"] == "ready",
+                 timeout=60, interval=0.25)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    assert client.get(info["url"]).status_code == 200
