@@ -40,13 +40,33 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.extensions["media_storage"] = storage_from_config(app.config)
     csrf.init_app(app)
 
-    from . import auth, comments, errors, posts, templating, uploads
+    from . import (
+        auth,
+        backups,
+        comments,
+        dashboard,
+        errors,
+        health,
+        logs,
+        posts,
+        release,
+        security,
+        templating,
+        uploads,
+    )
 
+    security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(posts.bp)
     app.register_blueprint(comments.bp)
     app.register_blueprint(uploads.bp)
+    app.register_blueprint(health.bp)
+    backups.init_app(app)
     auth.init_app(app)
+    dashboard.init_app(app, csrf)
+    app.cli.add_command(release.release_command)
+    if not app.testing:
+        logs.configure()
     return app

@@ -46,14 +46,19 @@ def from_environment() -> dict:
     return {
         "APP_ENV": os.environ.get("APP_ENV", "production").strip().lower(),
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-        # Managed Redis on some PaaS offers rediss:// with a self-signed certificate.
+        "REDIS_URL": effective_redis_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+                                         _env_bool("REDIS_TLS_INSECURE")),
         "REDIS_TLS_INSECURE": _env_bool("REDIS_TLS_INSECURE"),
         "BLOG_TITLE": os.environ.get("BLOG_TITLE", "A Redis Blog"),
         "KEY_PREFIX": os.environ.get("KEY_PREFIX", "blog:"),
         "COMMENT_MODERATION": _env_bool("COMMENT_MODERATION"),
+        # Proxies in front of the app whose X-Forwarded-* headers are trusted (1 on a PaaS
+        # router); 0 when clients connect directly, so nobody can forge their address.
+        "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0, 0, 5),
         "POSTS_PER_PAGE": _env_int("POSTS_PER_PAGE", 10, 1, 100),
         "COMMENTS_PER_MINUTE": _env_int("COMMENTS_PER_MINUTE", 5, 1, 1000),
+        "LOGIN_FAILURES_PER_ACCOUNT": _env_int("LOGIN_FAILURES_PER_ACCOUNT", 10, 1, 1000),
+        "LOGIN_FAILURES_PER_IP": _env_int("LOGIN_FAILURES_PER_IP", 30, 1, 10000),
         # Media: S3 when S3_BUCKET is set (AWS_* credentials), else a local directory.
         "MAX_UPLOAD_MB": _env_int("MAX_UPLOAD_MB", 20, 1, 200),
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", "var/media"),
@@ -61,7 +66,28 @@ def from_environment() -> dict:
         "S3_PREFIX": os.environ.get("S3_PREFIX", ""),
         "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
         "MEDIA_URL": os.environ.get("MEDIA_URL", ""),
+        # Backups (docs/backup.md): S3 when BACKUP_BUCKET or S3_BUCKET is set, else a
+        # local directory. BACKUP_CRON is read in UTC by the scheduler process.
+        "BACKUP_BUCKET": os.environ.get("BACKUP_BUCKET", ""),
+        "BACKUP_PREFIX": os.environ.get("BACKUP_PREFIX", "backups").strip("/") or "backups",
+        "BACKUP_ENDPOINT_URL": os.environ.get("BACKUP_ENDPOINT_URL", ""),
+        "BACKUP_ROOT": os.environ.get("BACKUP_ROOT", "var/backups"),
+        "BACKUP_KEEP_DAYS": _env_int("BACKUP_KEEP_DAYS", 30, 1, 36500),
+        "BACKUP_KEEP_MIN": _env_int("BACKUP_KEEP_MIN", 7, 1, 10000),
+        "BACKUP_CRON": os.environ.get("BACKUP_CRON", "0 3 * * *").strip(),
+        "BACKUP_SSE_KMS_KEY_ID": os.environ.get("BACKUP_SSE_KMS_KEY_ID", "").strip(),
+        "BACKUP_PART_MB": _env_int("BACKUP_PART_MB", 8, 5, 5120),
+        "BACKUP_WARN_HOURS": _env_int("BACKUP_WARN_HOURS", 36, 1, 24 * 365),
     }
+
+
+def effective_redis_url(url: str, tls_insecure: bool) -> str:
+    """The Redis URL every process uses. PaaS Redis add-ons may serve rediss:// with a
+    self-signed certificate; with REDIS_TLS_INSECURE the URL itself says not to verify
+    it, so `rq worker`, rq-dashboard and the app all connect the same way."""
+    if tls_insecure and url.startswith("rediss://") and "ssl_cert_reqs=" not in url:
+        return url + ("&" if "?" in url else "?") + "ssl_cert_reqs=none"
+    return url
 
 
 def check_secret_key(config: dict) -> None:

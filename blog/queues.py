@@ -33,3 +33,52 @@ def enqueue_image_cleaning(image_id: str) -> Job:
         "jobs.images.clean_upload", image_id, job_id=f"clean-image-{image_id}",
         retry=IMAGE_RETRY, job_timeout=IMAGE_JOB_TIMEOUT, result_ttl=3600,
         failure_ttl=7 * 24 * 3600, description=f"Remove metadata from image {image_id}")
+
+
+BACKUPS_QUEUE = "backups"
+# S3 or network trouble: try again in 1, 5 and 15 minutes (workers run --with-scheduler).
+BACKUP_RETRY = Retry(max=3, interval=[60, 300, 900])
+BACKUP_JOB_TIMEOUT = 3 * 3600
+
+
+def enqueue_backup(trigger: str = "web", connection: redis.Redis | None = None,
+                   job_id: str | None = None) -> Job:
+    """One backup run on the `backups` queue (jobs.backup.run_backup), with retries.
+
+    Outside a Flask app (the nightly cron job runs in a worker) pass `connection`.
+    """
+    queue = Queue(BACKUPS_QUEUE, connection=connection or current_app.extensions["rq_connection"])
+    return queue.enqueue(
+        "jobs.backup.run_backup", trigger=trigger, job_id=job_id, retry=BACKUP_RETRY,
+        job_timeout=BACKUP_JOB_TIMEOUT, result_ttl=7 * 24 * 3600, failure_ttl=30 * 24 * 3600,
+        description=f"Back up all blog data and images ({trigger})")
+
+
+QUEUE_NAMES = (IMAGES_QUEUE, BACKUPS_QUEUE, "default")
+SCHEDULER_PREFIX = "rq:scheduler_instance:"  # rq-scheduler's heartbeat keys (expire ~70 s)
+
+
+def queue_stats() -> dict[str, dict[str, int]]:
+    """Waiting and failed jobs per queue."""
+    connection = current_app.extensions["rq_connection"]
+    stats = {}
+    for name in QUEUE_NAMES:
+        queue = Queue(name, connection=connection)
+        stats[name] = {"waiting": queue.count, "failed": queue.failed_job_registry.count}
+    return stats
+
+
+def live_workers() -> int:
+    from rq import Worker
+
+    return Worker.count(connection=current_app.extensions["rq_connection"])
+
+
+def scheduler_alive() -> bool:
+    """A live rq-scheduler process keeps its key alive; a dead one's key has expired or
+    says 'death'."""
+    connection = current_app.extensions["rq_connection"]
+    for key in connection.scan_iter(match=SCHEDULER_PREFIX + "*", count=100):
+        if not connection.hexists(key, "death"):
+            return True
+    return False

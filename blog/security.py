@@ -10,8 +10,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 # Pages carry no inline script or style: every script lives in static/.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{media}; "
        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
-# rq-dashboard (mounted at /admin/jobs) ships inline scripts and styles of its own.
-DASHBOARD_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+# rq-dashboard (mounted at /admin/jobs) ships inline scripts, styles and underscore.js
+# templates (compiled with new Function) of its own; only its pages get this policy.
+DASHBOARD_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
                  "style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; "
                  "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 

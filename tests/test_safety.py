@@ -61,6 +61,11 @@ def test_every_post_without_a_valid_token_is_refused(csrf_app, world, token):
         form["csrf_token"] = token
     for url in urls:
         response = client.post(url, data=form)
+        if url.startswith("/admin/jobs/"):
+            # rq-dashboard's own scripts cannot send our token: its job actions are
+            # guarded by a same-origin check instead (tests/test_operations.py).
+            assert response.status_code == 403, url
+            continue
         assert response.status_code == 400, url
         page = response.get_data(as_text=True)
         assert "security token" in page, url

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 
 from ..data import get_data
 from . import bp, login_required
@@ -19,11 +19,29 @@ def _safe_next(target: str | None) -> str:
     return url_for("posts.dashboard")
 
 
+LOGIN_WINDOW_SECONDS = 15 * 60
+
+
+def login_limits(username: str) -> list[tuple[str, str, int]]:
+    """Failed logins allowed per window: per account (guessing one password) and per
+    client address (trying many accounts)."""
+    config = current_app.config
+    return [("login-account", username.lower(), config["LOGIN_FAILURES_PER_ACCOUNT"]),
+            ("login-ip", request.remote_addr or "unknown", config["LOGIN_FAILURES_PER_IP"])]
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        user = get_data().users.authenticate(form.username.data, form.password.data)
+        data = get_data()
+        limits = login_limits(form.username.data)
+        if data.limits.exhausted(limits, LOGIN_WINDOW_SECONDS):
+            abort(429, "Too many failed logins. Please wait 15 minutes and try again.")
+        user = data.users.authenticate(form.username.data, form.password.data)
+        if not user:
+            for action, client, limit in limits:
+                data.limits.hit(action, client, limit, LOGIN_WINDOW_SECONDS)
         if user:
             session.clear()
             session["user_id"] = user.id

@@ -9,6 +9,7 @@ from __future__ import annotations
 import redis
 from flask import current_app
 
+from .backup import BackupStore
 from .comments import CommentStore, PostGone
 from .images import ImageStore
 from .keys import Keys
@@ -32,6 +33,7 @@ class DataLayer:
         self.comments = CommentStore(r, self.keys)
         self.users = UserStore(r, self.keys)
         self.limits = RateLimiter(r, self.keys)
+        self.backups = BackupStore(r, self.keys)
 
     def post_with_comments(self, post_id: int) -> tuple[Post | None, list[Comment]]:
         """A post page's data in 2 round trips: the post, its tags and comment ids in one

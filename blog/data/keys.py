@@ -79,3 +79,16 @@ class Keys:
     # Rate limits (expiring; never backed up).
     def rate(self, action: str, client: str, window: int) -> str:
         return self._k("rate", action, client, window)
+
+    # Backups: their own bookkeeping (never backed up, never restored).
+    @property
+    def backup_runs(self) -> str:
+        return self._k("backup", "runs")
+
+    @property
+    def backup_last_good(self) -> str:
+        return self._k("backup", "last-good")
+
+    @property
+    def backup_lock(self) -> str:
+        return self._k("backup", "lock")

@@ -1,0 +1,377 @@
+"""Throughput under load: gunicorn serving the blog, driven by locust (headless).
+
+    .venv/bin/python bench/load.py [--posts 10000] [--seconds 20] [--users 16] [--workers 3]
+
+Starts a private redis-server, loads --posts posts (2 tags each from a pool of 50; every
+10th post with 3 comments) through the data layer, then runs gunicorn on
+bench/load_app.py: the real blog plus a trivial Flask route ("ok" at /trivial/) in the same
+workers. Locust then runs one scenario at a time, each for --seconds with --users
+closed-loop users (no think time): the trivial route, the home page, a post page (a random
+one of all posts) and a tag page (page 1 of a random tag); then home, post and tag again
+while --commenters more users post comments at --comment-rate a second in total (each
+comment is a POST and the redirect back to the post, as a browser does).
+
+Prints, as a markdown table: requests/s, p50 and p99 (ms), errors and the ratio to the
+trivial route's requests/s; the CPU the server, Redis and locust used; whether every
+comment answered with a redirect is stored exactly once; and the goals: 0 errors, no lost
+or duplicated comments, home page >= 0.5 x the trivial route.
+
+The server runs with APP_ENV=development (production session cookies are Secure-only and
+this runs over plain http) and COMMENTS_PER_MINUTE=1000 (the largest value the config
+accepts; all locust users share the address 127.0.0.1). Locust runs on the same machine
+as the server, so the load generator takes CPU from the server: the figures are a floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from multiprocessing import Pool
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from blog.data import DataLayer, PostInput, connect  # noqa: E402
+from devtools.redis_server import RedisServer, free_port  # noqa: E402
+
+PREFIX = "blog:"
+TAGS = [f"topic-{i}" for i in range(50)]
+BODY = "A paragraph with *emphasis*, `code` and a [link](https://example.org).\n\n" * 8
+LOCUSTFILE = ROOT / "bench" / "locustfile.py"
+COMMENT_TARGETS = 20  # the newest posts (those on the home page and just past it)
+COMMENTS_PER_MINUTE = 1000  # the config's maximum
+PAGES = ("trivial", "home", "post", "tag")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# ---- seeding -------------------------------------------------------------------------
+
+def seed_range(args: tuple[str, int, int]) -> None:
+    url, start, stop = args
+    data = DataLayer(connect(url), PREFIX)
+    for i in range(start, stop):
+        tags = [TAGS[i % len(TAGS)], TAGS[(7 * i + 1) % len(TAGS)]]  # two distinct tags
+        post = data.posts.create(1, "alice", PostInput(
+            title=f"Post number {i}", body=BODY, tags=tags, status="published"))
+        for c in range(3 if i % 10 == 0 else 0):
+            data.comments.add(post.id, 1, f"reader {c}", "Thanks, this helped.", False)
+
+
+def seed(url: str, total: int, timeout: float) -> None:
+    """Posts through the data layer in two processes (Redis and Python share 2 cores)."""
+    chunk = 1_000
+    ranges = [(url, s, min(s + chunk, total)) for s in range(0, total, chunk)]
+    with Pool(2) as pool:
+        pool.map_async(seed_range, ranges).get(timeout)
+
+
+def comment_targets(data: DataLayer) -> list[tuple[int, str]]:
+    ids = data.redis.zrevrange(data.keys.published, 0, COMMENT_TARGETS - 1)
+    pipe = data.redis.pipeline(transaction=False)
+    for post_id in ids:
+        pipe.hget(data.keys.post(int(post_id)), "slug")
+    return [(int(i), slug) for i, slug in zip(ids, pipe.execute(), strict=True)]
+
+
+# ---- processes -----------------------------------------------------------------------
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, or 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def stop_group(process: subprocess.Popen | None, grace: float = 10.0) -> None:
+    """SIGTERM the process group a child leads, then SIGKILL it after `grace` seconds."""
+    if process is None or process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def start_gunicorn(workers: int, env: dict, log: Path, timeout: float = 30.0):
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "bench.load_app:app", "--workers",
+               str(workers), "--bind", f"127.0.0.1:{port}", "--timeout", "30",
+               "--graceful-timeout", "5", "--chdir", str(ROOT)]
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log.open("ab"),
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    host = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(host + "/trivial/", timeout=2) as response:
+                if response.status == 200 and len(children(process.pid)) >= workers:
+                    return process, host
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_group(process)
+            raise RuntimeError(f"gunicorn did not start; see {log}")
+        time.sleep(0.2)
+
+
+def warm_up(host: str, paths: list[str], rounds: int) -> None:
+    """Every worker compiles its templates before the first measured request."""
+    for _ in range(rounds):
+        for path in paths:
+            with urllib.request.urlopen(host + path, timeout=10) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"warm-up: {path} answered {response.status}")
+                response.read()
+
+
+# ---- one scenario --------------------------------------------------------------------
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine, all cores, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / CLOCK_TICKS, sum(values[:8]) / CLOCK_TICKS
+
+
+def snapshot(gunicorn: subprocess.Popen, redis_pid: int, locust_pid: int) -> dict:
+    busy, total = machine_busy()
+    return {"time": time.monotonic(), "busy": busy, "total": total,
+            "server": sum(map(cpu_seconds, [gunicorn.pid, *children(gunicorn.pid)])),
+            "redis": cpu_seconds(redis_pid), "locust": cpu_seconds(locust_pid)}
+
+
+def run_locust(name: str, page: str, args, host: str, env: dict, work: Path,
+               gunicorn: subprocess.Popen, redis_pid: int, comments: bool) -> dict:
+    prefix = work / name.replace(" ", "_").replace("+", "and")
+    stats_file = Path(f"{prefix}_stats.csv")
+    users = args.users + (args.commenters if comments else 0)
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+               "-u", str(users), "-r", str(users), "-t", f"{args.seconds}s",
+               "--host", host, "--csv", str(prefix), "--stop-timeout", "5",
+               "--only-summary", "--loglevel", "WARNING", "Reader"]
+    if comments:
+        command.append("Commenter")
+    log_path = work / f"{prefix.name}.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(command, env={**env, "LOAD_PAGE": page}, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    # CPU is counted from locust's first statistics file (written once the users start,
+    # so its own start-up is left out) to its last poll before it exits.
+    first = last = None
+    deadline = time.monotonic() + args.seconds + 60
+    try:
+        while process.poll() is None:
+            now = snapshot(gunicorn, redis_pid, process.pid)
+            if first is None and stats_file.exists():
+                first = now
+            elif first is not None and now["locust"]:
+                last = now
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"locust ({name}) ran past its time; see {log_path}")
+            time.sleep(0.25)
+    finally:
+        stop_group(process)
+        log.close()
+    if not stats_file.exists() or first is None or last is None:
+        raise RuntimeError(f"locust ({name}) wrote no statistics; see {log_path}")
+    wall = last["time"] - first["time"]
+    cpu = {k: (last[k] - first[k]) / wall for k in ("server", "redis", "locust")}
+    cores = os.cpu_count() or 1
+    machine = (last["busy"] - first["busy"]) / (last["total"] - first["total"]) * cores
+    cpu["other"] = max(0.0, machine - cpu["server"] - cpu["redis"] - cpu["locust"])
+    with stats_file.open() as f:
+        rows = {row["Name"]: row for row in csv.DictReader(f)}
+    return {"name": name, "page": page, "comments": comments, "rows": rows, "cpu": cpu}
+
+
+def figures(row: dict) -> dict:
+    return {"count": int(row["Request Count"]), "failures": int(row["Failure Count"]),
+            "rps": float(row["Requests/s"]), "p50": float(row["50%"] or 0),
+            "p99": float(row["99%"] or 0)}
+
+
+# ---- comment integrity ---------------------------------------------------------------
+
+def comment_integrity(data: DataLayer, targets: list[tuple[int, str]], marker: str,
+                      log: Path) -> dict:
+    posted = Counter(log.read_text().split()) if log.exists() else Counter()
+    stored: Counter = Counter()
+    for post_id, _ in targets:
+        ids = data.redis.zrange(data.keys.post_comments(post_id), 0, -1)
+        ids += data.redis.zrange(data.keys.post_pending(post_id), 0, -1)
+        for comment in data.comments.load(ids):
+            if comment.body.startswith(marker + " "):
+                stored[comment.body.split()[-1]] += 1
+    return {
+        "posted": sum(posted.values()),
+        "stored": sum(stored.values()),
+        "lost": sum(1 for token in posted if token not in stored),
+        "duplicated": sum(n - 1 for n in stored.values() if n > 1),
+        # stored although the POST was not answered with a redirect (cut off, or failed late)
+        "unconfirmed": sum(1 for token in stored if token not in posted),
+    }
+
+
+# ---- report --------------------------------------------------------------------------
+
+def report(results: list[dict], integrity: dict | None, args, setup: dict) -> bool:
+    print(f"\nLoad benchmark: {args.posts:,} posts; gunicorn {args.workers} sync workers; "
+          f"locust {args.users} users without think time, {args.seconds} s a scenario; "
+          f"{os.cpu_count()} cores shared by gunicorn, Redis and locust (the load "
+          f"generator runs on the same machine). APP_ENV=development, "
+          f"COMMENTS_PER_MINUTE={COMMENTS_PER_MINUTE}. Seeded in {setup['seed']:.0f} s.\n")
+    trivial = next((figures(r["rows"]["trivial"]) for r in results if r["page"] == "trivial"),
+                   None)
+    print("| scenario | req/s | p50 ms | p99 ms | errors | ratio to trivial | "
+          "CPU cores: gunicorn / redis / locust / other |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    errors = 0
+    ratios: dict[str, float] = {}
+    for result in results:
+        f = figures(result["rows"][result["page"]])
+        errors += f["failures"]
+        ratio = f["rps"] / trivial["rps"] if trivial and trivial["rps"] else float("nan")
+        ratios[result["name"]] = ratio
+        cpu = result["cpu"]
+        print(f"| {result['name']} | {f['rps']:.0f} | {f['p50']:.0f} | {f['p99']:.0f} | "
+              f"{f['failures']} | {ratio:.2f} | {cpu['server']:.2f} / {cpu['redis']:.2f} / "
+              f"{cpu['locust']:.2f} / {cpu['other']:.2f} |")
+        if result["comments"]:
+            names = ("comment POST", "comment redirect GET", "comment form GET")
+            rows = [result["rows"][n] for n in names if n in result["rows"]]
+            failures = sum(int(r["Failure Count"]) for r in rows)
+            errors += failures
+            if "comment POST" in result["rows"]:
+                c = figures(result["rows"]["comment POST"])
+                print(f"| ↳ comment POST | {c['rps']:.1f} | {c['p50']:.0f} | {c['p99']:.0f} | "
+                      f"{failures} | | |")
+    print("\nErrors: non-2xx answers (302 for a comment POST) and connection errors, as "
+          "locust counts them; the comment row includes its form and redirect GETs. CPU: "
+          "cores busy while the users ran; other = the rest of the machine (other "
+          "processes, the kernel).")
+    ok = errors == 0
+    if integrity is not None:
+        i = integrity
+        print(f"\nComments: {i['posted']} answered with a redirect, {i['stored']} stored; "
+              f"lost {i['lost']}, duplicated {i['duplicated']}, stored without a redirect "
+              f"answer {i['unconfirmed']}.")
+        ok = ok and i["lost"] == 0 and i["duplicated"] == 0 and i["posted"] > 0
+    home = ratios.get("home")
+    print("\nGoals:")
+    print(f"- 0 errors: {'met' if errors == 0 else f'NOT met ({errors})'}")
+    if integrity is not None:
+        met = integrity["lost"] == 0 and integrity["duplicated"] == 0
+        print(f"- no lost or duplicated comments: {'met' if met else 'NOT met'}")
+    if home is not None:
+        print(f"- home page >= 0.5 x trivial route: {home:.2f} "
+              f"{'met' if home >= 0.5 else 'NOT met'}")
+        ok = ok and home >= 0.5
+    return ok
+
+
+# ---- main ----------------------------------------------------------------------------
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=10_000)
+    parser.add_argument("--seconds", type=int, default=20, help="per scenario")
+    parser.add_argument("--users", type=int, default=16, help="reading users")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
+    parser.add_argument("--commenters", type=int, default=5)
+    parser.add_argument("--comment-rate", type=float, default=5.0,
+                        help="comments a second, all commenters together")
+    parser.add_argument("--scenarios", default="trivial,home,post,tag,home+c,post+c,tag+c",
+                        help="comma-separated subset, in order (x+c: x while commenting)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    for s in scenarios:
+        if s.removesuffix("+c") not in PAGES:
+            parser.error(f"unknown scenario {s!r}")
+    if args.comment_rate * 60 > COMMENTS_PER_MINUTE * 0.9:
+        parser.error(f"--comment-rate over {COMMENTS_PER_MINUTE * 0.9 / 60:.0f}/s would hit "
+                     f"the comment rate limit")
+
+    # SIGTERM (a timeout from outside) unwinds through the finally blocks below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    work = Path(tempfile.mkdtemp(prefix="blog-load-"))
+    redis_server = gunicorn = None
+    try:
+        redis_server = RedisServer(work / "redis", persistent=False).start()
+        started = time.perf_counter()
+        seed(redis_server.url, args.posts, timeout=600)
+        setup = {"seed": time.perf_counter() - started}
+        print(f"loaded {args.posts:,} posts in {setup['seed']:.0f} s", file=sys.stderr)
+        data = DataLayer(connect(redis_server.url), PREFIX)
+        targets = comment_targets(data)
+        marker = f"load-{secrets.token_hex(4)}"
+        comment_log = work / "comments-posted.txt"
+        (work / "media").mkdir()
+        env = {**os.environ, "APP_ENV": "development", "SECRET_KEY": secrets.token_hex(32),
+               "REDIS_URL": redis_server.url, "MEDIA_ROOT": str(work / "media"),
+               "COMMENTS_PER_MINUTE": str(COMMENTS_PER_MINUTE), "COMMENT_MODERATION": "0",
+               "TRUSTED_PROXIES": "0", "PYTHONPATH": str(ROOT),
+               "LOAD_POSTS": str(args.posts), "LOAD_TAGS": str(len(TAGS)),
+               "LOAD_TARGETS": ",".join(slug for _, slug in targets),
+               "LOAD_COMMENT_LOG": str(comment_log), "LOAD_MARKER": marker,
+               "LOAD_COMMENTERS": str(args.commenters),
+               "LOAD_COMMENT_RATE": str(args.comment_rate / args.commenters)}
+        gunicorn, host = start_gunicorn(args.workers, env, work / "gunicorn.log")
+        print(f"gunicorn {args.workers} workers on {host}", file=sys.stderr)
+        warm_up(host, ["/trivial/", "/", f"/posts/{targets[0][1]}", "/posts/post-number-1",
+                       f"/tags/{TAGS[0]}"], rounds=10 * args.workers)
+        results = []
+        for scenario in scenarios:
+            page = scenario.removesuffix("+c")
+            comments = scenario.endswith("+c")
+            name = f"{page} + comments" if comments else page
+            print(f"running {name} for {args.seconds} s", file=sys.stderr)
+            results.append(run_locust(name, page, args, host, env, work, gunicorn,
+                                      redis_server.process.pid, comments))
+        integrity = None
+        if any(r["comments"] for r in results):
+            integrity = comment_integrity(data, targets, marker, comment_log)
+        ok = report(results, integrity, args, setup)
+        print(f"\nCommand: .venv/bin/python bench/load.py --posts {args.posts} --seconds "
+              f"{args.seconds} --users {args.users} --workers {args.workers} --commenters "
+              f"{args.commenters} --comment-rate {args.comment_rate:g}")
+        return 0 if ok else 1
+    finally:
+        stop_group(gunicorn)
+        if redis_server is not None:
+            redis_server.stop()
+        if args.keep:
+            print(f"work directory kept: {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

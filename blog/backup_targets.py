@@ -1,0 +1,512 @@
+"""Where backups go: an S3 bucket (multipart, streamed) or a local directory.
+
+Both targets keep one promise: an object or file under a backup's name is a complete
+archive whose size and SHA-256 were checked after it was stored. A run that fails leaves
+nothing under that name:
+
+* S3: the archive is streamed into a multipart upload under `<prefix>/incomplete/`
+  (parts of `BACKUP_PART_MB`, two in flight), aborted on any error. Once complete it is
+  copied server-side to its final name with its SHA-256 in the object metadata (only
+  known at the end of the stream), then the temporary object is deleted and the final
+  one checked with HEAD (size and metadata). A copy makes the final name appear
+  atomically, complete and with its checksum; copying an object onto itself to add the
+  metadata would leave, for a moment, or for good if the copy fails, an object under the
+  backup's name without one.
+* Local: a temporary file in the same directory, fsynced, then `os.replace`; the
+  checksum goes in a sidecar `<name>.sha256` (sha256sum format) written first.
+
+Keys are `<BACKUP_PREFIX>/YYYY/MM/DD/blog-YYYYmmddTHHMMSSZ.tar.gz` in S3 and
+`YYYY/MM/DD/blog-YYYYmmddTHHMMSSZ.tar.gz` under BACKUP_ROOT, in UTC.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+S3_MAX_PARTS = 10_000
+CONTENT_TYPE = "application/gzip"
+NAME_RE = re.compile(r"(\d{4})/(\d{2})/(\d{2})/blog-(\d{8}T\d{6}Z)\.tar\.gz")
+EXAMPLE_NAME = "2025/01/31/blog-20250131T030000Z.tar.gz"
+
+
+class BackupNotFound(LookupError):
+    """No backup under that key (the message says what was expected)."""
+
+
+class TargetError(RuntimeError):
+    """The stored backup failed its check after upload, or the target misbehaved."""
+
+
+class ArchiveResult(Protocol):
+    sha256: str
+    bytes_written: int
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    key: str
+    created_at: datetime  # from the key: when the run started, UTC
+    size: int | None = None
+    sha256: str | None = None  # from S3 metadata or the sidecar; None when unknown
+    version: str | None = None  # S3 ETag or file identity: the same bytes on a re-read
+
+    @property
+    def good(self) -> bool:
+        """Stored with its checksum, i.e. written completely by a run that checked it."""
+        return self.sha256 is not None
+
+
+def backup_name(when: datetime) -> str:
+    when = when.astimezone(UTC)
+    return f"{when:%Y/%m/%d}/blog-{when:%Y%m%dT%H%M%SZ}.tar.gz"
+
+
+def name_time(name: str) -> datetime | None:
+    match = NAME_RE.fullmatch(name)
+    if not match:
+        return None
+    stamp = datetime.strptime(match.group(4), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    if match.group(1, 2, 3) != (f"{stamp:%Y}", f"{stamp:%m}", f"{stamp:%d}"):
+        return None
+    return stamp
+
+
+class BackupTarget(Protocol):
+    description: str
+
+    def new_key(self, when: datetime) -> str: ...
+    def write(self, key: str, produce: Callable[[BinaryIO], ArchiveResult]) -> BackupInfo: ...
+    def list(self, with_checksums: bool = False) -> list[BackupInfo]: ...
+    def info(self, key: str) -> BackupInfo: ...
+    def open(self, key: str, version: str | None = None) -> BinaryIO: ...
+    def delete(self, key: str) -> None: ...
+    def cleanup(self) -> int: ...
+
+
+# ---- S3 -------------------------------------------------------------------------------
+
+
+class MultipartWriter:
+    """A writable stream that uploads what it is given as S3 multipart parts.
+
+    Parts are `part_size` bytes (the last one may be smaller) uploaded by a small thread
+    pool, at most `in_flight` at a time, so compression and upload overlap and memory
+    stays near (in_flight + 1) * part_size whatever the archive's size. An upload error
+    surfaces at the next write or at complete(); the caller must then call abort().
+    """
+
+    def __init__(self, client, bucket: str, key: str, part_size: int, extra: dict,
+                 in_flight: int = 2) -> None:
+        self.client, self.bucket, self.key = client, bucket, key
+        self.part_size = part_size
+        # SHA-256 per part: S3 checks each part on receipt and refuses a damaged one.
+        self.upload_id = client.create_multipart_upload(
+            Bucket=bucket, Key=key, ContentType=CONTENT_TYPE, ChecksumAlgorithm="SHA256",
+            **extra)["UploadId"]
+        self._buf = bytearray()
+        self._parts: dict[int, dict] = {}
+        self._futures: list[Future] = []
+        self._slots = threading.BoundedSemaphore(in_flight)
+        self._pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="s3-part")
+        self._next_part = 1
+        self.bytes_sent = 0
+        self.parts_sent = 0
+
+    # The archive writer calls only write() and flush().
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._raise_failed()
+        self._buf += data
+        while len(self._buf) >= self.part_size:
+            with memoryview(self._buf) as view:  # one copy of the part, not two
+                part = bytes(view[: self.part_size])
+            del self._buf[: self.part_size]
+            self._send(part)
+        return len(data)
+
+    def flush(self) -> None:
+        self._raise_failed()
+
+    def _send(self, body: bytes) -> None:
+        number = self._next_part
+        if number > S3_MAX_PARTS:
+            raise TargetError(f"archive exceeds {S3_MAX_PARTS} parts of {self.part_size} "
+                              "bytes: raise BACKUP_PART_MB")
+        self._next_part += 1
+        self._slots.acquire()
+        try:
+            future = self._pool.submit(self._upload_part, number, body)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(lambda _: self._slots.release())
+        self._futures.append(future)
+
+    def _upload_part(self, number: int, body: bytes) -> None:
+        reply = self.client.upload_part(Bucket=self.bucket, Key=self.key,
+                                        UploadId=self.upload_id, PartNumber=number, Body=body,
+                                        ChecksumAlgorithm="SHA256")
+        self._parts[number] = {"ETag": reply["ETag"], "PartNumber": number}
+        if reply.get("ChecksumSHA256"):
+            self._parts[number]["ChecksumSHA256"] = reply["ChecksumSHA256"]
+        self.bytes_sent += len(body)
+        self.parts_sent += 1
+
+    def _raise_failed(self) -> None:
+        for future in self._futures:
+            if future.done() and future.exception() is not None:
+                raise future.exception()
+        self._futures = [f for f in self._futures if not f.done()]
+
+    def complete(self) -> None:
+        if self._buf or self._next_part == 1:
+            self._send(bytes(self._buf))
+            self._buf.clear()
+        for future in self._futures:
+            future.result()
+        self._pool.shutdown()
+        parts = [part for _, part in sorted(self._parts.items())]
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+            MultipartUpload={"Parts": parts})
+
+    def abort(self) -> None:
+        """Best effort (S3 may be unreachable): what cannot be aborted now is aborted by
+        the next run's cleanup(), and by a bucket lifecycle rule (docs/backup.md)."""
+        self._buf.clear()
+        for future in self._futures:
+            future.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key,
+                                               UploadId=self.upload_id)
+        except Exception as error:  # the original error matters more
+            log.warning("could not abort multipart upload %s of %s: %s",
+                        self.upload_id, self.key, error)
+
+
+def s3_client(endpoint_url: str | None = None):
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 3, "mode": "standard"},
+                    connect_timeout=10, read_timeout=120)
+    return boto3.client("s3", endpoint_url=endpoint_url or None, config=config)
+
+
+class S3Target:
+    def __init__(self, bucket: str, prefix: str = "backups", *, client=None,
+                 endpoint_url: str | None = None, sse_kms_key_id: str = "",
+                 part_size: int = 8 * MiB, in_flight: int = 2) -> None:
+        if part_size < 5 * MiB:
+            raise ValueError("S3 parts must be at least 5 MiB")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.client = client or s3_client(endpoint_url)
+        self.sse_kms_key_id = sse_kms_key_id
+        self.part_size = part_size
+        self.in_flight = in_flight
+        self.description = f"s3://{bucket}/{self.prefix}/"
+
+    @property
+    def sse(self) -> dict:
+        if self.sse_kms_key_id:
+            return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.sse_kms_key_id}
+        return {"ServerSideEncryption": "AES256"}
+
+    def new_key(self, when: datetime) -> str:
+        return f"{self.prefix}/{backup_name(when)}"
+
+    def _incomplete_prefix(self) -> str:
+        return f"{self.prefix}/incomplete/"
+
+    def _check_key(self, key: str) -> datetime:
+        stamp = name_time(key[len(self.prefix) + 1:]) if key.startswith(self.prefix + "/") \
+            else None
+        if stamp is None:
+            raise BackupNotFound(f"{key!r} is not a backup key: expected "
+                                 f"{self.prefix}/{EXAMPLE_NAME} (see `flask backup list`)")
+        return stamp
+
+    def write(self, key: str, produce: Callable[[BinaryIO], ArchiveResult]) -> BackupInfo:
+        self._check_key(key)
+        temporary = self._incomplete_prefix() + key.rsplit("/", 1)[1]
+        upload = MultipartWriter(self.client, self.bucket, temporary, self.part_size,
+                                 self.sse, self.in_flight)
+        try:
+            result = produce(upload)
+            upload.complete()
+        except BaseException:
+            upload.abort()
+            raise
+        try:
+            self._copy_with_checksum(temporary, key, result.sha256)
+        finally:
+            self._delete_quietly(temporary)
+        return self._check_stored(key, result)
+
+    def _copy_with_checksum(self, source: str, key: str, sha256: str) -> None:
+        from boto3.s3.transfer import TransferConfig
+
+        # copy_object up to 4 GiB, a multipart copy beyond (CopyObject stops at 5 GB).
+        config = TransferConfig(multipart_threshold=4 * 1024 * MiB,
+                                multipart_chunksize=512 * MiB)
+        self.client.copy(
+            {"Bucket": self.bucket, "Key": source}, self.bucket, key,
+            ExtraArgs={"Metadata": {"sha256": sha256}, "MetadataDirective": "REPLACE",
+                       "ContentType": CONTENT_TYPE, "ChecksumAlgorithm": "SHA256", **self.sse},
+            Config=config)
+
+    def _check_stored(self, key: str, result: ArchiveResult) -> BackupInfo:
+        """HEAD the stored object: its size, its sha256 metadata and, where S3 computed
+        one over the stored bytes (the copy asks for a full-object SHA-256), that too."""
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        except ClientError as error:
+            raise TargetError(f"backup {key} cannot be found after upload: {error}") from None
+        info = self._info_from_head(key, head)
+        computed = head.get("ChecksumSHA256")
+        expected = base64.b64encode(bytes.fromhex(result.sha256)).decode()
+        problem = None
+        if info.size != result.bytes_written:
+            problem = f"stored size {info.size} != {result.bytes_written} bytes written"
+        elif info.sha256 != result.sha256:
+            problem = "stored sha256 metadata does not match the archive"
+        elif computed and "-" not in computed and computed != expected:
+            problem = "the SHA-256 S3 computed over the stored bytes does not match"
+        if problem:
+            self._delete_quietly(key)  # never leave a bad object under a backup's name
+            raise TargetError(f"backup {key} failed its check after upload: {problem}")
+        return info
+
+    def _delete_quietly(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except Exception as error:
+            log.warning("could not delete %s: %s", key, error)
+
+    def list(self, with_checksums: bool = False) -> list[BackupInfo]:
+        found = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + "/"):
+            for item in page.get("Contents", []):
+                stamp = name_time(item["Key"][len(self.prefix) + 1:])
+                if stamp is None:
+                    continue
+                if with_checksums:
+                    with contextlib.suppress(BackupNotFound):  # deleted meanwhile
+                        found.append(self.info(item["Key"]))
+                else:
+                    found.append(BackupInfo(item["Key"], stamp, item["Size"],
+                                            version=item.get("ETag")))
+        return sorted(found, key=lambda b: (b.created_at, b.key), reverse=True)
+
+    def info(self, key: str) -> BackupInfo:
+        from botocore.exceptions import ClientError
+
+        stamp = self._check_key(key)
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                raise BackupNotFound(f"no backup {key!r} in {self.description}") from None
+            raise
+        return self._info_from_head(key, head, stamp)
+
+    def _info_from_head(self, key: str, head: dict, stamp: datetime | None = None) -> BackupInfo:
+        sha = head.get("Metadata", {}).get("sha256")
+        if sha is not None and not re.fullmatch(r"[0-9a-f]{64}", sha):
+            sha = None
+        return BackupInfo(key, stamp or self._check_key(key), head["ContentLength"], sha,
+                          head.get("ETag"))
+
+    def open(self, key: str, version: str | None = None) -> BinaryIO:
+        from botocore.exceptions import ClientError
+
+        self._check_key(key)
+        extra = {"IfMatch": version} if version else {}
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key, **extra)["Body"]
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in ("404", "NoSuchKey"):
+                raise BackupNotFound(f"no backup {key!r} in {self.description}") from None
+            if code in ("412", "PreconditionFailed"):
+                raise TargetError(f"backup {key} changed while it was being read") from None
+            raise
+
+    def delete(self, key: str) -> None:
+        self._check_key(key)
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def cleanup(self) -> int:
+        """Abort multipart uploads and delete temporary objects left by runs that died or
+        could not reach S3 to abort. Call only while holding the backup lock."""
+        removed = 0
+        prefix = self._incomplete_prefix()
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for upload in page.get("Uploads", []):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                                   UploadId=upload["UploadId"])
+                removed += 1
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
+                removed += 1
+        return removed
+
+
+# ---- local directory ------------------------------------------------------------------
+
+SIDECAR = ".sha256"
+TEMP_PREFIX = ".incomplete-"
+
+
+class LocalTarget:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.description = f"{self.root}/"
+
+    def new_key(self, when: datetime) -> str:
+        return backup_name(when)
+
+    def _path(self, key: str) -> tuple[Path, datetime]:
+        stamp = name_time(key)
+        if stamp is None:
+            raise BackupNotFound(f"{key!r} is not a backup key: expected {EXAMPLE_NAME} "
+                                 "(see `flask backup list`)")
+        return self.root / key, stamp
+
+    def write(self, key: str, produce: Callable[[BinaryIO], ArchiveResult]) -> BackupInfo:
+        path, _ = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX,
+                                         suffix=".tar.gz")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                result = produce(out)
+                out.flush()
+                os.fsync(out.fileno())
+            sidecar = path.with_name(path.name + SIDECAR)
+            _write_atomically(sidecar, f"{result.sha256}  {path.name}\n".encode())
+            os.replace(temporary, path)
+            _fsync_dir(path.parent)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        info = self.info(key)
+        if info.size != result.bytes_written or info.sha256 != result.sha256:
+            self.delete(key)
+            raise TargetError(f"backup {key} failed its check after writing")
+        return info
+
+    def list(self, with_checksums: bool = False) -> list[BackupInfo]:
+        found = []
+        if self.root.is_dir():
+            for path in self.root.glob("*/*/*/blog-*.tar.gz"):
+                key = path.relative_to(self.root).as_posix()
+                if name_time(key) is None:
+                    continue
+                with contextlib.suppress(BackupNotFound):
+                    found.append(self.info(key))
+        return sorted(found, key=lambda b: (b.created_at, b.key), reverse=True)
+
+    def info(self, key: str) -> BackupInfo:
+        path, stamp = self._path(key)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise BackupNotFound(f"no backup {key!r} in {self.description}") from None
+        sha = None
+        try:
+            text = path.with_name(path.name + SIDECAR).read_text().split()
+            if text and re.fullmatch(r"[0-9a-f]{64}", text[0]):
+                sha = text[0]
+        except FileNotFoundError:
+            pass
+        return BackupInfo(key, stamp, st.st_size, sha, f"{st.st_ino}:{st.st_mtime_ns}")
+
+    def open(self, key: str, version: str | None = None) -> BinaryIO:
+        path, _ = self._path(key)
+        try:
+            f = path.open("rb")
+        except FileNotFoundError:
+            raise BackupNotFound(f"no backup {key!r} in {self.description}") from None
+        st = os.fstat(f.fileno())
+        if version and version != f"{st.st_ino}:{st.st_mtime_ns}":
+            f.close()
+            raise TargetError(f"backup {key} changed while it was being read")
+        return f
+
+    def delete(self, key: str) -> None:
+        path, _ = self._path(key)
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + SIDECAR).unlink(missing_ok=True)
+
+    def cleanup(self) -> int:
+        """Remove temporary files of runs that died, and sidecars without an archive."""
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        for path in self.root.glob(f"*/*/*/{TEMP_PREFIX}*"):
+            path.unlink(missing_ok=True)
+            removed += 1
+        for sidecar in self.root.glob(f"*/*/*/*{SIDECAR}"):
+            if not sidecar.with_name(sidecar.name[: -len(SIDECAR)]).exists():
+                sidecar.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def target_from_config(config: Mapping[str, Any], client=None) -> S3Target | LocalTarget:
+    """S3 when BACKUP_BUCKET or S3_BUCKET is set (AWS_* credentials), else BACKUP_ROOT."""
+    bucket = config.get("BACKUP_BUCKET") or config.get("S3_BUCKET")
+    if bucket:
+        return S3Target(
+            bucket, config.get("BACKUP_PREFIX") or "backups", client=client,
+            endpoint_url=config.get("BACKUP_ENDPOINT_URL") or config.get("S3_ENDPOINT_URL"),
+            sse_kms_key_id=config.get("BACKUP_SSE_KMS_KEY_ID", ""),
+            part_size=int(config.get("BACKUP_PART_MB", 8)) * MiB)
+    return LocalTarget(config.get("BACKUP_ROOT") or "var/backups")

@@ -1,0 +1,81 @@
+"""/admin/backups: stored backups, recent runs, the schedule and a "Back up now" button."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from flask import current_app, flash, g, redirect, render_template, url_for
+from rq import Queue
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+
+from ..auth import login_required
+from ..backup_targets import target_from_config
+from ..data import get_data
+from ..queues import BACKUPS_QUEUE, enqueue_backup
+from . import bp
+from .schedule import registered
+
+log = logging.getLogger(__name__)
+
+
+def backup_target():
+    """One target per app (an S3 client is costly to build)."""
+    target = current_app.extensions.get("backup_target")
+    if target is None:
+        target = current_app.extensions["backup_target"] = target_from_config(current_app.config)
+    return target
+
+
+def active_jobs() -> list[dict]:
+    """Backup jobs waiting, running, or waiting for a retry, with their progress."""
+    connection = current_app.extensions["rq_connection"]
+    queue = Queue(BACKUPS_QUEUE, connection=connection)
+    ids = {"running": StartedJobRegistry(queue=queue).get_job_ids(),
+           "queued": queue.get_job_ids(),
+           "retry scheduled": ScheduledJobRegistry(queue=queue).get_job_ids()}
+    found = []
+    for state, job_ids in ids.items():
+        for job in Job.fetch_many(job_ids, connection=connection):
+            if job is not None and job.func_name == "jobs.backup.run_backup":
+                found.append({"id": job.id, "state": state, "step": job.meta.get("step"),
+                              "progress": job.meta.get("progress", {}),
+                              "retries_left": job.retries_left})
+    return found
+
+
+@bp.get("/admin/backups")
+@login_required
+def index():
+    data = get_data()
+    list_error = None
+    try:
+        backups = backup_target().list()
+    except Exception as error:  # the page must say so, not crash
+        log.exception("cannot list backups")
+        backups, list_error = [], f"{type(error).__name__}: {error}"
+    runs = data.backups.runs(20)
+    outcomes = {run["key"]: run for run in runs if run.get("ok") and run.get("key")}
+    try:
+        schedule = registered(current_app.extensions["rq_connection"])
+    except Exception:
+        schedule = None
+    return render_template(
+        "admin/backups.html", backups=backups, outcomes=outcomes, runs=runs,
+        last=runs[0] if runs else None, last_good=data.backups.last_good(),
+        target=backup_target().description, list_error=list_error, jobs=active_jobs(),
+        schedule=schedule, cron=current_app.config["BACKUP_CRON"],
+        to_datetime=lambda ts: datetime.fromtimestamp(ts, tz=UTC) if ts else None)
+
+
+@bp.post("/admin/backups")
+@login_required
+def run_now():
+    waiting = [j for j in active_jobs() if j["state"] in ("queued", "running")]
+    if waiting:  # a double click, or two authors at once: one backup is enough
+        flash(f"A backup is already {waiting[0]['state']} (job {waiting[0]['id']}).")
+        return redirect(url_for("backups.index"))
+    job = enqueue_backup(trigger=f"web:{g.user['username']}")
+    flash(f"Backup queued (job {job.id}); a worker on the '{BACKUPS_QUEUE}' queue runs it.")
+    return redirect(url_for("backups.index"))

@@ -1,0 +1,36 @@
+"""rq-dashboard, mounted at /admin/jobs behind author login: queues, workers, failed
+jobs (with their tracebacks) and a button to retry them."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import rq_dashboard
+from flask import Flask, abort, redirect, request, url_for
+from rq_dashboard.web import setup_rq_connection
+
+URL_PREFIX = "/admin/jobs"
+
+
+def init_app(app: Flask, csrf) -> None:
+    app.config["RQ_DASHBOARD_REDIS_URL"] = app.config["REDIS_URL"]
+    setup_rq_connection(app)
+    app.register_blueprint(rq_dashboard.blueprint, url_prefix=URL_PREFIX)
+    # The dashboard's own scripts post without our CSRF token; its POSTs are guarded by
+    # login, SameSite=Lax cookies and the same-origin check below instead.
+    csrf.exempt(rq_dashboard.blueprint)
+    app.before_request(guard_dashboard)
+
+
+def guard_dashboard():
+    if request.blueprint != "rq_dashboard":
+        return None
+    from flask import g
+
+    if g.user is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if request.method == "POST":
+        origin = request.headers.get("Origin") or request.headers.get("Referer") or ""
+        if urlsplit(origin).netloc != request.host:
+            abort(403, "Job actions must come from the dashboard page itself.")
+    return None

@@ -1,0 +1,59 @@
+"""`flask --app app release`: what a deploy checks before new code takes traffic.
+
+The Procfile's `release` process runs it once per deploy; a failure stops the deploy
+with a message that says what to fix.
+"""
+
+from __future__ import annotations
+
+import click
+import redis
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .data import get_data
+
+
+def check_redis() -> list[str]:
+    """Redis answers, and will not silently evict the blog's data when memory runs out."""
+    data = get_data()
+    data.ping()
+    try:
+        policy = data.redis.config_get("maxmemory-policy").get("maxmemory-policy")
+    except redis.ResponseError:  # managed Redis often forbids CONFIG
+        return ["could not read maxmemory-policy (CONFIG is disabled here); make sure it "
+                "is noeviction"]
+    if policy != "noeviction":
+        raise click.ClickException(
+            f"Redis maxmemory-policy is {policy!r}: Redis is this blog's database and must "
+            "not evict keys. Set it to noeviction (e.g. `heroku redis:maxmemory --policy "
+            "noeviction`, or `CONFIG SET maxmemory-policy noeviction`).")
+    return []
+
+
+def check_media() -> None:
+    storage = current_app.extensions["media_storage"]
+    bucket = getattr(storage, "bucket", None)
+    if bucket:
+        storage.client.head_bucket(Bucket=bucket)  # credentials and bucket both work
+
+
+def sync_backup_schedule() -> str:
+    from .backups.schedule import sync_schedule
+
+    cron = current_app.config["BACKUP_CRON"]
+    _, changed = sync_schedule(current_app.extensions["rq_connection"], cron)
+    return f"backup schedule {cron!r} (UTC) {'registered' if changed else 'unchanged'}"
+
+
+@click.command("release")
+@with_appcontext
+def release_command() -> None:
+    """Check Redis and media storage, and register the nightly backup schedule."""
+    warnings = check_redis()
+    click.echo("redis: ok")
+    check_media()
+    click.echo("media storage: ok")
+    click.echo(sync_backup_schedule())
+    for warning in warnings:
+        click.secho(f"warning: {warning}", fg="yellow")

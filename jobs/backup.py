@@ -1,0 +1,67 @@
+"""The backup jobs: thin wrappers around blog/backups/service.py.
+
+`run_backup` is enqueued with RQ's Retry (1, 5, 15 minutes) on the `backups` queue by the
+"Back up now" button, `flask backup run --enqueue` and, each night, by
+`scheduled_backup`, which rq-scheduler's cron job calls (see blog/backups/schedule.py).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from rq import get_current_job
+from rq.job import Job
+
+from blog.backup_targets import target_from_config
+from blog.backups import service
+from blog.queues import enqueue_backup, rq_connection
+
+from .context import data_layer, media_storage, settings
+
+META_EVERY_SECONDS = 1.0
+
+
+class _MetaProgress:
+    """Progress in job.meta for the page and the dashboard, saved at most once a second."""
+
+    def __init__(self) -> None:
+        self.job = get_current_job()
+        self._last = 0.0
+        self._state: dict = {}
+
+    def __call__(self, step: str, done: int, total: int | None) -> None:
+        self._state[step] = [done, total]
+        now = time.monotonic()
+        if self.job is not None and now - self._last >= META_EVERY_SECONDS:
+            self._last = now
+            self.save(step)
+
+    def save(self, step: str) -> None:
+        if self.job is not None:
+            self.job.meta.update(step=step, progress=dict(self._state))
+            self.job.save_meta()
+
+
+def run_backup(trigger: str = "job") -> dict:
+    """Back up now. Failures raise, so RQ retries with backoff; every try is recorded."""
+    progress = _MetaProgress()
+    progress.save("starting")
+    config = settings()
+    outcome = service.run_backup(
+        data_layer(), media_storage(), target_from_config(config), config,
+        progress=progress, trigger=trigger,
+        job_id=progress.job.id if progress.job else None)
+    progress.save("done")
+    return {k: outcome.get(k) for k in ("key", "size", "sha256", "counts", "deleted")}
+
+
+def scheduled_backup() -> str:
+    """Called by the nightly cron job: enqueue this night's backup (once)."""
+    config = settings()
+    connection = rq_connection(config["REDIS_URL"], config["REDIS_TLS_INSECURE"])
+    job_id = f"backup-scheduled-{datetime.now(UTC):%Y%m%dT%H%M}"
+    if Job.exists(job_id, connection=connection):
+        return f"{job_id} already enqueued"
+    enqueue_backup(trigger="schedule", connection=connection, job_id=job_id)
+    return job_id

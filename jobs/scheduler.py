@@ -1,0 +1,67 @@
+"""The `scheduler` process: `python -m jobs.scheduler [--burst] [--interval SECONDS]`.
+
+Runs in UTC (TZ=UTC, set before anything reads the clock): rq-scheduler reads cron
+strings in the process's local time zone, so BACKUP_CRON="0 3 * * *" means 03:00 UTC
+whatever the host's zone. It syncs the nightly backup's cron job (BACKUP_CRON, fixed
+job id), then runs rq-scheduler's loop, which moves due jobs to their queues. Two of
+these processes never enqueue a job twice: rq-scheduler takes a lock in Redis for each
+pass. `--burst` enqueues what is due once, then exits (tests, one-off runs).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+
+from rq_scheduler.utils import setup_loghandlers  # noqa: E402
+
+from blog.backups.schedule import (  # noqa: E402
+    BadCron,
+    next_run,
+    registered,
+    scheduler_for,
+    sync_schedule,
+)
+from blog.queues import rq_connection  # noqa: E402
+
+from .context import settings  # noqa: E402
+
+log = logging.getLogger("jobs.scheduler")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jobs.scheduler", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--burst", action="store_true",
+                        help="enqueue the jobs that are due, then exit")
+    parser.add_argument("--interval", type=float, default=60.0,
+                        help="seconds between two looks for due jobs (default 60)")
+    args = parser.parse_args(argv)
+    if args.interval <= 0:
+        parser.error("--interval must be a positive number of seconds")
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    setup_loghandlers("INFO")
+    config = settings()
+    connection = rq_connection(config["REDIS_URL"], config["REDIS_TLS_INSECURE"])
+    try:
+        job, changed = sync_schedule(connection, config["BACKUP_CRON"])
+    except BadCron as error:
+        print(f"BACKUP_CRON: {error}", file=sys.stderr)
+        return 2
+    _, when = registered(connection) or (job, next_run(config["BACKUP_CRON"]))
+    log.info("nightly backup %s: %s UTC, next run %s", "registered" if changed else "unchanged",
+             config["BACKUP_CRON"], when.isoformat())
+    scheduler_for(connection, interval=args.interval).run(burst=args.burst)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
