@@ -34,9 +34,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     if "MAX_CONTENT_LENGTH" not in (overrides or {}):
         app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024 + 65536
 
-    url, insecure = app.config["REDIS_URL"], app.config["REDIS_TLS_INSECURE"]
-    app.extensions["blog_data"] = DataLayer(connect(url, insecure), app.config["KEY_PREFIX"])
-    app.extensions["rq_connection"] = rq_connection(url, insecure)
+    url = app.config["REDIS_URL"]  # already carries REDIS_TLS_INSECURE, see config.py
+    app.extensions["blog_data"] = DataLayer(connect(url), app.config["KEY_PREFIX"])
+    app.extensions["rq_connection"] = rq_connection(url)
     app.extensions["media_storage"] = storage_from_config(app.config)
     csrf.init_app(app)
 

@@ -18,9 +18,8 @@ IMAGE_RETRY = Retry(max=3, interval=[10, 60, 300])
 IMAGE_JOB_TIMEOUT = 120
 
 
-def rq_connection(url: str, tls_insecure: bool = False) -> redis.Redis:
-    options = {"ssl_cert_reqs": None} if tls_insecure and url.startswith("rediss://") else {}
-    return redis.Redis.from_url(url, **options)
+def rq_connection(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url)
 
 
 def get_queue(name: str) -> Queue:

@@ -59,7 +59,7 @@ def run_backup(trigger: str = "job") -> dict:
 def scheduled_backup() -> str:
     """Called by the nightly cron job: enqueue this night's backup (once)."""
     config = settings()
-    connection = rq_connection(config["REDIS_URL"], config["REDIS_TLS_INSECURE"])
+    connection = rq_connection(config["REDIS_URL"])
     job_id = f"backup-scheduled-{datetime.now(UTC):%Y%m%dT%H%M}"
     if Job.exists(job_id, connection=connection):
         return f"{job_id} already enqueued"

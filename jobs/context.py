@@ -17,7 +17,7 @@ def settings() -> dict:
 
 def data_layer() -> DataLayer:
     s = settings()
-    return DataLayer(connect(s["REDIS_URL"], s["REDIS_TLS_INSECURE"]), s["KEY_PREFIX"])
+    return DataLayer(connect(s["REDIS_URL"]), s["KEY_PREFIX"])
 
 
 def media_storage():

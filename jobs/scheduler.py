@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     setup_loghandlers("INFO")
     config = settings()
-    connection = rq_connection(config["REDIS_URL"], config["REDIS_TLS_INSECURE"])
+    connection = rq_connection(config["REDIS_URL"])
     try:
         job, changed = sync_schedule(connection, config["BACKUP_CRON"])
     except BadCron as error:

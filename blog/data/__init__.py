@@ -52,12 +52,9 @@ class DataLayer:
         return bool(self.redis.ping())
 
 
-def connect(url: str, tls_insecure: bool = False) -> redis.Redis:
+def connect(url: str) -> redis.Redis:
     """A client for redis://, rediss:// (TLS) or unix:// URLs, decoding replies to str."""
-    options: dict = {"decode_responses": True, "health_check_interval": 30}
-    if tls_insecure and url.startswith("rediss://"):
-        options["ssl_cert_reqs"] = None  # PaaS Redis with a self-signed certificate
-    return redis.Redis.from_url(url, **options)
+    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
 
 
 def get_data() -> DataLayer:
