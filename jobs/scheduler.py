@@ -20,8 +20,7 @@ import argparse  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 
-from rq_scheduler.utils import setup_loghandlers  # noqa: E402
-
+from blog import logs  # noqa: E402
 from blog.backups.schedule import (  # noqa: E402
     BadCron,
     next_run,
@@ -47,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.interval <= 0:
         parser.error("--interval must be a positive number of seconds")
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    setup_loghandlers("INFO")
+    logs.configure()  # one line per event on stdout, as every process of the blog
     config = settings()
     connection = rq_connection(config["REDIS_URL"])
     try:
