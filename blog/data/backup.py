@@ -604,5 +604,3 @@ class BackupStore:
     def release_lock(self, token: str) -> None:
         self.r.eval(_RELEASE_LOCK, 1, self.keys.backup_lock, token)
 
-    def lock_holder(self) -> str | None:
-        return self.r.get(self.keys.backup_lock)
