@@ -1,6 +1,6 @@
 """Throughput under load: gunicorn serving the blog, driven by locust (headless).
 
-    .venv/bin/python bench/load.py [--posts 10000] [--seconds 20] [--users 16] [--workers 3]
+    .venv/bin/python bench/load.py [--posts 10000] [--seconds 20] [--users 16] [--workers 4]
 
 Starts a private redis-server, loads --posts posts (2 tags each from a pool of 50; every
 10th post with 3 comments) through the data layer, then runs gunicorn on
@@ -9,7 +9,8 @@ workers. Locust then runs one scenario at a time, each for --seconds with --user
 closed-loop users (no think time): the trivial route, the home page, a post page (a random
 one of all posts) and a tag page (page 1 of a random tag); then home, post and tag again
 while --commenters more users post comments at --comment-rate a second in total (each
-comment is a POST and the redirect back to the post, as a browser does).
+comment is a POST and the redirect back to the post, as a browser does); then the trivial
+route again, so the ratios are to the mean of two trivial runs and their gap shows drift.
 
 Prints, as a markdown table: requests/s, p50 and p99 (ms), errors and the ratio to the
 trivial route's requests/s; the CPU the server, Redis and locust used; whether every
@@ -19,7 +20,9 @@ or duplicated comments, home page >= 0.5 x the trivial route.
 The server runs with APP_ENV=development (production session cookies are Secure-only and
 this runs over plain http) and COMMENTS_PER_MINUTE=1000 (the largest value the config
 accepts; all locust users share the address 127.0.0.1). Locust runs on the same machine
-as the server, so the load generator takes CPU from the server: the figures are a floor.
+as the server, so the load generator takes CPU from the server: the req/s are a floor.
+Locust's CPU per request is about the same for every route, which flatters the ratios:
+with the load generated elsewhere the trivial route would gain more than the blog pages.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ LOCUSTFILE = ROOT / "bench" / "locustfile.py"
 COMMENT_TARGETS = 20  # the newest posts (those on the home page and just past it)
 COMMENTS_PER_MINUTE = 1000  # the config's maximum
 PAGES = ("trivial", "home", "post", "tag")
+# The trivial route runs first and last: the ratio is to the mean of the two, and their
+# difference shows how much the machine drifted during the run.
+SCENARIOS = "trivial,home,post,tag,home+c,post+c,tag+c,trivial"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -246,8 +252,8 @@ def report(results: list[dict], integrity: dict | None, args, setup: dict) -> bo
           f"{os.cpu_count()} cores shared by gunicorn, Redis and locust (the load "
           f"generator runs on the same machine). APP_ENV=development, "
           f"COMMENTS_PER_MINUTE={COMMENTS_PER_MINUTE}. Seeded in {setup['seed']:.0f} s.\n")
-    trivial = next((figures(r["rows"]["trivial"]) for r in results if r["page"] == "trivial"),
-                   None)
+    trivials = [figures(r["rows"]["trivial"])["rps"] for r in results if r["page"] == "trivial"]
+    trivial = sum(trivials) / len(trivials) if trivials else 0.0
     print("| scenario | req/s | p50 ms | p99 ms | errors | ratio to trivial | "
           "CPU cores: gunicorn / redis / locust / other |")
     print("|---|---:|---:|---:|---:|---:|---|")
@@ -256,7 +262,7 @@ def report(results: list[dict], integrity: dict | None, args, setup: dict) -> bo
     for result in results:
         f = figures(result["rows"][result["page"]])
         errors += f["failures"]
-        ratio = f["rps"] / trivial["rps"] if trivial and trivial["rps"] else float("nan")
+        ratio = f["rps"] / trivial if trivial else float("nan")
         ratios[result["name"]] = ratio
         cpu = result["cpu"]
         print(f"| {result['name']} | {f['rps']:.0f} | {f['p50']:.0f} | {f['p99']:.0f} | "
@@ -271,6 +277,10 @@ def report(results: list[dict], integrity: dict | None, args, setup: dict) -> bo
                 c = figures(result["rows"]["comment POST"])
                 print(f"| ↳ comment POST | {c['rps']:.1f} | {c['p50']:.0f} | {c['p99']:.0f} | "
                       f"{failures} | | |")
+    if len(trivials) > 1:
+        print(f"\nRatios are to the mean of the trivial runs ({trivial:.0f} req/s); they differ "
+              f"by {(max(trivials) - min(trivials)) / trivial:.0%}, the machine's drift in "
+              f"the meantime.")
     print("\nErrors: non-2xx answers (302 for a comment POST) and connection errors, as "
           "locust counts them; the comment row includes its form and redirect GETs. CPU: "
           "cores busy while the users ran; other = the rest of the machine (other "
@@ -303,11 +313,11 @@ def main() -> int:
     parser.add_argument("--posts", type=int, default=10_000)
     parser.add_argument("--seconds", type=int, default=20, help="per scenario")
     parser.add_argument("--users", type=int, default=16, help="reading users")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--commenters", type=int, default=5)
     parser.add_argument("--comment-rate", type=float, default=5.0,
                         help="comments a second, all commenters together")
-    parser.add_argument("--scenarios", default="trivial,home,post,tag,home+c,post+c,tag+c",
+    parser.add_argument("--scenarios", default=SCENARIOS,
                         help="comma-separated subset, in order (x+c: x while commenting)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
@@ -321,6 +331,7 @@ def main() -> int:
 
     # SIGTERM (a timeout from outside) unwinds through the finally blocks below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    begun = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="blog-load-"))
     redis_server = gunicorn = None
     try:
@@ -352,6 +363,8 @@ def main() -> int:
             page = scenario.removesuffix("+c")
             comments = scenario.endswith("+c")
             name = f"{page} + comments" if comments else page
+            if any(r["name"] == name for r in results):
+                name += f" (run {sum(r['page'] == page for r in results) + 1})"
             print(f"running {name} for {args.seconds} s", file=sys.stderr)
             results.append(run_locust(name, page, args, host, env, work, gunicorn,
                                       redis_server.process.pid, comments))
@@ -361,7 +374,9 @@ def main() -> int:
         ok = report(results, integrity, args, setup)
         print(f"\nCommand: .venv/bin/python bench/load.py --posts {args.posts} --seconds "
               f"{args.seconds} --users {args.users} --workers {args.workers} --commenters "
-              f"{args.commenters} --comment-rate {args.comment_rate:g}")
+              f"{args.commenters} --comment-rate {args.comment_rate:g}"
+              + (f" --scenarios {args.scenarios}" if args.scenarios != SCENARIOS else ""))
+        print(f"Total run time {time.monotonic() - begun:.0f} s.")
         return 0 if ok else 1
     finally:
         stop_group(gunicorn)

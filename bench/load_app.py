@@ -1,6 +1,6 @@
 """WSGI app for bench/load.py: the real blog and a trivial Flask route in one process.
 
-    gunicorn bench.load_app:app --workers 3 --bind 127.0.0.1:8000
+    gunicorn bench.load_app:app --workers 4 --bind 127.0.0.1:8000
 
 The blog (blog.create_app(), configured from the environment like `app.py`) answers every
 path; /trivial/ is a one-route Flask app that returns "ok". Both run in the same gunicorn

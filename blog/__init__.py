@@ -48,6 +48,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         errors,
         health,
         logs,
+        pagecache,
         posts,
         release,
         security,
@@ -56,6 +57,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
 
     security.init_app(app)
+    pagecache.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
     app.register_blueprint(auth.bp)

@@ -56,6 +56,8 @@ def from_environment() -> dict:
         # router); 0 when clients connect directly, so nobody can forge their address.
         "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0, 0, 5),
         "POSTS_PER_PAGE": _env_int("POSTS_PER_PAGE", 10, 1, 100),
+        # Seconds a web process may reuse a rendered listing page for visitors (0: off).
+        "PAGE_CACHE_SECONDS": _env_int("PAGE_CACHE_SECONDS", 5, 0, 3600),
         "COMMENTS_PER_MINUTE": _env_int("COMMENTS_PER_MINUTE", 5, 1, 1000),
         "LOGIN_FAILURES_PER_ACCOUNT": _env_int("LOGIN_FAILURES_PER_ACCOUNT", 10, 1, 1000),
         "LOGIN_FAILURES_PER_IP": _env_int("LOGIN_FAILURES_PER_IP", 30, 1, 10000),

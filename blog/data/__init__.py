@@ -6,6 +6,8 @@ documented in docs/data-model.md.
 
 from __future__ import annotations
 
+import time
+
 import redis
 from flask import current_app
 
@@ -47,6 +49,16 @@ class DataLayer:
         if not fields:
             return None, []
         return Post.from_hash(fields, tags, len(comment_ids)), self.comments.load(comment_ids)
+
+    def content_version(self) -> str:
+        """Bumped by every write that changes a listing, in the same transaction."""
+        return self.redis.get(self.keys.content_version) or "0"
+
+    def next_publish_time(self) -> float | None:
+        """When the next scheduled post appears (listings change then without a write)."""
+        due = self.redis.zrangebyscore(self.keys.published, f"({time.time()}", "+inf",
+                                       start=0, num=1, withscores=True)
+        return due[0][1] if due else None
 
     def ping(self) -> bool:
         return bool(self.redis.ping())

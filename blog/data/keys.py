@@ -76,6 +76,11 @@ class Keys:
     def user_images(self, user_id: int) -> str:
         return self._k("user", user_id, "images")
 
+    # Listing pages change when this does (see blog/pagecache.py); never backed up.
+    @property
+    def content_version(self) -> str:
+        return self._k("cache", "version")
+
     # Rate limits (expiring; never backed up).
     def rate(self, action: str, client: str, window: int) -> str:
         return self._k("rate", action, client, window)

@@ -158,6 +158,7 @@ class PostStore:
             if data.tags:
                 pipe.sadd(keys.post_tags(post_id), *data.tags)
             pipe.zadd(keys.user_posts(author_id), {post_id: now})
+            pipe.incr(keys.content_version)
             if visible:
                 pipe.zadd(keys.published, {post_id: published_at})
                 for tag in data.tags:
@@ -224,6 +225,7 @@ class PostStore:
                 pipe.hdel(keys.slugs, *slugs)
             pipe.zrem(keys.published, post.id)
             pipe.zrem(keys.user_posts(post.author_id), post.id)
+            pipe.incr(keys.content_version)
             for tag in stored_tags:
                 pipe.zrem(keys.tag(tag), post.id)
             if removable:

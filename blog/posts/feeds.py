@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from flask import abort, make_response, render_template
 
 from ..data import get_data
+from ..pagecache import cached_for_visitors
 from . import bp
 
 FEED_SIZE = 20
@@ -29,16 +30,19 @@ def _feed(tag: str | None):
 
 
 @bp.route("/feed.atom")
+@cached_for_visitors
 def feed():
     return _feed(None)
 
 
 @bp.route("/tags/<tag>/feed.atom")
+@cached_for_visitors
 def tag_feed(tag: str):
     return _feed(tag)
 
 
 @bp.route("/sitemap.xml")
+@cached_for_visitors
 def sitemap():
     entries = [(slug, datetime.fromtimestamp(updated, UTC))
                for slug, updated in get_data().posts.all_visible()]

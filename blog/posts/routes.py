@@ -7,6 +7,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from ..auth import login_required, require_owner
 from ..comments.forms import CommentForm
 from ..data import Post, PostGone, PostInput, get_data
+from ..pagecache import cached_for_visitors
 from . import bp
 from .forms import ConfirmForm, PostForm, normalise_tags
 
@@ -29,6 +30,7 @@ def per_page() -> int:
 
 
 @bp.route("/")
+@cached_for_visitors
 def index():
     page = get_data().posts.page(page_number(), per_page())
     if not page.items and page.number > 1:
@@ -37,11 +39,13 @@ def index():
 
 
 @bp.route("/tags")
+@cached_for_visitors
 def tags():
     return render_template("posts/tags.html", tags=get_data().posts.tag_counts())
 
 
 @bp.route("/tags/<tag>")
+@cached_for_visitors
 def tag(tag: str):
     page = get_data().posts.page(page_number(), per_page(), tag=tag)
     if not page.items:

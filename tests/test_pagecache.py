@@ -1,0 +1,91 @@
+"""Listing pages cached per process for visitors, never stale after a write."""
+
+from __future__ import annotations
+
+import time
+
+from blog.data import DataLayer, PostInput
+from devtools.roundtrips import RoundTripCounter
+from tests.conftest import make_app
+from tests.helpers import add_post
+
+
+def counted_app(redis_url, media_root, **overrides):
+    app = make_app(redis_url, MEDIA_ROOT=str(media_root), **overrides)
+    counter = RoundTripCounter(redis_url)
+    counter.client.ping()  # connect first: the handshake's round trips are not the page's
+    app.extensions["blog_data"] = DataLayer(counter.client, "blog:")
+    return app, counter
+
+
+def trips(client, counter, path: str) -> tuple[int, str]:
+    counter.reset()
+    response = client.get(path)
+    assert response.status_code == 200
+    return counter.round_trips, response.get_data(as_text=True)
+
+
+def test_second_visit_is_served_from_the_cache(redis_url, redis_client, media_root):
+    app, counter = counted_app(redis_url, media_root)
+    author = app.extensions["blog_data"].users.create("alice", "long enough password")
+    add_post(app.extensions["blog_data"], author, "First", tags=["redis"])
+    client = app.test_client()
+    for path in ("/", "/tags", "/tags/redis", "/feed.atom"):
+        first, page = trips(client, counter, path)
+        second, cached = trips(client, counter, path)
+        assert cached == page
+        assert second == 1 < first  # only the content version is read
+
+
+def test_a_write_is_visible_on_the_next_request(redis_url, redis_client, media_root):
+    app, counter = counted_app(redis_url, media_root)
+    data = app.extensions["blog_data"]
+    author = data.users.create("alice", "long enough password")
+    post = add_post(data, author, "First")
+    client = app.test_client()
+    assert "First" in trips(client, counter, "/")[1]
+    add_post(data, author, "Second")
+    assert "Second" in trips(client, counter, "/")[1]
+    data.comments.add(post.id, author.id, "Ann", "Nice", moderated=False)
+    assert "1 comment" in trips(client, counter, "/")[1]
+    data.posts.delete(data.posts.get(post.id))
+    assert "First" not in trips(client, counter, "/")[1]
+
+
+def test_scheduled_post_appears_on_time_without_a_write(redis_url, redis_client, media_root):
+    app, counter = counted_app(redis_url, media_root, PAGE_CACHE_SECONDS=3600)
+    data = app.extensions["blog_data"]
+    author = data.users.create("alice", "long enough password")
+    add_post(data, author, "Now")
+    due = time.time() + 1.5
+    data.posts.create(author.id, author.username, PostInput(
+        title="Later", body="x", tags=[], status="scheduled", publish_at=due))
+    client = app.test_client()
+    assert "Later" not in trips(client, counter, "/")[1]
+    assert trips(client, counter, "/")[0] == 1  # cached meanwhile
+    time.sleep(max(0.0, due - time.time()) + 0.1)
+    assert "Later" in trips(client, counter, "/")[1]
+
+
+def test_authors_and_flashed_messages_are_never_cached(client, auth, data):
+    auth.login()
+    client.post("/posts/new", data={"title": "Mine", "body": "x", "status": "published"})
+    page = client.get("/").get_data(as_text=True)
+    assert "Log out alice" in page
+    logout = client.post("/logout", follow_redirects=True).get_data(as_text=True)
+    assert "You are logged out." in logout and "Log out alice" not in logout
+    again = client.get("/").get_data(as_text=True)
+    assert "You are logged out." not in again and "Log out alice" not in again
+
+
+def test_visitors_get_no_cookie_on_listing_pages(client, auth):
+    auth.create()
+    for path in ("/", "/tags", "/feed.atom"):
+        assert "Set-Cookie" not in client.get(path).headers
+
+
+def test_cache_can_be_switched_off(redis_url, redis_client, media_root):
+    app, counter = counted_app(redis_url, media_root, PAGE_CACHE_SECONDS=0)
+    client = app.test_client()
+    assert trips(client, counter, "/")[0] == trips(client, counter, "/")[0] == 1  # empty blog
+    assert "page_cache" not in app.extensions
