@@ -1,11 +1,13 @@
-"""Page latency and Redis round trips with 100 posts, then with 100,000.
+"""Page latency and Redis round trips with 100 posts and with 100,000.
 
     .venv/bin/python bench/pages.py [--small 100] [--large 100000] [--requests 300]
 
-Loads posts (with tags and comments) through the data layer into a private redis-server,
-then requests the home page, a tag page and a post page through the WSGI app. Prints
-median and p99 latency, Redis commands and round trips per request, and the
-large/small latency ratio (goal: at most 1.2, and at most 3 round trips per page).
+Loads two blogs (with tags and comments) through the data layer into one private
+redis-server, under two key prefixes, then requests the home page, a tag page, a post
+page and /tags through the WSGI app, alternating between the two blogs request by
+request so that machine noise falls on both alike. Prints median and p99 latency, Redis
+commands and round trips per request, and the large/small latency ratio (goals: at most
+1.2, and at most 3 round trips per page). The visitors' page cache is off.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ TAGS = [f"topic-{i}" for i in range(50)]
 BODY = "A paragraph with *emphasis*, `code` and a [link](https://example.org).\n\n" * 8
 
 
-def seed_range(args: tuple[str, int, int]) -> None:
-    url, start, stop = args
-    data = DataLayer(connect(url), "blog:")
+def seed_range(args: tuple[str, str, int, int]) -> None:
+    url, prefix, start, stop = args
+    data = DataLayer(connect(url), prefix)
     for i in range(start, stop):
         tags = ["redis", TAGS[i % len(TAGS)]]
         post = data.posts.create(1, "alice", PostInput(
@@ -41,43 +43,59 @@ def seed_range(args: tuple[str, int, int]) -> None:
             data.comments.add(post.id, 1, f"reader {c}", "Thanks, this helped.", False)
 
 
-def seed(url: str, total: int, already: int) -> None:
-    """Grow the blog to `total` posts, in two processes (Redis and Python share 2 cores)."""
+def seed(url: str, prefix: str, total: int) -> None:
+    """A blog of `total` posts under `prefix`, in two processes (2 cores)."""
     chunk = 2_000
-    ranges = [(url, s, min(s + chunk, total)) for s in range(already, total, chunk)]
+    ranges = [(url, prefix, s, min(s + chunk, total)) for s in range(0, total, chunk)]
     with Pool(2) as pool:
         pool.map(seed_range, ranges)
 
 
-def measure(app, counter: RoundTripCounter, path: str, requests: int) -> dict:
-    client = app.test_client()
-    for _ in range(20):  # warm up
-        assert client.get(path).status_code == 200, path
-    timings = []
-    counter.reset()
-    for _ in range(requests):
-        t = time.perf_counter()
-        response = client.get(path)
-        timings.append((time.perf_counter() - t) * 1000)
-        assert response.status_code == 200
-    timings.sort()
-    return {
-        "median": statistics.median(timings),
-        "p99": timings[int(len(timings) * 0.99) - 1],
-        "round_trips": counter.round_trips / requests,
-        "commands": counter.commands / requests,
-    }
+PAGES = {"home /": "/", "tag /tags/redis": "/tags/redis",
+         "post /posts/<slug>": "/posts/post-number-10", "tags /tags": "/tags"}
 
 
-def run(size: int, url: str, requests: int) -> dict[str, dict]:
+def blog_client(url: str, prefix: str) -> tuple:
     counter = RoundTripCounter(url)
     # The data path itself: the visitors' page cache (blog/pagecache.py) is off here.
     app = create_app({"APP_ENV": "testing", "REDIS_URL": url, "SECRET_KEY": "bench",
-                      "PAGE_CACHE_SECONDS": 0})
-    app.extensions["blog_data"] = DataLayer(counter.client, "blog:")
-    pages = {"home /": "/", "tag /tags/redis": "/tags/redis",
-             "post /posts/<slug>": "/posts/post-number-10", "tags /tags": "/tags"}
-    return {name: measure(app, counter, path, requests) for name, path in pages.items()}
+                      "PAGE_CACHE_SECONDS": 0, "KEY_PREFIX": prefix})
+    app.extensions["blog_data"] = DataLayer(counter.client, prefix)
+    return app.test_client(), counter
+
+
+def timed_get(client, counter: RoundTripCounter, path: str) -> tuple[float, int, int]:
+    counter.reset()
+    start = time.perf_counter()
+    response = client.get(path)
+    elapsed = (time.perf_counter() - start) * 1000
+    assert response.status_code == 200, path
+    return elapsed, counter.round_trips, counter.commands
+
+
+def summarize(samples: list[tuple[float, int, int]]) -> dict:
+    timings = sorted(t for t, _, _ in samples)
+    return {"median": statistics.median(timings),
+            "p99": timings[int(len(timings) * 0.99) - 1],
+            "round_trips": statistics.mean(r for _, r, _ in samples),
+            "commands": statistics.mean(c for _, _, c in samples)}
+
+
+def measure(url: str, sizes: dict[int, str], requests: int) -> dict[int, dict]:
+    """Both blogs side by side in one Redis; requests alternate between them, so noise
+    from the machine falls on both alike."""
+    clients = {size: blog_client(url, prefix) for size, prefix in sizes.items()}
+    results: dict[int, dict] = {size: {} for size in sizes}
+    for name, path in PAGES.items():
+        samples: dict[int, list] = {size: [] for size in sizes}
+        for i in range(requests + 20):
+            for size, (client, counter) in clients.items():
+                sample = timed_get(client, counter, path)
+                if i >= 20:  # warm-up done
+                    samples[size].append(sample)
+        for size in sizes:
+            results[size][name] = summarize(samples[size])
+    return results
 
 
 def main() -> None:
@@ -87,16 +105,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
     server = RedisServer(Path(tempfile.mkdtemp()), persistent=False).start()
+    sizes = {args.small: "small:", args.large: "large:"}
     try:
-        results = {}
-        loaded = 0
-        for size in (args.small, args.large):
+        for size, prefix in sizes.items():
             t = time.perf_counter()
-            seed(server.url, size, loaded)
-            loaded = size
+            seed(server.url, prefix, size)
             print(f"loaded {size:,} posts in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-            results[size] = run(size, server.url, args.requests)
-        report(results, args.small, args.large)
+        report(measure(server.url, sizes, args.requests), args.small, args.large)
     finally:
         server.stop()
 
