@@ -169,3 +169,20 @@ def test_healthz_reports_queues_workers_and_scheduler(client, auth, burst_worker
         for process in (worker, scheduler):
             process.terminate()
             process.wait(timeout=30)
+
+
+def test_failed_job_can_be_retried_from_the_dashboard(client, auth, burst_worker, redis_url):
+    import redis as redis_lib
+    from rq import Queue
+
+    queue = Queue("default", connection=redis_lib.Redis.from_url(redis_url))
+    job = queue.enqueue("os.path.join", 1)  # raises TypeError in the worker
+    burst_worker("default")
+    assert job.id in queue.failed_job_registry.get_job_ids()
+    auth.login()
+    listing = client.get("/admin/jobs/0/data/jobs/default/failed/8/asc/1.json").get_json()
+    assert [j["id"] for j in listing["jobs"]] == [job.id]
+    retried = client.post(f"/admin/jobs/job/{job.id}/requeue",
+                          headers={"Origin": "http://localhost"})
+    assert retried.status_code == 200
+    assert queue.job_ids == [job.id] and queue.failed_job_registry.count == 0
