@@ -39,18 +39,16 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from multiprocessing import Pool
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from blog.data import DataLayer, PostInput, connect  # noqa: E402
+from bench.seed import TAGS, seed  # noqa: E402
+from blog.data import DataLayer, connect  # noqa: E402
 from devtools.redis_server import RedisServer, free_port  # noqa: E402
 
 PREFIX = "blog:"
-TAGS = [f"topic-{i}" for i in range(50)]
-BODY = "A paragraph with *emphasis*, `code` and a [link](https://example.org).\n\n" * 8
 LOCUSTFILE = ROOT / "bench" / "locustfile.py"
 COMMENT_TARGETS = 20  # the newest posts (those on the home page and just past it)
 COMMENTS_PER_MINUTE = 1000  # the config's maximum
@@ -63,31 +61,8 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # ---- seeding -------------------------------------------------------------------------
 
-def seed_range(args: tuple[str, int, int]) -> None:
-    url, start, stop = args
-    data = DataLayer(connect(url), PREFIX)
-    for i in range(start, stop):
-        tags = [TAGS[i % len(TAGS)], TAGS[(7 * i + 1) % len(TAGS)]]  # two distinct tags
-        post = data.posts.create(1, "alice", PostInput(
-            title=f"Post number {i}", body=BODY, tags=tags, status="published"))
-        for c in range(3 if i % 10 == 0 else 0):
-            data.comments.add(post.id, 1, f"reader {c}", "Thanks, this helped.", False)
-
-
-def seed(url: str, total: int, timeout: float) -> None:
-    """Posts through the data layer in two processes (Redis and Python share 2 cores)."""
-    chunk = 1_000
-    ranges = [(url, s, min(s + chunk, total)) for s in range(0, total, chunk)]
-    with Pool(2) as pool:
-        pool.map_async(seed_range, ranges).get(timeout)
-
-
 def comment_targets(data: DataLayer) -> list[tuple[int, str]]:
-    ids = data.redis.zrevrange(data.keys.published, 0, COMMENT_TARGETS - 1)
-    pipe = data.redis.pipeline(transaction=False)
-    for post_id in ids:
-        pipe.hget(data.keys.post(int(post_id)), "slug")
-    return [(int(i), slug) for i, slug in zip(ids, pipe.execute(), strict=True)]
+    return [(post.id, post.slug) for post in data.posts.newest(COMMENT_TARGETS)]
 
 
 # ---- processes -----------------------------------------------------------------------
@@ -337,7 +312,7 @@ def main() -> int:
     try:
         redis_server = RedisServer(work / "redis", persistent=False).start()
         started = time.perf_counter()
-        seed(redis_server.url, args.posts, timeout=600)
+        seed(redis_server.url, PREFIX, args.posts, timeout=600)
         setup = {"seed": time.perf_counter() - started}
         print(f"loaded {args.posts:,} posts in {setup['seed']:.0f} s", file=sys.stderr)
         data = DataLayer(connect(redis_server.url), PREFIX)

@@ -18,38 +18,15 @@ import statistics
 import sys
 import tempfile
 import time
-from multiprocessing import Pool
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.seed import seed
 from blog import create_app
-from blog.data import DataLayer, PostInput, connect
+from blog.data import DataLayer
 from devtools.redis_server import RedisServer
 from devtools.roundtrips import RoundTripCounter
-
-TAGS = [f"topic-{i}" for i in range(50)]
-BODY = "A paragraph with *emphasis*, `code` and a [link](https://example.org).\n\n" * 8
-
-
-def seed_range(args: tuple[str, str, int, int]) -> None:
-    url, prefix, start, stop = args
-    data = DataLayer(connect(url), prefix)
-    for i in range(start, stop):
-        tags = ["redis", TAGS[i % len(TAGS)]]
-        post = data.posts.create(1, "alice", PostInput(
-            title=f"Post number {i}", body=BODY, tags=tags, status="published"))
-        for c in range(3 if i % 10 == 0 else 0):
-            data.comments.add(post.id, 1, f"reader {c}", "Thanks, this helped.", False)
-
-
-def seed(url: str, prefix: str, total: int) -> None:
-    """A blog of `total` posts under `prefix`, in two processes (2 cores)."""
-    chunk = 2_000
-    ranges = [(url, prefix, s, min(s + chunk, total)) for s in range(0, total, chunk)]
-    with Pool(2) as pool:
-        pool.map(seed_range, ranges)
-
 
 PAGES = {"home /": "/", "tag /tags/redis": "/tags/redis",
          "post /posts/<slug>": "/posts/post-number-10", "tags /tags": "/tags"}
