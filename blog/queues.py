@@ -10,6 +10,7 @@ import redis
 from flask import current_app
 from rq import Queue, Retry
 from rq.job import Job
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 IMAGES_QUEUE = "images"
 # Storage or network trouble is retried with backoff; workers run --with-scheduler so the
@@ -81,3 +82,20 @@ def scheduler_alive() -> bool:
         if not connection.hexists(key, "death"):
             return True
     return False
+
+
+def backup_jobs() -> list[dict]:
+    """Backup jobs waiting, running, or waiting for a retry, with their progress."""
+    connection = current_app.extensions["rq_connection"]
+    queue = Queue(BACKUPS_QUEUE, connection=connection)
+    ids = {"running": StartedJobRegistry(queue=queue).get_job_ids(),
+           "queued": queue.get_job_ids(),
+           "retry scheduled": ScheduledJobRegistry(queue=queue).get_job_ids()}
+    found = []
+    for state, job_ids in ids.items():
+        for job in Job.fetch_many(job_ids, connection=connection):
+            if job is not None and job.func_name == "jobs.backup.run_backup":
+                found.append({"id": job.id, "state": state, "step": job.meta.get("step"),
+                              "progress": job.meta.get("progress", {}),
+                              "retries_left": job.retries_left})
+    return found

@@ -6,14 +6,11 @@ import logging
 from datetime import UTC, datetime
 
 from flask import current_app, flash, g, redirect, render_template, url_for
-from rq import Queue
-from rq.job import Job
-from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from ..auth import login_required
 from ..backup_targets import target_from_config
 from ..data import get_data
-from ..queues import BACKUPS_QUEUE, enqueue_backup
+from ..queues import BACKUPS_QUEUE, backup_jobs, enqueue_backup
 from . import bp
 from .schedule import registered
 
@@ -26,23 +23,6 @@ def backup_target():
     if target is None:
         target = current_app.extensions["backup_target"] = target_from_config(current_app.config)
     return target
-
-
-def active_jobs() -> list[dict]:
-    """Backup jobs waiting, running, or waiting for a retry, with their progress."""
-    connection = current_app.extensions["rq_connection"]
-    queue = Queue(BACKUPS_QUEUE, connection=connection)
-    ids = {"running": StartedJobRegistry(queue=queue).get_job_ids(),
-           "queued": queue.get_job_ids(),
-           "retry scheduled": ScheduledJobRegistry(queue=queue).get_job_ids()}
-    found = []
-    for state, job_ids in ids.items():
-        for job in Job.fetch_many(job_ids, connection=connection):
-            if job is not None and job.func_name == "jobs.backup.run_backup":
-                found.append({"id": job.id, "state": state, "step": job.meta.get("step"),
-                              "progress": job.meta.get("progress", {}),
-                              "retries_left": job.retries_left})
-    return found
 
 
 @bp.get("/admin/backups")
@@ -64,7 +44,7 @@ def index():
     return render_template(
         "admin/backups.html", backups=backups, outcomes=outcomes, runs=runs,
         last=runs[0] if runs else None, last_good=data.backups.last_good(),
-        target=backup_target().description, list_error=list_error, jobs=active_jobs(),
+        target=backup_target().description, list_error=list_error, jobs=backup_jobs(),
         schedule=schedule, cron=current_app.config["BACKUP_CRON"],
         to_datetime=lambda ts: datetime.fromtimestamp(ts, tz=UTC) if ts else None)
 
@@ -72,7 +52,7 @@ def index():
 @bp.post("/admin/backups")
 @login_required
 def run_now():
-    waiting = [j for j in active_jobs() if j["state"] in ("queued", "running")]
+    waiting = [j for j in backup_jobs() if j["state"] in ("queued", "running")]
     if waiting:  # a double click, or two authors at once: one backup is enough
         flash(f"A backup is already {waiting[0]['state']} (job {waiting[0]['id']}).")
         return redirect(url_for("backups.index"))
