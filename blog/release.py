@@ -32,10 +32,19 @@ def check_redis() -> list[str]:
 
 
 def check_media() -> None:
+    """With S3, the bucket exists and the credentials may use it."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     storage = current_app.extensions["media_storage"]
     bucket = getattr(storage, "bucket", None)
-    if bucket:
-        storage.client.head_bucket(Bucket=bucket)  # credentials and bucket both work
+    if not bucket:
+        return
+    try:
+        storage.client.head_bucket(Bucket=bucket)
+    except (BotoCoreError, ClientError) as error:
+        raise click.ClickException(
+            f"media bucket {bucket!r} is not usable ({error}). Check S3_BUCKET, "
+            "S3_ENDPOINT_URL and the AWS_* credentials.") from None
 
 
 def sync_backup_schedule() -> str:

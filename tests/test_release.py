@@ -1,0 +1,39 @@
+"""`flask --app app release`: the checks a deploy runs before new code takes traffic."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import make_app
+
+
+def test_release_checks_redis_and_registers_the_schedule(runner):
+    result = runner.invoke(args=["release"])
+    assert result.exit_code == 0, result.output
+    assert "redis: ok" in result.output and "media storage: ok" in result.output
+    assert "backup schedule '0 3 * * *' (UTC) registered" in result.output
+    again = runner.invoke(args=["release"])
+    assert "(UTC) unchanged" in again.output  # a second deploy keeps the one job
+
+
+@pytest.fixture
+def evicting_redis(redis_client):
+    redis_client.config_set("maxmemory-policy", "allkeys-lru")
+    yield
+    redis_client.config_set("maxmemory-policy", "noeviction")
+
+
+def test_release_refuses_a_redis_that_evicts(runner, evicting_redis):
+    result = runner.invoke(args=["release"])
+    assert result.exit_code == 1
+    assert "maxmemory-policy is 'allkeys-lru'" in result.output
+    assert "noeviction" in result.output
+
+
+def test_release_refuses_a_missing_bucket(redis_url, redis_client, s3_settings, media_root):
+    app = make_app(redis_url, MEDIA_ROOT=str(media_root),
+                   **{**s3_settings, "S3_BUCKET": "no-such-bucket"})
+    result = app.test_cli_runner().invoke(args=["release"])
+    assert result.exit_code == 1
+    assert "redis: ok" in result.output and "media storage: ok" not in result.output
+    assert "media bucket 'no-such-bucket' is not usable" in result.output
