@@ -19,7 +19,7 @@ from dotenv import load_dotenv
 from devtools.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
+VAR = Path(os.environ.get("BLOG_VAR_DIR") or ROOT / "var")  # local data: Redis, media, ...
 
 
 def dev_secret_key() -> str:
@@ -63,6 +63,7 @@ def main() -> int:
         "SECRET_KEY": os.environ.get("SECRET_KEY") or dev_secret_key(),
         "PORT": os.environ.get("PORT") or str(free_port_near(5000)),
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", str(VAR / "media")),
+        "BACKUP_ROOT": os.environ.get("BACKUP_ROOT", str(VAR / "backups")),
     }
     redis_server = None
     if os.environ.get("REDIS_URL"):
@@ -70,7 +71,7 @@ def main() -> int:
     else:
         redis_server = RedisServer(VAR / "redis", persistent=True).start()
         env["REDIS_URL"] = redis_server.url
-        click.echo(f"Redis (persistent, data in var/redis/) at {redis_server.url}")
+        click.echo(f"Redis (persistent, data in {VAR / 'redis'}) at {redis_server.url}")
     try:
         ensure_author(env)
         click.secho(f"\n  Blog running at http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops it)\n",
@@ -89,7 +90,7 @@ def main() -> int:
     finally:
         if redis_server:
             redis_server.stop()
-            click.echo("Redis stopped; data kept in var/redis/.")
+            click.echo(f"Redis stopped; data kept in {VAR / 'redis'}.")
 
 
 def free_port_near(preferred: int) -> int:
