@@ -74,7 +74,7 @@ def cached_for_visitors(view: Callable) -> Callable:
             return Response(entry.body, mimetype=entry.mimetype)
         response = make_response(view(*args, **kwargs))
         if response.status_code == 200:
-            cache.put(key, version, response, data.next_publish_time())
+            cache.put(key, version, response, data.posts.next_publish_time())
         return response
 
     return wrapped

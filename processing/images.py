@@ -56,6 +56,13 @@ ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 MIME_TYPES: Mapping[str, str] = MappingProxyType(
     {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 )
+#: File extension the blog stores each format under (every variant shares it).
+EXTENSIONS: Mapping[str, str] = MappingProxyType(
+    {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
+)
+MIME_BY_EXTENSION: Mapping[str, str] = MappingProxyType(
+    {EXTENSIONS[fmt]: MIME_TYPES[fmt] for fmt in ACCEPTED_FORMATS}
+)
 
 #: Longest side in pixels of each variant :func:`make_variants` makes by default.
 DEFAULT_SIZES: Mapping[str, int] = MappingProxyType({"web": 1600, "thumb": 400})

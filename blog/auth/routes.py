@@ -40,8 +40,7 @@ def login():
             abort(429, "Too many failed logins. Please wait 15 minutes and try again.")
         user = data.users.authenticate(form.username.data, form.password.data)
         if not user:
-            for action, client, limit in limits:
-                data.limits.hit(action, client, limit, LOGIN_WINDOW_SECONDS)
+            data.limits.hit_all(limits, LOGIN_WINDOW_SECONDS)
         if user:
             session.clear()
             session["user_id"] = user.id

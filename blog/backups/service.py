@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from processing.archive import ArchiveError, MediaItem, read_archive, verify_archive, write_archive
+from processing.images import MIME_BY_EXTENSION
 
 from ..backup_targets import BackupInfo, BackupNotFound, BackupTarget
 from ..data import DataLayer
@@ -31,8 +32,6 @@ log = logging.getLogger(__name__)
 # SIGKILL blocks the next one for minutes, not hours.
 LOCK_SECONDS = 600
 LOCK_REFRESH_SECONDS = 30
-MEDIA_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png",
-               "webp": "image/webp", "gif": "image/gif"}
 
 # progress(step, done, total): step is "data" (records), "media" (bytes read from media
 # storage) or "archive" (compressed bytes written); total is None when unknown.
@@ -340,7 +339,7 @@ def restore_backup(data: DataLayer, storage, target: BackupTarget, key: str, *,
         def on_media(name: str, stream: BinaryIO) -> None:
             ext = name.rsplit(".", 1)[-1].lower()
             storage.put(name, stream.read(),
-                        MEDIA_TYPES.get(ext, "application/octet-stream"))
+                        MIME_BY_EXTENSION.get(ext, "application/octet-stream"))
             importer.counts.media_files += 1
 
         try:

@@ -6,8 +6,6 @@ documented in docs/data-model.md.
 
 from __future__ import annotations
 
-import time
-
 import redis
 from flask import current_app
 
@@ -53,12 +51,6 @@ class DataLayer:
     def content_version(self) -> str:
         """Bumped by every write that changes a listing, in the same transaction."""
         return self.redis.get(self.keys.content_version) or "0"
-
-    def next_publish_time(self) -> float | None:
-        """When the next scheduled post appears (listings change then without a write)."""
-        due = self.redis.zrangebyscore(self.keys.published, f"({time.time()}", "+inf",
-                                       start=0, num=1, withscores=True)
-        return due[0][1] if due else None
 
     def ping(self) -> bool:
         return bool(self.redis.ping())

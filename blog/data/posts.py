@@ -68,6 +68,12 @@ class PostStore:
             pipe.hmget(self.keys.post(int(post_id)), "slug", "updated_at")
         return [(slug, float(updated)) for slug, updated in pipe.execute() if slug]
 
+    def next_publish_time(self) -> float | None:
+        """When the next scheduled post appears (listings change then without a write)."""
+        due = self.r.zrangebyscore(self.keys.published, f"({time.time()}", "+inf",
+                                   start=0, num=1, withscores=True)
+        return due[0][1] if due else None
+
     def by_author(self, author_id: int) -> list[Post]:
         """All of an author's posts, drafts included, most recently edited first."""
         ids = self.r.zrevrange(self.keys.user_posts(author_id), 0, -1)

@@ -26,6 +26,15 @@ class RateLimiter:
             count, _ = pipe.execute()
         return count <= limit
 
+    def hit_all(self, checks: list[tuple[str, str, int]], window_seconds: int) -> None:
+        """Count one attempt against each (action, client, limit); 1 round trip."""
+        with self.r.pipeline(transaction=True) as pipe:
+            for action, client, _ in checks:
+                key = self._key(action, client, window_seconds)
+                pipe.incr(key)
+                pipe.expire(key, window_seconds * 2)
+            pipe.execute()
+
     def exhausted(self, checks: list[tuple[str, str, int]], window_seconds: int) -> bool:
         """Whether any (action, client, limit) has used up its window; nothing is counted.
         1 round trip."""

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import time
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from ..auth import login_required, require_owner
 from ..comments.forms import CommentForm
@@ -24,8 +24,6 @@ def page_number() -> int:
 
 
 def per_page() -> int:
-    from flask import current_app
-
     return current_app.config["POSTS_PER_PAGE"]
 
 

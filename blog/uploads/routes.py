@@ -14,7 +14,7 @@ from flask import (
     url_for,
 )
 
-from processing.images import MIME_TYPES, UnsupportedImage, sniff_format
+from processing.images import EXTENSIONS, MIME_TYPES, UnsupportedImage, sniff_format
 
 from ..auth import login_required
 from ..data import ImageRecord, get_data
@@ -23,7 +23,6 @@ from . import bp
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
 # An image's bytes never change once ready: caches may keep them for a year.
 IMMUTABLE = "public, max-age=31536000, immutable"
 
