@@ -32,10 +32,38 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 MB = 1024 * 1024
-WORDS = ["redis", "blog", "post", "backup", "archive", "stream", "python", "flask", "worker",
-         "queue", "image", "photo", "night", "morning", "coffee", "code", "test", "deploy",
-         "server", "data", "index", "tag", "comment", "reader", "über", "café", "naïve", "日本",
-         "東京", "✓"]
+WORDS = [
+    "redis",
+    "blog",
+    "post",
+    "backup",
+    "archive",
+    "stream",
+    "python",
+    "flask",
+    "worker",
+    "queue",
+    "image",
+    "photo",
+    "night",
+    "morning",
+    "coffee",
+    "code",
+    "test",
+    "deploy",
+    "server",
+    "data",
+    "index",
+    "tag",
+    "comment",
+    "reader",
+    "über",
+    "café",
+    "naïve",
+    "日本",
+    "東京",
+    "✓",
+]
 
 
 # ---- child: one backup run ------------------------------------------------------------
@@ -52,13 +80,23 @@ def child(args: argparse.Namespace) -> None:
         bucket, endpoint = args.target[3:].split("@", 1)
         target = S3Target(bucket, client=s3_client(endpoint))
     else:
-        target = LocalTarget(args.target[len("local:"):])
+        target = LocalTarget(args.target[len("local:") :])
     started = time.perf_counter()
-    outcome = service.run_backup(data, LocalStorage(args.media_root), target,
-                                 {"BACKUP_KEEP_DAYS": 30, "BACKUP_KEEP_MIN": 7})
+    outcome = service.run_backup(
+        data, LocalStorage(args.media_root), target, {"BACKUP_KEEP_DAYS": 30, "BACKUP_KEEP_MIN": 7}
+    )
     elapsed = time.perf_counter() - started
-    print(json.dumps({"elapsed": elapsed, "size": outcome["size"], "counts": outcome["counts"],
-                      "key": outcome["key"], "peak_rss_mb": peak_rss_mb()}))
+    print(
+        json.dumps(
+            {
+                "elapsed": elapsed,
+                "size": outcome["size"],
+                "counts": outcome["counts"],
+                "key": outcome["key"],
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    )
 
 
 def peak_rss_mb() -> float:
@@ -77,15 +115,18 @@ def peak_rss_mb() -> float:
 # ---- parent ---------------------------------------------------------------------------
 
 
-def populate(data, media_root: Path, first_post: int, posts: int, media_bytes: int,
-             rng: random.Random) -> None:
+def populate(
+    data, media_root: Path, first_post: int, posts: int, media_bytes: int, rng: random.Random
+) -> None:
     """Posts with tags and comments (pipelined writes of the entity keys), and ready
     image records with their files."""
     from blog.data.backup import reindex
 
     r, keys = data.redis, data.keys
-    users = [data.users.by_username(n) or data.users.create(n, "correct horse battery")
-             for n in ("alice", "bob")]
+    users = [
+        data.users.by_username(n) or data.users.create(n, "correct horse battery")
+        for n in ("alice", "bob")
+    ]
     now, comment_id = time.time(), int(r.get(keys.next_id("comment")) or 0)
     pipe = r.pipeline(transaction=False)
     for post_id in range(first_post + 1, first_post + posts + 1):
@@ -94,22 +135,43 @@ def populate(data, media_root: Path, first_post: int, posts: int, media_bytes: i
         status = ("published", "published", "published", "draft", "scheduled")[post_id % 5]
         published = {"draft": 0.0, "scheduled": now + 86400}.get(status, now - post_id)
         slug = f"post-{post_id}"
-        pipe.hset(keys.post(post_id), mapping={
-            "id": post_id, "slug": slug, "title": f"Post {post_id}: {body[:40]}",
-            "body": body, "html": f"<p>{body}</p>", "excerpt": body[:200],
-            "author_id": author.id, "author": author.username, "status": status,
-            "published_at": published, "created_at": now - post_id, "updated_at": now})
+        pipe.hset(
+            keys.post(post_id),
+            mapping={
+                "id": post_id,
+                "slug": slug,
+                "title": f"Post {post_id}: {body[:40]}",
+                "body": body,
+                "html": f"<p>{body}</p>",
+                "excerpt": body[:200],
+                "author_id": author.id,
+                "author": author.username,
+                "status": status,
+                "published_at": published,
+                "created_at": now - post_id,
+                "updated_at": now,
+            },
+        )
         pipe.sadd(keys.post_slugs(post_id), slug)
         pipe.sadd(keys.post_tags(post_id), *rng.sample(WORDS[:12], 3))
         for _ in range(rng.randint(0, 6)):
             comment_id += 1
             pending = rng.random() < 0.2
-            pipe.hset(keys.comment(comment_id), mapping={
-                "id": comment_id, "post_id": post_id, "name": "Reader",
-                "body": " ".join(rng.choices(WORDS, k=30)), "created_at": now,
-                "status": "pending" if pending else "approved"})
-            pipe.zadd(keys.post_pending(post_id) if pending else keys.post_comments(post_id),
-                      {comment_id: now + comment_id})
+            pipe.hset(
+                keys.comment(comment_id),
+                mapping={
+                    "id": comment_id,
+                    "post_id": post_id,
+                    "name": "Reader",
+                    "body": " ".join(rng.choices(WORDS, k=30)),
+                    "created_at": now,
+                    "status": "pending" if pending else "approved",
+                },
+            )
+            pipe.zadd(
+                keys.post_pending(post_id) if pending else keys.post_comments(post_id),
+                {comment_id: now + comment_id},
+            )
         if post_id % 500 == 0:
             pipe.execute()
     pipe.set(keys.next_id("post"), first_post + posts)
@@ -126,15 +188,30 @@ def populate(data, media_root: Path, first_post: int, posts: int, media_bytes: i
         path = media_root / record.storage_key("original")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(size - 6) + b"\xff\xd9")
-        data.images.mark_ready(record.id, 4000, 3000, [],
-                               [ImageVariant("original", 4000, 3000, size)])
+        data.images.mark_ready(
+            record.id, 4000, 3000, [], [ImageVariant("original", 4000, 3000, size)]
+        )
         written += size
 
 
 def run_backup_child(redis_url: str, media_root: Path, target: str) -> dict:
-    result = subprocess.run([sys.executable, __file__, "--child", "--redis-url", redis_url,
-                             "--media-root", str(media_root), "--target", target],
-                            capture_output=True, text=True, cwd=ROOT, check=False)
+    result = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            "--redis-url",
+            redis_url,
+            "--media-root",
+            str(media_root),
+            "--target",
+            target,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     if result.returncode != 0:
         raise SystemExit(f"backup child failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -147,10 +224,15 @@ def tar_czf(media_root: Path, out: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="fraction of 10,000 posts / 200 MB per step (default 1)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="fraction of 10,000 posts / 200 MB per step (default 1)",
+    )
     parser.add_argument("--targets", default="local,s3", help="local, s3 or both")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--redis-url", help=argparse.SUPPRESS)
@@ -182,8 +264,11 @@ def main() -> None:
 
             logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
 
-            for name, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                                "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            for name, value in {
+                "AWS_ACCESS_KEY_ID": "bench",
+                "AWS_SECRET_ACCESS_KEY": "bench",
+                "AWS_DEFAULT_REGION": "us-east-1",
+            }.items():
                 os.environ.setdefault(name, value)
             moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             moto.start()
@@ -197,24 +282,37 @@ def main() -> None:
         for step in (1, 2):
             t0 = time.perf_counter()
             populate(data, media_root, (step - 1) * step_posts, step_posts, step_bytes, rng)
-            print(f"[step {step}] data ready in {time.perf_counter() - t0:.1f} s "
-                  f"({step * step_posts:,} posts, {step * step_bytes / MB:.0f} MB of images)",
-                  file=sys.stderr)
+            print(
+                f"[step {step}] data ready in {time.perf_counter() - t0:.1f} s "
+                f"({step * step_posts:,} posts, {step * step_bytes / MB:.0f} MB of images)",
+                file=sys.stderr,
+            )
             tar_seconds = tar_czf(media_root, work / "tar.tar.gz")
             tar_size = (work / "tar.tar.gz").stat().st_size
             (work / "tar.tar.gz").unlink()
             for target in targets:
-                spec = (f"local:{work / 'backups'}" if target == "local"
-                        else f"s3:bench-backups@{endpoint}")
+                spec = (
+                    f"local:{work / 'backups'}"
+                    if target == "local"
+                    else f"s3:bench-backups@{endpoint}"
+                )
                 run = run_backup_child(server.url, media_root, spec)
                 if target == "s3":  # moto keeps objects in this process's memory
                     s3.delete_object(Bucket="bench-backups", Key=run["key"])
                 media_mb = run["counts"]["media_bytes"] / MB
-                rows.append({
-                    "posts": run["counts"]["posts"], "media_mb": media_mb, "target": target,
-                    "archive_mb": run["size"] / MB, "seconds": run["elapsed"],
-                    "mb_s": media_mb / run["elapsed"], "tar_mb_s": media_mb / tar_seconds,
-                    "tar_mb": tar_size / MB, "peak_rss_mb": run["peak_rss_mb"]})
+                rows.append(
+                    {
+                        "posts": run["counts"]["posts"],
+                        "media_mb": media_mb,
+                        "target": target,
+                        "archive_mb": run["size"] / MB,
+                        "seconds": run["elapsed"],
+                        "mb_s": media_mb / run["elapsed"],
+                        "tar_mb_s": media_mb / tar_seconds,
+                        "tar_mb": tar_size / MB,
+                        "peak_rss_mb": run["peak_rss_mb"],
+                    }
+                )
                 print(f"[step {step}] {target}: {run['elapsed']:.1f} s", file=sys.stderr)
             shutil.rmtree(work / "backups", ignore_errors=True)
     finally:
@@ -223,15 +321,19 @@ def main() -> None:
             moto.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    header = ("| posts | images MB | target | archive MB | backup s | backup MB/s | "
-              "tar czf MB/s | ratio | peak RSS MB |")
+    header = (
+        "| posts | images MB | target | archive MB | backup s | backup MB/s | "
+        "tar czf MB/s | ratio | peak RSS MB |"
+    )
     print(header)
     print("|" + "---|" * 9)
     for row in rows:
-        print(f"| {row['posts']:,} | {row['media_mb']:.0f} | {row['target']} | "
-              f"{row['archive_mb']:.0f} | {row['seconds']:.1f} | {row['mb_s']:.1f} | "
-              f"{row['tar_mb_s']:.1f} | {row['mb_s'] / row['tar_mb_s']:.2f} | "
-              f"{row['peak_rss_mb']:.0f} |")
+        print(
+            f"| {row['posts']:,} | {row['media_mb']:.0f} | {row['target']} | "
+            f"{row['archive_mb']:.0f} | {row['seconds']:.1f} | {row['mb_s']:.1f} | "
+            f"{row['tar_mb_s']:.1f} | {row['mb_s'] / row['tar_mb_s']:.2f} | "
+            f"{row['peak_rss_mb']:.0f} |"
+        )
     for target in targets:
         peaks = [r["peak_rss_mb"] for r in rows if r["target"] == target]
         if len(peaks) == 2:

@@ -44,16 +44,19 @@ def twelve_megapixel_jpeg() -> bytes:
     exif[0x010F], exif[0x0110], exif[0x0131] = "Camera", "Model X", "Editor 1.0"
     exif.get_ifd(0x8825).update({1: "N", 2: (48.0, 51.0, 30.0), 3: "E", 4: (2.0, 17.0, 40.0)})
     exif.get_ifd(0x8769).update({0x9003: "2026:11:27 10:00:00", 0xA431: "SN123456"})
-    icc = (ROOT / "tests" / "fixtures" / "exif-samples" / "Canon_40D.jpg")
+    icc = ROOT / "tests" / "fixtures" / "exif-samples" / "Canon_40D.jpg"
     icc_profile = Image.open(icc).info.get("icc_profile")
     out = io.BytesIO()
-    picture.save(out, "JPEG", quality=90, exif=exif, icc_profile=icc_profile,
-                 comment=b"taken at home")
+    picture.save(
+        out, "JPEG", quality=90, exif=exif, icc_profile=icc_profile, comment=b"taken at home"
+    )
     data = out.getvalue()
     xmp = b"http://ns.adobe.com/xap/1.0/\x00" + b"<x:xmpmeta>" + b"x" * 20000 + b"</x:xmpmeta>"
     iptc = b"Photoshop 3.0\x00" + b"8BIM\x04\x04" + b"\x00" * 3000
-    extra = b"".join(marker + (len(body) + 2).to_bytes(2, "big") + body
-                     for marker, body in ((b"\xff\xe1", xmp), (b"\xff\xed", iptc)))
+    extra = b"".join(
+        marker + (len(body) + 2).to_bytes(2, "big") + body
+        for marker, body in ((b"\xff\xe1", xmp), (b"\xff\xed", iptc))
+    )
     return data[:2] + extra + data[2:] + b"trailing bytes of a second picture" * 1000
 
 
@@ -79,14 +82,17 @@ def jpegtran(path: Path) -> None:
 def measure_cleaning(runs: int) -> list[tuple[str, float]]:
     data = twelve_megapixel_jpeg()
     print(f"input: 4000x3000 JPEG, {len(data) / 1e6:.1f} MB", file=sys.stderr)
-    rows = [("clean_image (this project, lossless)", median_ms(lambda: clean_image(data), runs)),
-            ("Pillow decode + re-encode (lossy)", median_ms(lambda: pillow_reencode(data), runs))]
+    rows = [
+        ("clean_image (this project, lossless)", median_ms(lambda: clean_image(data), runs)),
+        ("Pillow decode + re-encode (lossy)", median_ms(lambda: pillow_reencode(data), runs)),
+    ]
     if shutil.which("jpegtran"):
         with tempfile.NamedTemporaryFile(suffix=".jpg") as f:
             f.write(data)
             f.flush()
-            rows.append(("jpegtran -copy icc (process)",
-                         median_ms(lambda: jpegtran(Path(f.name)), runs)))
+            rows.append(
+                ("jpegtran -copy icc (process)", median_ms(lambda: jpegtran(Path(f.name)), runs))
+            )
     else:
         print("jpegtran not installed (apt-get install libjpeg-turbo-progs)", file=sys.stderr)
     return rows
@@ -98,15 +104,37 @@ def measure_upload_to_ready(uploads: int) -> list[float]:
 
     work = Path(tempfile.mkdtemp())
     server = RedisServer(work / "redis", persistent=False).start()
-    env = {**os.environ, "REDIS_URL": server.url, "MEDIA_ROOT": str(work / "media"),
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "REDIS_URL": server.url,
+        "MEDIA_ROOT": str(work / "media"),
+        "PYTHONPATH": str(ROOT),
+    }
     worker = subprocess.Popen(
-        [str(Path(sys.executable).parent / "rq"), "worker", "--url", server.url,
-         "--worker-class", "jobs.worker.BlogWorker", "images"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            str(Path(sys.executable).parent / "rq"),
+            "worker",
+            "--url",
+            server.url,
+            "--worker-class",
+            "jobs.worker.BlogWorker",
+            "images",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        app = create_app({"APP_ENV": "testing", "REDIS_URL": server.url, "SECRET_KEY": "bench",
-                          "MEDIA_ROOT": str(work / "media"), "WTF_CSRF_ENABLED": False})
+        app = create_app(
+            {
+                "APP_ENV": "testing",
+                "REDIS_URL": server.url,
+                "SECRET_KEY": "bench",
+                "MEDIA_ROOT": str(work / "media"),
+                "WTF_CSRF_ENABLED": False,
+            }
+        )
         app.extensions["blog_data"].users.create("bench", "bench-password")
         client = app.test_client()
         client.post("/login", data={"username": "bench", "password": "bench-password"})
@@ -121,8 +149,11 @@ def measure_upload_to_ready(uploads: int) -> list[float]:
 
 
 def one_upload(client, photo: bytes) -> float:
-    answer = client.post("/uploads", data={"image": (io.BytesIO(photo), "photo.jpg")},
-                         content_type="multipart/form-data")
+    answer = client.post(
+        "/uploads",
+        data={"image": (io.BytesIO(photo), "photo.jpg")},
+        content_type="multipart/form-data",
+    )
     accepted = time.perf_counter()
     status_url = answer.get_json()["status_url"]
     while client.get(status_url).get_json()["status"] == "processing":
@@ -145,17 +176,23 @@ def main() -> None:
     for name, ms in rows:
         print(f"| {name} | {ms:.1f} | {ms / baseline:.1f}x |")
     reencode = rows[1][1]
-    print(f"\ngoal <= 20 ms: {'met' if baseline <= 20 else 'NOT met'}; "
-          f"goal >= 5x faster than Pillow: {'met' if reencode / baseline >= 5 else 'NOT met'} "
-          f"({reencode / baseline:.1f}x)")
+    print(
+        f"\ngoal <= 20 ms: {'met' if baseline <= 20 else 'NOT met'}; "
+        f"goal >= 5x faster than Pillow: {'met' if reencode / baseline >= 5 else 'NOT met'} "
+        f"({reencode / baseline:.1f}x)"
+    )
     latencies = sorted(measure_upload_to_ready(args.uploads))
     median = statistics.median(latencies)
-    print(f"\nUpload answer to `ready` with an idle worker ({args.uploads} uploads of a "
-          f"640x480 camera JPEG)\n")
+    print(
+        f"\nUpload answer to `ready` with an idle worker ({args.uploads} uploads of a "
+        f"640x480 camera JPEG)\n"
+    )
     print("| median s | min s | max s | goal < 1 s |")
     print("|---:|---:|---:|---|")
-    print(f"| {median:.3f} | {latencies[0]:.3f} | {latencies[-1]:.3f} | "
-          f"{'met' if median < 1 else 'NOT met'} |")
+    print(
+        f"| {median:.3f} | {latencies[0]:.3f} | {latencies[-1]:.3f} | "
+        f"{'met' if median < 1 else 'NOT met'} |"
+    )
 
 
 if __name__ == "__main__":

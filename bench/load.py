@@ -61,11 +61,13 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # ---- seeding -------------------------------------------------------------------------
 
+
 def comment_targets(data: DataLayer) -> list[tuple[int, str]]:
     return [(post.id, post.slug) for post in data.posts.newest(COMMENT_TARGETS)]
 
 
 # ---- processes -----------------------------------------------------------------------
+
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of one process, or 0 once it is gone."""
@@ -101,11 +103,30 @@ def stop_group(process: subprocess.Popen | None, grace: float = 10.0) -> None:
 
 def start_gunicorn(workers: int, env: dict, log: Path, timeout: float = 30.0):
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "bench.load_app:app", "--workers",
-               str(workers), "--bind", f"127.0.0.1:{port}", "--timeout", "30",
-               "--graceful-timeout", "5", "--chdir", str(ROOT)]
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log.open("ab"),
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "bench.load_app:app",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--timeout",
+        "30",
+        "--graceful-timeout",
+        "5",
+        "--chdir",
+        str(ROOT),
+    ]
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=ROOT,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     host = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while True:
@@ -133,6 +154,7 @@ def warm_up(host: str, paths: list[str], rounds: int) -> None:
 
 # ---- one scenario --------------------------------------------------------------------
 
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine, all cores, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -142,26 +164,65 @@ def machine_busy() -> tuple[float, float]:
 
 def snapshot(gunicorn: subprocess.Popen, redis_pid: int, locust_pid: int) -> dict:
     busy, total = machine_busy()
-    return {"time": time.monotonic(), "busy": busy, "total": total,
-            "server": sum(map(cpu_seconds, [gunicorn.pid, *children(gunicorn.pid)])),
-            "redis": cpu_seconds(redis_pid), "locust": cpu_seconds(locust_pid)}
+    return {
+        "time": time.monotonic(),
+        "busy": busy,
+        "total": total,
+        "server": sum(map(cpu_seconds, [gunicorn.pid, *children(gunicorn.pid)])),
+        "redis": cpu_seconds(redis_pid),
+        "locust": cpu_seconds(locust_pid),
+    }
 
 
-def run_locust(name: str, page: str, args, host: str, env: dict, work: Path,
-               gunicorn: subprocess.Popen, redis_pid: int, comments: bool) -> dict:
+def run_locust(
+    name: str,
+    page: str,
+    args,
+    host: str,
+    env: dict,
+    work: Path,
+    gunicorn: subprocess.Popen,
+    redis_pid: int,
+    comments: bool,
+) -> dict:
     prefix = work / name.replace(" ", "_").replace("+", "and")
     stats_file = Path(f"{prefix}_stats.csv")
     users = args.users + (args.commenters if comments else 0)
-    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-               "-u", str(users), "-r", str(users), "-t", f"{args.seconds}s",
-               "--host", host, "--csv", str(prefix), "--stop-timeout", "5",
-               "--only-summary", "--loglevel", "WARNING", "Reader"]
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{args.seconds}s",
+        "--host",
+        host,
+        "--csv",
+        str(prefix),
+        "--stop-timeout",
+        "5",
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        "Reader",
+    ]
     if comments:
         command.append("Commenter")
     log_path = work / f"{prefix.name}.log"
     log = log_path.open("wb")
-    process = subprocess.Popen(command, env={**env, "LOAD_PAGE": page}, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        env={**env, "LOAD_PAGE": page},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     # CPU is counted from locust's first statistics file (written once the users start,
     # so its own start-up is left out) to its last poll before it exits.
     first = last = None
@@ -192,15 +253,21 @@ def run_locust(name: str, page: str, args, host: str, env: dict, work: Path,
 
 
 def figures(row: dict) -> dict:
-    return {"count": int(row["Request Count"]), "failures": int(row["Failure Count"]),
-            "rps": float(row["Requests/s"]), "p50": float(row["50%"] or 0),
-            "p99": float(row["99%"] or 0)}
+    return {
+        "count": int(row["Request Count"]),
+        "failures": int(row["Failure Count"]),
+        "rps": float(row["Requests/s"]),
+        "p50": float(row["50%"] or 0),
+        "p99": float(row["99%"] or 0),
+    }
 
 
 # ---- comment integrity ---------------------------------------------------------------
 
-def comment_integrity(data: DataLayer, targets: list[tuple[int, str]], marker: str,
-                      log: Path) -> dict:
+
+def comment_integrity(
+    data: DataLayer, targets: list[tuple[int, str]], marker: str, log: Path
+) -> dict:
     posted = Counter(log.read_text().split()) if log.exists() else Counter()
     stored: Counter = Counter()
     for post_id, _ in targets:
@@ -221,16 +288,21 @@ def comment_integrity(data: DataLayer, targets: list[tuple[int, str]], marker: s
 
 # ---- report --------------------------------------------------------------------------
 
+
 def report(results: list[dict], integrity: dict | None, args, setup: dict) -> bool:
-    print(f"\nLoad benchmark: {args.posts:,} posts; gunicorn {args.workers} sync workers; "
-          f"locust {args.users} users without think time, {args.seconds} s a scenario; "
-          f"{os.cpu_count()} cores shared by gunicorn, Redis and locust (the load "
-          f"generator runs on the same machine). APP_ENV=development, "
-          f"COMMENTS_PER_MINUTE={COMMENTS_PER_MINUTE}. Seeded in {setup['seed']:.0f} s.\n")
+    print(
+        f"\nLoad benchmark: {args.posts:,} posts; gunicorn {args.workers} sync workers; "
+        f"locust {args.users} users without think time, {args.seconds} s a scenario; "
+        f"{os.cpu_count()} cores shared by gunicorn, Redis and locust (the load "
+        f"generator runs on the same machine). APP_ENV=development, "
+        f"COMMENTS_PER_MINUTE={COMMENTS_PER_MINUTE}. Seeded in {setup['seed']:.0f} s.\n"
+    )
     trivials = [figures(r["rows"]["trivial"])["rps"] for r in results if r["page"] == "trivial"]
     trivial = sum(trivials) / len(trivials) if trivials else 0.0
-    print("| scenario | req/s | p50 ms | p99 ms | errors | ratio to trivial | "
-          "CPU cores: gunicorn / redis / locust / other |")
+    print(
+        "| scenario | req/s | p50 ms | p99 ms | errors | ratio to trivial | "
+        "CPU cores: gunicorn / redis / locust / other |"
+    )
     print("|---|---:|---:|---:|---:|---:|---|")
     errors = 0
     ratios: dict[str, float] = {}
@@ -240,9 +312,11 @@ def report(results: list[dict], integrity: dict | None, args, setup: dict) -> bo
         ratio = f["rps"] / trivial if trivial else float("nan")
         ratios[result["name"]] = ratio
         cpu = result["cpu"]
-        print(f"| {result['name']} | {f['rps']:.0f} | {f['p50']:.0f} | {f['p99']:.0f} | "
-              f"{f['failures']} | {ratio:.2f} | {cpu['server']:.2f} / {cpu['redis']:.2f} / "
-              f"{cpu['locust']:.2f} / {cpu['other']:.2f} |")
+        print(
+            f"| {result['name']} | {f['rps']:.0f} | {f['p50']:.0f} | {f['p99']:.0f} | "
+            f"{f['failures']} | {ratio:.2f} | {cpu['server']:.2f} / {cpu['redis']:.2f} / "
+            f"{cpu['locust']:.2f} / {cpu['other']:.2f} |"
+        )
         if result["comments"]:
             names = ("comment POST", "comment redirect GET", "comment form GET")
             rows = [result["rows"][n] for n in names if n in result["rows"]]
@@ -250,22 +324,30 @@ def report(results: list[dict], integrity: dict | None, args, setup: dict) -> bo
             errors += failures
             if "comment POST" in result["rows"]:
                 c = figures(result["rows"]["comment POST"])
-                print(f"| ↳ comment POST | {c['rps']:.1f} | {c['p50']:.0f} | {c['p99']:.0f} | "
-                      f"{failures} | | |")
+                print(
+                    f"| ↳ comment POST | {c['rps']:.1f} | {c['p50']:.0f} | {c['p99']:.0f} | "
+                    f"{failures} | | |"
+                )
     if len(trivials) > 1:
-        print(f"\nRatios are to the mean of the trivial runs ({trivial:.0f} req/s); they differ "
-              f"by {(max(trivials) - min(trivials)) / trivial:.0%}, the machine's drift in "
-              f"the meantime.")
-    print("\nErrors: non-2xx answers (302 for a comment POST) and connection errors, as "
-          "locust counts them; the comment row includes its form and redirect GETs. CPU: "
-          "cores busy while the users ran; other = the rest of the machine (other "
-          "processes, the kernel).")
+        print(
+            f"\nRatios are to the mean of the trivial runs ({trivial:.0f} req/s); they differ "
+            f"by {(max(trivials) - min(trivials)) / trivial:.0%}, the machine's drift in "
+            f"the meantime."
+        )
+    print(
+        "\nErrors: non-2xx answers (302 for a comment POST) and connection errors, as "
+        "locust counts them; the comment row includes its form and redirect GETs. CPU: "
+        "cores busy while the users ran; other = the rest of the machine (other "
+        "processes, the kernel)."
+    )
     ok = errors == 0
     if integrity is not None:
         i = integrity
-        print(f"\nComments: {i['posted']} answered with a redirect, {i['stored']} stored; "
-              f"lost {i['lost']}, duplicated {i['duplicated']}, stored without a redirect "
-              f"answer {i['unconfirmed']}.")
+        print(
+            f"\nComments: {i['posted']} answered with a redirect, {i['stored']} stored; "
+            f"lost {i['lost']}, duplicated {i['duplicated']}, stored without a redirect "
+            f"answer {i['unconfirmed']}."
+        )
         ok = ok and i["lost"] == 0 and i["duplicated"] == 0 and i["posted"] > 0
     home = ratios.get("home")
     print("\nGoals:")
@@ -274,26 +356,33 @@ def report(results: list[dict], integrity: dict | None, args, setup: dict) -> bo
         met = integrity["lost"] == 0 and integrity["duplicated"] == 0
         print(f"- no lost or duplicated comments: {'met' if met else 'NOT met'}")
     if home is not None:
-        print(f"- home page >= 0.5 x trivial route: {home:.2f} "
-              f"{'met' if home >= 0.5 else 'NOT met'}")
+        print(
+            f"- home page >= 0.5 x trivial route: {home:.2f} {'met' if home >= 0.5 else 'NOT met'}"
+        )
         ok = ok and home >= 0.5
     return ok
 
 
 # ---- main ----------------------------------------------------------------------------
 
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--posts", type=int, default=10_000)
     parser.add_argument("--seconds", type=int, default=20, help="per scenario")
     parser.add_argument("--users", type=int, default=16, help="reading users")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--commenters", type=int, default=5)
-    parser.add_argument("--comment-rate", type=float, default=5.0,
-                        help="comments a second, all commenters together")
-    parser.add_argument("--scenarios", default=SCENARIOS,
-                        help="comma-separated subset, in order (x+c: x while commenting)")
+    parser.add_argument(
+        "--comment-rate", type=float, default=5.0, help="comments a second, all commenters together"
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=SCENARIOS,
+        help="comma-separated subset, in order (x+c: x while commenting)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -301,8 +390,10 @@ def main() -> int:
         if s.removesuffix("+c") not in PAGES:
             parser.error(f"unknown scenario {s!r}")
     if args.comment_rate * 60 > COMMENTS_PER_MINUTE * 0.9:
-        parser.error(f"--comment-rate over {COMMENTS_PER_MINUTE * 0.9 / 60:.0f}/s would hit "
-                     f"the comment rate limit")
+        parser.error(
+            f"--comment-rate over {COMMENTS_PER_MINUTE * 0.9 / 60:.0f}/s would hit "
+            f"the comment rate limit"
+        )
 
     # SIGTERM (a timeout from outside) unwinds through the finally blocks below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -320,19 +411,37 @@ def main() -> int:
         marker = f"load-{secrets.token_hex(4)}"
         comment_log = work / "comments-posted.txt"
         (work / "media").mkdir()
-        env = {**os.environ, "APP_ENV": "development", "SECRET_KEY": secrets.token_hex(32),
-               "REDIS_URL": redis_server.url, "MEDIA_ROOT": str(work / "media"),
-               "COMMENTS_PER_MINUTE": str(COMMENTS_PER_MINUTE), "COMMENT_MODERATION": "0",
-               "TRUSTED_PROXIES": "0", "PYTHONPATH": str(ROOT),
-               "LOAD_POSTS": str(args.posts), "LOAD_TAGS": str(len(TAGS)),
-               "LOAD_TARGETS": ",".join(slug for _, slug in targets),
-               "LOAD_COMMENT_LOG": str(comment_log), "LOAD_MARKER": marker,
-               "LOAD_COMMENTERS": str(args.commenters),
-               "LOAD_COMMENT_RATE": str(args.comment_rate / args.commenters)}
+        env = {
+            **os.environ,
+            "APP_ENV": "development",
+            "SECRET_KEY": secrets.token_hex(32),
+            "REDIS_URL": redis_server.url,
+            "MEDIA_ROOT": str(work / "media"),
+            "COMMENTS_PER_MINUTE": str(COMMENTS_PER_MINUTE),
+            "COMMENT_MODERATION": "0",
+            "TRUSTED_PROXIES": "0",
+            "PYTHONPATH": str(ROOT),
+            "LOAD_POSTS": str(args.posts),
+            "LOAD_TAGS": str(len(TAGS)),
+            "LOAD_TARGETS": ",".join(slug for _, slug in targets),
+            "LOAD_COMMENT_LOG": str(comment_log),
+            "LOAD_MARKER": marker,
+            "LOAD_COMMENTERS": str(args.commenters),
+            "LOAD_COMMENT_RATE": str(args.comment_rate / args.commenters),
+        }
         gunicorn, host = start_gunicorn(args.workers, env, work / "gunicorn.log")
         print(f"gunicorn {args.workers} workers on {host}", file=sys.stderr)
-        warm_up(host, ["/trivial/", "/", f"/posts/{targets[0][1]}", "/posts/post-number-1",
-                       f"/tags/{TAGS[0]}"], rounds=10 * args.workers)
+        warm_up(
+            host,
+            [
+                "/trivial/",
+                "/",
+                f"/posts/{targets[0][1]}",
+                "/posts/post-number-1",
+                f"/tags/{TAGS[0]}",
+            ],
+            rounds=10 * args.workers,
+        )
         results = []
         for scenario in scenarios:
             page = scenario.removesuffix("+c")
@@ -341,16 +450,21 @@ def main() -> int:
             if any(r["name"] == name for r in results):
                 name += f" (run {sum(r['page'] == page for r in results) + 1})"
             print(f"running {name} for {args.seconds} s", file=sys.stderr)
-            results.append(run_locust(name, page, args, host, env, work, gunicorn,
-                                      redis_server.process.pid, comments))
+            results.append(
+                run_locust(
+                    name, page, args, host, env, work, gunicorn, redis_server.process.pid, comments
+                )
+            )
         integrity = None
         if any(r["comments"] for r in results):
             integrity = comment_integrity(data, targets, marker, comment_log)
         ok = report(results, integrity, args, setup)
-        print(f"\nCommand: .venv/bin/python bench/load.py --posts {args.posts} --seconds "
-              f"{args.seconds} --users {args.users} --workers {args.workers} --commenters "
-              f"{args.commenters} --comment-rate {args.comment_rate:g}"
-              + (f" --scenarios {args.scenarios}" if args.scenarios != SCENARIOS else ""))
+        print(
+            f"\nCommand: .venv/bin/python bench/load.py --posts {args.posts} --seconds "
+            f"{args.seconds} --users {args.users} --workers {args.workers} --commenters "
+            f"{args.commenters} --comment-rate {args.comment_rate:g}"
+            + (f" --scenarios {args.scenarios}" if args.scenarios != SCENARIOS else "")
+        )
         print(f"Total run time {time.monotonic() - begun:.0f} s.")
         return 0 if ok else 1
     finally:

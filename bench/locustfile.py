@@ -53,8 +53,9 @@ class Commenter(FastHttpUser):
     def on_start(self) -> None:
         self.token = ""
         slug = random.choice(TARGETS)
-        with self.client.get(f"/posts/{slug}", name="comment form GET",
-                             catch_response=True) as response:
+        with self.client.get(
+            f"/posts/{slug}", name="comment form GET", catch_response=True
+        ) as response:
             found = CSRF.search(response.text or "")
             if found:
                 self.token = found.group(1)
@@ -65,10 +66,19 @@ class Commenter(FastHttpUser):
     def comment(self) -> None:
         slug = random.choice(TARGETS)
         token = uuid.uuid4().hex
-        form = {"name": "Load tester", "body": f"{MARKER} {token}", "csrf_token": self.token,
-                "website": ""}
-        with self.client.post(f"/posts/{slug}/comments", data=form, name="comment POST",
-                              allow_redirects=False, catch_response=True) as response:
+        form = {
+            "name": "Load tester",
+            "body": f"{MARKER} {token}",
+            "csrf_token": self.token,
+            "website": "",
+        }
+        with self.client.post(
+            f"/posts/{slug}/comments",
+            data=form,
+            name="comment POST",
+            allow_redirects=False,
+            catch_response=True,
+        ) as response:
             if response.status_code != 302:
                 response.failure(f"status {response.status_code}, expected 302")
                 return

@@ -28,15 +28,26 @@ from blog.data import DataLayer
 from devtools.redis_server import RedisServer
 from devtools.roundtrips import RoundTripCounter
 
-PAGES = {"home /": "/", "tag /tags/redis": "/tags/redis",
-         "post /posts/<slug>": "/posts/post-number-10", "tags /tags": "/tags"}
+PAGES = {
+    "home /": "/",
+    "tag /tags/redis": "/tags/redis",
+    "post /posts/<slug>": "/posts/post-number-10",
+    "tags /tags": "/tags",
+}
 
 
 def blog_client(url: str, prefix: str) -> tuple:
     counter = RoundTripCounter(url)
     # The data path itself: the visitors' page cache (blog/pagecache.py) is off here.
-    app = create_app({"APP_ENV": "testing", "REDIS_URL": url, "SECRET_KEY": "bench",
-                      "PAGE_CACHE_SECONDS": 0, "KEY_PREFIX": prefix})
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "REDIS_URL": url,
+            "SECRET_KEY": "bench",
+            "PAGE_CACHE_SECONDS": 0,
+            "KEY_PREFIX": prefix,
+        }
+    )
     app.extensions["blog_data"] = DataLayer(counter.client, prefix)
     return app.test_client(), counter
 
@@ -52,10 +63,12 @@ def timed_get(client, counter: RoundTripCounter, path: str) -> tuple[float, int,
 
 def summarize(samples: list[tuple[float, int, int]]) -> dict:
     timings = sorted(t for t, _, _ in samples)
-    return {"median": statistics.median(timings),
-            "p99": timings[int(len(timings) * 0.99) - 1],
-            "round_trips": statistics.mean(r for _, r, _ in samples),
-            "commands": statistics.mean(c for _, _, c in samples)}
+    return {
+        "median": statistics.median(timings),
+        "p99": timings[int(len(timings) * 0.99) - 1],
+        "round_trips": statistics.mean(r for _, r, _ in samples),
+        "commands": statistics.mean(c for _, _, c in samples),
+    }
 
 
 def measure(url: str, sizes: dict[int, str], requests: int) -> dict[int, dict]:
@@ -94,21 +107,27 @@ def main() -> None:
 
 
 def report(results: dict, small: int, large: int) -> None:
-    print(f"\nPage benchmark ({os.cpu_count()} cores; WSGI test client; page cache off; "
-          f"{small:,} vs {large:,} posts)\n")
+    print(
+        f"\nPage benchmark ({os.cpu_count()} cores; WSGI test client; page cache off; "
+        f"{small:,} vs {large:,} posts)\n"
+    )
     print("| page | posts | median ms | p99 ms | Redis commands | round trips |")
     print("|---|---:|---:|---:|---:|---:|")
     for size in (small, large):
         for page, r in results[size].items():
-            print(f"| {page} | {size:,} | {r['median']:.2f} | {r['p99']:.2f} | "
-                  f"{r['commands']:.0f} | {r['round_trips']:.0f} |")
+            print(
+                f"| {page} | {size:,} | {r['median']:.2f} | {r['p99']:.2f} | "
+                f"{r['commands']:.0f} | {r['round_trips']:.0f} |"
+            )
     print(f"\n| page | median ratio {large:,}/{small:,} | round trips |")
     print("|---|---:|---:|")
     for page in results[small]:
         ratio = results[large][page]["median"] / results[small][page]["median"]
         trips = results[large][page]["round_trips"]
-        print(f"| {page} | {ratio:.2f} {'ok' if ratio <= 1.2 else 'OVER 1.2'} | "
-              f"{trips:.0f} {'ok' if trips <= 3 else 'OVER 3'} |")
+        print(
+            f"| {page} | {ratio:.2f} {'ok' if ratio <= 1.2 else 'OVER 1.2'} | "
+            f"{trips:.0f} {'ok' if trips <= 3 else 'OVER 3'} |"
+        )
 
 
 if __name__ == "__main__":

@@ -16,9 +16,16 @@ def _seed_range(args: tuple[str, str, int, int]) -> None:
     data = DataLayer(connect(url), prefix)
     for i in range(start, stop):
         # Every post is tagged "redis" (the largest tag page) and one topic of 50.
-        post = data.posts.create(1, "alice", PostInput(
-            title=f"Post number {i}", body=BODY, tags=["redis", TAGS[i % len(TAGS)]],
-            status="published"))
+        post = data.posts.create(
+            1,
+            "alice",
+            PostInput(
+                title=f"Post number {i}",
+                body=BODY,
+                tags=["redis", TAGS[i % len(TAGS)]],
+                status="published",
+            ),
+        )
         for c in range(3 if i % 10 == 0 else 0):
             data.comments.add(post.id, 1, f"reader {c}", "Thanks, this helped.", False)
 

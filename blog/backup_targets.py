@@ -110,14 +110,15 @@ class MultipartWriter:
     surfaces at the next write or at complete(); the caller must then call abort().
     """
 
-    def __init__(self, client, bucket: str, key: str, part_size: int, extra: dict,
-                 in_flight: int = 2) -> None:
+    def __init__(
+        self, client, bucket: str, key: str, part_size: int, extra: dict, in_flight: int = 2
+    ) -> None:
         self.client, self.bucket, self.key = client, bucket, key
         self.part_size = part_size
         # SHA-256 per part: S3 checks each part on receipt and refuses a damaged one.
         self.upload_id = client.create_multipart_upload(
-            Bucket=bucket, Key=key, ContentType=CONTENT_TYPE, ChecksumAlgorithm="SHA256",
-            **extra)["UploadId"]
+            Bucket=bucket, Key=key, ContentType=CONTENT_TYPE, ChecksumAlgorithm="SHA256", **extra
+        )["UploadId"]
         self._buf = bytearray()
         self._parts: dict[int, dict] = {}
         self._futures: list[Future] = []
@@ -147,8 +148,10 @@ class MultipartWriter:
     def _send(self, body: bytes) -> None:
         number = self._next_part
         if number > S3_MAX_PARTS:
-            raise TargetError(f"archive exceeds {S3_MAX_PARTS} parts of {self.part_size} "
-                              "bytes: raise BACKUP_PART_MB")
+            raise TargetError(
+                f"archive exceeds {S3_MAX_PARTS} parts of {self.part_size} "
+                "bytes: raise BACKUP_PART_MB"
+            )
         self._next_part += 1
         self._slots.acquire()
         try:
@@ -160,9 +163,14 @@ class MultipartWriter:
         self._futures.append(future)
 
     def _upload_part(self, number: int, body: bytes) -> None:
-        reply = self.client.upload_part(Bucket=self.bucket, Key=self.key,
-                                        UploadId=self.upload_id, PartNumber=number, Body=body,
-                                        ChecksumAlgorithm="SHA256")
+        reply = self.client.upload_part(
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self.upload_id,
+            PartNumber=number,
+            Body=body,
+            ChecksumAlgorithm="SHA256",
+        )
         self._parts[number] = {"ETag": reply["ETag"], "PartNumber": number}
         if reply.get("ChecksumSHA256"):
             self._parts[number]["ChecksumSHA256"] = reply["ChecksumSHA256"]
@@ -184,8 +192,11 @@ class MultipartWriter:
         self._pool.shutdown()
         parts = [part for _, part in sorted(self._parts.items())]
         self.client.complete_multipart_upload(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-            MultipartUpload={"Parts": parts})
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self.upload_id,
+            MultipartUpload={"Parts": parts},
+        )
 
     def abort(self) -> None:
         """Best effort (S3 may be unreachable): what cannot be aborted now is aborted by
@@ -195,26 +206,37 @@ class MultipartWriter:
             future.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
         try:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key,
-                                               UploadId=self.upload_id)
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
+            )
         except Exception as error:  # the original error matters more
-            log.warning("could not abort multipart upload %s of %s: %s",
-                        self.upload_id, self.key, error)
+            log.warning(
+                "could not abort multipart upload %s of %s: %s", self.upload_id, self.key, error
+            )
 
 
 def s3_client(endpoint_url: str | None = None):
     import boto3
     from botocore.config import Config
 
-    config = Config(retries={"max_attempts": 3, "mode": "standard"},
-                    connect_timeout=10, read_timeout=120)
+    config = Config(
+        retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=120
+    )
     return boto3.client("s3", endpoint_url=endpoint_url or None, config=config)
 
 
 class S3Target:
-    def __init__(self, bucket: str, prefix: str = "backups", *, client=None,
-                 endpoint_url: str | None = None, sse_kms_key_id: str = "",
-                 part_size: int = 8 * MiB, in_flight: int = 2) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "backups",
+        *,
+        client=None,
+        endpoint_url: str | None = None,
+        sse_kms_key_id: str = "",
+        part_size: int = 8 * MiB,
+        in_flight: int = 2,
+    ) -> None:
         if part_size < 5 * MiB:
             raise ValueError("S3 parts must be at least 5 MiB")
         self.bucket = bucket
@@ -238,18 +260,22 @@ class S3Target:
         return f"{self.prefix}/incomplete/"
 
     def _check_key(self, key: str) -> datetime:
-        stamp = name_time(key[len(self.prefix) + 1:]) if key.startswith(self.prefix + "/") \
-            else None
+        stamp = (
+            name_time(key[len(self.prefix) + 1 :]) if key.startswith(self.prefix + "/") else None
+        )
         if stamp is None:
-            raise BackupNotFound(f"{key!r} is not a backup key: expected "
-                                 f"{self.prefix}/{EXAMPLE_NAME} (see `flask backup list`)")
+            raise BackupNotFound(
+                f"{key!r} is not a backup key: expected "
+                f"{self.prefix}/{EXAMPLE_NAME} (see `flask backup list`)"
+            )
         return stamp
 
     def write(self, key: str, produce: Callable[[BinaryIO], ArchiveResult]) -> BackupInfo:
         self._check_key(key)
         temporary = self._incomplete_prefix() + key.rsplit("/", 1)[1]
-        upload = MultipartWriter(self.client, self.bucket, temporary, self.part_size,
-                                 self.sse, self.in_flight)
+        upload = MultipartWriter(
+            self.client, self.bucket, temporary, self.part_size, self.sse, self.in_flight
+        )
         try:
             result = produce(upload)
             upload.complete()
@@ -266,13 +292,20 @@ class S3Target:
         from boto3.s3.transfer import TransferConfig
 
         # copy_object up to 4 GiB, a multipart copy beyond (CopyObject stops at 5 GB).
-        config = TransferConfig(multipart_threshold=4 * 1024 * MiB,
-                                multipart_chunksize=512 * MiB)
+        config = TransferConfig(multipart_threshold=4 * 1024 * MiB, multipart_chunksize=512 * MiB)
         self.client.copy(
-            {"Bucket": self.bucket, "Key": source}, self.bucket, key,
-            ExtraArgs={"Metadata": {"sha256": sha256}, "MetadataDirective": "REPLACE",
-                       "ContentType": CONTENT_TYPE, "ChecksumAlgorithm": "SHA256", **self.sse},
-            Config=config)
+            {"Bucket": self.bucket, "Key": source},
+            self.bucket,
+            key,
+            ExtraArgs={
+                "Metadata": {"sha256": sha256},
+                "MetadataDirective": "REPLACE",
+                "ContentType": CONTENT_TYPE,
+                "ChecksumAlgorithm": "SHA256",
+                **self.sse,
+            },
+            Config=config,
+        )
 
     def _check_stored(self, key: str, result: ArchiveResult) -> BackupInfo:
         """HEAD the stored object: its size, its sha256 metadata and, where S3 computed
@@ -309,15 +342,16 @@ class S3Target:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + "/"):
             for item in page.get("Contents", []):
-                stamp = name_time(item["Key"][len(self.prefix) + 1:])
+                stamp = name_time(item["Key"][len(self.prefix) + 1 :])
                 if stamp is None:
                     continue
                 if with_checksums:
                     with contextlib.suppress(BackupNotFound):  # deleted meanwhile
                         found.append(self.info(item["Key"]))
                 else:
-                    found.append(BackupInfo(item["Key"], stamp, item["Size"],
-                                            version=item.get("ETag")))
+                    found.append(
+                        BackupInfo(item["Key"], stamp, item["Size"], version=item.get("ETag"))
+                    )
         return sorted(found, key=lambda b: (b.created_at, b.key), reverse=True)
 
     def info(self, key: str) -> BackupInfo:
@@ -336,8 +370,9 @@ class S3Target:
         sha = head.get("Metadata", {}).get("sha256")
         if sha is not None and not re.fullmatch(r"[0-9a-f]{64}", sha):
             sha = None
-        return BackupInfo(key, stamp or self._check_key(key), head["ContentLength"], sha,
-                          head.get("ETag"))
+        return BackupInfo(
+            key, stamp or self._check_key(key), head["ContentLength"], sha, head.get("ETag")
+        )
 
     def open(self, key: str, version: str | None = None) -> BinaryIO:
         from botocore.exceptions import ClientError
@@ -366,11 +401,13 @@ class S3Target:
         paginator = self.client.get_paginator("list_multipart_uploads")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for upload in page.get("Uploads", []):
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
-                                                   UploadId=upload["UploadId"])
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
                 removed += 1
         for page in self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix):
+            Bucket=self.bucket, Prefix=prefix
+        ):
             for item in page.get("Contents", []):
                 self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
                 removed += 1
@@ -394,15 +431,15 @@ class LocalTarget:
     def _path(self, key: str) -> tuple[Path, datetime]:
         stamp = name_time(key)
         if stamp is None:
-            raise BackupNotFound(f"{key!r} is not a backup key: expected {EXAMPLE_NAME} "
-                                 "(see `flask backup list`)")
+            raise BackupNotFound(
+                f"{key!r} is not a backup key: expected {EXAMPLE_NAME} (see `flask backup list`)"
+            )
         return self.root / key, stamp
 
     def write(self, key: str, produce: Callable[[BinaryIO], ArchiveResult]) -> BackupInfo:
         path, _ = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX,
-                                         suffix=".tar.gz")
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=".tar.gz")
         try:
             with os.fdopen(fd, "wb") as out:
                 result = produce(out)
@@ -505,8 +542,11 @@ def target_from_config(config: Mapping[str, Any], client=None) -> S3Target | Loc
     bucket = config.get("BACKUP_BUCKET") or config.get("S3_BUCKET")
     if bucket:
         return S3Target(
-            bucket, config.get("BACKUP_PREFIX") or "backups", client=client,
+            bucket,
+            config.get("BACKUP_PREFIX") or "backups",
+            client=client,
             endpoint_url=config.get("BACKUP_ENDPOINT_URL") or config.get("S3_ENDPOINT_URL"),
             sse_kms_key_id=config.get("BACKUP_SSE_KMS_KEY_ID", ""),
-            part_size=int(config.get("BACKUP_PART_MB", 8)) * MiB)
+            part_size=int(config.get("BACKUP_PART_MB", 8)) * MiB,
+        )
     return LocalTarget(config.get("BACKUP_ROOT") or "var/backups")

@@ -11,8 +11,20 @@ import secrets
 
 # Values that appear in tutorials and sample files: a production app must not run on them.
 KNOWN_WEAK_SECRETS = frozenset(
-    {"", "dev", "development", "secret", "changeme", "change-me", "please-change-me",
-     "test", "default", "secret-key", "your-secret-key", "supersecret"}
+    {
+        "",
+        "dev",
+        "development",
+        "secret",
+        "changeme",
+        "change-me",
+        "please-change-me",
+        "test",
+        "default",
+        "secret-key",
+        "your-secret-key",
+        "supersecret",
+    }
 )
 MIN_SECRET_LENGTH = 16
 
@@ -46,8 +58,9 @@ def from_environment() -> dict:
     return {
         "APP_ENV": os.environ.get("APP_ENV", "production").strip().lower(),
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
-        "REDIS_URL": effective_redis_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-                                         _env_bool("REDIS_TLS_INSECURE")),
+        "REDIS_URL": effective_redis_url(
+            os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), _env_bool("REDIS_TLS_INSECURE")
+        ),
         "REDIS_TLS_INSECURE": _env_bool("REDIS_TLS_INSECURE"),
         "BLOG_TITLE": os.environ.get("BLOG_TITLE", "A Redis Blog"),
         "KEY_PREFIX": os.environ.get("KEY_PREFIX", "blog:"),

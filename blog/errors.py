@@ -21,30 +21,38 @@ TITLES = {
 def wants_json() -> bool:
     """Upload endpoints are called by page scripts, which read JSON errors."""
     return request.path.startswith("/uploads") or (
-        request.accept_mimetypes.best == "application/json")
+        request.accept_mimetypes.best == "application/json"
+    )
 
 
 def render_error(error: HTTPException):
     code = error.code or 500
     if code == 413:
-        error.description = (f"The upload is larger than {current_app.config['MAX_UPLOAD_MB']}"
-                             " MB. Please choose a smaller file.")
+        error.description = (
+            f"The upload is larger than {current_app.config['MAX_UPLOAD_MB']}"
+            " MB. Please choose a smaller file."
+        )
     if wants_json():
         return jsonify({"error": error.description}), code
-    return render_template("error.html", code=code, title=TITLES.get(code, error.name),
-                           message=error.description), code
+    return render_template(
+        "error.html", code=code, title=TITLES.get(code, error.name), message=error.description
+    ), code
 
 
 def csrf_error(error: CSRFError):
     error.description = (
         "The form was sent without a valid security token (it may have expired, or the "
-        "page was open in another session). Go back, reload the page and try again.")
+        "page was open in another session). Go back, reload the page and try again."
+    )
     return render_error(error)
 
 
 def internal_error(error: Exception):
-    return render_error(InternalServerError(
-        "The blog hit an unexpected error. It has been logged; please try again later."))
+    return render_error(
+        InternalServerError(
+            "The blog hit an unexpected error. It has been logged; please try again later."
+        )
+    )
 
 
 def init_app(app: Flask) -> None:

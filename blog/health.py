@@ -54,8 +54,11 @@ def backup_check() -> tuple[str, dict]:
     age = max(0, int(time.time() - float(last_good["started_at"])))
     limit = current_app.config["BACKUP_WARN_HOURS"] * 3600
     level = "warning" if age > limit else "ok"
-    return level, {"backup": level, "last_good_backup_age_seconds": age,
-                   "last_good_backup": last_good.get("key")}
+    return level, {
+        "backup": level,
+        "last_good_backup_age_seconds": age,
+        "last_good_backup": last_good.get("key"),
+    }
 
 
 @bp.get("/healthz")
@@ -84,5 +87,8 @@ def jobs_check() -> tuple[str, dict]:
     except Exception:  # Redis down: redis_check reports it
         return "ok", {"queues": None, "workers": None, "scheduler": "unknown"}
     level = "ok" if workers and scheduler else "warning"
-    return level, {"queues": queues, "workers": workers,
-                   "scheduler": "ok" if scheduler else "missing"}
+    return level, {
+        "queues": queues,
+        "workers": workers,
+        "scheduler": "ok" if scheduler else "missing",
+    }

@@ -45,11 +45,9 @@ class PageCache:
         self._entries.move_to_end(key)
         return entry
 
-    def put(self, key: str, version: str, response: Response,
-            next_change: float | None) -> None:
+    def put(self, key: str, version: str, response: Response, next_change: float | None) -> None:
         expires_at = min(time.time() + self.seconds, next_change or float("inf"))
-        self._entries[key] = _Entry(version, expires_at, response.get_data(),
-                                    response.mimetype)
+        self._entries[key] = _Entry(version, expires_at, response.get_data(), response.mimetype)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

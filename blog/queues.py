@@ -30,9 +30,15 @@ def get_queue(name: str) -> Queue:
 def enqueue_image_cleaning(image_id: str) -> Job:
     """One job per image; the fixed job id makes a repeated enqueue harmless."""
     return get_queue(IMAGES_QUEUE).enqueue(
-        "jobs.images.clean_upload", image_id, job_id=f"clean-image-{image_id}",
-        retry=IMAGE_RETRY, job_timeout=IMAGE_JOB_TIMEOUT, result_ttl=3600,
-        failure_ttl=7 * 24 * 3600, description=f"Remove metadata from image {image_id}")
+        "jobs.images.clean_upload",
+        image_id,
+        job_id=f"clean-image-{image_id}",
+        retry=IMAGE_RETRY,
+        job_timeout=IMAGE_JOB_TIMEOUT,
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+        description=f"Remove metadata from image {image_id}",
+    )
 
 
 BACKUPS_QUEUE = "backups"
@@ -41,17 +47,24 @@ BACKUP_RETRY = Retry(max=3, interval=[60, 300, 900])
 BACKUP_JOB_TIMEOUT = 3 * 3600
 
 
-def enqueue_backup(trigger: str = "web", connection: redis.Redis | None = None,
-                   job_id: str | None = None) -> Job:
+def enqueue_backup(
+    trigger: str = "web", connection: redis.Redis | None = None, job_id: str | None = None
+) -> Job:
     """One backup run on the `backups` queue (jobs.backup.run_backup), with retries.
 
     Outside a Flask app (the nightly cron job runs in a worker) pass `connection`.
     """
     queue = Queue(BACKUPS_QUEUE, connection=connection or current_app.extensions["rq_connection"])
     return queue.enqueue(
-        "jobs.backup.run_backup", trigger=trigger, job_id=job_id, retry=BACKUP_RETRY,
-        job_timeout=BACKUP_JOB_TIMEOUT, result_ttl=7 * 24 * 3600, failure_ttl=30 * 24 * 3600,
-        description=f"Back up all blog data and images ({trigger})")
+        "jobs.backup.run_backup",
+        trigger=trigger,
+        job_id=job_id,
+        retry=BACKUP_RETRY,
+        job_timeout=BACKUP_JOB_TIMEOUT,
+        result_ttl=7 * 24 * 3600,
+        failure_ttl=30 * 24 * 3600,
+        description=f"Back up all blog data and images ({trigger})",
+    )
 
 
 QUEUE_NAMES = (IMAGES_QUEUE, BACKUPS_QUEUE, "default")
@@ -88,14 +101,22 @@ def backup_jobs() -> list[dict]:
     """Backup jobs waiting, running, or waiting for a retry, with their progress."""
     connection = current_app.extensions["rq_connection"]
     queue = Queue(BACKUPS_QUEUE, connection=connection)
-    ids = {"running": StartedJobRegistry(queue=queue).get_job_ids(),
-           "queued": queue.get_job_ids(),
-           "retry scheduled": ScheduledJobRegistry(queue=queue).get_job_ids()}
+    ids = {
+        "running": StartedJobRegistry(queue=queue).get_job_ids(),
+        "queued": queue.get_job_ids(),
+        "retry scheduled": ScheduledJobRegistry(queue=queue).get_job_ids(),
+    }
     found = []
     for state, job_ids in ids.items():
         for job in Job.fetch_many(job_ids, connection=connection):
             if job is not None and job.func_name == "jobs.backup.run_backup":
-                found.append({"id": job.id, "state": state, "step": job.meta.get("step"),
-                              "progress": job.meta.get("progress", {}),
-                              "retries_left": job.retries_left})
+                found.append(
+                    {
+                        "id": job.id,
+                        "state": state,
+                        "step": job.meta.get("step"),
+                        "progress": job.meta.get("progress", {}),
+                        "retries_left": job.retries_left,
+                    }
+                )
     return found

@@ -21,13 +21,15 @@ def check_redis() -> list[str]:
     try:
         policy = data.redis.config_get("maxmemory-policy").get("maxmemory-policy")
     except redis.ResponseError:  # managed Redis often forbids CONFIG
-        return ["could not read maxmemory-policy (CONFIG is disabled here); make sure it "
-                "is noeviction"]
+        return [
+            "could not read maxmemory-policy (CONFIG is disabled here); make sure it is noeviction"
+        ]
     if policy != "noeviction":
         raise click.ClickException(
             f"Redis maxmemory-policy is {policy!r}: Redis is this blog's database and must "
             "not evict keys. Set it to noeviction (e.g. `heroku redis:maxmemory --policy "
-            "noeviction`, or `CONFIG SET maxmemory-policy noeviction`).")
+            "noeviction`, or `CONFIG SET maxmemory-policy noeviction`)."
+        )
     return []
 
 
@@ -44,7 +46,8 @@ def check_media() -> None:
     except (BotoCoreError, ClientError) as error:
         raise click.ClickException(
             f"media bucket {bucket!r} is not usable ({error}). Check S3_BUCKET, "
-            "S3_ENDPOINT_URL and the AWS_* credentials.") from None
+            "S3_ENDPOINT_URL and the AWS_* credentials."
+        ) from None
 
 
 def sync_backup_schedule() -> str:

@@ -15,9 +15,40 @@ import nh3
 from markupsafe import Markup, escape
 
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "figcaption", "figure",
-    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "s",
-    "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "del",
+    "em",
+    "figcaption",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -54,8 +85,13 @@ class ImageSizes:
 def render_markdown(text: str, images: Mapping[str, ImageSizes] | None = None) -> str:
     """Markdown to sanitized HTML; uploaded images get width, height and a srcset."""
     html = markdown.markdown(text, extensions=["fenced_code", "tables", "sane_lists"])
-    html = nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                     url_schemes=URL_SCHEMES, link_rel="noopener noreferrer")
+    html = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer",
+    )
     return _IMG.sub(lambda m: _responsive(m.group(0), images or {}), html)
 
 
@@ -67,8 +103,10 @@ def _responsive(tag: str, images: Mapping[str, ImageSizes]) -> str:
         return tag
     base, ext = src.group("base"), src.group("ext")
     srcset = ", ".join(f"{base}{name}.{ext} {width}w" for name, width in sizes.variants)
-    extra = (f' width="{sizes.width}" height="{sizes.height}" srcset="{srcset}"'
-             f' sizes="{IMAGE_SIZES}" loading="lazy" decoding="async"')
+    extra = (
+        f' width="{sizes.width}" height="{sizes.height}" srcset="{srcset}"'
+        f' sizes="{IMAGE_SIZES}" loading="lazy" decoding="async"'
+    )
     return tag[:-1].rstrip("/ ") + extra + ">"
 
 
@@ -85,7 +123,7 @@ def render_comment(text: str) -> Markup:
     """Visitor text: escaped, line breaks kept, bare links made rel="nofollow ugc"."""
     parts, last = [], 0
     for match in _URL.finditer(text):
-        parts.append(escape(text[last:match.start()]))
+        parts.append(escape(text[last : match.start()]))
         url = escape(match.group(0))
         parts.append(Markup('<a href="{0}" rel="nofollow ugc noopener">{0}</a>').format(url))
         last = match.end()

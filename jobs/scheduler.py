@@ -36,12 +36,20 @@ log = logging.getLogger("jobs.scheduler")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jobs.scheduler", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--burst", action="store_true",
-                        help="enqueue the jobs that are due, then exit")
-    parser.add_argument("--interval", type=float, default=60.0,
-                        help="seconds between two looks for due jobs (default 60)")
+    parser = argparse.ArgumentParser(
+        prog="python -m jobs.scheduler",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--burst", action="store_true", help="enqueue the jobs that are due, then exit"
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=60.0,
+        help="seconds between two looks for due jobs (default 60)",
+    )
     args = parser.parse_args(argv)
     if args.interval <= 0:
         parser.error("--interval must be a positive number of seconds")
@@ -55,8 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"BACKUP_CRON: {error}", file=sys.stderr)
         return 2
     _, when = registered(connection) or (job, next_run(config["BACKUP_CRON"]))
-    log.info("nightly backup %s: %s UTC, next run %s", "registered" if changed else "unchanged",
-             config["BACKUP_CRON"], when.isoformat())
+    log.info(
+        "nightly backup %s: %s UTC, next run %s",
+        "registered" if changed else "unchanged",
+        config["BACKUP_CRON"],
+        when.isoformat(),
+    )
     scheduler_for(connection, interval=args.interval).run(burst=args.burst)
     return 0
 

@@ -111,10 +111,31 @@ UNRECOGNISED = "unrecognised data"
 TRAILING = "trailing data"
 
 _LABEL_ORDER = (
-    GPS_POSITION, GPS_DATA, CAMERA, LENS, SERIAL, OWNER, DATE, AUTHOR, DESCRIPTION, COMMENT,
-    SOFTWARE, MAKER_NOTES, EXIF, THUMBNAIL, XMP, IPTC, CONTENT_CREDENTIALS, MULTI_PICTURE,
-    TEXT_CHUNKS, EMBEDDED_TEXT, MODIFICATION_TIME, DAMAGED_PROFILE, OTHER_APP_DATA,
-    UNRECOGNISED, TRAILING,
+    GPS_POSITION,
+    GPS_DATA,
+    CAMERA,
+    LENS,
+    SERIAL,
+    OWNER,
+    DATE,
+    AUTHOR,
+    DESCRIPTION,
+    COMMENT,
+    SOFTWARE,
+    MAKER_NOTES,
+    EXIF,
+    THUMBNAIL,
+    XMP,
+    IPTC,
+    CONTENT_CREDENTIALS,
+    MULTI_PICTURE,
+    TEXT_CHUNKS,
+    EMBEDDED_TEXT,
+    MODIFICATION_TIME,
+    DAMAGED_PROFILE,
+    OTHER_APP_DATA,
+    UNRECOGNISED,
+    TRAILING,
 )
 
 
@@ -149,8 +170,18 @@ class Variant:
 
 # --------------------------------------------------------------------------- sniffing
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs",
-                b"mif1", b"msf1"}
+_HEIF_BRANDS = {
+    b"heic",
+    b"heix",
+    b"hevc",
+    b"hevx",
+    b"heim",
+    b"heis",
+    b"hevm",
+    b"hevs",
+    b"mif1",
+    b"msf1",
+}
 
 
 def _describe_unsupported(data: bytes) -> str:
@@ -201,8 +232,21 @@ def sniff_format(data: bytes) -> str:
 
 
 # --------------------------------------------------------------------------- Exif / TIFF
-_TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4,
-                    12: 8, 13: 4}
+_TIFF_TYPE_SIZES = {
+    1: 1,
+    2: 1,
+    3: 2,
+    4: 4,
+    5: 8,
+    6: 1,
+    7: 1,
+    8: 2,
+    9: 4,
+    10: 8,
+    11: 4,
+    12: 8,
+    13: 4,
+}
 _ORIENTATION = 0x0112
 
 
@@ -261,9 +305,9 @@ class _Tiff:
         typ, count, field = entry
         size = _TIFF_TYPE_SIZES.get(typ, 1) * count
         if size <= 4:
-            return self.data[field:field + size]
+            return self.data[field : field + size]
         start = self._u32(field) or 0
-        return self.data[start:start + size]
+        return self.data[start : start + size]
 
     def integer(self, entry: tuple[int, int, int] | None) -> int | None:
         if entry is None:
@@ -280,24 +324,42 @@ class _Tiff:
 
 _GPS_POSITION_TAGS = {2, 4, 6, 20, 22}  # latitude, longitude, altitude, destination lat/long
 _EXIF_LABELS = {
-    0x010F: CAMERA, 0x0110: CAMERA,
-    0xA432: LENS, 0xA433: LENS, 0xA434: LENS,
-    0xA431: SERIAL, 0xA435: SERIAL, 0xC62F: SERIAL,
+    0x010F: CAMERA,
+    0x0110: CAMERA,
+    0xA432: LENS,
+    0xA433: LENS,
+    0xA434: LENS,
+    0xA431: SERIAL,
+    0xA435: SERIAL,
+    0xC62F: SERIAL,
     0xA430: OWNER,
-    0x0132: DATE, 0x9003: DATE, 0x9004: DATE,
-    0x013B: AUTHOR, 0x8298: AUTHOR, 0x9C9D: AUTHOR,
-    0x0131: SOFTWARE, 0x000B: SOFTWARE,
+    0x0132: DATE,
+    0x9003: DATE,
+    0x9004: DATE,
+    0x013B: AUTHOR,
+    0x8298: AUTHOR,
+    0x9C9D: AUTHOR,
+    0x0131: SOFTWARE,
+    0x000B: SOFTWARE,
     0x927C: MAKER_NOTES,
     0x9C9C: COMMENT,
 }
-_TEXT_TAGS = {0x010E: DESCRIPTION, 0x9C9B: DESCRIPTION, 0x9C9E: DESCRIPTION,
-              0x9C9F: DESCRIPTION, 0x9286: COMMENT}
+_TEXT_TAGS = {
+    0x010E: DESCRIPTION,
+    0x9C9B: DESCRIPTION,
+    0x9C9E: DESCRIPTION,
+    0x9C9F: DESCRIPTION,
+    0x9286: COMMENT,
+}
 
 
 def _minimal_exif_tiff(orientation: int) -> bytes:
     """A big-endian TIFF with one IFD0 entry, Orientation, and no next IFD (26 bytes)."""
-    return (b"MM\x00*\x00\x00\x00\x08\x00\x01"
-            + struct.pack(">HHIHH", _ORIENTATION, 3, 1, orientation, 0) + b"\x00\x00\x00\x00")
+    return (
+        b"MM\x00*\x00\x00\x00\x08\x00\x01"
+        + struct.pack(">HHIHH", _ORIENTATION, 3, 1, orientation, 0)
+        + b"\x00\x00\x00\x00"
+    )
 
 
 def _makernote_has_serial(tiff: _Tiff, entry: tuple[int, int, int], make: bytes) -> bool:
@@ -336,7 +398,7 @@ def _analyse_exif(raw: bytes, labels: set[str]) -> int | None:
             if tag in _EXIF_LABELS:
                 labels.add(_EXIF_LABELS[tag])
             elif tag in _TEXT_TAGS:
-                text = tiff.value(entry)[8 if tag == 0x9286 else 0:]
+                text = tiff.value(entry)[8 if tag == 0x9286 else 0 :]
                 if text.strip(b" \x00"):
                     labels.add(_TEXT_TAGS[tag])
     if 0x927C in exif_ifd and _makernote_has_serial(tiff, exif_ifd[0x927C], make):
@@ -348,12 +410,21 @@ def _analyse_exif(raw: bytes, labels: set[str]) -> int | None:
 
 _XMP_ORIENTATION = re.compile(rb'tiff:Orientation(="|>)([0-9])')
 _XMP_HINTS = (
-    (b"GPSLatitude", GPS_POSITION), (b"GPSLongitude", GPS_POSITION),
-    (b"tiff:Make", CAMERA), (b"tiff:Model", CAMERA),
-    (b"SerialNumber", SERIAL), (b"aux:Lens", LENS), (b"LensModel", LENS),
-    (b"DateTimeOriginal", DATE), (b"xmp:CreateDate", DATE), (b"photoshop:DateCreated", DATE),
-    (b"CreatorTool", SOFTWARE), (b"dc:creator", AUTHOR), (b"dc:rights", AUTHOR),
-    (b"dc:description", DESCRIPTION), (b"dc:title", DESCRIPTION),
+    (b"GPSLatitude", GPS_POSITION),
+    (b"GPSLongitude", GPS_POSITION),
+    (b"tiff:Make", CAMERA),
+    (b"tiff:Model", CAMERA),
+    (b"SerialNumber", SERIAL),
+    (b"aux:Lens", LENS),
+    (b"LensModel", LENS),
+    (b"DateTimeOriginal", DATE),
+    (b"xmp:CreateDate", DATE),
+    (b"photoshop:DateCreated", DATE),
+    (b"CreatorTool", SOFTWARE),
+    (b"dc:creator", AUTHOR),
+    (b"dc:rights", AUTHOR),
+    (b"dc:description", DESCRIPTION),
+    (b"dc:title", DESCRIPTION),
 )
 
 
@@ -529,7 +600,7 @@ def _check_tables(marker: int, payload: bytes) -> None:
     elif marker == 0xC4:
         pos = 0
         while pos + 17 <= size:
-            pos += 17 + sum(payload[pos + 1:pos + 17])
+            pos += 17 + sum(payload[pos + 1 : pos + 17])
         ok = pos == size
     if not ok:
         raise BadImage(_TRUNCATED_JPEG)
@@ -564,15 +635,17 @@ def _clean_jpeg(data: bytes) -> tuple[bytes, set[str], int]:
             continue  # stuffed zero / RSTn / TEM outside a scan: no payload, libjpeg skips it
         if pos + 2 > size:
             raise BadImage(_TRUNCATED_JPEG)
-        end = pos + int.from_bytes(data[pos:pos + 2], "big")
+        end = pos + int.from_bytes(data[pos : pos + 2], "big")
         if end < pos + 2 or end > size:
             raise BadImage(_TRUNCATED_JPEG)
-        payload = data[pos + 2:end] if 0xE0 <= marker <= 0xEF or marker == 0xFE else mv[pos + 2:end]
+        payload = (
+            data[pos + 2 : end] if 0xE0 <= marker <= 0xEF or marker == 0xFE else mv[pos + 2 : end]
+        )
         if 0xE0 <= marker <= 0xEF or marker == 0xFE:
             keep = _jpeg_app(marker, payload, state)
             if keep is _ICC_SLOT:
                 icc_slots.append(len(kept))
-                kept.append(mv[pos - 2:end])
+                kept.append(mv[pos - 2 : end])
             elif keep is not None:
                 kept.append(keep)
             pos = end
@@ -588,13 +661,13 @@ def _clean_jpeg(data: bytes) -> tuple[bytes, set[str], int]:
         elif marker not in (0xC4, 0xCC, 0xDB, 0xDD, 0xDC):
             raise BadImage("This JPEG uses a variant we do not support.")
         _check_tables(marker, payload)
-        kept.append(mv[pos - 2:end])
+        kept.append(mv[pos - 2 : end])
         pos = end
         if marker == 0xDA:  # entropy-coded data: 0xFF00 stuffing and RSTn are not markers
             match = _ENTROPY_END.search(data, pos)
             if match is None:
                 raise BadImage(_TRUNCATED_JPEG)
-            kept.append(mv[pos:match.start()])
+            kept.append(mv[pos : match.start()])
             pos = match.start()
     if not seen_sos:
         raise BadImage(_TRUNCATED_JPEG)
@@ -614,16 +687,43 @@ def _clean_jpeg(data: bytes) -> tuple[bytes, set[str], int]:
 
 
 # --------------------------------------------------------------------------- PNG
-_PNG_KEEP = frozenset({
-    b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"cHRM", b"gAMA", b"iCCP", b"sBIT", b"sRGB",
-    b"cICP", b"mDCv", b"cLLi", b"pHYs", b"bKGD", b"hIST", b"acTL", b"fcTL", b"fdAT",
-})
+_PNG_KEEP = frozenset(
+    {
+        b"IHDR",
+        b"PLTE",
+        b"IDAT",
+        b"IEND",
+        b"tRNS",
+        b"cHRM",
+        b"gAMA",
+        b"iCCP",
+        b"sBIT",
+        b"sRGB",
+        b"cICP",
+        b"mDCv",
+        b"cLLi",
+        b"pHYs",
+        b"bKGD",
+        b"hIST",
+        b"acTL",
+        b"fcTL",
+        b"fdAT",
+    }
+)
 _PNG_TEXT = frozenset({b"tEXt", b"zTXt", b"iTXt"})
 _TEXT_KEYWORDS = {
-    b"author": AUTHOR, b"copyright": AUTHOR, b"artist": AUTHOR, b"comment": COMMENT,
-    b"description": DESCRIPTION, b"title": DESCRIPTION, b"software": SOFTWARE,
-    b"creation time": DATE, b"date:create": DATE, b"date:modify": DATE,
-    b"raw profile type iptc": IPTC, b"raw profile type 8bim": IPTC,
+    b"author": AUTHOR,
+    b"copyright": AUTHOR,
+    b"artist": AUTHOR,
+    b"comment": COMMENT,
+    b"description": DESCRIPTION,
+    b"title": DESCRIPTION,
+    b"software": SOFTWARE,
+    b"creation time": DATE,
+    b"date:create": DATE,
+    b"date:modify": DATE,
+    b"raw profile type iptc": IPTC,
+    b"raw profile type 8bim": IPTC,
     b"raw profile type xmp": XMP,
 }
 _TEXT_LIMIT = 1 << 20  # decompress at most 1 MiB of a zTXt/iTXt: enough for any Exif/XMP
@@ -650,8 +750,9 @@ def _png_text(ctype: bytes, body: bytes) -> tuple[bytes, bytes]:
     return keyword, _inflate(text) if compressed else text
 
 
-def _analyse_png_text(ctype: bytes, body: bytes, labels: set[str], orient: _Orientation,
-                      raw_exif: list[bytes]) -> None:
+def _analyse_png_text(
+    ctype: bytes, body: bytes, labels: set[str], orient: _Orientation, raw_exif: list[bytes]
+) -> None:
     keyword, text = _png_text(ctype, body)
     key = keyword.lower()
     if key == b"xml:com.adobe.xmp":
@@ -669,8 +770,7 @@ def _analyse_png_text(ctype: bytes, body: bytes, labels: set[str], orient: _Orie
 
 
 def _png_chunk(ctype: bytes, body: bytes) -> bytes:
-    return (struct.pack(">I", len(body)) + ctype + body
-            + struct.pack(">I", zlib.crc32(ctype + body)))
+    return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body))
 
 
 def _clean_png(data: bytes) -> tuple[bytes, set[str], int]:
@@ -689,18 +789,18 @@ def _clean_png(data: bytes) -> tuple[bytes, set[str], int]:
         end = pos + 8 + length
         if length > 0x7FFFFFFF or end + 4 > size:
             raise BadImage(_TRUNCATED_PNG)
-        if zlib.crc32(mv[pos + 4:end]) != int.from_bytes(data[end:end + 4], "big"):
+        if zlib.crc32(mv[pos + 4 : end]) != int.from_bytes(data[end : end + 4], "big"):
             raise BadImage("The PNG file is damaged (checksum mismatch).")
         if not ctype.isalpha() or not ctype.isascii():
             raise BadImage(_TRUNCATED_PNG)
         if not kept and (ctype != b"IHDR" or length != 13):
             raise BadImage(_TRUNCATED_PNG)
         if ctype in _PNG_KEEP:
-            kept.append(mv[pos:end + 4])
+            kept.append(mv[pos : end + 4])
         elif ctype in _PNG_TEXT:
-            _analyse_png_text(ctype, data[pos + 8:end], labels, orient, raw_exif)
+            _analyse_png_text(ctype, data[pos + 8 : end], labels, orient, raw_exif)
         elif ctype == b"eXIf":
-            orient.from_exif(_analyse_exif(data[pos + 8:end], labels))
+            orient.from_exif(_analyse_exif(data[pos + 8 : end], labels))
         elif ctype == b"tIME":
             labels.add(MODIFICATION_TIME)
         elif ctype[0] & 0x20 == 0:  # unknown critical chunk: no decoder could draw this
@@ -794,7 +894,7 @@ def _clean_anmf(data: bytes, start: int, stop: int, labels: set[str]) -> bytes:
     """An animation frame: 16-byte header, then ALPH/VP8/VP8L (unknown sub-chunks dropped)."""
     if stop - start < 16:
         raise BadImage(_TRUNCATED_WEBP)
-    parts = [data[start:start + 16]]
+    parts = [data[start : start + 16]]
     for fourcc, sub_start, sub_stop in _riff_chunks(data, start + 16, stop):
         if fourcc in _WEBP_FRAME_KEEP:
             parts.append(_riff_chunk(fourcc, data[sub_start:sub_stop]))
@@ -824,7 +924,7 @@ def _gif_loop_block(data: bytes, pos: int, end: int) -> bytes | None:
     while pos < end and data[pos]:
         length = data[pos]
         if length >= 3 and data[pos + 1] == 1:
-            return b"\x21\xff\x0bNETSCAPE2.0\x03\x01" + data[pos + 2:pos + 4] + b"\x00"
+            return b"\x21\xff\x0bNETSCAPE2.0\x03\x01" + data[pos + 2 : pos + 4] + b"\x00"
         pos += 1 + length
     return None
 
@@ -865,7 +965,7 @@ def _clean_gif(data: bytes) -> tuple[bytes, set[str], int]:
         end = _gif_sub_blocks(data, pos + 2)
         if label == 0xF9:  # graphic control: frame delay, disposal, transparency
             if data[pos + 2] >= 4:  # rebuilt from the 4 bytes decoders read, nothing else
-                kept.append(b"\x21\xf9\x04" + data[pos + 3:pos + 7] + b"\x00")
+                kept.append(b"\x21\xf9\x04" + data[pos + 3 : pos + 7] + b"\x00")
             else:
                 labels.add(UNRECOGNISED)
         elif label == 0xFE:
@@ -873,7 +973,7 @@ def _clean_gif(data: bytes) -> tuple[bytes, set[str], int]:
         elif label == 0x01:
             labels.add(EMBEDDED_TEXT)
         elif label == 0xFF:
-            ident = data[pos + 3:pos + 14] if data[pos + 2] == 11 else b""
+            ident = data[pos + 3 : pos + 14] if data[pos + 2] == 11 else b""
             if ident == b"NETSCAPE2.0" and not loop_kept:
                 loop = _gif_loop_block(data, pos + 14, end)
                 if loop is not None:
@@ -911,7 +1011,11 @@ def clean_image(data: bytes) -> CleanResult:
     width, height = _validate(cleaned, fmt, decode=fmt != "JPEG")
     width, height = _upright(width, height, orientation)
     return CleanResult(
-        data=cleaned, format=fmt, mime_type=MIME_TYPES[fmt], width=width, height=height,
+        data=cleaned,
+        format=fmt,
+        mime_type=MIME_TYPES[fmt],
+        width=width,
+        height=height,
         removed=_ordered(labels),
     )
 
@@ -987,8 +1091,11 @@ def make_variants(
         animated = bool(getattr(im, "is_animated", False))
         im.seek(0)
         targets = {name: _fit(*upright, limit) for name, limit in sizes.items()}
-        reuse = {name for name, size in targets.items()
-                 if animated and orientation == 1 and size == upright}
+        reuse = {
+            name
+            for name, size in targets.items()
+            if animated and orientation == 1 and size == upright
+        }
         still = [size for name, size in targets.items() if name not in reuse]
         frame: Image.Image | None = None
         icc: bytes | None = None
@@ -1005,8 +1112,14 @@ def make_variants(
                 variants.append(Variant(name, bytes(clean), width, height, MIME_TYPES[fmt]))
                 continue
             assert frame is not None
-            resized = frame if frame.size == (width, height) else frame.resize(
-                (width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
-            variants.append(Variant(name, _encode(resized.copy(), out_fmt, icc), width,
-                                    height, MIME_TYPES[out_fmt]))
+            resized = (
+                frame
+                if frame.size == (width, height)
+                else frame.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+            )
+            variants.append(
+                Variant(
+                    name, _encode(resized.copy(), out_fmt, icc), width, height, MIME_TYPES[out_fmt]
+                )
+            )
         return variants

@@ -19,11 +19,25 @@ from blog.data import DataLayer, ImageVariant, PostInput
 from blog.data.backup import EXCLUDED, classify
 from tests.conftest import ROOT, RQ
 
-TITLES = ["Grüße aus Köln", "日本語のタイトル", "Ünïcödé 🎉 party", "שלום עולם", "Zoë's café",
-          "Ελληνικά και ∑ math", "Emoji 🚀🔥 launch", "Plain title", "New", "Ça va? Oui!"]
-BODIES = ["Some *Markdown* with `code`\n\n- a\n- b", "Ein Absatz mit Umlauten: äöüß.",
-          "第一段。\n\n第二段 with **bold**.", "Line with emoji 👩‍💻 and \u200d joiners",
-          "> quote\n\nend"]
+TITLES = [
+    "Grüße aus Köln",
+    "日本語のタイトル",
+    "Ünïcödé 🎉 party",
+    "שלום עולם",
+    "Zoë's café",
+    "Ελληνικά και ∑ math",
+    "Emoji 🚀🔥 launch",
+    "Plain title",
+    "New",
+    "Ça va? Oui!",
+]
+BODIES = [
+    "Some *Markdown* with `code`\n\n- a\n- b",
+    "Ein Absatz mit Umlauten: äöüß.",
+    "第一段。\n\n第二段 with **bold**.",
+    "Line with emoji 👩‍💻 and \u200d joiners",
+    "> quote\n\nend",
+]
 TAGS = ["python", "redis", "köln", "日本", "news", "emoji-🎉", "long-tag-name-here"]
 
 
@@ -31,7 +45,7 @@ def logical_dump(r: redis.Redis, prefix: str = "blog:") -> dict:
     """Every app key (rate limits and backup bookkeeping aside) with type, value, TTL set."""
     dump = {}
     for key in r.scan_iter(match=prefix + "*", count=1000):
-        name = key[len(prefix):]
+        name = key[len(prefix) :]
         if classify(name) == EXCLUDED:
             continue
         rtype = r.type(key)
@@ -51,8 +65,15 @@ def logical_dump(r: redis.Redis, prefix: str = "blog:") -> dict:
     return dump
 
 
-def add_image(data: DataLayer, storage, owner_id: int, size: int, status: str = "ready",
-              variants: tuple[str, ...] = ("web", "thumb"), rng=None) -> str:
+def add_image(
+    data: DataLayer,
+    storage,
+    owner_id: int,
+    size: int,
+    status: str = "ready",
+    variants: tuple[str, ...] = ("web", "thumb"),
+    rng=None,
+) -> str:
     """An image record plus its files, as the upload flow and the cleaning job leave it
     (random bytes stand in for JPEG data: nothing decodes them here)."""
     rng = rng or random.Random()
@@ -69,8 +90,14 @@ def add_image(data: DataLayer, storage, owner_id: int, size: int, status: str = 
     return record.id
 
 
-def make_varied_data(data: DataLayer, storage, posts: int = 300, images: int = 6,
-                     image_size: int = 20_000, seed: int = 4) -> dict:
+def make_varied_data(
+    data: DataLayer,
+    storage,
+    posts: int = 300,
+    images: int = 6,
+    image_size: int = 20_000,
+    seed: int = 4,
+) -> dict:
     """Authors, posts (published, drafts, scheduled, edited, deleted), tags, comments
     approved and pending, ready and failed images, an unknown key with a TTL."""
     rng = random.Random(seed)
@@ -82,26 +109,45 @@ def make_varied_data(data: DataLayer, storage, posts: int = 300, images: int = 6
     for i in range(posts):
         author = authors[i % 2]
         status = ("published", "published", "draft", "scheduled")[i % 4]
-        post = data.posts.create(author.id, author.username, PostInput(
-            title=f"{TITLES[i % len(TITLES)]} {i}", body=BODIES[i % len(BODIES)] * (1 + i % 3),
-            tags=rng.sample(TAGS, rng.randint(0, 3)), status=status,
-            publish_at=now + 86400 * (1 + i % 5) if status == "scheduled" else None))
+        post = data.posts.create(
+            author.id,
+            author.username,
+            PostInput(
+                title=f"{TITLES[i % len(TITLES)]} {i}",
+                body=BODIES[i % len(BODIES)] * (1 + i % 3),
+                tags=rng.sample(TAGS, rng.randint(0, 3)),
+                status=status,
+                publish_at=now + 86400 * (1 + i % 5) if status == "scheduled" else None,
+            ),
+        )
         created.append(post)
         for c in range(i % 4):
-            comment = data.comments.add(post.id, author.id, f"Léa {c} ✍️",
-                                        f"Comment {c} on {i}: ça marche! 👍\nsecond line",
-                                        moderated=bool(c % 2))
+            comment = data.comments.add(
+                post.id,
+                author.id,
+                f"Léa {c} ✍️",
+                f"Comment {c} on {i}: ça marche! 👍\nsecond line",
+                moderated=bool(c % 2),
+            )
             if comment.status == "pending" and i % 3 == 0:
                 data.comments.approve(comment, author.id)
             elif c == 2 and i % 5 == 0:
                 data.comments.delete(comment, author.id)
     for post in created[::17]:  # edits: new title (old slug kept), tags, status changes
-        data.posts.update(post, PostInput(title=post.title + " (edited)", body=post.body,
-                                          tags=["edited", *post.tags[:1]], status="published"))
+        data.posts.update(
+            post,
+            PostInput(
+                title=post.title + " (edited)",
+                body=post.body,
+                tags=["edited", *post.tags[:1]],
+                status="published",
+            ),
+        )
     for post in created[5::29]:  # deletions leave gaps in the ids
         data.posts.delete(data.posts.get(post.id))
-    image_ids = [add_image(data, storage, authors[i % 2].id, image_size + i, rng=rng)
-                 for i in range(images)]
+    image_ids = [
+        add_image(data, storage, authors[i % 2].id, image_size + i, rng=rng) for i in range(images)
+    ]
     image_ids.append(add_image(data, storage, alice.id, 1000, status="failed"))
     r, p = data.redis, data.keys.prefix
     r.hset(p + "settings:theme", mapping={"colour": "blue", "font": "Ünïcode"})
@@ -130,15 +176,16 @@ def check_invariants(r: redis.Redis, prefix: str) -> dict:
     def exists(name: str) -> bool:
         return prefix + name in keys
 
-    posts = {int(k[len(prefix):].split(":")[1]) for k in keys
-             if classify(k[len(prefix):]) == "post"}
+    posts = {
+        int(k[len(prefix) :].split(":")[1]) for k in keys if classify(k[len(prefix) :]) == "post"
+    }
     comments = 0
     for post_id in posts:
         for zkey in (f"post:{post_id}:comments", f"post:{post_id}:pending"):
             for cid in r.zrange(prefix + zkey, 0, -1):
                 assert exists(f"comment:{cid}"), f"{zkey} lists missing comment {cid}"
     for key in keys:
-        name = key[len(prefix):]
+        name = key[len(prefix) :]
         if classify(name) == "comment":
             comments += 1
             post_id = int(r.hget(key, "post_id"))
@@ -154,8 +201,7 @@ def check_invariants(r: redis.Redis, prefix: str) -> dict:
         assert int(post_id) in posts, f"slug {slug} points to missing post {post_id}"
     for entity in ("post", "comment"):
         top = int(r.get(prefix + f"ids:{entity}") or 0)
-        ids = [int(k.split(":")[-1]) for k in keys
-               if classify(k[len(prefix):]) == entity]
+        ids = [int(k.split(":")[-1]) for k in keys if classify(k[len(prefix) :]) == entity]
         assert not ids or max(ids) <= top, f"ids:{entity}={top} < {max(ids)}"
     return {"posts": len(posts), "comments": comments}
 
@@ -225,8 +271,7 @@ class CuttableProxy:
                     return
                 self._sockets.update((client, server))
             threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, False),
-                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket, upstream: bool) -> None:
         try:
@@ -251,14 +296,20 @@ class CuttableProxy:
                     s.shutdown(socket.SHUT_RDWR)
 
 
-def run_worker(env: dict, *queues: str, with_scheduler: bool = False,
-               timeout: float = 120) -> subprocess.CompletedProcess:
+def run_worker(
+    env: dict, *queues: str, with_scheduler: bool = False, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """A real `rq worker --burst` (optionally --with-scheduler, which enqueues due
     retries first)."""
     extra = ["--with-scheduler"] if with_scheduler else []
-    return subprocess.run([RQ, "worker", "--burst", "--url", env["REDIS_URL"], *extra,
-                           *(queues or ["backups"])], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [RQ, "worker", "--burst", "--url", env["REDIS_URL"], *extra, *(queues or ["backups"])],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def random_file(path: Path, size: int, seed: int) -> None:

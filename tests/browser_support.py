@@ -30,35 +30,69 @@ from devtools.redis_server import free_port
 from tests.conftest import PASSWORD, ROOT, RQ
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-quic",
-                 "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
-MOBILE = {"viewport": {"width": 375, "height": 812}, "device_scale_factor": 2,
-          "is_mobile": True, "has_touch": True}
+MOBILE = {
+    "viewport": {"width": 375, "height": 812},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
 requires_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="no Chromium at /usr/bin/chromium: apt-get install chromium "
-           "(Debian's package; Playwright never downloads a browser here)")
+    "(Debian's package; Playwright never downloads a browser here)",
+)
 
 # Settings the app reads from the environment: the servers get ours, not the caller's.
 # (A developer's .env cannot put them back: load_dotenv() never overrides a set variable,
 # and the S3 switches are set to empty on purpose.)
-_APP_SETTINGS = ("APP_ENV", "SECRET_KEY", "REDIS_", "KEY_PREFIX", "MEDIA_", "S3_", "AWS_",
-                 "BACKUP_", "COMMENT_", "TRUSTED_PROXIES", "POSTS_PER_PAGE", "MAX_UPLOAD_MB",
-                 "BLOG_TITLE", "WEB_CONCURRENCY", "FLASK_")
+_APP_SETTINGS = (
+    "APP_ENV",
+    "SECRET_KEY",
+    "REDIS_",
+    "KEY_PREFIX",
+    "MEDIA_",
+    "S3_",
+    "AWS_",
+    "BACKUP_",
+    "COMMENT_",
+    "TRUSTED_PROXIES",
+    "POSTS_PER_PAGE",
+    "MAX_UPLOAD_MB",
+    "BLOG_TITLE",
+    "WEB_CONCURRENCY",
+    "FLASK_",
+)
 
 
 def server_env(redis_url: str, media_root: Path, backup_root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_APP_SETTINGS)}
-    env.update(REDIS_URL=redis_url, MEDIA_ROOT=str(media_root), BACKUP_ROOT=str(backup_root),
-               APP_ENV="development",  # plain http: the session cookie must not be Secure
-               SECRET_KEY=secrets.token_hex(32),  # shared by both gunicorn workers
-               KEY_PREFIX="blog:", BLOG_TITLE="A Redis Blog", S3_BUCKET="", MEDIA_URL="",
-               BACKUP_BUCKET="", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    env.update(
+        REDIS_URL=redis_url,
+        MEDIA_ROOT=str(media_root),
+        BACKUP_ROOT=str(backup_root),
+        APP_ENV="development",  # plain http: the session cookie must not be Secure
+        SECRET_KEY=secrets.token_hex(32),  # shared by both gunicorn workers
+        KEY_PREFIX="blog:",
+        BLOG_TITLE="A Redis Blog",
+        S3_BUCKET="",
+        MEDIA_URL="",
+        BACKUP_BUCKET="",
+        PYTHONPATH=str(ROOT),
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
@@ -104,13 +138,38 @@ class LiveApp:
     def start(self) -> LiveApp:
         env = server_env(self.redis_url, self.directory / "media", self.directory / "backups")
         self.web = subprocess.Popen(
-            [GUNICORN, "app:app", "--bind", f"127.0.0.1:{self.port}", "--workers", "2",
-             "--access-logfile", "-", "--graceful-timeout", "5"],
-            cwd=ROOT, env=env, stdout=self.web_log.open("wb"), stderr=subprocess.STDOUT)
+            [
+                GUNICORN,
+                "app:app",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--access-logfile",
+                "-",
+                "--graceful-timeout",
+                "5",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.web_log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
         self.worker = subprocess.Popen(
-            [RQ, "worker", "--url", self.redis_url, "--worker-class", "jobs.worker.BlogWorker",
-             "images"],
-            cwd=ROOT, env=env, stdout=self.worker_log.open("wb"), stderr=subprocess.STDOUT)
+            [
+                RQ,
+                "worker",
+                "--url",
+                self.redis_url,
+                "--worker-class",
+                "jobs.worker.BlogWorker",
+                "images",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.worker_log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
         try:
             self._wait_until_up()
         except BaseException:
@@ -126,15 +185,20 @@ class LiveApp:
         connection = redis.Redis.from_url(self.redis_url)
         try:
             while not (web_up and worker_up):
-                for name, process, log in (("gunicorn", self.web, self.web_log),
-                                           ("rq worker", self.worker, self.worker_log)):
+                for name, process, log in (
+                    ("gunicorn", self.web, self.web_log),
+                    ("rq worker", self.worker, self.worker_log),
+                ):
                     if process.poll() is not None:
-                        raise RuntimeError(f"{name} exited with {process.returncode}:\n"
-                                           f"{_tail(log)}")
+                        raise RuntimeError(
+                            f"{name} exited with {process.returncode}:\n{_tail(log)}"
+                        )
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"not up after {timeout} s (web {web_up}, worker "
-                                       f"{worker_up}):\n{_tail(self.web_log)}\n"
-                                       f"{_tail(self.worker_log)}")
+                    raise RuntimeError(
+                        f"not up after {timeout} s (web {web_up}, worker "
+                        f"{worker_up}):\n{_tail(self.web_log)}\n"
+                        f"{_tail(self.worker_log)}"
+                    )
                 if not web_up:
                     try:
                         with urllib.request.urlopen(self.url + "/login", timeout=2) as answer:
@@ -142,7 +206,8 @@ class LiveApp:
                     except (urllib.error.URLError, ConnectionError, TimeoutError):
                         pass
                 worker_up = worker_up or any(
-                    w.pid == self.worker.pid for w in Worker.all(connection=connection))
+                    w.pid == self.worker.pid for w in Worker.all(connection=connection)
+                )
                 time.sleep(0.1)
         finally:
             connection.close()
@@ -153,8 +218,7 @@ class LiveApp:
                 _stop(process)
 
     def logs(self) -> str:
-        return (f"--- gunicorn\n{_tail(self.web_log)}\n--- rq worker\n"
-                f"{_tail(self.worker_log)}")
+        return f"--- gunicorn\n{_tail(self.web_log)}\n--- rq worker\n{_tail(self.worker_log)}"
 
 
 @pytest.fixture(scope="module")
@@ -194,8 +258,9 @@ def blog_author(data_layer):
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         yield chromium
         chromium.close()
 
@@ -226,8 +291,9 @@ class PageWatch:
 
     def attach(self, context) -> None:
         context.add_init_script(CSP_LISTENER)
-        context.expose_binding("__reportCspViolation",
-                               lambda _source, report: self.csp_violations.append(report))
+        context.expose_binding(
+            "__reportCspViolation", lambda _source, report: self.csp_violations.append(report)
+        )
         context.on("console", self._on_console)
         context.on("weberror", lambda error: self.page_errors.append(str(error.error)))
         context.on("response", self._on_response)
@@ -248,11 +314,13 @@ class PageWatch:
                 self.documents_without_csp.append(response.url)
 
     def problems(self) -> list[str]:
-        return ([f"console error: {e}" for e in self.console_errors]
-                + [f"uncaught exception: {e}" for e in self.page_errors]
-                + [f"CSP violation: {v}" for v in self.csp_violations]
-                + [f"no Content-Security-Policy header: {u}" for u in self.documents_without_csp]
-                + [f"failed response: {r}" for r in self.failed_responses])
+        return (
+            [f"console error: {e}" for e in self.console_errors]
+            + [f"uncaught exception: {e}" for e in self.page_errors]
+            + [f"CSP violation: {v}" for v in self.csp_violations]
+            + [f"no Content-Security-Policy header: {u}" for u in self.documents_without_csp]
+            + [f"failed response: {r}" for r in self.failed_responses]
+        )
 
     def assert_clean(self) -> None:
         assert self.documents, "no page was visited"
@@ -301,7 +369,8 @@ def check_page(page, name: str, viewport: str) -> None:
     if viewport == "mobile":
         assert widths["scroll"] <= 375 and widths["inner"] == 375, (
             f"{name} ({page.url}) scrolls sideways at 375 px: {widths}; widest: "
-            + ", ".join(page.evaluate(WIDEST_ELEMENTS)))
+            + ", ".join(page.evaluate(WIDEST_ELEMENTS))
+        )
     else:
         assert widths["scroll"] <= widths["inner"], (name, page.url, widths)
 
@@ -334,8 +403,8 @@ class WorkerGate:
         self.redis = redis.Redis.from_url(redis_url)
         self.key = "browser-test:gate:" + secrets.token_hex(4)
         self.job = Queue("images", connection=self.redis).enqueue(
-            "tests.browser_support.hold_worker", redis_url, self.key, job_timeout=60,
-            result_ttl=60)
+            "tests.browser_support.hold_worker", redis_url, self.key, job_timeout=60, result_ttl=60
+        )
 
     def wait_until_held(self, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout

@@ -45,9 +45,14 @@ def redis_client(redis_url):
 
 
 def make_app(redis_url: str, **overrides):
-    config = {"TESTING": True, "APP_ENV": "testing", "REDIS_URL": redis_url,
-              "SECRET_KEY": "test-secret-key-not-for-production", "WTF_CSRF_ENABLED": False,
-              "COMMENT_MODERATION": False}
+    config = {
+        "TESTING": True,
+        "APP_ENV": "testing",
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "WTF_CSRF_ENABLED": False,
+        "COMMENT_MODERATION": False,
+    }
     config.update(overrides)
     return create_app(config)
 
@@ -71,10 +76,14 @@ def csrf_app(redis_url, redis_client, media_root):
 @pytest.fixture
 def worker_env(redis_url, media_root) -> dict[str, str]:
     """The environment a worker process gets: the same settings as the app under test."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("S3_", "AWS_", "MEDIA_", "KEY_PREFIX", "REDIS_"))}
-    env.update(REDIS_URL=redis_url, MEDIA_ROOT=str(media_root), KEY_PREFIX="blog:",
-               PYTHONPATH=str(ROOT))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("S3_", "AWS_", "MEDIA_", "KEY_PREFIX", "REDIS_"))
+    }
+    env.update(
+        REDIS_URL=redis_url, MEDIA_ROOT=str(media_root), KEY_PREFIX="blog:", PYTHONPATH=str(ROOT)
+    )
     return env
 
 
@@ -84,9 +93,22 @@ def burst_worker(worker_env):
 
     def run(*queues: str, env: dict | None = None, timeout: float = 60) -> str:
         result = subprocess.run(
-            [RQ, "worker", "--burst", "--worker-class", "jobs.worker.BlogWorker",
-             "--url", worker_env["REDIS_URL"], *(queues or ["images"])],
-            cwd=ROOT, env=env or worker_env, capture_output=True, text=True, timeout=timeout)
+            [
+                RQ,
+                "worker",
+                "--burst",
+                "--worker-class",
+                "jobs.worker.BlogWorker",
+                "--url",
+                worker_env["REDIS_URL"],
+                *(queues or ["images"]),
+            ],
+            cwd=ROOT,
+            env=env or worker_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         assert result.returncode == 0, result.stderr
         return result.stderr + result.stdout
 
@@ -133,8 +155,9 @@ def auth(app, client):
 
 
 def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
-        re.search(r'name="csrf_token" value="([^"]+)"', html)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
     assert match, "no CSRF token in page"
     return match.group(1)
 
@@ -156,8 +179,11 @@ def s3_endpoint():
     server.stop()
 
 
-S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                  "AWS_DEFAULT_REGION": "us-east-1"}
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 @pytest.fixture

@@ -26,11 +26,15 @@ def cheap_password_hashing(monkeypatch) -> None:
     monkeypatch.setattr(users, "generate_password_hash", fast)
 
 
-def add_post(data, author, title="Hello", body="Some *text*", tags=(), status="published",
-             publish_at=None):
+def add_post(
+    data, author, title="Hello", body="Some *text*", tags=(), status="published", publish_at=None
+):
     """A post written straight through the data layer; `author` is a User."""
-    return data.posts.create(author.id, author.username, PostInput(
-        title=title, body=body, tags=list(tags), status=status, publish_at=publish_at))
+    return data.posts.create(
+        author.id,
+        author.username,
+        PostInput(title=title, body=body, tags=list(tags), status=status, publish_at=publish_at),
+    )
 
 
 def listed_titles(page_html: str) -> list[str]:

@@ -12,8 +12,20 @@ import redis
 
 from blog.data.keys import Keys
 
-POST_FIELDS = {"id", "slug", "title", "body", "html", "excerpt", "author_id", "author",
-               "status", "published_at", "created_at", "updated_at"}
+POST_FIELDS = {
+    "id",
+    "slug",
+    "title",
+    "body",
+    "html",
+    "excerpt",
+    "author_id",
+    "author",
+    "status",
+    "published_at",
+    "created_at",
+    "updated_at",
+}
 COMMENT_FIELDS = {"id", "post_id", "name", "body", "created_at", "status"}
 POST_SUBKEYS = {"tags", "comments", "pending", "slugs"}
 TIMESTAMP_FIELDS = {"created_at", "updated_at", "published_at"}
@@ -32,7 +44,7 @@ def problems(r: redis.Redis, prefix: str = "blog:") -> list[str]:
     comment_ids: set[int] = set()
     tag_keys: set[str] = set()
     for key in _scan(r, prefix):
-        parts = key[len(prefix):].split(":")
+        parts = key[len(prefix) :].split(":")
         if parts[0] == "post" and len(parts) == 2:
             post_ids.add(int(parts[1]))
         elif parts[0] == "post" and len(parts) == 3 and parts[2] in POST_SUBKEYS:
@@ -74,8 +86,10 @@ def problems(r: redis.Redis, prefix: str = "blog:") -> list[str]:
             elif published[str(pid)] != float(h["published_at"]):
                 found.append(f"post {pid}'s score in posts:published is not its date")
             if in_tags != post_tags[pid]:
-                found.append(f"post {pid} has tags {sorted(post_tags[pid])} but is in the "
-                             f"tag indexes {sorted(in_tags)}")
+                found.append(
+                    f"post {pid} has tags {sorted(post_tags[pid])} but is in the "
+                    f"tag indexes {sorted(in_tags)}"
+                )
             for t in in_tags:
                 if tag_sets[t][str(pid)] != float(h["published_at"]):
                     found.append(f"post {pid}'s score in tag {t!r} is not its date")
@@ -129,22 +143,28 @@ def problems(r: redis.Redis, prefix: str = "blog:") -> list[str]:
             author = int(posts[pid].get("author_id", 0))
             pending_by_author.setdefault(author, set()).add(cid)
     for key in _scan(r, prefix + "user:"):
-        parts = key[len(prefix):].split(":")
+        parts = key[len(prefix) :].split(":")
         if len(parts) == 3 and parts[2] == "pending":
             uid = int(parts[1])
             held = {int(c) for c in r.zrange(key, 0, -1)}
             if held != pending_by_author.get(uid, set()):
-                found.append(f"author {uid}'s moderation queue {sorted(held)} should be "
-                             f"{sorted(pending_by_author.get(uid, set()))}")
+                found.append(
+                    f"author {uid}'s moderation queue {sorted(held)} should be "
+                    f"{sorted(pending_by_author.get(uid, set()))}"
+                )
         elif len(parts) == 3 and parts[2] == "posts":
             for member in r.zrange(key, 0, -1):
                 post = posts.get(int(member))
                 if post is None or post.get("author_id") != parts[1]:
-                    found.append(f"author {parts[1]}'s post list holds post {member}, "
-                                 "which is missing or not theirs")
+                    found.append(
+                        f"author {parts[1]}'s post list holds post {member}, "
+                        "which is missing or not theirs"
+                    )
     for uid in set(pending_by_author) - {
-            int(key[len(prefix):].split(":")[1]) for key in _scan(r, prefix + "user:")
-            if key.endswith(":pending")}:
+        int(key[len(prefix) :].split(":")[1])
+        for key in _scan(r, prefix + "user:")
+        if key.endswith(":pending")
+    }:
         found.append(f"author {uid} has pending comments but no moderation queue")
 
     for name, uid in r.hgetall(k.usernames).items():
@@ -163,13 +183,15 @@ def snapshot(r: redis.Redis, prefix: str = "blog:") -> dict:
     and sorted-set scores (timestamps): equal snapshots mean the same content."""
     out: dict = {}
     for key in _scan(r, prefix):
-        rest = key[len(prefix):]
+        rest = key[len(prefix) :]
         if rest.startswith(("ids:", "rate:")):
             continue
         kind = r.type(key)
         if kind == "hash":
-            value = {f: ("<ts>" if f in TIMESTAMP_FIELDS and v not in ("0", "0.0") else v)
-                     for f, v in r.hgetall(key).items()}
+            value = {
+                f: ("<ts>" if f in TIMESTAMP_FIELDS and v not in ("0", "0.0") else v)
+                for f, v in r.hgetall(key).items()
+            }
         elif kind == "set":
             value = sorted(r.smembers(key))
         elif kind == "zset":

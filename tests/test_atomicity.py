@@ -35,6 +35,7 @@ AUTHOR = (1, "alice")
 
 # ---- the cutting proxy ---------------------------------------------------------------
 
+
 @dataclass
 class _Link:
     client: socket.socket
@@ -82,8 +83,7 @@ class CuttingProxy:
                     client.close()
                     continue
                 link = _Link(client, socket.create_connection(self.target), limited)
-                link.reader = threading.Thread(target=self._to_client, args=(link,),
-                                               daemon=True)
+                link.reader = threading.Thread(target=self._to_client, args=(link,), daemon=True)
                 link.reader.start()
                 self._links.append(link)
             threading.Thread(target=self._to_server, args=(link,), daemon=True).start()
@@ -160,9 +160,11 @@ def proxied(proxy: CuttingProxy, retries: int = 0) -> DataLayer:
 
 # ---- the writes under test -------------------------------------------------------------
 
+
 def add(data: DataLayer, title: str, tags=(), status="published", body="Some *body*"):
-    return data.posts.create(*AUTHOR, PostInput(title=title, body=body, tags=list(tags),
-                                                status=status))
+    return data.posts.create(
+        *AUTHOR, PostInput(title=title, body=body, tags=list(tags), status=status)
+    )
 
 
 @dataclass
@@ -190,32 +192,48 @@ def seed_two_with_comments(data):
 
 def edit(data, ctx, **changes):
     post = ctx["post"]
-    values = {"title": post.title, "body": post.body, "tags": post.tags,
-              "status": post.status, **changes}
+    values = {
+        "title": post.title,
+        "body": post.body,
+        "tags": post.tags,
+        "status": post.status,
+        **changes,
+    }
     return data.posts.update(post, PostInput(**values))
 
 
 SCENARIOS = [
-    Scenario("create", seed_one,
-             lambda d, ctx: add(d, "Hello", ["redis", "python"])),
-    Scenario("create-draft", seed_one,
-             lambda d, ctx: add(d, "Hello", ["secret"], status="draft")),
-    Scenario("update-retag-rename", seed_two_with_comments,
-             lambda d, ctx: edit(d, ctx, title="Gamma", tags=["shared", "fresh"])),
-    Scenario("unpublish", seed_two_with_comments,
-             lambda d, ctx: edit(d, ctx, status="draft")),
-    Scenario("delete", seed_two_with_comments,
-             lambda d, ctx: d.posts.delete(ctx["post"])),
-    Scenario("comment-add", seed_two_with_comments,
-             lambda d, ctx: d.comments.add(ctx["post"].id, AUTHOR[0], "Eve", "hi", False)),
-    Scenario("comment-add-moderated", seed_two_with_comments,
-             lambda d, ctx: d.comments.add(ctx["post"].id, AUTHOR[0], "Eve", "hi", True)),
-    Scenario("comment-approve", seed_two_with_comments,
-             lambda d, ctx: d.comments.approve(ctx["pending"], AUTHOR[0])),
-    Scenario("comment-delete", seed_two_with_comments,
-             lambda d, ctx: d.comments.delete(ctx["comment"], AUTHOR[0]), watches=False),
-    Scenario("user-create", lambda d: {},
-             lambda d, ctx: d.users.create("bob", "a long password")),
+    Scenario("create", seed_one, lambda d, ctx: add(d, "Hello", ["redis", "python"])),
+    Scenario("create-draft", seed_one, lambda d, ctx: add(d, "Hello", ["secret"], status="draft")),
+    Scenario(
+        "update-retag-rename",
+        seed_two_with_comments,
+        lambda d, ctx: edit(d, ctx, title="Gamma", tags=["shared", "fresh"]),
+    ),
+    Scenario("unpublish", seed_two_with_comments, lambda d, ctx: edit(d, ctx, status="draft")),
+    Scenario("delete", seed_two_with_comments, lambda d, ctx: d.posts.delete(ctx["post"])),
+    Scenario(
+        "comment-add",
+        seed_two_with_comments,
+        lambda d, ctx: d.comments.add(ctx["post"].id, AUTHOR[0], "Eve", "hi", False),
+    ),
+    Scenario(
+        "comment-add-moderated",
+        seed_two_with_comments,
+        lambda d, ctx: d.comments.add(ctx["post"].id, AUTHOR[0], "Eve", "hi", True),
+    ),
+    Scenario(
+        "comment-approve",
+        seed_two_with_comments,
+        lambda d, ctx: d.comments.approve(ctx["pending"], AUTHOR[0]),
+    ),
+    Scenario(
+        "comment-delete",
+        seed_two_with_comments,
+        lambda d, ctx: d.comments.delete(ctx["comment"], AUTHOR[0]),
+        watches=False,
+    ),
+    Scenario("user-create", lambda d: {}, lambda d, ctx: d.users.create("bob", "a long password")),
 ]
 
 
@@ -235,13 +253,25 @@ def content(r: redis.Redis) -> list:
         if key.count(":") != 2:
             continue
         post = data.posts.get(int(key.rsplit(":", 1)[1]))
-        comments = r.zrange(data.keys.post_comments(post.id), 0, -1) + \
-            r.zrange(data.keys.post_pending(post.id), 0, -1)
-        out.append((post.title, post.slug, sorted(r.smembers(data.keys.post_slugs(post.id))),
-                    post.tags, post.status,
-                    sorted((c.name, c.body, c.status) for c in data.comments.load(comments))))
-    return [sorted(out), sorted(r.smembers(PREFIX + "tags")),
-            sorted(r.hkeys(PREFIX + "users")), len(problems(r, PREFIX))]
+        comments = r.zrange(data.keys.post_comments(post.id), 0, -1) + r.zrange(
+            data.keys.post_pending(post.id), 0, -1
+        )
+        out.append(
+            (
+                post.title,
+                post.slug,
+                sorted(r.smembers(data.keys.post_slugs(post.id))),
+                post.tags,
+                post.status,
+                sorted((c.name, c.body, c.status) for c in data.comments.load(comments)),
+            )
+        )
+    return [
+        sorted(out),
+        sorted(r.smembers(PREFIX + "tags")),
+        sorted(r.hkeys(PREFIX + "users")),
+        len(problems(r, PREFIX)),
+    ]
 
 
 class Harness:
@@ -256,8 +286,9 @@ class Harness:
         self.direct.flushall()
         return self.scenario.seed(self.data)
 
-    def run(self, budget: int | None, reconnect: bool = False,
-            retries: int = 0) -> tuple[CuttingProxy, Exception | None]:
+    def run(
+        self, budget: int | None, reconnect: bool = False, retries: int = 0
+    ) -> tuple[CuttingProxy, Exception | None]:
         ctx = self.reset()
         proxy = CuttingProxy(self.target, budget, reconnect)
         data = proxied(proxy, retries)
@@ -316,19 +347,22 @@ def test_cut_connection_leaves_all_or_nothing(redis_url, redis_client, frozen_cl
         found = problems(h.direct, PREFIX)
         assert not found, f"{scenario.name}, cut after {budget}/{total} bytes: {found}"
         assert state in (before, after), (
-            f"{scenario.name}, cut after {budget}/{total} bytes: partial write")
+            f"{scenario.name}, cut after {budget}/{total} bytes: partial write"
+        )
         outcomes.append((budget, state == after, error is not None))
 
     assert outcomes[0][1:] == (False, True)  # nothing sent: nothing written
-    assert any(done and failed for _, done, failed in outcomes), \
+    assert any(done and failed for _, done, failed in outcomes), (
         "never cut between the write and its reply"
+    )
     assert any(not done for _, done, _ in outcomes)
     h.direct.close()
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
-def test_client_retry_after_a_cut_writes_exactly_once(redis_url, redis_client, frozen_clock,
-                                                       scenario):
+def test_client_retry_after_a_cut_writes_exactly_once(
+    redis_url, redis_client, frozen_clock, scenario
+):
     """The app's client retries on a new connection after a cut (redis-py re-runs a
     transaction whose WATCH was lost). Wherever the cut falls, the write then happens
     exactly once: no duplicate post, slug or comment, no false "name taken"."""
@@ -341,8 +375,11 @@ def test_client_retry_after_a_cut_writes_exactly_once(redis_url, redis_client, f
     # that fails the request before anything is sent, which the test above covers.
     offsets: list[int] = []
     commands = parse_commands(bytes(proxy.forwarded), offsets)
-    start = next(o for o, c in zip(offsets, commands, strict=True)
-                 if c[0] not in ("PING", "CLIENT", "HELLO", "AUTH", "SELECT"))
+    start = next(
+        o
+        for o, c in zip(offsets, commands, strict=True)
+        if c[0] not in ("PING", "CLIENT", "HELLO", "AUTH", "SELECT")
+    )
     for budget in [b for b in budgets(marks, total, steps=8) if b > start]:
         _, error = h.run(budget, reconnect=True, retries=3)
         assert error is None, f"{scenario.name}, cut after {budget}/{total}: {error!r}"
@@ -352,28 +389,48 @@ def test_client_retry_after_a_cut_writes_exactly_once(redis_url, redis_client, f
 
 # ---- MULTI/EXEC with WATCH, read off the wire --------------------------------------------
 
+
 def parse_commands(raw: bytes, offsets: list[int] | None = None) -> list[list[str]]:
     """Split a client's RESP byte stream into commands (and where each starts)."""
     commands, i = [], 0
     while i < len(raw):
         if offsets is not None:
             offsets.append(i)
-        assert raw[i:i + 1] == b"*", raw[i:i + 20]
+        assert raw[i : i + 1] == b"*", raw[i : i + 20]
         end = raw.index(b"\r\n", i)
-        count, i = int(raw[i + 1:end]), end + 2
+        count, i = int(raw[i + 1 : end]), end + 2
         args = []
         for _ in range(count):
             end = raw.index(b"\r\n", i)
-            size, i = int(raw[i + 1:end]), end + 2
-            args.append(raw[i:i + size].decode(errors="replace"))
+            size, i = int(raw[i + 1 : end]), end + 2
+            args.append(raw[i : i + size].decode(errors="replace"))
             i += size + 2
         commands.append(args)
     return commands
 
 
-WRITES = {"HSET", "HSETNX", "HDEL", "HINCRBY", "SADD", "SREM", "ZADD", "ZREM", "ZINCRBY",
-          "DEL", "UNLINK", "SET", "SETNX", "EXPIRE", "INCR", "INCRBY", "RPUSH", "LPUSH",
-          "RENAME", "APPEND"}
+WRITES = {
+    "HSET",
+    "HSETNX",
+    "HDEL",
+    "HINCRBY",
+    "SADD",
+    "SREM",
+    "ZADD",
+    "ZREM",
+    "ZINCRBY",
+    "DEL",
+    "UNLINK",
+    "SET",
+    "SETNX",
+    "EXPIRE",
+    "INCR",
+    "INCRBY",
+    "RPUSH",
+    "LPUSH",
+    "RENAME",
+    "APPEND",
+}
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
@@ -405,6 +462,7 @@ def test_writes_are_one_watched_transaction(redis_url, redis_client, scenario):
 
 
 # ---- concurrency -----------------------------------------------------------------------
+
 
 def run_together(*jobs: Callable[[], object]) -> list:
     """Start the jobs at the same moment in threads; their results or exceptions."""
@@ -450,8 +508,10 @@ def test_concurrent_creates_of_one_title_get_distinct_slugs(shared):
 
 def test_concurrent_renames_to_one_title_get_distinct_slugs(shared):
     posts = [add(shared, f"Draft {i}", ["x"]) for i in range(6)]
-    jobs = [lambda p=p: shared.posts.update(p, PostInput("Final", "", ["y"], "published"))
-            for p in posts]
+    jobs = [
+        lambda p=p: shared.posts.update(p, PostInput("Final", "", ["y"], "published"))
+        for p in posts
+    ]
     results = run_together(*jobs)
     assert len({r.slug for r in results}) == 6
     assert_consistent(shared.redis)
@@ -463,10 +523,12 @@ def test_comment_racing_post_delete_leaves_no_orphan(shared):
         post = add(shared, f"Doomed {i}", ["t"])
         comment, deleted = run_together(
             lambda p=post, m=(i % 2 == 1): shared.comments.add(p.id, 1, "n", "b", m),
-            lambda p=post: shared.posts.delete(p))
+            lambda p=post: shared.posts.delete(p),
+        )
         assert deleted is None
-        assert comment is None or not isinstance(comment, Exception) or \
-            isinstance(comment, PostGone), comment
+        assert (
+            comment is None or not isinstance(comment, Exception) or isinstance(comment, PostGone)
+        ), comment
         outcomes.add(type(comment).__name__)
         assert shared.posts.get(post.id) is None
         assert not list(shared.redis.scan_iter(f"{PREFIX}post:{post.id}:*"))
@@ -480,10 +542,12 @@ def test_edit_racing_delete_never_resurrects_the_post(shared):
         post = add(shared, f"Contested {i}", ["t"])
         edited, deleted = run_together(
             lambda p=post: shared.posts.update(p, PostInput("Renamed", "", ["u"], "published")),
-            lambda p=post: shared.posts.delete(p))
+            lambda p=post: shared.posts.delete(p),
+        )
         assert deleted is None
-        assert edited is not None and (not isinstance(edited, Exception)
-                                       or isinstance(edited, PostGone)), edited
+        assert edited is not None and (
+            not isinstance(edited, Exception) or isinstance(edited, PostGone)
+        ), edited
         assert shared.posts.get(post.id) is None
         assert shared.redis.hlen(PREFIX + "slugs") == 0
         assert_consistent(shared.redis)
@@ -493,8 +557,9 @@ def test_approve_racing_comment_delete_never_resurrects_it(shared):
     post = add(shared, "Moderated")
     for _ in range(20):
         c = shared.comments.add(post.id, 1, "n", "b", moderated=True)
-        approved, deleted = run_together(lambda c=c: shared.comments.approve(c, 1),
-                                         lambda c=c: shared.comments.delete(c, 1))
+        approved, deleted = run_together(
+            lambda c=c: shared.comments.approve(c, 1), lambda c=c: shared.comments.delete(c, 1)
+        )
         assert deleted is None
         assert approved is None or isinstance(approved, CommentGone), approved
         assert not shared.redis.exists(shared.keys.comment(c.id))
@@ -512,16 +577,27 @@ def test_random_concurrent_writes_stay_consistent(shared):
             done += 1
             ids = [int(i) for i in shared.redis.zrange(shared.keys.user_posts(1), 0, -1)]
             post = shared.posts.get(rng.choice(ids)) if ids else None
-            action = rng.choice(["create", "create", "update", "delete", "comment",
-                                 "comment", "approve"])
+            action = rng.choice(
+                ["create", "create", "update", "delete", "comment", "comment", "approve"]
+            )
             try:
                 if action == "create" or post is None:
-                    add(shared, rng.choice(["One", "Two", "Three"]), rng.sample(tags, 2),
-                        rng.choice(["published", "draft"]))
+                    add(
+                        shared,
+                        rng.choice(["One", "Two", "Three"]),
+                        rng.sample(tags, 2),
+                        rng.choice(["published", "draft"]),
+                    )
                 elif action == "update":
-                    shared.posts.update(post, PostInput(
-                        rng.choice(["One", "Two", "Four"]), "x", rng.sample(tags, 2),
-                        rng.choice(["published", "draft", "published"])))
+                    shared.posts.update(
+                        post,
+                        PostInput(
+                            rng.choice(["One", "Two", "Four"]),
+                            "x",
+                            rng.sample(tags, 2),
+                            rng.choice(["published", "draft", "published"]),
+                        ),
+                    )
                 elif action == "delete":
                     shared.posts.delete(post)
                 elif action == "comment":
@@ -550,9 +626,17 @@ CORRUPTIONS = {
     "slug points nowhere": lambda r: r.hset("blog:slugs", "ghost", "99"),
     "post's slug unresolved": lambda r: r.hdel("blog:slugs", "alpha"),
     "draft still published": lambda r: r.hset("blog:post:2", "status", "draft"),
-    "orphan comment": lambda r: r.hset("blog:comment:50", mapping={
-        "id": 50, "post_id": 99, "name": "n", "body": "b", "created_at": 1,
-        "status": "approved"}),
+    "orphan comment": lambda r: r.hset(
+        "blog:comment:50",
+        mapping={
+            "id": 50,
+            "post_id": 99,
+            "name": "n",
+            "body": "b",
+            "created_at": 1,
+            "status": "approved",
+        },
+    ),
     "listed comment missing": lambda r: r.zadd("blog:post:1:comments", {"77": 1}),
     "comment husk": lambda r: r.hdel("blog:comment:1", "body", "name", "post_id"),
     "pending queue out of step": lambda r: r.zrem("blog:user:1:pending", "3"),

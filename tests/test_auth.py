@@ -49,8 +49,10 @@ def test_login_and_logout(client, auth):
     assert "Log in" in client.get("/").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("username, password", [
-    ("alice", "wrong password"), ("nobody", PASSWORD), ("alice", ""), ("", PASSWORD)])
+@pytest.mark.parametrize(
+    "username, password",
+    [("alice", "wrong password"), ("nobody", PASSWORD), ("alice", ""), ("", PASSWORD)],
+)
 def test_failed_login_says_so_without_telling_which_part(client, auth, username, password):
     auth.create("alice")
     response = client.post("/login", data={"username": username, "password": password})
@@ -71,11 +73,16 @@ def test_login_username_is_case_insensitive(client, auth):
 def write_requests(post, comment):
     slug = post.slug
     return [
-        ("GET", "/posts/new"), ("POST", "/posts/new"),
-        ("GET", f"/posts/{slug}/edit"), ("POST", f"/posts/{slug}/edit"),
-        ("GET", f"/posts/{slug}/delete"), ("POST", f"/posts/{slug}/delete"),
-        ("GET", "/dashboard"), ("GET", "/moderation"),
-        ("POST", f"/comments/{comment.id}/delete"), ("POST", f"/comments/{comment.id}/approve"),
+        ("GET", "/posts/new"),
+        ("POST", "/posts/new"),
+        ("GET", f"/posts/{slug}/edit"),
+        ("POST", f"/posts/{slug}/edit"),
+        ("GET", f"/posts/{slug}/delete"),
+        ("POST", f"/posts/{slug}/delete"),
+        ("GET", "/dashboard"),
+        ("GET", "/moderation"),
+        ("POST", f"/comments/{comment.id}/delete"),
+        ("POST", f"/comments/{comment.id}/approve"),
         ("POST", "/logout"),
     ]
 
@@ -83,8 +90,9 @@ def write_requests(post, comment):
 def test_anonymous_write_requests_redirect_to_login(client, data, alice_post):
     post, comment = alice_post
     for method, path in write_requests(post, comment):
-        response = client.open(path, method=method,
-                               data={"title": "Hijacked", "status": "published"})
+        response = client.open(
+            path, method=method, data={"title": "Hijacked", "status": "published"}
+        )
         assert response.status_code == 302, (method, path)
         location = urlsplit(response.headers["Location"])
         assert location.path == "/login", (method, path)
@@ -117,18 +125,34 @@ def leaves_the_site(location: str) -> bool:
     "/" and drop tabs and newlines in URLs.)"""
     normalised = location.replace("\\", "/").replace("\t", "").replace("\n", "").strip()
     parts = urlsplit(normalised)
-    return parts.netloc not in ("", "localhost") or normalised.startswith("//") or \
-        parts.scheme not in ("", "http", "https")
+    return (
+        parts.netloc not in ("", "localhost")
+        or normalised.startswith("//")
+        or parts.scheme not in ("", "http", "https")
+    )
 
 
-@pytest.mark.parametrize("target", [
-    "https://evil.example/", "//evil.example/", "http:evil.example", "/\\evil.example",
-    "\\\\evil.example", "javascript:alert(1)", "https:/evil.example", " //evil.example",
-    "/\t/evil.example", "ftp://evil.example", "evil.example"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "http:evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        "https:/evil.example",
+        " //evil.example",
+        "/\t/evil.example",
+        "ftp://evil.example",
+        "evil.example",
+    ],
+)
 def test_external_next_is_not_followed(client, auth, target):
     auth.create("alice")
-    response = client.post("/login", query_string={"next": target},
-                           data={"username": "alice", "password": PASSWORD})
+    response = client.post(
+        "/login", query_string={"next": target}, data={"username": "alice", "password": PASSWORD}
+    )
     assert response.status_code == 302
     location = response.headers["Location"]
     assert not leaves_the_site(location), location
@@ -138,12 +162,15 @@ def test_external_next_is_not_followed(client, auth, target):
 def test_others_cannot_edit_or_delete_a_post(client, auth, data, alice_post):
     post, comment = alice_post
     auth.login("bob")
-    for method, path in [("GET", f"/posts/{post.slug}/edit"),
-                         ("POST", f"/posts/{post.slug}/edit"),
-                         ("GET", f"/posts/{post.slug}/delete"),
-                         ("POST", f"/posts/{post.slug}/delete")]:
-        response = client.open(path, method=method,
-                               data={"title": "Hijacked", "body": "", "status": "published"})
+    for method, path in [
+        ("GET", f"/posts/{post.slug}/edit"),
+        ("POST", f"/posts/{post.slug}/edit"),
+        ("GET", f"/posts/{post.slug}/delete"),
+        ("POST", f"/posts/{post.slug}/delete"),
+    ]:
+        response = client.open(
+            path, method=method, data={"title": "Hijacked", "body": "", "status": "published"}
+        )
         assert response.status_code == 403, (method, path)
         assert_site_layout(response.get_data(as_text=True))
     for path in [f"/comments/{comment.id}/delete", f"/comments/{comment.id}/approve"]:

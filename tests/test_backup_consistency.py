@@ -39,8 +39,9 @@ def test_writes_between_export_batches_keep_every_post_whole(app, data, redis_cl
     records = [next(stream) for _ in range(25)]  # a few posts are out, most are not
 
     rng = random.Random(7)
-    post_ids = [int(k.split(":")[2]) for k in redis_client.scan_iter("blog:post:*")
-                if k.count(":") == 2]
+    post_ids = [
+        int(k.split(":")[2]) for k in redis_client.scan_iter("blog:post:*") if k.count(":") == 2
+    ]
     for post_id in post_ids:  # every post changes under the exporter's feet
         post = data.posts.get(post_id)
         if post is None:
@@ -50,11 +51,19 @@ def test_writes_between_export_batches_keep_every_post_whole(app, data, redis_cl
             continue
         for comment in data.comments.for_post(post_id)[:1]:
             data.comments.delete(comment, post.author_id)
-        data.comments.add(post_id, post.author_id, "late", "written during the backup",
-                          moderated=rng.random() < 0.5)
+        data.comments.add(
+            post_id,
+            post.author_id,
+            "late",
+            "written during the backup",
+            moderated=rng.random() < 0.5,
+        )
     for i in range(5):
-        new = data.posts.create(alice.id, alice.username, PostInput(
-            f"Born during the backup {i}", "body", ["new"], "published"))
+        new = data.posts.create(
+            alice.id,
+            alice.username,
+            PostInput(f"Born during the backup {i}", "body", ["new"], "published"),
+        )
         data.comments.add(new.id, alice.id, "x", "y", moderated=False)
     records.extend(stream)
 
@@ -67,7 +76,8 @@ def test_writes_between_export_batches_keep_every_post_whole(app, data, redis_cl
 
 
 def test_backups_taken_while_authors_and_readers_write_restore_consistently(
-        app, data, redis_client, redis_url, tmp_path):
+    app, data, redis_client, redis_url, tmp_path
+):
     make_varied_data(data, app.extensions["media_storage"], posts=150, images=0)
     stop, errors, writes = threading.Event(), [], [0]
 
@@ -81,14 +91,26 @@ def test_backups_taken_while_authors_and_readers_write_restore_consistently(
             while not stop.is_set():
                 action = rng.random()
                 if action < 0.35 or not mine:
-                    post = own.posts.create(author.id, author.username, PostInput(
-                        f"Live {rng.random()}", "body ✍️", rng.sample(["a", "b", "c"], 2),
-                        rng.choice(["published", "draft"])))
+                    post = own.posts.create(
+                        author.id,
+                        author.username,
+                        PostInput(
+                            f"Live {rng.random()}",
+                            "body ✍️",
+                            rng.sample(["a", "b", "c"], 2),
+                            rng.choice(["published", "draft"]),
+                        ),
+                    )
                     mine.append(post.id)
                 elif action < 0.8:
                     with contextlib.suppress(PostGone):
-                        own.comments.add(rng.choice(mine), author.id, "n", "live comment",
-                                         moderated=rng.random() < 0.5)
+                        own.comments.add(
+                            rng.choice(mine),
+                            author.id,
+                            "n",
+                            "live comment",
+                            moderated=rng.random() < 0.5,
+                        )
                 else:
                     post = own.posts.get(mine.pop(rng.randrange(len(mine))))
                     if post:
@@ -110,8 +132,7 @@ def test_backups_taken_while_authors_and_readers_write_restore_consistently(
         started = writes[0]
         # At least 3 backups, and as many as it takes for 100 writes to land during them.
         while (len(keys) < 3 or writes[0] - started < 100) and len(keys) < 20 and not errors:
-            outcome = service.run_backup(data, app.extensions["media_storage"], target,
-                                         app.config)
+            outcome = service.run_backup(data, app.extensions["media_storage"], target, app.config)
             keys.append(outcome["key"])
         during = writes[0] - started
     finally:
@@ -124,8 +145,7 @@ def test_backups_taken_while_authors_and_readers_write_restore_consistently(
     for n, key in enumerate(keys):
         prefix = f"restored{n}:"
         restored = DataLayer(redis_client, prefix)
-        result = service.restore_backup(restored, LocalStorage(tmp_path / f"media{n}"),
-                                        target, key)
+        result = service.restore_backup(restored, LocalStorage(tmp_path / f"media{n}"), target, key)
         counts = check_invariants(redis_client, prefix)
         assert counts["posts"] == result["posts"] >= 100
         # The restored blog works: pages can be listed through the data layer.

@@ -31,8 +31,11 @@ from tests.backup_helpers import (
 from tests.conftest import S3_CREDENTIALS
 
 MiB = 1024 * 1024
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing",
-               "region_name": "us-east-1"}
+CREDENTIALS = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+    "region_name": "us-east-1",
+}
 
 pytestmark = pytest.mark.slow
 
@@ -53,15 +56,21 @@ def own_s3():
     server.stop()
 
 
-def test_s3_outage_mid_upload_aborts_retries_then_succeeds(app, data, redis_client, own_s3,
-                                                           worker_env):
+def test_s3_outage_mid_upload_aborts_retries_then_succeeds(
+    app, data, redis_client, own_s3, worker_env
+):
     proxy, direct = own_s3
     storage = app.extensions["media_storage"]
     alice = data.users.create("alice", "correct horse battery")
     for _ in range(4):  # ~24 MB of incompressible originals: five 5 MiB parts
         add_image(data, storage, alice.id, 6 * MiB, variants=())
-    env = env_with(worker_env, BACKUP_BUCKET="outage-bucket", S3_ENDPOINT_URL=proxy.url,
-                   BACKUP_PART_MB=5, **S3_CREDENTIALS)
+    env = env_with(
+        worker_env,
+        BACKUP_BUCKET="outage-bucket",
+        S3_ENDPOINT_URL=proxy.url,
+        BACKUP_PART_MB=5,
+        **S3_CREDENTIALS,
+    )
     rq = app.extensions["rq_connection"]
     with app.app_context():
         job = enqueue_backup(trigger="test")
@@ -99,13 +108,12 @@ def test_s3_outage_mid_upload_aborts_retries_then_succeeds(app, data, redis_clie
     assert good["job_id"] == job.id
     objects = direct.list_objects_v2(Bucket="outage-bucket")["Contents"]
     assert [o["Key"] for o in objects] == [good["key"]]
-    assert NAME_RE.fullmatch(good["key"][len("backups/"):])
+    assert NAME_RE.fullmatch(good["key"][len("backups/") :])
     head = direct.head_object(Bucket="outage-bucket", Key=good["key"])
     assert head["Metadata"]["sha256"] == good["sha256"]
     assert head["ContentLength"] == good["size"] > 24 * MiB
     assert not direct.list_multipart_uploads(Bucket="outage-bucket").get("Uploads")
-    info, manifest = service.verify_backup(S3Target("outage-bucket", client=direct),
-                                           good["key"])
+    info, manifest = service.verify_backup(S3Target("outage-bucket", client=direct), good["key"])
     assert manifest["counts"]["media_files"] == 4
 
 
@@ -153,8 +161,9 @@ def test_a_stored_object_that_fails_its_check_is_deleted(s3_endpoint, s3_bucket)
 def backed_up(app, data, tmp_path):
     app.config["BACKUP_ROOT"] = str(tmp_path / "backups")
     made = make_varied_data(data, app.extensions["media_storage"], posts=20, images=2)
-    outcome = service.run_backup(data, app.extensions["media_storage"],
-                                 LocalTarget(tmp_path / "backups"), app.config)
+    outcome = service.run_backup(
+        data, app.extensions["media_storage"], LocalTarget(tmp_path / "backups"), app.config
+    )
     return outcome["key"], tmp_path / "backups" / outcome["key"], made
 
 
@@ -162,38 +171,46 @@ def _tamper(path: Path) -> None:
     """A well-formed archive with different data: only the recorded SHA-256 catches it."""
     records, media = [], {}
     with path.open("rb") as f:
-        manifest = read_archive(f, on_record=records.append,
-                                on_media=lambda name, s: media.__setitem__(name, s.read()))
+        manifest = read_archive(
+            f, on_record=records.append, on_media=lambda name, s: media.__setitem__(name, s.read())
+        )
     for record in records:
         if record["key"].startswith("post:") and record["type"] == "hash":
             record["value"]["title"] = "Pwned"
     out = io.BytesIO()
-    write_archive(out, records,
-                  [MediaItem(n, len(b), lambda b=b: io.BytesIO(b)) for n, b in media.items()],
-                  app_version="0.1.0", key_prefix="blog:", counts=manifest["counts"])
+    write_archive(
+        out,
+        records,
+        [MediaItem(n, len(b), lambda b=b: io.BytesIO(b)) for n, b in media.items()],
+        app_version="0.1.0",
+        key_prefix="blog:",
+        counts=manifest["counts"],
+    )
     path.write_bytes(out.getvalue())
 
 
 DAMAGE = {
     "truncated": (lambda p: p.write_bytes(p.read_bytes()[:-300]), "truncated"),
-    "cut in half": (lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]),
-                    "truncated"),
+    "cut in half": (lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]), "truncated"),
     "bit flip": (lambda p: p.write_bytes(_flip(p.read_bytes())), ""),
     "trailing bytes": (lambda p: p.write_bytes(p.read_bytes() + b"junk"), "after the end"),
-    "not gzip": (lambda p: p.write_bytes(b"PK\x03\x04" + p.read_bytes()),
-                 "not a gzip-compressed file"),
+    "not gzip": (
+        lambda p: p.write_bytes(b"PK\x03\x04" + p.read_bytes()),
+        "not a gzip-compressed file",
+    ),
     "altered, manifest rewritten": (_tamper, "SHA-256 does not match"),
 }
 
 
 def _flip(raw: bytes) -> bytes:
     middle = len(raw) // 2
-    return raw[:middle] + bytes([raw[middle] ^ 0x40]) + raw[middle + 1:]
+    return raw[:middle] + bytes([raw[middle] ^ 0x40]) + raw[middle + 1 :]
 
 
 @pytest.mark.parametrize("damage", DAMAGE)
-def test_damaged_archive_is_refused_and_nothing_is_written(damage, app, data, redis_client,
-                                                           backed_up):
+def test_damaged_archive_is_refused_and_nothing_is_written(
+    damage, app, data, redis_client, backed_up
+):
     key, path, made = backed_up
     harm, message = DAMAGE[damage]
     harm(path)
@@ -217,8 +234,9 @@ def test_damaged_archive_is_refused_and_nothing_is_written(damage, app, data, re
     assert redis_client.dbsize() == 0
 
 
-def test_restore_into_a_store_with_data_is_refused_unless_forced(app, data, redis_client,
-                                                                 backed_up):
+def test_restore_into_a_store_with_data_is_refused_unless_forced(
+    app, data, redis_client, backed_up
+):
     key, _, _ = backed_up
     at_backup = logical_dump(redis_client)
     data.users.create("mallory", "correct horse battery")  # written after the backup

@@ -39,8 +39,11 @@ def test_the_last_good_backup_survives_however_old():
 
 
 @settings(max_examples=300, deadline=None)
-@given(ages=st.lists(st.tuples(st.floats(0, 400), st.booleans()), max_size=40),
-       keep_days=st.integers(1, 60), keep_min=st.integers(0, 10))
+@given(
+    ages=st.lists(st.tuples(st.floats(0, 400), st.booleans()), max_size=40),
+    keep_days=st.integers(1, 60),
+    keep_min=st.integers(0, 10),
+)
 def test_retention_rules_hold_for_any_history(ages, keep_days, keep_min):
     backups = list({b.key: b for b in (fake(a, g) for a, g in ages)}.values())
     doomed = plan_retention(backups, NOW, keep_days, keep_min)

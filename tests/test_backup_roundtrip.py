@@ -37,8 +37,9 @@ def s3_app(redis_url, redis_client, s3_settings, tmp_path):
     return make_app(redis_url, **s3_settings, BACKUP_ROOT=str(tmp_path / "unused"))
 
 
-def test_round_trip_through_s3_with_a_real_worker(s3_app, s3_settings, s3_endpoint, worker_env,
-                                                  redis_client):
+def test_round_trip_through_s3_with_a_real_worker(
+    s3_app, s3_settings, s3_endpoint, worker_env, redis_client
+):
     app, data = s3_app, s3_app.extensions["blog_data"]
     storage = app.extensions["media_storage"]
     made = make_varied_data(data, storage, posts=300)
@@ -67,12 +68,17 @@ def test_round_trip_through_s3_with_a_real_worker(s3_app, s3_settings, s3_endpoi
     assert head["ServerSideEncryption"] == "AES256"
     assert head["Metadata"]["sha256"] == outcome["sha256"]
     assert head["ContentLength"] == outcome["size"]
-    computed = s3.head_object(Bucket=s3_settings["S3_BUCKET"], Key=key,
-                              ChecksumMode="ENABLED")["ChecksumSHA256"]
+    computed = s3.head_object(Bucket=s3_settings["S3_BUCKET"], Key=key, ChecksumMode="ENABLED")[
+        "ChecksumSHA256"
+    ]
     assert base64.b64decode(computed).hex() == outcome["sha256"]  # S3's own hash agrees
     assert not s3.list_multipart_uploads(Bucket=s3_settings["S3_BUCKET"]).get("Uploads")
-    listed = [o["Key"] for o in s3.list_objects_v2(
-        Bucket=s3_settings["S3_BUCKET"], Prefix="backups/").get("Contents", [])]
+    listed = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=s3_settings["S3_BUCKET"], Prefix="backups/").get(
+            "Contents", []
+        )
+    ]
     assert listed == [key]  # the temporary object is gone
 
     # Disaster: Redis emptied, every media object deleted.
@@ -98,10 +104,12 @@ def test_round_trip_local_target_in_process(app, data, redis_client, media_root,
     runner = app.test_cli_runner()
     result = runner.invoke(args=["backup", "run"])
     assert result.exit_code == 0, result.output
-    assert re.search(r"Backed up to .+: \d+ posts, \d+ comments, 2 authors, 4 images, 9 files",
-                     result.output), result.output
-    assert re.search(r"data: [\d,]+ records \| images: \[#+\] [\d.]+/[\d.]+ MB \| archive: ",
-                     result.output), result.output  # the progress line
+    assert re.search(
+        r"Backed up to .+: \d+ posts, \d+ comments, 2 authors, 4 images, 9 files", result.output
+    ), result.output
+    assert re.search(
+        r"data: [\d,]+ records \| images: \[#+\] [\d.]+/[\d.]+ MB \| archive: ", result.output
+    ), result.output  # the progress line
     key = data.backups.last_good()["key"]
     assert NAME_RE.fullmatch(key)
     archive = tmp_path / "backups" / key
@@ -115,7 +123,7 @@ def test_round_trip_local_target_in_process(app, data, redis_client, media_root,
         manifest = json.load(tar.extractfile("manifest.json"))
         records = [json.loads(line) for line in tar.extractfile("data.jsonl")]
     assert names[0] == "data.jsonl" and names[-1] == "manifest.json"
-    assert {n[len("media/"):] for n in names[1:-1]} == set(files)
+    assert {n[len("media/") :] for n in names[1:-1]} == set(files)
     assert manifest["counts"]["images"] == 4 and manifest["key_prefix"] == "blog:"
     exported = {r["key"] for r in records}
     assert "posts:published" not in exported and "slugs" not in exported  # derived
@@ -165,8 +173,11 @@ def test_reindex_rebuilds_exactly_what_the_writers_maintain(app, data, redis_cli
     make_varied_data(data, app.extensions["media_storage"], posts=80, images=2)
     before = logical_dump(redis_client)
     for name in list(before):
-        if name in ("posts:published", "slugs", "tags", "users") or name.startswith("tag:") \
-                or re.fullmatch(r"user:\d+:(posts|pending|images)", name):
+        if (
+            name in ("posts:published", "slugs", "tags", "users")
+            or name.startswith("tag:")
+            or re.fullmatch(r"user:\d+:(posts|pending|images)", name)
+        ):
             redis_client.delete("blog:" + name)
     redis_client.sadd("blog:tag:stale", "999")  # an index entry for nothing: must go
     reindex(redis_client, data.keys)
@@ -213,16 +224,20 @@ def test_kms_encryption_when_a_key_id_is_set(app, data, s3_endpoint, s3_bucket):
     assert service.verify_backup(target, outcome["key"])[0].sha256 == outcome["sha256"]
 
 
-def test_images_uploaded_through_the_real_flow_come_back(client, auth, app, data, redis_client,
-                                                         burst_worker, tmp_path):
+def test_images_uploaded_through_the_real_flow_come_back(
+    client, auth, app, data, redis_client, burst_worker, tmp_path
+):
     """HTTP upload, a real worker cleans it, then back up, lose everything, restore."""
     from tests.conftest import FIXTURES
 
     app.config["BACKUP_ROOT"] = str(tmp_path / "backups")
     auth.login()
     photo = (FIXTURES / "exif-samples" / "gps" / "DSCN0010.jpg").read_bytes()
-    info = client.post("/uploads", data={"image": (io.BytesIO(photo), "DSCN0010.jpg")},
-                       content_type="multipart/form-data").get_json()
+    info = client.post(
+        "/uploads",
+        data={"image": (io.BytesIO(photo), "DSCN0010.jpg")},
+        content_type="multipart/form-data",
+    ).get_json()
     burst_worker("images")
     status = client.get(info["status_url"]).get_json()
     assert status["status"] == "ready", status

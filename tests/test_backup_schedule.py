@@ -63,8 +63,9 @@ def test_registering_twice_keeps_one_job_and_a_new_cron_replaces_it(rq_conn):
 def test_next_run_reads_cron_in_utc():
     now = datetime(2025, 3, 30, 2, 59, tzinfo=UTC)  # the night Europe moves its clocks
     assert next_run("0 3 * * *", now) == datetime(2025, 3, 30, 3, 0, tzinfo=UTC)
-    assert next_run("0 3 * * *", datetime(2025, 3, 30, 3, 0, tzinfo=UTC)) == \
-        datetime(2025, 3, 31, 3, 0, tzinfo=UTC)
+    assert next_run("0 3 * * *", datetime(2025, 3, 30, 3, 0, tzinfo=UTC)) == datetime(
+        2025, 3, 31, 3, 0, tzinfo=UTC
+    )
 
 
 @pytest.mark.parametrize("cron", ["every night", "0 25 * * *", "61 * * * *", "* * *", ""])
@@ -75,22 +76,34 @@ def test_bad_cron_strings_are_refused_with_a_message(rq_conn, cron):
 
 
 def test_scheduler_process_refuses_a_bad_backup_cron(rq_conn, worker_env):
-    result = subprocess.run([PYTHON, "-m", "jobs.scheduler", "--burst"], cwd=ROOT,
-                            env=env_with(worker_env, BACKUP_CRON="0 25 * * *"),
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [PYTHON, "-m", "jobs.scheduler", "--burst"],
+        cwd=ROOT,
+        env=env_with(worker_env, BACKUP_CRON="0 25 * * *"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "BACKUP_CRON: '0 25 * * *' is not a valid cron expression" in result.stderr
     assert "out of range" in result.stderr
     assert registered(rq_conn) is None
 
-    result = subprocess.run([PYTHON, "-m", "jobs.scheduler", "--interval", "0"], cwd=ROOT,
-                            env=worker_env, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [PYTHON, "-m", "jobs.scheduler", "--interval", "0"],
+        cwd=ROOT,
+        env=worker_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2 and "--interval must be a positive" in result.stderr
 
 
 @pytest.mark.slow
-def test_two_schedulers_and_rqscheduler_make_exactly_one_backup(rq_conn, redis_client,
-                                                               worker_env, tmp_path):
+def test_two_schedulers_and_rqscheduler_make_exactly_one_backup(
+    rq_conn, redis_client, worker_env, tmp_path
+):
     DataLayer(redis_client, "blog:").users.create("alice", "correct horse battery")
     # The processes' own zone is New York: the schedule must still be 03:00 UTC.
     env = env_with(worker_env, BACKUP_ROOT=tmp_path / "backups", TZ="America/New_York")
@@ -99,15 +112,28 @@ def test_two_schedulers_and_rqscheduler_make_exactly_one_backup(rq_conn, redis_c
     # Make tonight's run due now (rather than wait for 03:00): its score is its time.
     rq_conn.zadd(scheduler.scheduled_jobs_key, {NIGHTLY_JOB_ID: time.time() - 5})
 
-    schedulers = [subprocess.Popen([PYTHON, "-m", "jobs.scheduler", "--burst", "--interval",
-                                    "1"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    schedulers = [
+        subprocess.Popen(
+            [PYTHON, "-m", "jobs.scheduler", "--burst", "--interval", "1"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=60)[0] for p in schedulers]
     assert [p.returncode for p in schedulers] == [0, 0], outputs
     assert sum("unchanged" in out for out in outputs) == 2  # nobody re-registered it
-    real = subprocess.run([RQSCHEDULER, "--burst", "--url", worker_env["REDIS_URL"],
-                           "--interval", "1"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    real = subprocess.run(
+        [RQSCHEDULER, "--burst", "--url", worker_env["REDIS_URL"], "--interval", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert real.returncode == 0, real.stderr
 
     assert Queue("backups", connection=rq_conn).get_job_ids() == [NIGHTLY_JOB_ID]

@@ -42,15 +42,22 @@ def test_page_lists_backups_and_the_last_outcome(client, auth, app, data, backup
     assert "No nightly schedule is registered" in page
     assert 'href="/admin/backups">Backups</a>' in page  # the nav link, for authors
 
-    outcome = service.run_backup(data, app.extensions["media_storage"],
-                                 LocalTarget(backup_root), app.config)
+    outcome = service.run_backup(
+        data, app.extensions["media_storage"], LocalTarget(backup_root), app.config
+    )
     app.test_cli_runner().invoke(args=["backup", "schedule"])
     page = client.get("/admin/backups").get_data(as_text=True)
     assert outcome["key"] in page and "Good backup" in page
     assert "Nightly at <code>0 3 * * *</code> (UTC)" in page
 
-    data.backups.record({"ok": False, "started_at": time.time(), "trigger": "schedule",
-                         "error": "EndpointConnectionError: S3 is down"})
+    data.backups.record(
+        {
+            "ok": False,
+            "started_at": time.time(),
+            "trigger": "schedule",
+            "error": "EndpointConnectionError: S3 is down",
+        }
+    )
     page = client.get("/admin/backups").get_data(as_text=True)
     assert "failed" in page and "S3 is down" in page
     assert f"Last good backup: <code>{outcome['key']}</code>" in page
@@ -71,8 +78,14 @@ def test_back_up_now_enqueues_a_job_with_retries_and_csrf(csrf_app, redis_client
     client = csrf_app.test_client()
     csrf_app.extensions["blog_data"].users.create("alice", "correct horse battery")
     login_page = client.get("/login").get_data(as_text=True)
-    client.post("/login", data={"username": "alice", "password": "correct horse battery",
-                                "csrf_token": csrf_token(login_page)})
+    client.post(
+        "/login",
+        data={
+            "username": "alice",
+            "password": "correct horse battery",
+            "csrf_token": csrf_token(login_page),
+        },
+    )
     page = client.get("/admin/backups").get_data(as_text=True)
 
     assert client.post("/admin/backups").status_code == 400  # no CSRF token
@@ -139,8 +152,9 @@ def test_run_enqueue_prints_the_job(runner, app):
 def test_list_shows_a_table_and_the_last_failure(runner, app, data, backup_root):
     result = runner.invoke(args=["backup", "list"])
     assert result.exit_code == 0 and "No backups yet" in result.output
-    outcome = service.run_backup(data, app.extensions["media_storage"],
-                                 LocalTarget(backup_root), app.config)
+    outcome = service.run_backup(
+        data, app.extensions["media_storage"], LocalTarget(backup_root), app.config
+    )
     (backup_root / "2020/01/01").mkdir(parents=True)
     (backup_root / "2020/01/01/blog-20200101T030000Z.tar.gz").write_bytes(b"no sidecar")
     data.backups.record({"ok": False, "started_at": 1.7e9, "error": "TimeoutError: slow"})
@@ -154,8 +168,9 @@ def test_list_shows_a_table_and_the_last_failure(runner, app, data, backup_root)
 
 
 def test_verify_and_restore_messages(runner, app, data, redis_client, backup_root):
-    outcome = service.run_backup(data, app.extensions["media_storage"],
-                                 LocalTarget(backup_root), app.config)
+    outcome = service.run_backup(
+        data, app.extensions["media_storage"], LocalTarget(backup_root), app.config
+    )
     result = runner.invoke(args=["backup", "verify", outcome["key"]])
     assert result.exit_code == 0
     assert result.output.startswith(f"OK: {outcome['key']} is a complete, intact backup")
@@ -163,14 +178,16 @@ def test_verify_and_restore_messages(runner, app, data, redis_client, backup_roo
 
     for command in (["verify"], ["restore"], ["restore", "--force"]):
         missing = runner.invoke(
-            args=["backup", *command, "2021/02/03/blog-20210203T040506Z.tar.gz"])
+            args=["backup", *command, "2021/02/03/blog-20210203T040506Z.tar.gz"]
+        )
         assert missing.exit_code == 1
         assert "Error: no backup '2021/02/03/blog-20210203T040506Z.tar.gz' in " in missing.output
         for bad in ("latest", "../../etc/passwd", "2021/02/04/blog-20210203T040506Z.tar.gz"):
             malformed = runner.invoke(args=["backup", *command, bad])
             assert malformed.exit_code == 1
-            assert f"Error: '{bad}' is not a backup key: expected 2025/01/31/blog-" \
-                   in malformed.output
+            assert (
+                f"Error: '{bad}' is not a backup key: expected 2025/01/31/blog-" in malformed.output
+            )
         no_key = runner.invoke(args=["backup", *command])
         assert no_key.exit_code == 2 and "Missing argument 'KEY'" in no_key.output
 
@@ -188,8 +205,10 @@ def test_verify_and_restore_messages(runner, app, data, redis_client, backup_roo
 def test_schedule_command_registers_in_utc_and_refuses_bad_cron(runner, app, redis_client):
     result = runner.invoke(args=["backup", "schedule", "--cron", "0 25 * * *"])
     assert result.exit_code == 2
-    assert "Invalid value for '--cron' / BACKUP_CRON: '0 25 * * *' is not a valid cron" \
+    assert (
+        "Invalid value for '--cron' / BACKUP_CRON: '0 25 * * *' is not a valid cron"
         in result.output
+    )
     app.config["BACKUP_CRON"] = "nightly"
     result = runner.invoke(args=["backup", "schedule"])
     assert result.exit_code == 2 and "'nightly' is not a valid cron expression" in result.output

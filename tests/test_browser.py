@@ -69,16 +69,19 @@ def test_author_journey(viewport, new_context, blog_author, worker_gate):
     expect(page.get_by_role("heading", name="New post")).to_be_visible()
     page.get_by_label("Title", exact=True).fill(title)
     body = page.get_by_label("Body", exact=True)
-    body.fill("We walked out along the **harbour wall** at dusk.\n\n"
-              "- cold wind\n- warm tea\n\n"
-              "```\n" + "a_rather_long_line_of_code_that_must_scroll_inside_its_box() " * 3
-              + "\n```\n")
+    body.fill(
+        "We walked out along the **harbour wall** at dusk.\n\n"
+        "- cold wind\n- warm tea\n\n"
+        "```\n" + "a_rather_long_line_of_code_that_must_scroll_inside_its_box() " * 3 + "\n```\n"
+    )
     page.get_by_label("Tags", exact=True).fill(", ".join(tags))
 
     # Upload the GPS photo while the worker is busy: it stays *processing*.
     worker_gate.wait_until_held()
-    with page.expect_response(lambda r: r.url.endswith("/uploads")) as upload_answer, \
-            page.expect_response(lambda r: "/status" in r.url) as first_poll:
+    with (
+        page.expect_response(lambda r: r.url.endswith("/uploads")) as upload_answer,
+        page.expect_response(lambda r: "/status" in r.url) as first_poll,
+    ):
         page.set_input_files("#image-input", str(GPS_PHOTO))
     assert upload_answer.value.status == 202
     upload = upload_answer.value.json()

@@ -35,8 +35,9 @@ def test_create_user_asks_password_twice_and_stores_scrypt_hash(runner, data, re
 
 
 def test_password_stdin_reads_one_line_without_prompting(runner, data):
-    result = runner.invoke(args=["create-user", "carol", "--password-stdin"],
-                           input="from standard input\n")
+    result = runner.invoke(
+        args=["create-user", "carol", "--password-stdin"], input="from standard input\n"
+    )
     assert result.exit_code == 0, result.output
     assert "Password" not in result.output
     assert data.users.authenticate("carol", "from standard input") is not None
@@ -49,8 +50,10 @@ def test_mismatched_confirmation_creates_nobody(runner, data):
     assert data.users.count() == 0
 
 
-@pytest.mark.parametrize("name", ["", " ", "a" * 41, "bad name", "bad/name", "ümlaut",
-                                  "semi;colon", "tab\tname", "émile"])
+@pytest.mark.parametrize(
+    "name",
+    ["", " ", "a" * 41, "bad name", "bad/name", "ümlaut", "semi;colon", "tab\tname", "émile"],
+)
 def test_bad_names_are_refused_with_the_rule(runner, data, name):
     result = create(runner, name)
     assert result.exit_code == 2, result.output
@@ -59,8 +62,9 @@ def test_bad_names_are_refused_with_the_rule(runner, data, name):
     assert data.users.count() == 0
 
 
-@pytest.mark.parametrize("name, stored", [("a", "a"), ("a" * 40, "a" * 40),
-                                          ("a.b_c-9", "a.b_c-9"), ("Bob", "bob")])
+@pytest.mark.parametrize(
+    "name, stored", [("a", "a"), ("a" * 40, "a" * 40), ("a.b_c-9", "a.b_c-9"), ("Bob", "bob")]
+)
 def test_good_names_at_the_limits(runner, data, name, stored):
     result = create(runner, name)
     assert result.exit_code == 0, result.output
@@ -69,8 +73,7 @@ def test_good_names_at_the_limits(runner, data, name, stored):
 
 @pytest.mark.parametrize("password", ["", "short77", "x" * 201])
 def test_bad_passwords_are_refused_with_the_rule(runner, data, password):
-    result = runner.invoke(args=["create-user", "bob", "--password-stdin"],
-                           input=password + "\n")
+    result = runner.invoke(args=["create-user", "bob", "--password-stdin"], input=password + "\n")
     assert result.exit_code != 0
     assert "8 to 200 characters" in result.output
     assert data.users.count() == 0
@@ -109,13 +112,23 @@ def test_created_author_can_log_in(runner, client):
 def test_real_flask_command(redis_url, redis_client, tmp_path):
     """The documented entry point, as a separate process reading its settings from the
     environment: `flask --app app create-user NAME --password-stdin`."""
-    env = {**os.environ, "REDIS_URL": redis_url, "APP_ENV": "development",
-           "KEY_PREFIX": "blog:", "MEDIA_ROOT": str(tmp_path / "media")}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "APP_ENV": "development",
+        "KEY_PREFIX": "blog:",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+    }
     env.pop("SECRET_KEY", None)
     done = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "create-user", "eve",
-         "--password-stdin"], input="eve's long password\n", capture_output=True,
-        text=True, cwd=ROOT, env=env, timeout=60)
+        [sys.executable, "-m", "flask", "--app", "app", "create-user", "eve", "--password-stdin"],
+        input="eve's long password\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "Created author 'eve'" in done.stdout
     user_id = redis_client.hget("blog:users", "eve")

@@ -27,8 +27,11 @@ def post(data, alice):
 
 
 def comment(client, slug, name="Reader", body="Nice post", ip="10.0.0.1", **extra):
-    return client.post(f"/posts/{slug}/comments", data={"name": name, "body": body, **extra},
-                       environ_base={"REMOTE_ADDR": ip})
+    return client.post(
+        f"/posts/{slug}/comments",
+        data={"name": name, "body": body, **extra},
+        environ_base={"REMOTE_ADDR": ip},
+    )
 
 
 def login(client, username="alice"):
@@ -57,15 +60,19 @@ def test_comment_form_is_labelled_and_has_a_hidden_honeypot(client, post):
 
 
 def test_comment_text_is_escaped_and_links_are_nofollow(client, post):
-    body = ("<b>not bold</b> & <script>alert(1)</script>\n"
-            "see https://example.com/page?a=1&b=2. or javascript:alert(2)")
+    body = (
+        "<b>not bold</b> & <script>alert(1)</script>\n"
+        "see https://example.com/page?a=1&b=2. or javascript:alert(2)"
+    )
     comment(client, post.slug, name="<i>Eve</i>", body=body)
     page = client.get(f"/posts/{post.slug}").get_data(as_text=True)
     assert "&lt;b&gt;not bold&lt;/b&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;<br>" in page
     assert "<strong>&lt;i&gt;Eve&lt;/i&gt;</strong>" in page
     assert "<script>alert" not in page
-    assert ('<a href="https://example.com/page?a=1&amp;b=2" rel="nofollow ugc noopener">'
-            "https://example.com/page?a=1&amp;b=2</a>.") in page
+    assert (
+        '<a href="https://example.com/page?a=1&amp;b=2" rel="nofollow ugc noopener">'
+        "https://example.com/page?a=1&amp;b=2</a>."
+    ) in page
     assert 'href="javascript:' not in page
 
 
@@ -91,8 +98,9 @@ def test_rate_limit_is_five_a_minute_per_address(client, data, post):
 def test_rate_limit_is_shared_between_app_instances(redis_url, redis_client, post, tmp_path):
     """Two web processes see one count: it is in Redis, not in memory."""
     apps = [make_app(redis_url, MEDIA_ROOT=str(tmp_path)) for _ in range(2)]
-    codes = [comment(apps[i % 2].test_client(), post.slug, body=f"c{i}").status_code
-             for i in range(6)]
+    codes = [
+        comment(apps[i % 2].test_client(), post.slug, body=f"c{i}").status_code for i in range(6)
+    ]
     assert codes == [302] * 5 + [429]
 
 
@@ -111,8 +119,9 @@ def test_author_deletes_comments_on_their_posts(client, data, alice, post):
     kept = data.comments.add(post.id, alice.id, "Keep", "keep me", moderated=False)
     gone = data.comments.add(post.id, alice.id, "Spam", "spam", moderated=False)
     login(client)
-    response = client.post(f"/comments/{gone.id}/delete",
-                           headers={"Referer": f"http://localhost/posts/{post.slug}"})
+    response = client.post(
+        f"/comments/{gone.id}/delete", headers={"Referer": f"http://localhost/posts/{post.slug}"}
+    )
     assert response.status_code == 302
     assert [c.id for c in data.comments.for_post(post.id)] == [kept.id]
     assert data.comments.get(gone.id) is None
@@ -195,13 +204,16 @@ def test_approving_a_comment_deleted_meanwhile_does_not_resurrect_it(client, dat
     assert_consistent(data.redis)
 
 
-@pytest.mark.parametrize("name, body, message", [
-    ("", "text", "Please give a name."),
-    ("   ", "text", "Please give a name."),
-    ("n" * 81, "text", "The name must be 1 to 80 characters long."),
-    ("Reader", "", "The comment is empty."),
-    ("Reader", "c" * 5001, "A comment must be 1 to 5,000 characters long."),
-])
+@pytest.mark.parametrize(
+    "name, body, message",
+    [
+        ("", "text", "Please give a name."),
+        ("   ", "text", "Please give a name."),
+        ("n" * 81, "text", "The name must be 1 to 80 characters long."),
+        ("Reader", "", "The comment is empty."),
+        ("Reader", "c" * 5001, "A comment must be 1 to 5,000 characters long."),
+    ],
+)
 def test_comment_limits_have_clear_messages(client, data, post, name, body, message):
     response = comment(client, post.slug, name, body)
     assert response.status_code == 400

@@ -10,10 +10,23 @@ from blog.config import ConfigError, from_environment
 from devtools.redis_server import RedisServer
 from tests.helpers import add_post, cheap_password_hashing, listed_titles
 
-SETTINGS = ["APP_ENV", "SECRET_KEY", "REDIS_URL", "REDIS_TLS_INSECURE", "BLOG_TITLE",
-            "KEY_PREFIX", "COMMENT_MODERATION", "POSTS_PER_PAGE", "COMMENTS_PER_MINUTE",
-            "MAX_UPLOAD_MB", "MEDIA_ROOT", "S3_BUCKET", "S3_PREFIX", "S3_ENDPOINT_URL",
-            "MEDIA_URL"]
+SETTINGS = [
+    "APP_ENV",
+    "SECRET_KEY",
+    "REDIS_URL",
+    "REDIS_TLS_INSECURE",
+    "BLOG_TITLE",
+    "KEY_PREFIX",
+    "COMMENT_MODERATION",
+    "POSTS_PER_PAGE",
+    "COMMENTS_PER_MINUTE",
+    "MAX_UPLOAD_MB",
+    "MEDIA_ROOT",
+    "S3_BUCKET",
+    "S3_PREFIX",
+    "S3_ENDPOINT_URL",
+    "MEDIA_URL",
+]
 NO_CSRF = {"WTF_CSRF_ENABLED": False}  # the only override: the rest comes from os.environ
 STRONG_KEY = "9f2c4e8a1b7d3f6e0a5c9b2d8e4f1a7c"
 
@@ -31,8 +44,20 @@ def env(monkeypatch, redis_url, tmp_path):
     return monkeypatch
 
 
-@pytest.mark.parametrize("key", [None, "", "dev", "changeme", "CHANGEME", " changeme ",
-                                 "secret", "development", "short-key-12345"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        None,
+        "",
+        "dev",
+        "changeme",
+        "CHANGEME",
+        " changeme ",
+        "secret",
+        "development",
+        "short-key-12345",
+    ],
+)
 def test_production_refuses_missing_or_weak_secret_key(env, key):
     env.setenv("APP_ENV", "production")
     if key is not None:
@@ -67,11 +92,19 @@ def test_development_starts_without_a_key(env, app_env):
     assert app.test_client().get("/").status_code == 200
 
 
-@pytest.mark.parametrize("name, value", [
-    ("POSTS_PER_PAGE", "abc"), ("POSTS_PER_PAGE", "0"), ("POSTS_PER_PAGE", "-5"),
-    ("POSTS_PER_PAGE", "101"), ("POSTS_PER_PAGE", "2.5"), ("COMMENTS_PER_MINUTE", "lots"),
-    ("COMMENTS_PER_MINUTE", "0"), ("MAX_UPLOAD_MB", "0"),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("POSTS_PER_PAGE", "abc"),
+        ("POSTS_PER_PAGE", "0"),
+        ("POSTS_PER_PAGE", "-5"),
+        ("POSTS_PER_PAGE", "101"),
+        ("POSTS_PER_PAGE", "2.5"),
+        ("COMMENTS_PER_MINUTE", "lots"),
+        ("COMMENTS_PER_MINUTE", "0"),
+        ("MAX_UPLOAD_MB", "0"),
+    ],
+)
 def test_bad_numbers_are_refused_by_name(env, name, value):
     env.setenv("APP_ENV", "development")
     env.setenv(name, value)
@@ -94,8 +127,10 @@ def test_numbers_are_honoured(env, redis_client):
     assert listed_titles(home) == ["P3", "P2", "P1"]
     assert "<title>Ops &lt;Notes&gt;</title>" in home
     assert client.get("/?page=2").status_code == 200
-    codes = [client.post(f"/posts/{posts[0].slug}/comments",
-                         data={"name": "n", "body": "b"}).status_code for _ in range(3)]
+    codes = [
+        client.post(f"/posts/{posts[0].slug}/comments", data={"name": "n", "body": "b"}).status_code
+        for _ in range(3)
+    ]
     assert codes == [302, 302, 429]
 
 
@@ -106,27 +141,41 @@ def test_key_prefix_is_honoured_for_every_key(env, redis_client):
     app = create_app(NO_CSRF)
     assert app.config["COMMENT_MODERATION"] is True
     runner = app.test_cli_runner()
-    assert runner.invoke(args=["create-user", "alice", "--password-stdin"],
-                         input="password123\n").exit_code == 0
+    assert (
+        runner.invoke(
+            args=["create-user", "alice", "--password-stdin"], input="password123\n"
+        ).exit_code
+        == 0
+    )
     client = app.test_client()
     client.post("/login", data={"username": "alice", "password": "password123"})
-    client.post("/posts/new", data={"title": "Prefixed", "body": "b", "tags": "one, two",
-                                    "status": "published"})
+    client.post(
+        "/posts/new",
+        data={"title": "Prefixed", "body": "b", "tags": "one, two", "status": "published"},
+    )
     client.post("/posts/new", data={"title": "Draft", "body": "b", "status": "draft"})
     client.post("/posts/prefixed/comments", data={"name": "n", "body": "pending"})
     data = app.extensions["blog_data"]
     [pending] = data.comments.pending_for_author(data.users.by_username("alice").id)
     client.post(f"/comments/{pending.id}/approve")
-    client.post("/posts/prefixed/edit", data={"title": "Renamed", "body": "b", "tags": "three",
-                                              "status": "published"})
+    client.post(
+        "/posts/prefixed/edit",
+        data={"title": "Renamed", "body": "b", "tags": "three", "status": "published"},
+    )
     assert client.get("/posts/renamed").status_code == 200
     assert "pending" in client.get("/posts/renamed").get_data(as_text=True)
 
     keys = list(redis_client.scan_iter(count=1000))
     assert len(keys) >= 15
     assert [k for k in keys if not k.startswith("myblog:")] == []
-    for expected in ["myblog:users", "myblog:slugs", "myblog:tags", "myblog:posts:published",
-                     "myblog:tag:three", "myblog:ids:post"]:
+    for expected in [
+        "myblog:users",
+        "myblog:slugs",
+        "myblog:tags",
+        "myblog:posts:published",
+        "myblog:tag:three",
+        "myblog:ids:post",
+    ]:
         assert expected in keys
 
 
@@ -140,8 +189,9 @@ def test_redis_over_a_unix_socket(env, tmp_path):
         client = app.test_client()
         app.extensions["blog_data"].users.create("alice", "password123")
         client.post("/login", data={"username": "alice", "password": "password123"})
-        response = client.post("/posts/new", data={"title": "Via socket", "body": "b",
-                                                   "status": "published"})
+        response = client.post(
+            "/posts/new", data={"title": "Via socket", "body": "b", "status": "published"}
+        )
         assert response.status_code == 302
         assert "Via socket" in client.get("/").get_data(as_text=True)
         direct = redis.Redis(unix_socket_path=str(server.socket_path), decode_responses=True)

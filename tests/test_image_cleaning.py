@@ -34,8 +34,14 @@ PHOTOS = sorted(SAMPLES.rglob("*.jpg"))
 ORIENTED = sorted((SAMPLES / "orientation").glob("*.jpg"))
 GPS_PHOTOS = sorted((SAMPLES / "gps").glob("*.jpg"))
 ICC = Image.open(SAMPLES / "Canon_40D.jpg").info["icc_profile"]
-METADATA_MARKERS = (b"http://ns.adobe.com/xap/", b"Photoshop 3.0", b"8BIM", b"MPF\x00",
-                    b"secret", b"SecretCam")
+METADATA_MARKERS = (
+    b"http://ns.adobe.com/xap/",
+    b"Photoshop 3.0",
+    b"8BIM",
+    b"MPF\x00",
+    b"secret",
+    b"SecretCam",
+)
 MINIMAL_EXIF_TAGS = {0x0112}
 
 
@@ -55,8 +61,8 @@ def jpeg_segments(data: bytes) -> Iterator[tuple[int, bytes]]:
         if marker == 0xD9:
             assert pos + 2 == len(data), "bytes after EOI"
             return
-        length = int.from_bytes(data[pos + 2:pos + 4], "big")
-        yield marker, data[pos + 4:pos + 2 + length]
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        yield marker, data[pos + 4 : pos + 2 + length]
         pos += 2 + length
         if marker == 0xDA:  # skip entropy-coded data
             while not (data[pos] == 0xFF and data[pos + 1] not in (0, *range(0xD0, 0xD8))):
@@ -91,8 +97,12 @@ def assert_clean_jpeg(data: bytes) -> None:
     for marker, payload in jpeg_segments(data):
         assert marker != 0xFE, "a COM segment survived"
         if 0xE0 <= marker <= 0xEF:
-            allowed = {0xE0: b"JFIF\x00", 0xE1: b"Exif\x00\x00", 0xE2: b"ICC_PROFILE\x00",
-                       0xEE: b"Adobe"}.get(marker)
+            allowed = {
+                0xE0: b"JFIF\x00",
+                0xE1: b"Exif\x00\x00",
+                0xE2: b"ICC_PROFILE\x00",
+                0xEE: b"Adobe",
+            }.get(marker)
             assert allowed and payload.startswith(allowed), f"APP{marker - 0xE0} survived"
             if marker == 0xE1:
                 assert len(payload) == 6 + 26, "Exif is not the orientation-only block"
@@ -107,8 +117,8 @@ def assert_clean_jpeg(data: bytes) -> None:
 def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     found, pos = [], 8
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        found.append((kind, data[pos + 8:pos + 8 + length]))
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        found.append((kind, data[pos + 8 : pos + 8 + length]))
         pos += 12 + length
     assert pos == len(data)
     return found
@@ -142,9 +152,11 @@ def camera_exif(orientation: int = 1) -> Image.Exif:
     return exif
 
 
-XMP_PACKET = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description '
-              b'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:CreatorTool="secret tool"/>'
-              b"</x:xmpmeta>")
+XMP_PACKET = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description '
+    b'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:CreatorTool="secret tool"/>'
+    b"</x:xmpmeta>"
+)
 
 
 # --------------------------------------------------------------------------- real photos
@@ -167,8 +179,15 @@ def test_real_photo_loses_metadata_keeps_pixels_and_icc(photo: Path) -> None:
 @pytest.mark.parametrize("photo", GPS_PHOTOS, ids=lambda p: p.name)
 def test_report_for_gps_photos(photo: Path) -> None:
     removed = clean_image(photo.read_bytes()).removed
-    assert {"GPS position", "camera make and model", "date taken", "maker notes",
-            "editing software", "embedded thumbnail", "XMP"} <= set(removed)
+    assert {
+        "GPS position",
+        "camera make and model",
+        "date taken",
+        "maker notes",
+        "editing software",
+        "embedded thumbnail",
+        "XMP",
+    } <= set(removed)
 
 
 def test_report_for_other_cameras() -> None:
@@ -202,16 +221,27 @@ def test_every_orientation_stays_upright(photo: Path) -> None:
 # --------------------------------------------------------------------------- synthetic JPEG
 def progressive_jpeg_with_everything(orientation: int = 1) -> bytes:
     out = io.BytesIO()
-    noise((320, 240)).save(out, "JPEG", progressive=True, restart_marker_blocks=4,
-                           exif=camera_exif(orientation), icc_profile=ICC,
-                           comment=b"secret comment", xmp=XMP_PACKET)
+    noise((320, 240)).save(
+        out,
+        "JPEG",
+        progressive=True,
+        restart_marker_blocks=4,
+        exif=camera_exif(orientation),
+        icc_profile=ICC,
+        comment=b"secret comment",
+        xmp=XMP_PACKET,
+    )
     data = out.getvalue()
     first_sos = data.index(b"\xff\xda")
     second_sos = data.index(b"\xff\xda", first_sos + 2)  # 0xFFDA never occurs in scan data
-    between = (segment(0xFE, b"secret between scans")
-               + segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + XMP_PACKET))
-    head = (segment(0xED, b"Photoshop 3.0\x008BIM\x04\x04\x00\x00\x00\x00\x00\x06secret")
-            + segment(0xE2, b"MPF\x00II*\x00secret") + segment(0xEC, b"Ducky\x00secret"))
+    between = segment(0xFE, b"secret between scans") + segment(
+        0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + XMP_PACKET
+    )
+    head = (
+        segment(0xED, b"Photoshop 3.0\x008BIM\x04\x04\x00\x00\x00\x00\x00\x06secret")
+        + segment(0xE2, b"MPF\x00II*\x00secret")
+        + segment(0xEC, b"Ducky\x00secret")
+    )
     data = data[:2] + head + data[2:second_sos] + between + data[second_sos:]
     return data + b"\xff\xd8 a second picture, secret \xff\xd9"
 
@@ -226,16 +256,27 @@ def test_progressive_jpeg_with_restarts_and_segments_between_scans() -> None:
         assert after.tobytes() == before.tobytes()
         assert after.info["icc_profile"] == ICC
         assert after.info.get("progressive")
-    assert {"GPS position", "camera make and model", "camera serial number", "date taken",
-            "editing software", "comment", "XMP", "IPTC", "multi-picture data",
-            "trailing data"} <= set(result.removed)
+    assert {
+        "GPS position",
+        "camera make and model",
+        "camera serial number",
+        "date taken",
+        "editing software",
+        "comment",
+        "XMP",
+        "IPTC",
+        "multi-picture data",
+        "trailing data",
+    } <= set(result.removed)
 
 
 def test_synthetic_orientation_block_is_exactly_one_tag() -> None:
     result = clean_image(progressive_jpeg_with_everything(orientation=6))
     app1 = [p for m, p in jpeg_segments(result.data) if m == 0xE1]
-    assert app1 == [b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x01"
-                    b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00"]
+    assert app1 == [
+        b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x01"
+        b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00"
+    ]
     assert (result.width, result.height) == (240, 320)
 
 
@@ -276,7 +317,7 @@ def test_damaged_icc_profile_is_dropped_not_fatal() -> None:
     noise((64, 48)).save(out, "JPEG", icc_profile=ICC)
     data = out.getvalue()
     at = data.index(b"ICC_PROFILE\x00") + 14
-    broken = data[:at] + b"\x7f\x00\x00\x00" + data[at + 4:]  # declared size now wrong
+    broken = data[:at] + b"\x7f\x00\x00\x00" + data[at + 4 :]  # declared size now wrong
     result = clean_image(broken)
     assert b"ICC_PROFILE" not in result.data
     assert "damaged colour profile" in result.removed
@@ -288,10 +329,10 @@ def test_table_with_smuggled_bytes_is_refused() -> None:
     noise((32, 32)).save(out, "JPEG")
     data = out.getvalue()
     at = data.index(b"\xff\xdb")
-    length = int.from_bytes(data[at + 2:at + 4], "big")
-    payload = data[at + 4:at + 2 + length] + b"secret"
+    length = int.from_bytes(data[at + 2 : at + 4], "big")
+    payload = data[at + 4 : at + 2 + length] + b"secret"
     with pytest.raises(BadImage):
-        clean_image(data[:at] + segment(0xDB, payload) + data[at + 2 + length:])
+        clean_image(data[:at] + segment(0xDB, payload) + data[at + 2 + length :])
 
 
 def test_jpeg_speed_sanity() -> None:
@@ -316,8 +357,9 @@ def png_with_metadata(orientation: int = 1, mode: str = "RGB") -> bytes:
     info.add_text("Comment", "zipped secret", zip=True)
     info.add_itxt("XML:com.adobe.xmp", XMP_PACKET.decode())
     out = io.BytesIO()
-    noise((40, 30), mode).save(out, "PNG", pnginfo=info, exif=camera_exif(orientation),
-                               icc_profile=ICC)
+    noise((40, 30), mode).save(
+        out, "PNG", pnginfo=info, exif=camera_exif(orientation), icc_profile=ICC
+    )
     data = out.getvalue()
     iend = data.rindex(b"IEND") - 4
     data = data[:iend] + chunk(b"tIME", b"\x07\xea\x01\x02\x03\x04\x05") + data[iend:]
@@ -336,10 +378,22 @@ def test_png_metadata_removed_pixels_and_icc_kept() -> None:
         assert after.tobytes() == before.tobytes()
         assert after.info["icc_profile"] == ICC
     assert (result.format, result.mime_type, result.width, result.height) == (
-        "PNG", "image/png", 40, 30)
-    assert {"GPS position", "camera make and model", "camera serial number", "XMP",
-            "text chunks", "author and copyright", "comment", "modification time",
-            "trailing data"} <= set(result.removed)
+        "PNG",
+        "image/png",
+        40,
+        30,
+    )
+    assert {
+        "GPS position",
+        "camera make and model",
+        "camera serial number",
+        "XMP",
+        "text chunks",
+        "author and copyright",
+        "comment",
+        "modification time",
+        "trailing data",
+    } <= set(result.removed)
 
 
 def test_png_orientation_kept_alone() -> None:
@@ -373,8 +427,12 @@ def test_png_bad_crc_is_refused() -> None:
 
 def test_png_corrupt_pixel_data_is_refused() -> None:
     ihdr = struct.pack(">IIBBBBB", 64, 64, 8, 2, 0, 0, 0)
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"not zlib at all")
-           + chunk(b"IEND", b""))
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", b"not zlib at all")
+        + chunk(b"IEND", b"")
+    )
     with pytest.raises(BadImage):
         clean_image(png)
     with pytest.raises(BadImage):
@@ -392,8 +450,7 @@ def decompression_bomb(width: int = 20000, height: int = 20000) -> bytes:
     """About 50 KB declaring 400 megapixels of zeros."""
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     idat = zlib.compress(b"\x00" * ((width // 8 + 1) * 2000), 9)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat)
-            + chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("size", [(20000, 20000), (10000, 10000)])
@@ -409,7 +466,7 @@ def test_jpeg_declaring_huge_size_is_refused() -> None:
     noise((16, 16)).save(out, "JPEG")
     data = bytearray(out.getvalue())
     sof = data.index(b"\xff\xc0")
-    data[sof + 5:sof + 9] = struct.pack(">HH", 30000, 30000)
+    data[sof + 5 : sof + 9] = struct.pack(">HH", 30000, 30000)
     with pytest.raises(BadImage, match="too large"):
         clean_image(bytes(data))
 
@@ -418,16 +475,25 @@ def test_jpeg_declaring_huge_size_is_refused() -> None:
 def webp_with_metadata(orientation: int = 1, animated: bool = False) -> bytes:
     out = io.BytesIO()
     images = [noise((40, 30), "RGBA", salt) for salt in range(3 if animated else 1)]
-    images[0].save(out, "WEBP", lossless=True, exif=camera_exif(orientation), xmp=XMP_PACKET,
-                   icc_profile=ICC, save_all=animated, append_images=images[1:], duration=80)
+    images[0].save(
+        out,
+        "WEBP",
+        lossless=True,
+        exif=camera_exif(orientation),
+        xmp=XMP_PACKET,
+        icc_profile=ICC,
+        save_all=animated,
+        append_images=images[1:],
+        duration=80,
+    )
     return out.getvalue() + b"trailing secret"
 
 
 def riff_chunks(data: bytes) -> list[bytes]:
     found, pos = [], 12
     while pos < len(data):
-        size = int.from_bytes(data[pos + 4:pos + 8], "little")
-        found.append(data[pos:pos + 4])
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        found.append(data[pos : pos + 4])
         pos += 8 + size + (size & 1)
     assert pos == len(data)
     return found
@@ -445,8 +511,13 @@ def test_webp_metadata_removed_header_fixed() -> None:
         assert marker not in result.data
     assert frames(result.data) == frames(original)
     assert open_bytes(result.data).info["icc_profile"] == ICC
-    assert {"GPS position", "camera make and model", "XMP", "editing software",
-            "trailing data"} <= set(result.removed)
+    assert {
+        "GPS position",
+        "camera make and model",
+        "XMP",
+        "editing software",
+        "trailing data",
+    } <= set(result.removed)
 
 
 def test_webp_orientation_kept_alone() -> None:
@@ -471,12 +542,21 @@ def test_animated_webp_frames_kept() -> None:
 def animated_gif(size: tuple[int, int] = (20, 10)) -> bytes:
     images = [Image.new("RGB", size, (i * 80, 40, 200 - i * 60)) for i in range(3)]
     out = io.BytesIO()
-    images[0].save(out, "GIF", save_all=True, append_images=images[1:], loop=2,
-                   duration=[100, 200, 300], comment=b"secret comment")
+    images[0].save(
+        out,
+        "GIF",
+        save_all=True,
+        append_images=images[1:],
+        loop=2,
+        duration=[100, 200, 300],
+        comment=b"secret comment",
+    )
     data = out.getvalue()
-    extras = (b"\x21\xff\x0bXMP DataXMP\x06secret\x00"
-              b"\x21\xff\x0bACMEAPP1.00\x06secret\x00"
-              b"\x21\x01\x0c" + bytes(12) + b"\x06secret\x00")  # plain text extension
+    extras = (
+        b"\x21\xff\x0bXMP DataXMP\x06secret\x00"
+        b"\x21\xff\x0bACMEAPP1.00\x06secret\x00"
+        b"\x21\x01\x0c" + bytes(12) + b"\x06secret\x00"
+    )  # plain text extension
     at = data.index(b"\x21\xf9")
     return data[:at] + extras + data[at:] + b"after secret"
 
@@ -496,8 +576,9 @@ def test_gif_metadata_removed_animation_kept() -> None:
             assert cleaned.info["duration"] == source.info["duration"]
             assert cleaned.convert("RGB").tobytes() == source.convert("RGB").tobytes()
     assert (result.width, result.height, result.mime_type) == (20, 10, "image/gif")
-    assert {"comment", "XMP", "other application data", "embedded text",
-            "trailing data"} <= set(result.removed)
+    assert {"comment", "XMP", "other application data", "embedded text", "trailing data"} <= set(
+        result.removed
+    )
 
 
 # --------------------------------------------------------------------------- sniffing
@@ -515,14 +596,37 @@ def test_sniff_format_reads_content(fmt: str) -> None:
     assert clean_image(SAMPLE_BY_FORMAT[fmt]).format == fmt  # a file's name never matters
 
 
-@pytest.mark.parametrize("data", [
-    b"", b"%PDF-1.7\n%secret", b"%!PS-Adobe-3.0 EPSF-3.0\n", b"\xc5\xd0\xd3\xc6" + bytes(30),
-    b"<?xml version='1.0'?>\n<svg xmlns='http://www.w3.org/2000/svg'><script/></svg>",
-    b"  <svg onload='alert(1)'/>", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00",
-    b"II*\x00" + bytes(20), b"BM" + bytes(50), b"RIFF\x10\x00\x00\x00AVI LIST", b"GIF8",
-    b"hello, I am text",
-], ids=["empty", "pdf", "eps", "eps-binary", "svg", "svg-bare", "heic", "tiff", "bmp", "avi",
-        "gif-stub", "text"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"%PDF-1.7\n%secret",
+        b"%!PS-Adobe-3.0 EPSF-3.0\n",
+        b"\xc5\xd0\xd3\xc6" + bytes(30),
+        b"<?xml version='1.0'?>\n<svg xmlns='http://www.w3.org/2000/svg'><script/></svg>",
+        b"  <svg onload='alert(1)'/>",
+        b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00",
+        b"II*\x00" + bytes(20),
+        b"BM" + bytes(50),
+        b"RIFF\x10\x00\x00\x00AVI LIST",
+        b"GIF8",
+        b"hello, I am text",
+    ],
+    ids=[
+        "empty",
+        "pdf",
+        "eps",
+        "eps-binary",
+        "svg",
+        "svg-bare",
+        "heic",
+        "tiff",
+        "bmp",
+        "avi",
+        "gif-stub",
+        "text",
+    ],
+)
 def test_other_content_is_unsupported(data: bytes) -> None:
     with pytest.raises(UnsupportedImage) as error:
         sniff_format(data)
@@ -545,18 +649,25 @@ def test_unsupported_messages_are_helpful() -> None:
 @pytest.mark.parametrize("keep", [0.02, 0.3, 0.7, 0.99])
 def test_truncated_files_are_refused(fmt: str, keep: float) -> None:
     data = SAMPLE_BY_FORMAT[fmt]
-    data = data[:data.rindex({"JPEG": b"\xff\xd9", "PNG": b"IEND", "WEBP": b"trailing",
-                              "GIF": b";after"}[fmt])]
+    data = data[
+        : data.rindex(
+            {"JPEG": b"\xff\xd9", "PNG": b"IEND", "WEBP": b"trailing", "GIF": b";after"}[fmt]
+        )
+    ]
     with pytest.raises(BadImage):
-        clean_image(data[:max(12, int(len(data) * keep))])
+        clean_image(data[: max(12, int(len(data) * keep))])
 
 
-@pytest.mark.parametrize("header", [
-    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00",
-    b"\x89PNG\r\n\x1a\n",
-    b"GIF89a\x10\x00\x10\x00\x00\x00\x00",
-    b"RIFF\x00\x10\x00\x00WEBPVP8X",
-], ids=["jpeg", "png", "gif", "webp"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00",
+        b"\x89PNG\r\n\x1a\n",
+        b"GIF89a\x10\x00\x10\x00\x00\x00\x00",
+        b"RIFF\x00\x10\x00\x00WEBPVP8X",
+    ],
+    ids=["jpeg", "png", "gif", "webp"],
+)
 def test_garbage_after_a_valid_header_is_refused(header: bytes) -> None:
     garbage = bytes((i * 7 + 3) % 251 for i in range(4000)).replace(b"\xff", b"\x12")
     with pytest.raises(BadImage):
@@ -592,8 +703,7 @@ def test_variants_use_jpeg_draft_and_exact_sizes() -> None:
 def test_variants_never_enlarge_and_have_defaults() -> None:
     clean = clean_image((SAMPLES / "Canon_40D.jpg").read_bytes())
     variants = make_variants(clean.data, "JPEG")
-    assert [(v.name, v.width, v.height) for v in variants] == [
-        ("web", 100, 68), ("thumb", 100, 68)]
+    assert [(v.name, v.width, v.height) for v in variants] == [("web", 100, 68), ("thumb", 100, 68)]
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
@@ -663,14 +773,18 @@ def check_outcome(data: bytes) -> None:
         assert_clean_jpeg(result.data)
 
 
-fuzz = settings(max_examples=150, deadline=2000, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+fuzz = settings(
+    max_examples=150,
+    deadline=2000,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @fuzz
 @given(seed=st.sampled_from(SEEDS), data=st.data())
 def test_fuzz_truncations(seed: bytes, data: st.DataObject) -> None:
-    check_outcome(seed[:data.draw(st.integers(0, len(seed)))])
+    check_outcome(seed[: data.draw(st.integers(0, len(seed)))])
 
 
 @fuzz

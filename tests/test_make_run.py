@@ -21,12 +21,21 @@ pytestmark = pytest.mark.slow
 
 
 def start(var_dir, port: int, log) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("REDIS_", "S3_", "MEDIA_", "BACKUP_", "SECRET_KEY", "APP_ENV"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("REDIS_", "S3_", "MEDIA_", "BACKUP_", "SECRET_KEY", "APP_ENV"))
+    }
     env.update(BLOG_VAR_DIR=str(var_dir), PORT=str(port), PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "devtools.run"], cwd=ROOT, env=env,
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "devtools.run"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def healthz(port: int) -> dict | None:
@@ -69,14 +78,18 @@ def write_a_post(output: str) -> None:
     url = re.search(r"Redis \(persistent.*\) at (redis://\S+)", output).group(1)
     data = DataLayer(connect(url), "blog:")
     author = data.users.create("alice", "long enough password")
-    data.posts.create(author.id, author.username, PostInput(
-        title="Survives restarts", body="x", tags=[], status="published"))
+    data.posts.create(
+        author.id,
+        author.username,
+        PostInput(title="Survives restarts", body="x", tags=[], status="published"),
+    )
 
 
 def home_shows_the_post(port: int):
     def check(output: str) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
             assert "Survives restarts" in response.read().decode()
+
     return check
 
 

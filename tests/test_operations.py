@@ -49,23 +49,32 @@ def test_pages_have_no_inline_script_or_style(client, auth):
 
 
 def test_production_session_cookie_is_secure(redis_url, redis_client, media_root):
-    app = make_app(redis_url, APP_ENV="production", TESTING=False, SECRET_KEY=STRONG_KEY,
-                   MEDIA_ROOT=str(media_root))
+    app = make_app(
+        redis_url,
+        APP_ENV="production",
+        TESTING=False,
+        SECRET_KEY=STRONG_KEY,
+        MEDIA_ROOT=str(media_root),
+    )
     app.extensions["blog_data"].users.create("alice", PASSWORD)
     client = app.test_client()
-    response = client.post("/login", data={"username": "alice", "password": PASSWORD},
-                           base_url="https://blog.example")
+    response = client.post(
+        "/login", data={"username": "alice", "password": PASSWORD}, base_url="https://blog.example"
+    )
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
 def comment(client, ip_header: dict | None = None, remote: str = "10.0.0.1"):
-    return client.post("/posts/hi/comments", data={"name": "Ann", "body": "Nice"},
-                       headers=ip_header or {}, environ_base={"REMOTE_ADDR": remote})
+    return client.post(
+        "/posts/hi/comments",
+        data={"name": "Ann", "body": "Nice"},
+        headers=ip_header or {},
+        environ_base={"REMOTE_ADDR": remote},
+    )
 
 
-def test_rate_limit_counts_the_client_behind_a_trusted_proxy(redis_url, redis_client,
-                                                             media_root):
+def test_rate_limit_counts_the_client_behind_a_trusted_proxy(redis_url, redis_client, media_root):
     app = make_app(redis_url, TRUSTED_PROXIES=1, MEDIA_ROOT=str(media_root))
     app.extensions["blog_data"].users.create("alice", PASSWORD)
     client = app.test_client()
@@ -90,16 +99,25 @@ def test_forwarded_headers_are_ignored_without_a_trusted_proxy(client, auth):
 def test_login_failures_are_limited_per_account(client, auth):
     auth.create("alice")
     for _ in range(10):
-        response = client.post("/login", data={"username": "alice", "password": "wrong-one"},
-                               environ_base={"REMOTE_ADDR": "10.0.0.5"})
+        response = client.post(
+            "/login",
+            data={"username": "alice", "password": "wrong-one"},
+            environ_base={"REMOTE_ADDR": "10.0.0.5"},
+        )
         assert response.status_code == 401
-    blocked = client.post("/login", data={"username": "alice", "password": PASSWORD},
-                          environ_base={"REMOTE_ADDR": "10.0.0.6"})
+    blocked = client.post(
+        "/login",
+        data={"username": "alice", "password": PASSWORD},
+        environ_base={"REMOTE_ADDR": "10.0.0.6"},
+    )
     assert blocked.status_code == 429
     assert "Too many failed logins" in blocked.get_data(as_text=True)
     auth.create("bob")
-    ok = client.post("/login", data={"username": "bob", "password": PASSWORD},
-                     environ_base={"REMOTE_ADDR": "10.0.0.5"})
+    ok = client.post(
+        "/login",
+        data={"username": "bob", "password": PASSWORD},
+        environ_base={"REMOTE_ADDR": "10.0.0.5"},
+    )
     assert ok.status_code == 302
 
 
@@ -109,8 +127,9 @@ def test_login_failures_are_limited_per_address(redis_url, redis_client, media_r
     for name in ("a1", "a2", "a3"):
         client.post("/login", data={"username": name, "password": "wrong-one"})
     assert client.post("/login", data={"username": "a4", "password": "x"}).status_code == 429
-    other = client.post("/login", data={"username": "a4", "password": "x"},
-                        environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    other = client.post(
+        "/login", data={"username": "a4", "password": "x"}, environ_base={"REMOTE_ADDR": "10.9.9.9"}
+    )
     assert other.status_code == 401
 
 
@@ -126,35 +145,43 @@ def test_job_dashboard_lists_queues_and_refuses_cross_site_posts(client, auth):
     assert page.status_code == 200 and b"RQ" in page.data
     assert "unsafe-inline" in page.headers["Content-Security-Policy"]  # its own scripts
     photo = (FIXTURES / "exif-samples" / "Canon_40D.jpg").read_bytes()
-    client.post("/uploads", data={"image": (io.BytesIO(photo), "x.jpg")},
-                content_type="multipart/form-data")
+    client.post(
+        "/uploads", data={"image": (io.BytesIO(photo), "x.jpg")}, content_type="multipart/form-data"
+    )
     queues = client.get("/admin/jobs/0/data/queues.json").get_json()["queues"]
-    assert {"name": "images", "count": 1} in [{"name": q["name"], "count": q["count"]}
-                                              for q in queues]
-    forged = client.post("/admin/jobs/queue/images/failed/empty",
-                         headers={"Origin": "https://evil.example"})
+    assert {"name": "images", "count": 1} in [
+        {"name": q["name"], "count": q["count"]} for q in queues
+    ]
+    forged = client.post(
+        "/admin/jobs/queue/images/failed/empty", headers={"Origin": "https://evil.example"}
+    )
     assert forged.status_code == 403
-    same_site = client.post("/admin/jobs/queue/images/failed/empty",
-                            headers={"Origin": "http://localhost"})
+    same_site = client.post(
+        "/admin/jobs/queue/images/failed/empty", headers={"Origin": "http://localhost"}
+    )
     assert same_site.status_code == 200
 
 
-def test_healthz_reports_queues_workers_and_scheduler(client, auth, burst_worker, worker_env,
-                                                      redis_url, data):
+def test_healthz_reports_queues_workers_and_scheduler(
+    client, auth, burst_worker, worker_env, redis_url, data
+):
     data.backups.record({"ok": True, "key": "k", "started_at": time.time()})
     body = client.get("/healthz").get_json()
     assert body["workers"] == 0 and body["scheduler"] == "missing"
     assert body["status"] == "warning"
     auth.login()
     photo = (FIXTURES / "exif-samples" / "Canon_40D.jpg").read_bytes()
-    client.post("/uploads", data={"image": (io.BytesIO(photo), "x.jpg")},
-                content_type="multipart/form-data")
+    client.post(
+        "/uploads", data={"image": (io.BytesIO(photo), "x.jpg")}, content_type="multipart/form-data"
+    )
     assert client.get("/healthz").get_json()["queues"]["images"] == {"waiting": 1, "failed": 0}
 
-    worker = subprocess.Popen([str(Path(sys.executable).parent / "rq"), "worker", "--url",
-                               redis_url, "images"], env=worker_env, cwd=ROOT)
-    scheduler = subprocess.Popen([sys.executable, "-m", "jobs.scheduler"], env=worker_env,
-                                 cwd=ROOT)
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / "rq"), "worker", "--url", redis_url, "images"],
+        env=worker_env,
+        cwd=ROOT,
+    )
+    scheduler = subprocess.Popen([sys.executable, "-m", "jobs.scheduler"], env=worker_env, cwd=ROOT)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -182,7 +209,8 @@ def test_failed_job_can_be_retried_from_the_dashboard(client, auth, burst_worker
     auth.login()
     listing = client.get("/admin/jobs/0/data/jobs/default/failed/8/asc/1.json").get_json()
     assert [j["id"] for j in listing["jobs"]] == [job.id]
-    retried = client.post(f"/admin/jobs/job/{job.id}/requeue",
-                          headers={"Origin": "http://localhost"})
+    retried = client.post(
+        f"/admin/jobs/job/{job.id}/requeue", headers={"Origin": "http://localhost"}
+    )
     assert retried.status_code == 200
     assert queue.job_ids == [job.id] and queue.failed_job_registry.count == 0

@@ -58,8 +58,11 @@ def test_scheduled_post_appears_on_time_without_a_write(redis_url, redis_client,
     author = data.users.create("alice", "long enough password")
     add_post(data, author, "Now")
     due = time.time() + 1.5
-    data.posts.create(author.id, author.username, PostInput(
-        title="Later", body="x", tags=[], status="scheduled", publish_at=due))
+    data.posts.create(
+        author.id,
+        author.username,
+        PostInput(title="Later", body="x", tags=[], status="scheduled", publish_at=due),
+    )
     client = app.test_client()
     assert "Later" not in trips(client, counter, "/")[1]
     assert trips(client, counter, "/")[0] == 1  # cached meanwhile

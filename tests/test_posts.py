@@ -43,8 +43,13 @@ def test_new_post_form_has_visible_labels_for_every_field(client, alice):
     page = client.get("/posts/new").get_data(as_text=True)
     found = labels(page)
     ids = {attrs.get("id"): (tag, attrs) for tag, attrs in elements(page) if attrs.get("id")}
-    for text, kind in [("Title", "input"), ("Body", "textarea"), ("Tags", "input"),
-                       ("Status", "select"), ("Publish at (UTC)", "input")]:
+    for text, kind in [
+        ("Title", "input"),
+        ("Body", "textarea"),
+        ("Tags", "input"),
+        ("Status", "select"),
+        ("Publish at (UTC)", "input"),
+    ]:
         assert text in found, f"no label {text!r}: {sorted(found)}"
         assert ids[found[text]][0] == kind
     assert ids[found["Publish at (UTC)"]][1]["type"] == "datetime-local"
@@ -53,9 +58,15 @@ def test_new_post_form_has_visible_labels_for_every_field(client, alice):
 
 
 def test_edit_form_is_filled_with_the_post(client, alice, data):
-    post = add_post(data, alice, "Editable", body="The *body*", tags=["b", "a"],
-                    status="scheduled", publish_at=datetime(2099, 5, 6, 7, 8, tzinfo=UTC)
-                    .timestamp())
+    post = add_post(
+        data,
+        alice,
+        "Editable",
+        body="The *body*",
+        tags=["b", "a"],
+        status="scheduled",
+        publish_at=datetime(2099, 5, 6, 7, 8, tzinfo=UTC).timestamp(),
+    )
     page = client.get(f"/posts/{post.slug}/edit").get_data(as_text=True)
     assert set(labels(page)) >= {"Title", "Body", "Tags", "Status", "Publish at (UTC)"}
     assert 'value="Editable"' in page
@@ -65,15 +76,18 @@ def test_edit_form_is_filled_with_the_post(client, alice, data):
     assert 'value="2099-05-06T07:08"' in page
 
 
-@pytest.mark.parametrize("title, slug", [
-    ("Hello World", "hello-world"),
-    ("Grüße aus Köln", "grüße-aus-köln"),
-    ("你好，世界", "你好-世界"),
-    ("Привет, мир!", "привет-мир"),
-    ("🎉🎉🎉", "post"),
-    ("  Spaces   everywhere  ", "spaces-everywhere"),
-    ("a/b?c#d", "a-b-c-d"),
-])
+@pytest.mark.parametrize(
+    "title, slug",
+    [
+        ("Hello World", "hello-world"),
+        ("Grüße aus Köln", "grüße-aus-köln"),
+        ("你好，世界", "你好-世界"),
+        ("Привет, мир!", "привет-мир"),
+        ("🎉🎉🎉", "post"),
+        ("  Spaces   everywhere  ", "spaces-everywhere"),
+        ("a/b?c#d", "a-b-c-d"),
+    ],
+)
 def test_slug_comes_from_the_title_and_is_unicode_safe(client, alice, title, slug):
     location = new_post(client, title=title).headers["Location"]
     assert location == "/posts/" + quote(slug)
@@ -104,8 +118,10 @@ def test_slug_new_is_not_given_to_a_post(client, alice):
 
 def test_rename_keeps_the_old_url_as_a_permanent_redirect(client, alice, data):
     assert created_slug(new_post(client, title="Old title", body="x")) == "old-title"
-    response = client.post("/posts/old-title/edit", data={
-        "title": "New title", "body": "x", "tags": "", "status": "published"})
+    response = client.post(
+        "/posts/old-title/edit",
+        data={"title": "New title", "body": "x", "tags": "", "status": "published"},
+    )
     assert created_slug(response) == "new-title"
     old = client.get("/posts/old-title")
     assert old.status_code == 301
@@ -117,8 +133,10 @@ def test_rename_keeps_the_old_url_as_a_permanent_redirect(client, alice, data):
     assert client.get("/posts/old-title").headers["Location"] == "/posts/new-title"
 
     # renaming back reuses the post's own old slug; the intermediate one redirects
-    response = client.post("/posts/new-title/edit", data={
-        "title": "Old Title", "body": "x", "tags": "", "status": "published"})
+    response = client.post(
+        "/posts/new-title/edit",
+        data={"title": "Old Title", "body": "x", "tags": "", "status": "published"},
+    )
     assert created_slug(response) == "old-title"
     assert client.get("/posts/new-title").headers["Location"] == "/posts/old-title"
     assert_consistent(data.redis)
@@ -126,8 +144,10 @@ def test_rename_keeps_the_old_url_as_a_permanent_redirect(client, alice, data):
 
 def test_case_only_title_change_keeps_the_slug(client, alice):
     created_slug(new_post(client, title="Hello world"))
-    response = client.post("/posts/hello-world/edit", data={
-        "title": "Hello World!", "body": "", "tags": "", "status": "published"})
+    response = client.post(
+        "/posts/hello-world/edit",
+        data={"title": "Hello World!", "body": "", "tags": "", "status": "published"},
+    )
     assert created_slug(response) == "hello-world"
 
 
@@ -152,8 +172,9 @@ def test_delete_asks_for_confirmation_then_deletes_with_post(client, alice, data
     assert client.get("/tags/gone").status_code == 404
     assert data.posts.get(post.id) is None
     assert_consistent(data.redis)
-    assert not [k for k in data.redis.scan_iter("blog:*") if k.startswith(("blog:post:",
-                                                                          "blog:comment:"))]
+    assert not [
+        k for k in data.redis.scan_iter("blog:*") if k.startswith(("blog:post:", "blog:comment:"))
+    ]
 
 
 def test_drafts_are_visible_to_their_author_only(client, auth, alice, data):
@@ -175,8 +196,10 @@ def test_drafts_are_visible_to_their_author_only(client, auth, alice, data):
 
 def test_publishing_a_draft_makes_it_public(client, auth, alice):
     slug = created_slug(new_post(client, title="Soon", tags="later", status="draft"))
-    client.post(f"/posts/{slug}/edit", data={"title": "Soon", "body": "", "tags": "later",
-                                             "status": "published"})
+    client.post(
+        f"/posts/{slug}/edit",
+        data={"title": "Soon", "body": "", "tags": "later", "status": "published"},
+    )
     auth.logout()
     assert client.get(f"/posts/{slug}").status_code == 200
     assert listed_titles(client.get("/").get_data(as_text=True)) == ["Soon"]
@@ -185,8 +208,9 @@ def test_publishing_a_draft_makes_it_public(client, auth, alice):
 
 def test_unpublishing_hides_the_post_and_its_tags(client, auth, alice, data):
     slug = created_slug(new_post(client, title="Oops", tags="oops"))
-    client.post(f"/posts/{slug}/edit", data={"title": "Oops", "body": "", "tags": "oops",
-                                             "status": "draft"})
+    client.post(
+        f"/posts/{slug}/edit", data={"title": "Oops", "body": "", "tags": "oops", "status": "draft"}
+    )
     auth.logout()
     assert client.get(f"/posts/{slug}").status_code == 404
     assert client.get("/tags/oops").status_code == 404
@@ -196,8 +220,9 @@ def test_unpublishing_hides_the_post_and_its_tags(client, auth, alice, data):
 
 def test_scheduled_post_appears_by_itself_when_due(client, auth, alice, data):
     due = time.time() + 1.5
-    post = add_post(data, alice, "From the future", tags=["later"], status="scheduled",
-                    publish_at=due)
+    post = add_post(
+        data, alice, "From the future", tags=["later"], status="scheduled", publish_at=due
+    )
     own = client.get(f"/posts/{post.slug}").get_data(as_text=True)
     assert "Scheduled" in own
     assert "scheduled for" in client.get("/dashboard").get_data(as_text=True)
@@ -215,8 +240,12 @@ def test_scheduled_post_appears_by_itself_when_due(client, auth, alice, data):
 
     assert not any(public_views().values()), public_views()
     # no comments before it is out, either
-    assert client.post(f"/posts/{post.slug}/comments",
-                       data={"name": "Early", "body": "first!"}).status_code == 404
+    assert (
+        client.post(
+            f"/posts/{post.slug}/comments", data={"name": "Early", "body": "first!"}
+        ).status_code
+        == 404
+    )
 
     time.sleep(max(0.0, due - time.time()) + 0.05)
     assert all(public_views().values()), public_views()
@@ -224,13 +253,13 @@ def test_scheduled_post_appears_by_itself_when_due(client, auth, alice, data):
 
 
 def test_scheduling_through_the_form(client, alice, data):
-    response = new_post(client, title="Next year", status="scheduled",
-                        publish_at="2099-01-02T03:04")
+    response = new_post(
+        client, title="Next year", status="scheduled", publish_at="2099-01-02T03:04"
+    )
     post = data.posts.get(data.posts.id_for_slug(created_slug(response)))
     assert post.status == "scheduled"
     assert post.published_at == datetime(2099, 1, 2, 3, 4, tzinfo=UTC).timestamp()
-    assert "scheduled for 02 Jan 2099, 03:04 UTC" in client.get("/dashboard").get_data(
-        as_text=True)
+    assert "scheduled for 02 Jan 2099, 03:04 UTC" in client.get("/dashboard").get_data(as_text=True)
 
 
 def test_scheduled_without_a_date_is_refused(client, alice, data):
@@ -249,22 +278,30 @@ def test_unknown_status_is_refused(client, alice, data):
 
 def test_editing_a_published_post_keeps_its_date(client, alice, data):
     post = add_post(data, alice, "Dated")
-    client.post(f"/posts/{post.slug}/edit", data={"title": "Dated", "body": "more",
-                                                  "tags": "", "status": "published"})
+    client.post(
+        f"/posts/{post.slug}/edit",
+        data={"title": "Dated", "body": "more", "tags": "", "status": "published"},
+    )
     again = data.posts.get(post.id)
     assert again.published_at == post.published_at
     assert again.updated_at > post.updated_at
 
 
-@pytest.mark.parametrize("form, message", [
-    ({"title": ""}, "Give the post a title."),
-    ({"title": "   "}, "Give the post a title."),
-    ({"title": "t" * 201}, "The title must be 1 to 200 characters long."),
-    ({"body": "b" * 200_001}, "The body must be at most 200,000 characters long."),
-    ({"tags": ", ".join(f"tag{i}" for i in range(21))}, "At most 20 tags, please (you gave 21)."),
-    ({"tags": "ok, " + "x" * 41}, "is longer than 40 characters"),
-    ({"tags": "c++"}, "may only contain letters, digits"),
-])
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({"title": ""}, "Give the post a title."),
+        ({"title": "   "}, "Give the post a title."),
+        ({"title": "t" * 201}, "The title must be 1 to 200 characters long."),
+        ({"body": "b" * 200_001}, "The body must be at most 200,000 characters long."),
+        (
+            {"tags": ", ".join(f"tag{i}" for i in range(21))},
+            "At most 20 tags, please (you gave 21).",
+        ),
+        ({"tags": "ok, " + "x" * 41}, "is longer than 40 characters"),
+        ({"tags": "c++"}, "may only contain letters, digits"),
+    ],
+)
 def test_limits_are_refused_with_a_clear_message(client, alice, data, form, message):
     response = new_post(client, **{"title": "Limits", **form})
     assert response.status_code == 400
@@ -298,8 +335,10 @@ def test_tags_are_normalised(client, alice, data):
 
 def test_retagging_moves_the_post_between_tag_pages(client, alice, data):
     slug = created_slug(new_post(client, title="Moving", tags="old, kept"))
-    client.post(f"/posts/{slug}/edit", data={"title": "Moving", "body": "",
-                                             "tags": "kept, new", "status": "published"})
+    client.post(
+        f"/posts/{slug}/edit",
+        data={"title": "Moving", "body": "", "tags": "kept, new", "status": "published"},
+    )
     assert client.get("/tags/old").status_code == 404
     assert "Moving" in client.get("/tags/new").get_data(as_text=True)
     assert "Moving" in client.get("/tags/kept").get_data(as_text=True)
@@ -310,8 +349,10 @@ def test_retagging_moves_the_post_between_tag_pages(client, alice, data):
 
 
 def test_post_page_renders_markdown_and_escapes_the_title(client, alice):
-    body = ("# Heading\n\nSome **bold** and [a link](https://example.com).\n\n"
-            "<script>alert(1)</script>\n\n<img src=x onerror=alert(2)>")
+    body = (
+        "# Heading\n\nSome **bold** and [a link](https://example.com).\n\n"
+        "<script>alert(1)</script>\n\n<img src=x onerror=alert(2)>"
+    )
     slug = created_slug(new_post(client, title="<b>Title</b> & co", body=body))
     page = client.get(f"/posts/{slug}").get_data(as_text=True)
     assert "<h1>Heading</h1>" in page
@@ -326,13 +367,15 @@ def test_editing_a_post_deleted_meanwhile_does_not_bring_it_back(client, alice, 
     post = add_post(data, alice, "Two tabs", tags=["tabs"])
     assert client.get(f"/posts/{post.slug}/edit").status_code == 200
     data.posts.delete(post)  # in the other tab
-    response = client.post(f"/posts/{post.slug}/edit", data={
-        "title": "Two tabs", "body": "", "tags": "tabs", "status": "published"})
+    response = client.post(
+        f"/posts/{post.slug}/edit",
+        data={"title": "Two tabs", "body": "", "tags": "tabs", "status": "published"},
+    )
     assert response.status_code == 404
     with pytest.raises(PostGone):
-        data.posts.update(post, PostInput(title="Two tabs", body="", tags=["tabs"],
-                                          status="published"))
+        data.posts.update(
+            post, PostInput(title="Two tabs", body="", tags=["tabs"], status="published")
+        )
     assert data.posts.get(post.id) is None
     assert client.get("/tags/tabs").status_code == 404
     assert_consistent(data.redis)
-

@@ -20,8 +20,10 @@ from rq import Queue
 from devtools.redis_server import free_port
 from tests.conftest import FIXTURES, ROOT, S3_CREDENTIALS
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning"),
+]
 BIN = Path(sys.executable).parent
 PASSWORD = "a long production password"
 
@@ -48,18 +50,45 @@ def paas_env(redis_url, redis_client, s3_endpoint, s3_bucket, tmp_path):
     """The environment a PaaS gives the processes. gunicorn serves HTTPS with a throw-away
     certificate (GUNICORN_CMD_ARGS), so production's Secure cookies work end to end."""
     port = free_port()
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-keyout", str(tmp_path / "key.pem"),
-                    "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(tmp_path / "key.pem"),
+            "-out",
+            str(tmp_path / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "MEDIA_", "BACKUP_"))}
     env.update(S3_CREDENTIALS)
     env.update(
-        PORT=str(port), REDIS_URL=redis_url, APP_ENV="production", TRUSTED_PROXIES="0",
-        SECRET_KEY="p" * 64, S3_BUCKET=s3_bucket, S3_ENDPOINT_URL=s3_endpoint,
-        S3_PREFIX="media", BACKUP_PREFIX="backups", WEB_CONCURRENCY="2",
-        MEDIA_ROOT=str(tmp_path / "no-shared-disk"), BACKUP_ROOT=str(tmp_path / "no-disk"),
-        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", PYTHONUNBUFFERED="1",
-        GUNICORN_CMD_ARGS=f"--certfile={tmp_path / 'cert.pem'} --keyfile={tmp_path / 'key.pem'}")
+        PORT=str(port),
+        REDIS_URL=redis_url,
+        APP_ENV="production",
+        TRUSTED_PROXIES="0",
+        SECRET_KEY="p" * 64,
+        S3_BUCKET=s3_bucket,
+        S3_ENDPOINT_URL=s3_endpoint,
+        S3_PREFIX="media",
+        BACKUP_PREFIX="backups",
+        WEB_CONCURRENCY="2",
+        MEDIA_ROOT=str(tmp_path / "no-shared-disk"),
+        BACKUP_ROOT=str(tmp_path / "no-disk"),
+        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        PYTHONUNBUFFERED="1",
+        GUNICORN_CMD_ARGS=f"--certfile={tmp_path / 'cert.pem'} --keyfile={tmp_path / 'key.pem'}",
+    )
     return env
 
 
@@ -74,34 +103,61 @@ def browser_session(base: str) -> requests.Session:
 
 def login(session: requests.Session, base: str) -> None:
     page = session.get(f"{base}/login").text
-    response = session.post(f"{base}/login", data={
-        "username": "alice", "password": PASSWORD, "csrf_token": token(page)},
-        allow_redirects=False)
+    response = session.post(
+        f"{base}/login",
+        data={"username": "alice", "password": PASSWORD, "csrf_token": token(page)},
+        allow_redirects=False,
+    )
     assert response.status_code == 302, response.text
     assert "Secure" in response.headers["Set-Cookie"]  # production cookies
 
 
-def test_procfile_processes_run_the_whole_flow(paas_env, redis_url, s3_bucket, s3_endpoint,
-                                               tmp_path):
-    release = subprocess.run([str(BIN / "flask"), "--app", "app", "release"], cwd=ROOT,
-                             env=paas_env, capture_output=True, text=True, timeout=60)
+def test_procfile_processes_run_the_whole_flow(
+    paas_env, redis_url, s3_bucket, s3_endpoint, tmp_path
+):
+    release = subprocess.run(
+        [str(BIN / "flask"), "--app", "app", "release"],
+        cwd=ROOT,
+        env=paas_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert release.returncode == 0, release.stderr
     assert "backup schedule" in release.stdout
-    created = subprocess.run([str(BIN / "flask"), "--app", "app", "create-user", "alice",
-                              "--password-stdin"], input=PASSWORD + "\n", cwd=ROOT,
-                             env=paas_env, capture_output=True, text=True, timeout=60)
+    created = subprocess.run(
+        [str(BIN / "flask"), "--app", "app", "create-user", "alice", "--password-stdin"],
+        input=PASSWORD + "\n",
+        cwd=ROOT,
+        env=paas_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert created.returncode == 0, created.stderr
 
     log = open(tmp_path / "honcho.log", "w")  # noqa: SIM115  (closed in finally)
-    honcho = subprocess.Popen([str(BIN / "honcho"), "-f", "Procfile", "start", "web", "worker",
-                               "scheduler"], cwd=ROOT, env=paas_env, stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    honcho = subprocess.Popen(
+        [str(BIN / "honcho"), "-f", "Procfile", "start", "web", "worker", "scheduler"],
+        cwd=ROOT,
+        env=paas_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"https://127.0.0.1:{paas_env['PORT']}"
     anonymous = browser_session(base)
     try:
-        health = wait_for(lambda: (r := anonymous.get(f"{base}/healthz", timeout=5)).ok
-                          and r.json()["workers"] >= 1 and r.json()["scheduler"] == "ok"
-                          and r.json(), 60, "/healthz with a worker and the scheduler")
+        health = wait_for(
+            lambda: (
+                (r := anonymous.get(f"{base}/healthz", timeout=5)).ok
+                and r.json()["workers"] >= 1
+                and r.json()["scheduler"] == "ok"
+                and r.json()
+            ),
+            60,
+            "/healthz with a worker and the scheduler",
+        )
         assert health["redis"] == "ok"
 
         author = browser_session(base)
@@ -109,39 +165,62 @@ def test_procfile_processes_run_the_whole_flow(paas_env, redis_url, s3_bucket, s
         editor = author.get(f"{base}/posts/new").text
         csrf = token(editor)
         photo = (FIXTURES / "exif-samples" / "gps" / "DSCN0010.jpg").read_bytes()
-        upload = author.post(f"{base}/uploads", files={"image": ("DSCN0010.jpg", photo)},
-                             headers={"X-CSRFToken": csrf})
+        upload = author.post(
+            f"{base}/uploads",
+            files={"image": ("DSCN0010.jpg", photo)},
+            headers={"X-CSRFToken": csrf},
+        )
         assert upload.status_code == 202, upload.text
         image = upload.json()
         assert anonymous.get(base + image["url"]).status_code == 404
-        ready = wait_for(lambda: (s := author.get(base + image["status_url"]).json())["status"]
-                         == "ready" and s, 30, "the image to be cleaned")
+        ready = wait_for(
+            lambda: (s := author.get(base + image["status_url"]).json())["status"] == "ready" and s,
+            30,
+            "the image to be cleaned",
+        )
         assert "GPS position" in ready["removed"]
         served = anonymous.get(base + image["url"])
         assert served.status_code == 200 and served.headers["Content-Type"] == "image/jpeg"
 
-        post = author.post(f"{base}/posts/new", data={
-            "csrf_token": csrf, "title": "From the Procfile", "tags": "paas, redis",
-            "status": "published", "body": f"![A street]({image['url']})"})
+        post = author.post(
+            f"{base}/posts/new",
+            data={
+                "csrf_token": csrf,
+                "title": "From the Procfile",
+                "tags": "paas, redis",
+                "status": "published",
+                "body": f"![A street]({image['url']})",
+            },
+        )
         assert post.status_code == 200 and post.url.endswith("/posts/from-the-procfile")
 
         visitor = browser_session(base)
         page = visitor.get(f"{base}/posts/from-the-procfile").text
         assert "srcset=" in page
-        commented = visitor.post(f"{base}/posts/from-the-procfile/comments", data={
-            "csrf_token": token(page), "name": "Visitor", "body": "Works on a PaaS"})
+        commented = visitor.post(
+            f"{base}/posts/from-the-procfile/comments",
+            data={"csrf_token": token(page), "name": "Visitor", "body": "Works on a PaaS"},
+        )
         assert commented.ok and "Works on a PaaS" in commented.text
 
         backups = author.get(f"{base}/admin/backups").text
-        assert author.post(f"{base}/admin/backups",
-                           data={"csrf_token": token(backups)}).ok
+        assert author.post(f"{base}/admin/backups", data={"csrf_token": token(backups)}).ok
         s3 = boto3.client("s3", endpoint_url=s3_endpoint)
-        backup = wait_for(lambda: [o["Key"] for o in s3.list_objects_v2(
-            Bucket=s3_bucket, Prefix="backups/").get("Contents", [])
-            if o["Key"].endswith(".tar.gz")], 60, "the backup object")
+        backup = wait_for(
+            lambda: [
+                o["Key"]
+                for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix="backups/").get("Contents", [])
+                if o["Key"].endswith(".tar.gz")
+            ],
+            60,
+            "the backup object",
+        )
         assert len(backup) == 1
-        wait_for(lambda: anonymous.get(f"{base}/healthz").json()["backup"] == "ok", 30,
-                 "the backup to be recorded")
+        wait_for(
+            lambda: anonymous.get(f"{base}/healthz").json()["backup"] == "ok",
+            30,
+            "the backup to be recorded",
+        )
     finally:
         os.killpg(honcho.pid, signal.SIGTERM)  # what the platform does on a restart
         honcho.wait(timeout=60)
@@ -150,8 +229,11 @@ def test_procfile_processes_run_the_whole_flow(paas_env, redis_url, s3_bucket, s
     output = (tmp_path / "honcho.log").read_text()
     assert "web.1" in output and "worker.1" in output and "scheduler.1" in output
     # One line per event on stdout; the job's own lines carry its id.
-    assert re.search(rf"worker\.1 .* jobs\.images job=clean-image-{image['id']}: image "
-                     rf"{image['id']} ready", output)
+    assert re.search(
+        rf"worker\.1 .* jobs\.images job=clean-image-{image['id']}: image "
+        rf"{image['id']} ready",
+        output,
+    )
     rq_redis = redis.Redis.from_url(redis_url)
     for name in ("images", "backups"):
         queue = Queue(name, connection=rq_redis)

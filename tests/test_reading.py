@@ -26,8 +26,10 @@ def author(data):
 
 def add_numbered(data, author, count, tags=(), prefix="Post"):
     """Posts "Post 1" .. "Post N", oldest first (each a little newer than the last)."""
-    return [add_post(data, author, f"{prefix} {i}", body=f"Body of *{prefix.lower()} {i}*",
-                     tags=tags) for i in range(1, count + 1)]
+    return [
+        add_post(data, author, f"{prefix} {i}", body=f"Body of *{prefix.lower()} {i}*", tags=tags)
+        for i in range(1, count + 1)
+    ]
 
 
 def pager_links(page: str) -> dict[str, str]:
@@ -68,9 +70,25 @@ def test_exactly_one_full_page_has_no_older_link(client, data, author):
     assert client.get("/?page=2").status_code == 404
 
 
-@pytest.mark.parametrize("page", ["0", "-1", "abc", "99999999999", "4", "1.5", "", " 1",
-                                  "1e3", "²", "٣", "0x1", "10001",
-                                  "1" * 5000])
+@pytest.mark.parametrize(
+    "page",
+    [
+        "0",
+        "-1",
+        "abc",
+        "99999999999",
+        "4",
+        "1.5",
+        "",
+        " 1",
+        "1e3",
+        "²",
+        "٣",
+        "0x1",
+        "10001",
+        "1" * 5000,
+    ],
+)
 def test_bad_page_numbers_are_404_never_500(client, data, author, page):
     add_numbered(data, author, 23)
     response = client.get("/", query_string={"page": page})
@@ -81,16 +99,20 @@ def test_bad_page_numbers_are_404_never_500(client, data, author, page):
 
 
 def test_post_page_renders_sanitized_markdown(client, data, author):
-    body = ("## Section\n\n- one\n- two\n\n```python\nprint('<hi>')\n```\n\n"
-            "| a | b |\n|---|---|\n| 1 | 2 |\n\n"
-            "[ok](https://example.com) [bad](javascript:alert(1))\n\n"
-            "<script>alert('x')</script><iframe src=https://evil.example></iframe>")
+    body = (
+        "## Section\n\n- one\n- two\n\n```python\nprint('<hi>')\n```\n\n"
+        "| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+        "[ok](https://example.com) [bad](javascript:alert(1))\n\n"
+        "<script>alert('x')</script><iframe src=https://evil.example></iframe>"
+    )
     post = add_post(data, author, "Markdown", body=body)
     page = client.get(f"/posts/{post.slug}").get_data(as_text=True)
     assert "<h2>Section</h2>" in page
     assert "<li>one</li>" in page
-    assert '<code class="language-python">print(&#39;&lt;hi&gt;&#39;)' in page or \
-        '<code class="language-python">print(\'&lt;hi&gt;\')' in page
+    assert (
+        '<code class="language-python">print(&#39;&lt;hi&gt;&#39;)' in page
+        or "<code class=\"language-python\">print('&lt;hi&gt;')" in page
+    )
     assert "<td>1</td>" in page
     assert '<a href="https://example.com" rel="noopener noreferrer">ok</a>' in page
     assert "javascript:" not in page
@@ -109,8 +131,9 @@ def test_tags_page_counts_visible_posts_and_hides_draft_only_tags(client, data, 
     add_post(data, author, "Two", tags=["python"])
     add_post(data, author, "Three", tags=["python", "redis"])
     add_post(data, author, "Hidden", tags=["secret", "python"], status="draft")
-    add_post(data, author, "Later", tags=["future"], status="scheduled",
-             publish_at=4102444800.0)  # 2100
+    add_post(
+        data, author, "Later", tags=["future"], status="scheduled", publish_at=4102444800.0
+    )  # 2100
     page = client.get("/tags").get_data(as_text=True)
     assert '<a href="/tags/python">#python</a> <span class="count">3 posts</span>' in page
     assert '<a href="/tags/redis">#redis</a> <span class="count">2 posts</span>' in page
@@ -172,12 +195,13 @@ def test_feed_is_valid_atom_of_the_20_newest(client, data, author):
 
 
 def test_feed_escapes_titles_and_html(client, data, author):
-    add_post(data, author, "Fish & Chips <3 \"quoted\"", body="a<br>b &nbsp; <em>c</em>",
-             tags=["food"])
+    add_post(
+        data, author, 'Fish & Chips <3 "quoted"', body="a<br>b &nbsp; <em>c</em>", tags=["food"]
+    )
     for url in ["/feed.atom", "/tags/food/feed.atom"]:
         feed = feedparser.parse(client.get(url).data)
         assert feed.bozo == 0, (url, feed.get("bozo_exception"))
-        assert feed.entries[0].title == "Fish & Chips <3 \"quoted\""
+        assert feed.entries[0].title == 'Fish & Chips <3 "quoted"'
         assert "<em>c</em>" in feed.entries[0].content[0].value
         ET.fromstring(client.get(url).data)  # well-formed XML, not just tolerated
 

@@ -31,8 +31,9 @@ def test_release_refuses_a_redis_that_evicts(runner, evicting_redis):
 
 
 def test_release_refuses_a_missing_bucket(redis_url, redis_client, s3_settings, media_root):
-    app = make_app(redis_url, MEDIA_ROOT=str(media_root),
-                   **{**s3_settings, "S3_BUCKET": "no-such-bucket"})
+    app = make_app(
+        redis_url, MEDIA_ROOT=str(media_root), **{**s3_settings, "S3_BUCKET": "no-such-bucket"}
+    )
     result = app.test_cli_runner().invoke(args=["release"])
     assert result.exit_code == 1
     assert "redis: ok" in result.output and "media storage: ok" not in result.output

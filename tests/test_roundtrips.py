@@ -7,16 +7,29 @@ from devtools.roundtrips import RoundTripCounter
 from tests.conftest import make_app
 from tests.helpers import add_post, cheap_password_hashing
 
-LIMITS = {"/": 2, "/tags/common": 2, "/posts/{slug}": 3, "/tags": 2,
-          "/feed.atom": 2, "/tags/common/feed.atom": 2, "/sitemap.xml": 2, "/dashboard": 2}
+LIMITS = {
+    "/": 2,
+    "/tags/common": 2,
+    "/posts/{slug}": 3,
+    "/tags": 2,
+    "/feed.atom": 2,
+    "/tags/common/feed.atom": 2,
+    "/sitemap.xml": 2,
+    "/dashboard": 2,
+}
 
 
 def seed(data, count: int):
     author = data.users.create("alice", "password123")
     posts = []
     for i in range(count):
-        post = add_post(data, author, f"Post {i}", body=f"Body *{i}* " * 20,
-                        tags=["common", f"tag{i}", f"group{i % 3}"])
+        post = add_post(
+            data,
+            author,
+            f"Post {i}",
+            body=f"Body *{i}* " * 20,
+            tags=["common", f"tag{i}", f"group{i % 3}"],
+        )
         for j in range(i % 3 + 1):
             data.comments.add(post.id, author.id, f"Reader {j}", "Nice", moderated=False)
         posts.append(post)
@@ -45,8 +58,7 @@ def measure(redis_url, count: int, monkeypatch, tmp_path) -> dict[str, int]:
     return counted
 
 
-def test_pages_cost_a_fixed_number_of_round_trips(redis_url, redis_client, monkeypatch,
-                                                  tmp_path):
+def test_pages_cost_a_fixed_number_of_round_trips(redis_url, redis_client, monkeypatch, tmp_path):
     counts = {n: measure(redis_url, n, monkeypatch, tmp_path) for n in (5, 50)}
     for n, counted in counts.items():
         for path, limit in LIMITS.items():

@@ -16,8 +16,9 @@ def _fast_hashing(monkeypatch):
 
 def login_with_token(client, username="alice"):
     token = csrf_token(client.get("/login").get_data(as_text=True))
-    response = client.post("/login", data={"username": username, "password": PASSWORD,
-                                           "csrf_token": token})
+    response = client.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 302
     return response
 
@@ -40,8 +41,12 @@ def post_urls(app, post, comment) -> list[str]:
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
             if "POST" in rule.methods:
-                args = {a: values.get(a, 1 if type(rule._converters[a]).__name__ ==
-                                      "IntegerConverter" else "x") for a in rule.arguments}
+                args = {
+                    a: values.get(
+                        a, 1 if type(rule._converters[a]).__name__ == "IntegerConverter" else "x"
+                    )
+                    for a in rule.arguments
+                }
                 urls.append(url_for(rule.endpoint, **args))
     return urls
 
@@ -52,11 +57,24 @@ def test_every_post_without_a_valid_token_is_refused(csrf_app, world, token):
     client = csrf_app.test_client()
     login_with_token(client)
     urls = post_urls(csrf_app, post, comment)
-    assert {"/login", "/logout", "/posts/new", f"/posts/{post.slug}/edit",
-            f"/posts/{post.slug}/delete", f"/posts/{post.slug}/comments",
-            f"/comments/{comment.id}/delete", f"/comments/{comment.id}/approve"} <= set(urls)
-    form = {"title": "Changed", "body": "x", "status": "published", "name": "n",
-            "username": "alice", "password": PASSWORD}
+    assert {
+        "/login",
+        "/logout",
+        "/posts/new",
+        f"/posts/{post.slug}/edit",
+        f"/posts/{post.slug}/delete",
+        f"/posts/{post.slug}/comments",
+        f"/comments/{comment.id}/delete",
+        f"/comments/{comment.id}/approve",
+    } <= set(urls)
+    form = {
+        "title": "Changed",
+        "body": "x",
+        "status": "published",
+        "name": "n",
+        "username": "alice",
+        "password": PASSWORD,
+    }
     if token is not None:
         form["csrf_token"] = token
     for url in urls:
@@ -87,8 +105,9 @@ def test_a_token_from_another_session_is_refused(csrf_app, world):
     token = csrf_token(other.get(f"/posts/{post.slug}").get_data(as_text=True))
     client = csrf_app.test_client()
     client.get(f"/posts/{post.slug}")
-    response = client.post(f"/posts/{post.slug}/comments",
-                           data={"name": "n", "body": "b", "csrf_token": token})
+    response = client.post(
+        f"/posts/{post.slug}/comments", data={"name": "n", "body": "b", "csrf_token": token}
+    )
     assert response.status_code == 400
     assert "security token" in response.get_data(as_text=True)
 
@@ -99,32 +118,48 @@ def test_with_tokens_from_the_pages_everything_works(csrf_app, world):
     login_with_token(client)
 
     token = csrf_token(client.get("/posts/new").get_data(as_text=True))
-    response = client.post("/posts/new", data={"title": "Made safely", "body": "b",
-                                               "tags": "", "status": "published",
-                                               "csrf_token": token})
+    response = client.post(
+        "/posts/new",
+        data={
+            "title": "Made safely",
+            "body": "b",
+            "tags": "",
+            "status": "published",
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/posts/made-safely"
 
     token = csrf_token(client.get("/posts/made-safely/edit").get_data(as_text=True))
-    response = client.post("/posts/made-safely/edit", data={
-        "title": "Edited safely", "body": "b", "tags": "", "status": "published",
-        "csrf_token": token})
+    response = client.post(
+        "/posts/made-safely/edit",
+        data={
+            "title": "Edited safely",
+            "body": "b",
+            "tags": "",
+            "status": "published",
+            "csrf_token": token,
+        },
+    )
     assert response.headers["Location"] == "/posts/edited-safely"
 
     page = client.get(f"/posts/{post.slug}").get_data(as_text=True)
-    response = client.post(f"/posts/{post.slug}/comments", data={
-        "name": "Me", "body": "With a token", "csrf_token": csrf_token(page)})
+    response = client.post(
+        f"/posts/{post.slug}/comments",
+        data={"name": "Me", "body": "With a token", "csrf_token": csrf_token(page)},
+    )
     assert response.status_code == 302
     assert "With a token" in [c.body for c in data.comments.for_post(post.id)]
 
-    response = client.post(f"/comments/{comment.id}/delete",
-                           data={"csrf_token": csrf_token(page)})
+    response = client.post(f"/comments/{comment.id}/delete", data={"csrf_token": csrf_token(page)})
     assert response.status_code == 302
     assert data.comments.get(comment.id) is None
 
     queue = client.get("/moderation").get_data(as_text=True)
-    response = client.post(f"/comments/{pending.id}/approve",
-                           data={"csrf_token": csrf_token(queue)})
+    response = client.post(
+        f"/comments/{pending.id}/approve", data={"csrf_token": csrf_token(queue)}
+    )
     assert response.status_code == 302
     assert data.comments.get(pending.id).status == "approved"
 
@@ -143,8 +178,10 @@ def test_anonymous_comment_with_token_works(csrf_app, world):
     data, _, post, _, _ = world
     client = csrf_app.test_client()
     page = client.get(f"/posts/{post.slug}").get_data(as_text=True)
-    response = client.post(f"/posts/{post.slug}/comments", data={
-        "name": "Anon", "body": "hi", "csrf_token": csrf_token(page)})
+    response = client.post(
+        f"/posts/{post.slug}/comments",
+        data={"name": "Anon", "body": "hi", "csrf_token": csrf_token(page)},
+    )
     assert response.status_code == 302
     assert "hi" in [c.body for c in data.comments.for_post(post.id)]
 
@@ -168,8 +205,11 @@ def test_error_pages_use_the_site_layout(client, auth, data):
     error_page(client.delete(f"/posts/{post.slug}"), 405, "Method not allowed")
     for i in range(5):
         client.post(f"/posts/{post.slug}/comments", data={"name": "n", "body": f"b{i}"})
-    page = error_page(client.post(f"/posts/{post.slug}/comments",
-                                  data={"name": "n", "body": "b"}), 429, "Slow down")
+    page = error_page(
+        client.post(f"/posts/{post.slug}/comments", data={"name": "n", "body": "b"}),
+        429,
+        "Slow down",
+    )
     assert "5 comments a minute" in page
     auth.login("bob")
     error_page(client.get(f"/posts/{post.slug}/edit"), 403, "Not yours")
@@ -177,8 +217,9 @@ def test_error_pages_use_the_site_layout(client, auth, data):
 
 def test_csrf_error_page(csrf_app):
     client = csrf_app.test_client()
-    page = error_page(client.post("/login", data={"username": "x", "password": "y"}),
-                      400, "Bad request")
+    page = error_page(
+        client.post("/login", data={"username": "x", "password": "y"}), 400, "Bad request"
+    )
     assert "security token" in page
     assert "reload the page" in page
 

@@ -43,7 +43,7 @@ XSS_PAYLOADS = [
     "[x](JAVASCRIPT:alert(1))",
     "[x](data:text/html;base64,PHNjcmlwdD4=)",
     "![x](javascript:alert(1))",
-    '![x](data:image/svg+xml,<svg onload=alert(1)>)',
+    "![x](data:image/svg+xml,<svg onload=alert(1)>)",
     "[x][ref]\n\n[ref]: javascript:alert(1)",
     "<javascript:alert(1)>",
     '<iframe src="https://evil.example"></iframe>',
@@ -52,32 +52,46 @@ XSS_PAYLOADS = [
     '<p style="background:url(javascript:alert(1))">styled</p>',
     '<div onclick="alert(1)">click</div>',
     '<a href="https://ok.example" onmouseover="alert(1)">hover</a>',
-    '<body onload=alert(1)>',
+    "<body onload=alert(1)>",
     '<object data="javascript:alert(1)"></object>',
     '<embed src="javascript:alert(1)">',
-    '<form action="javascript:alert(1)"><button formaction="javascript:alert(1)">x</button>'
-    "</form>",
-    '<input onfocus=alert(1) autofocus>',
-    '<details open ontoggle=alert(1)>',
+    '<form action="javascript:alert(1)"><button formaction="javascript:alert(1)">x</button></form>',
+    "<input onfocus=alert(1) autofocus>",
+    "<details open ontoggle=alert(1)>",
     '<video><source onerror="alert(1)"></video>',
     '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
     '<base href="javascript:alert(1)//">',
     '<link rel="stylesheet" href="javascript:alert(1)">',
     "<a href='javascript:alert(1)'>single quotes</a>",
     "<a href=javascript:alert(1)>no quotes</a>",
-    '<img src=`x` onerror=alert(1)>',
+    "<img src=`x` onerror=alert(1)>",
     "<<img src=x onerror=alert(1)//<",
     '<img """><script>alert(1)</script>">',
     "<!--<img src=x onerror=alert(1)>-->",
-    "<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\">",
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>">',
     '<a href="#" xlink:href="javascript:alert(1)">x</a>',
     "`<script>alert(1)</script>` and\n\n    <script>alert(2)</script>",
     '<table background="javascript:alert(1)"><tr><td>x</td></tr></table>',
     '<code class="x" onclick="alert(1)">code</code>',
 ]
 
-URL_ATTRIBUTES = {"href", "src", "srcset", "action", "formaction", "xlink:href", "background",
-                  "poster", "data", "cite", "longdesc", "lowsrc", "dynsrc", "ping", "content"}
+URL_ATTRIBUTES = {
+    "href",
+    "src",
+    "srcset",
+    "action",
+    "formaction",
+    "xlink:href",
+    "background",
+    "poster",
+    "data",
+    "cite",
+    "longdesc",
+    "lowsrc",
+    "dynsrc",
+    "ping",
+    "content",
+}
 SAFE_SCHEMES = {"http", "https", "mailto"}
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.IGNORECASE)
 
@@ -120,8 +134,9 @@ def assert_harmless(html: str, allowed_tags=ALLOWED_TAGS) -> None:
             if name in URL_ATTRIBUTES and value:
                 candidates = value.split(",") if name == "srcset" else [value]
                 for candidate in candidates:
-                    scheme = url_scheme(candidate.strip().split(" ")[0] if candidate.strip()
-                                        else "")
+                    scheme = url_scheme(
+                        candidate.strip().split(" ")[0] if candidate.strip() else ""
+                    )
                     assert scheme in (None, *SAFE_SCHEMES), f"{name}={value!r} in {html!r}"
 
 
@@ -153,19 +168,26 @@ def test_escaped_text_keeps_the_words_but_not_the_markup():
     assert "<code>&lt;script&gt;alert(1)&lt;/script&gt;</code>" in html
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("**bold** and *em*", "<strong>bold</strong> and <em>em</em>"),
-    ("[site](https://example.com/a?b=1&c=2)",
-     '<a href="https://example.com/a?b=1&amp;c=2" rel="noopener noreferrer">site</a>'),
-    ("[mail](mailto:me@example.com)", 'href="mailto:me@example.com"'),
-    ("[rel](/posts/other)", 'href="/posts/other"'),
-    ("![alt text](https://example.com/i.png)",
-     '<img alt="alt text" src="https://example.com/i.png">'),
-    ("```python\nx = 1\n```", '<code class="language-python">x = 1'),
-    ("| a | b |\n|---|---|\n| 1 | 2 |", "<td>1</td>"),
-    ("<abbr title=\"HyperText\">HTML</abbr>", '<abbr title="HyperText">HTML</abbr>'),
-    ("H<sub>2</sub>O", "H<sub>2</sub>O"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("**bold** and *em*", "<strong>bold</strong> and <em>em</em>"),
+        (
+            "[site](https://example.com/a?b=1&c=2)",
+            '<a href="https://example.com/a?b=1&amp;c=2" rel="noopener noreferrer">site</a>',
+        ),
+        ("[mail](mailto:me@example.com)", 'href="mailto:me@example.com"'),
+        ("[rel](/posts/other)", 'href="/posts/other"'),
+        (
+            "![alt text](https://example.com/i.png)",
+            '<img alt="alt text" src="https://example.com/i.png">',
+        ),
+        ("```python\nx = 1\n```", '<code class="language-python">x = 1'),
+        ("| a | b |\n|---|---|\n| 1 | 2 |", "<td>1</td>"),
+        ('<abbr title="HyperText">HTML</abbr>', '<abbr title="HyperText">HTML</abbr>'),
+        ("H<sub>2</sub>O", "H<sub>2</sub>O"),
+    ],
+)
 def test_safe_markdown_is_kept(text, expected):
     html = render_markdown(text)
     assert expected in html
@@ -185,8 +207,9 @@ def test_uploaded_images_get_their_srcset_after_sanitizing():
     html = render_markdown("![cat](/media/abcdef123456/original.jpg)", sizes)
     [(tag, attrs)] = [e for e in parse(html) if e[0] == "img"]
     attrs = dict(attrs)
-    assert attrs["srcset"] == ("/media/abcdef123456/thumb.jpg 320w, "
-                               "/media/abcdef123456/web.jpg 1280w")
+    assert attrs["srcset"] == (
+        "/media/abcdef123456/thumb.jpg 320w, /media/abcdef123456/web.jpg 1280w"
+    )
     assert (attrs["width"], attrs["height"]) == ("1600", "1200")
     # an author cannot smuggle their own srcset in
     html = render_markdown('<img src="/x.png" srcset="javascript:alert(1) 2x">', sizes)
@@ -208,13 +231,13 @@ COMMENT_PAYLOADS = [
     "<img src=x onerror=alert(1)>",
     '"><svg onload=alert(1)>',
     "javascript:alert(1)",
-    "http://x.example/\"onmouseover=\"alert(1)",
+    'http://x.example/"onmouseover="alert(1)',
     "https://x.example/'><script>alert(1)</script>",
     "https://x.example/<img src=x onerror=alert(1)>",
     "[x](javascript:alert(1))",
     "&lt;script&gt;alert(1)&lt;/script&gt;",
     "data:text/html,<script>alert(1)</script>",
-    "https://ok.example/path?q=<b>&r=\"x\"",
+    'https://ok.example/path?q=<b>&r="x"',
 ]
 
 
@@ -239,8 +262,7 @@ def test_comment_text_shows_literally():
 def test_comment_links_and_line_breaks():
     html = str(render_comment("See https://example.com/a_b?x=1&y=2.\nAnd (http://two.example)!"))
     links = [dict(attrs) for tag, attrs in parse(html) if tag == "a"]
-    assert [a["href"] for a in links] == ["https://example.com/a_b?x=1&y=2",
-                                         "http://two.example"]
+    assert [a["href"] for a in links] == ["https://example.com/a_b?x=1&y=2", "http://two.example"]
     assert all(a["rel"] == "nofollow ugc noopener" for a in links)
     assert "<br>\n" in html
     assert html.endswith(")!")

@@ -6,8 +6,15 @@ def test_home_empty(client):
 
 def test_create_and_read(client, auth):
     assert auth.login().status_code == 302
-    r = client.post("/posts/new", data={"title": "Hello World", "body": "Some **bold**",
-                                         "tags": "Redis, Background Jobs", "status": "published"})
+    r = client.post(
+        "/posts/new",
+        data={
+            "title": "Hello World",
+            "body": "Some **bold**",
+            "tags": "Redis, Background Jobs",
+            "status": "published",
+        },
+    )
     assert r.status_code == 302, r.data
     assert r.headers["Location"] == "/posts/hello-world"
     page = client.get("/posts/hello-world")

@@ -16,8 +16,9 @@ from tests.conftest import ROOT, RQ, make_app
 
 def test_effective_url_adds_the_switch_only_for_tls_urls():
     assert effective_redis_url("rediss://h:1/0", True) == "rediss://h:1/0?ssl_cert_reqs=none"
-    assert effective_redis_url("rediss://h:1/0?a=b", True) == \
-        "rediss://h:1/0?a=b&ssl_cert_reqs=none"
+    assert (
+        effective_redis_url("rediss://h:1/0?a=b", True) == "rediss://h:1/0?a=b&ssl_cert_reqs=none"
+    )
     assert effective_redis_url("rediss://h:1/0", False) == "rediss://h:1/0"
     assert effective_redis_url("redis://h:1/0", True) == "redis://h:1/0"
 
@@ -26,15 +27,52 @@ def test_effective_url_adds_the_switch_only_for_tls_urls():
 def tls_redis(tmp_path_factory):
     """A real redis-server speaking only TLS, with a throw-away self-signed certificate."""
     work = tmp_path_factory.mktemp("tls-redis")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=localhost", "-keyout", str(work / "key.pem"),
-                    "-out", str(work / "cert.pem")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(work / "key.pem"),
+            "-out",
+            str(work / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     port = free_port()
     server = subprocess.Popen(
-        [find_redis_server(), "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
-         "--tls-cert-file", str(work / "cert.pem"), "--tls-key-file", str(work / "key.pem"),
-         "--tls-ca-cert-file", str(work / "cert.pem"), "--tls-auth-clients", "no",
-         "--save", "", "--dir", str(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            find_redis_server(),
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--tls-cert-file",
+            str(work / "cert.pem"),
+            "--tls-key-file",
+            str(work / "key.pem"),
+            "--tls-ca-cert-file",
+            str(work / "cert.pem"),
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--dir",
+            str(work),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"rediss://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url + "?ssl_cert_reqs=none")
     for _ in range(100):
@@ -67,9 +105,14 @@ def test_self_signed_tls_redis_needs_the_switch(tls_redis, media_root, monkeypat
 
 
 def test_rq_worker_connects_through_rq_settings(tls_redis):
-    env = {**os.environ, "REDIS_URL": tls_redis, "REDIS_TLS_INSECURE": "1",
-           "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([RQ, "worker", "-c", "jobs.rq_settings", "--burst", "images"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    env = {**os.environ, "REDIS_URL": tls_redis, "REDIS_TLS_INSECURE": "1", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [RQ, "worker", "-c", "jobs.rq_settings", "--burst", "images"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "Listening on images" in result.stdout + result.stderr

@@ -15,8 +15,9 @@ GPS_JPEG = FIXTURES / "exif-samples" / "gps" / "DSCN0010.jpg"
 
 
 def upload(client, data: bytes, name: str = "photo.jpg"):
-    return client.post("/uploads", data={"image": (io.BytesIO(data), name)},
-                       content_type="multipart/form-data")
+    return client.post(
+        "/uploads", data={"image": (io.BytesIO(data), name)}, content_type="multipart/form-data"
+    )
 
 
 def png_bytes(size=(64, 48)) -> bytes:
@@ -67,10 +68,15 @@ def test_upload_limits_size_with_413(redis_url, redis_client, media_root, auth):
     assert "1 MB" in response.get_json()["error"]
 
 
-@pytest.mark.parametrize("content", [
-    b"%PDF-1.7\n1 0 obj\n", b"<svg xmlns='http://www.w3.org/2000/svg'></svg>",
-    b"%!PS-Adobe-3.0 EPSF-3.0\n", b"just some text, named .jpg",
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"%PDF-1.7\n1 0 obj\n",
+        b"<svg xmlns='http://www.w3.org/2000/svg'></svg>",
+        b"%!PS-Adobe-3.0 EPSF-3.0\n",
+        b"just some text, named .jpg",
+    ],
+)
 def test_upload_refuses_non_images_with_415(client, auth, content):
     auth.login()
     response = upload(client, content, "innocent.jpg")
@@ -105,13 +111,18 @@ def test_upload_needs_csrf_token(csrf_app, auth):
     auth.create()
     page = client.get("/login").get_data(as_text=True)
     from tests.conftest import PASSWORD, csrf_token
+
     token = csrf_token(page)
     client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf_token": token})
     assert upload(client, png_bytes()).status_code == 400
     editor = client.get("/posts/new").get_data(as_text=True)
     token = editor.split('name="csrf-token" content="')[1].split('"')[0]
-    response = client.post("/uploads", data={"image": (io.BytesIO(png_bytes()), "a.png")},
-                           headers={"X-CSRFToken": token}, content_type="multipart/form-data")
+    response = client.post(
+        "/uploads",
+        data={"image": (io.BytesIO(png_bytes()), "a.png")},
+        headers={"X-CSRFToken": token},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 202
 
 
@@ -139,8 +150,9 @@ def test_post_uses_variants_in_srcset(client, auth, burst_worker):
     assert 'width="640" height="480"' in page
 
 
-def test_s3_backend_web_and_worker_share_no_disk(redis_url, redis_client, tmp_path, auth,
-                                                 s3_settings, burst_worker, worker_env):
+def test_s3_backend_web_and_worker_share_no_disk(
+    redis_url, redis_client, tmp_path, auth, s3_settings, burst_worker, worker_env
+):
     app = make_app(redis_url, MEDIA_ROOT=str(tmp_path / "web-disk"), **s3_settings)
     client = app.test_client()
     auth.__init__(app, client)

@@ -41,9 +41,21 @@ def big_jpeg() -> bytes:
 
 def start_worker(env, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [RQ, "worker", "--url", env["REDIS_URL"], "--worker-class", "jobs.worker.BlogWorker",
-         *extra, "images"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            RQ,
+            "worker",
+            "--url",
+            env["REDIS_URL"],
+            "--worker-class",
+            "jobs.worker.BlogWorker",
+            *extra,
+            "images",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def kill_hard(pid: int) -> list[psutil.Process]:
@@ -68,8 +80,11 @@ def wait_for(predicate, timeout: float, interval: float = 0.01):
 
 def test_sigkill_mid_job_loses_no_image(client, auth, worker_env, redis_url):
     auth.login()
-    info = client.post("/uploads", data={"image": (io.BytesIO(big_jpeg()), "big.jpg")},
-                       content_type="multipart/form-data").get_json()
+    info = client.post(
+        "/uploads",
+        data={"image": (io.BytesIO(big_jpeg()), "big.jpg")},
+        content_type="multipart/form-data",
+    ).get_json()
     rq_redis = redis.Redis.from_url(redis_url)
     job = Job.fetch(f"clean-image-{info['id']}", connection=rq_redis)
 
@@ -99,8 +114,11 @@ def test_sigkill_mid_job_loses_no_image(client, auth, worker_env, redis_url):
     retried_at = time.monotonic()
     second = start_worker(worker_env, "--with-scheduler")
     try:  # the retry is due after its 10 s backoff; the worker's scheduler enqueues it
-        wait_for(lambda: client.get(info["status_url"]).get_json()["status"] == "ready",
-                 timeout=60, interval=0.25)
+        wait_for(
+            lambda: client.get(info["status_url"]).get_json()["status"] == "ready",
+            timeout=60,
+            interval=0.25,
+        )
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=30)
@@ -116,8 +134,11 @@ def test_sigterm_mid_job_loses_nothing(client, auth, worker_env, redis_url, grac
     running job 6 s to finish, then interrupts it so that it goes back to be run again
     (the platform's own grace period is longer). Either way nothing is lost."""
     auth.login()
-    info = client.post("/uploads", data={"image": (io.BytesIO(big_jpeg()), "big.jpg")},
-                       content_type="multipart/form-data").get_json()
+    info = client.post(
+        "/uploads",
+        data={"image": (io.BytesIO(big_jpeg()), "big.jpg")},
+        content_type="multipart/form-data",
+    ).get_json()
     job = Job.fetch(f"clean-image-{info['id']}", connection=redis.Redis.from_url(redis_url))
 
     first = start_worker({**worker_env, "WORKER_SHUTDOWN_GRACE": grace})
@@ -137,8 +158,11 @@ def test_sigterm_mid_job_loses_nothing(client, auth, worker_env, redis_url, grac
 
     second = start_worker(worker_env, "--with-scheduler")
     try:
-        wait_for(lambda: client.get(info["status_url"]).get_json()["status"] == "ready",
-                 timeout=60, interval=0.25)
+        wait_for(
+            lambda: client.get(info["status_url"]).get_json()["status"] == "ready",
+            timeout=60,
+            interval=0.25,
+        )
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=30)

@@ -18,7 +18,8 @@ def validate_username(name: str) -> str:
     name = name.strip().lower()
     if not USERNAME.match(name):
         raise click.BadParameter(
-            "use 1-40 characters: letters a-z, digits, '.', '_' or '-'", param_hint="NAME")
+            "use 1-40 characters: letters a-z, digits, '.', '_' or '-'", param_hint="NAME"
+        )
     return name
 
 
@@ -26,7 +27,8 @@ def validate_password(password: str) -> str:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise click.BadParameter(
             f"the password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long",
-            param_hint="password")
+            param_hint="password",
+        )
     return password
 
 

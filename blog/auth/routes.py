@@ -13,8 +13,12 @@ def _safe_next(target: str | None) -> str:
     """Only same-site paths: `next=https://evil.example` must not become an open redirect."""
     if target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") \
-                and not target.startswith("//"):
+        if (
+            not parts.scheme
+            and not parts.netloc
+            and target.startswith("/")
+            and not target.startswith("//")
+        ):
             return target
     return url_for("posts.dashboard")
 
@@ -26,8 +30,10 @@ def login_limits(username: str) -> list[tuple[str, str, int]]:
     """Failed logins allowed per window: per account (guessing one password) and per
     client address (trying many accounts)."""
     config = current_app.config
-    return [("login-account", username.lower(), config["LOGIN_FAILURES_PER_ACCOUNT"]),
-            ("login-ip", request.remote_addr or "unknown", config["LOGIN_FAILURES_PER_IP"])]
+    return [
+        ("login-account", username.lower(), config["LOGIN_FAILURES_PER_ACCOUNT"]),
+        ("login-ip", request.remote_addr or "unknown", config["LOGIN_FAILURES_PER_IP"]),
+    ]
 
 
 @bp.route("/login", methods=["GET", "POST"])

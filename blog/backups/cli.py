@@ -51,8 +51,10 @@ class ProgressLine:
             done, total = self.state["media"]
             width = 24
             filled = int(width * done / total) if total else width
-            parts.append(f"images: [{'#' * filled}{'.' * (width - filled)}] "
-                         f"{done / MB:.1f}/{(total or 0) / MB:.1f} MB")
+            parts.append(
+                f"images: [{'#' * filled}{'.' * (width - filled)}] "
+                f"{done / MB:.1f}/{(total or 0) / MB:.1f} MB"
+            )
         if "archive" in self.state:
             parts.append(f"archive: {self.state['archive'][0] / MB:.1f} MB")
         return " | ".join(parts)
@@ -71,8 +73,11 @@ def backup_cli() -> None:
 
 
 @backup_cli.command("run")
-@click.option("--enqueue", is_flag=True,
-              help="Hand the backup to a worker (the 'backups' queue) instead of running it here.")
+@click.option(
+    "--enqueue",
+    is_flag=True,
+    help="Hand the backup to a worker (the 'backups' queue) instead of running it here.",
+)
 @with_appcontext
 def run_command(enqueue: bool) -> None:
     """Back up now: all data and images, to S3 or BACKUP_ROOT."""
@@ -84,22 +89,30 @@ def run_command(enqueue: bool) -> None:
     click.echo(f"Backing up to {target.description}")
     progress = ProgressLine()
     try:
-        outcome = service.run_backup(get_data(), current_app.extensions["media_storage"],
-                                     target, current_app.config, progress=progress,
-                                     trigger="cli")
+        outcome = service.run_backup(
+            get_data(),
+            current_app.extensions["media_storage"],
+            target,
+            current_app.config,
+            progress=progress,
+            trigger="cli",
+        )
     except service.BackupBusy as error:
         raise _fail(str(error)) from None
     except Exception as error:
         progress.draw(final=True)
-        raise _fail(f"backup failed (recorded in Redis): {type(error).__name__}: {error}") \
-            from None
+        raise _fail(f"backup failed (recorded in Redis): {type(error).__name__}: {error}") from None
     progress.draw(final=True)
     counts = outcome["counts"]
-    click.echo(f"Backed up to {outcome['key']} ({outcome['size'] / MB:.1f} MB, sha256 "
-               f"{outcome['sha256'][:16]}...): {_counts(counts)}.")
+    click.echo(
+        f"Backed up to {outcome['key']} ({outcome['size'] / MB:.1f} MB, sha256 "
+        f"{outcome['sha256'][:16]}...): {_counts(counts)}."
+    )
     if counts.get("images_missing_media"):
-        click.echo(f"Warning: {counts['images_missing_media']} ready image(s) had missing "
-                   "files; they are flagged in the archive and restore as failed.")
+        click.echo(
+            f"Warning: {counts['images_missing_media']} ready image(s) had missing "
+            "files; they are flagged in the archive and restore as failed."
+        )
     if outcome.get("deleted"):
         click.echo(f"Retention deleted {len(outcome['deleted'])} old backup(s).")
     if outcome.get("retention_error"):
@@ -109,9 +122,11 @@ def run_command(enqueue: bool) -> None:
 def _counts(counts: dict | None) -> str:
     if not counts:
         return "-"
-    return (f"{counts.get('posts', 0)} posts, {counts.get('comments', 0)} comments, "
-            f"{counts.get('users', 0)} authors, {counts.get('images', 0)} images, "
-            f"{counts.get('media_files', 0)} files")
+    return (
+        f"{counts.get('posts', 0)} posts, {counts.get('comments', 0)} comments, "
+        f"{counts.get('users', 0)} authors, {counts.get('images', 0)} images, "
+        f"{counts.get('media_files', 0)} files"
+    )
 
 
 def _when(timestamp: float | None) -> str:
@@ -128,28 +143,32 @@ def list_command() -> None:
     try:
         backups = target.list(with_checksums=True)
     except Exception as error:
-        raise _fail(f"cannot list {target.description}: {type(error).__name__}: {error}") \
-            from None
+        raise _fail(f"cannot list {target.description}: {type(error).__name__}: {error}") from None
     runs = get_data().backups.runs(200)
     outcomes = {run.get("key"): run for run in runs if run.get("ok")}
     click.echo(f"Backups in {target.description}")
     rows = [("KEY", "TIME (UTC)", "SIZE", "COUNTS", "OK")]
     for b in backups:
         outcome = outcomes.get(b.key)
-        rows.append((b.key, b.created_at.strftime("%Y-%m-%d %H:%M:%SZ"),
-                     f"{(b.size or 0) / MB:.1f} MB",
-                     _counts(outcome["counts"]) if outcome else "(not recorded here)",
-                     "yes" if b.good else "NO (no checksum)"))
+        rows.append(
+            (
+                b.key,
+                b.created_at.strftime("%Y-%m-%d %H:%M:%SZ"),
+                f"{(b.size or 0) / MB:.1f} MB",
+                _counts(outcome["counts"]) if outcome else "(not recorded here)",
+                "yes" if b.good else "NO (no checksum)",
+            )
+        )
     if len(rows) == 1:
         click.echo("No backups yet: `flask backup run` makes one.")
     else:
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         for row in rows:
-            click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-                       .rstrip())
+            click.echo(
+                "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            )
     if runs and not runs[0].get("ok"):
-        click.echo(f"Last run FAILED at {_when(runs[0].get('started_at'))}: "
-                   f"{runs[0].get('error')}")
+        click.echo(f"Last run FAILED at {_when(runs[0].get('started_at'))}: {runs[0].get('error')}")
 
 
 @backup_cli.command("verify")
@@ -165,23 +184,29 @@ def verify_command(key: str) -> None:
     except (ArchiveError, TargetError) as error:
         raise _fail(f"backup {key} is NOT usable: {error}") from None
     members = len(manifest["members"])
-    click.echo(f"OK: {key} is a complete, intact backup made {manifest['created_at']} "
-               f"({(info.size or 0) / MB:.1f} MB, sha256 {info.sha256}, {members} members: "
-               f"{_counts(manifest['counts'])}).")
+    click.echo(
+        f"OK: {key} is a complete, intact backup made {manifest['created_at']} "
+        f"({(info.size or 0) / MB:.1f} MB, sha256 {info.sha256}, {members} members: "
+        f"{_counts(manifest['counts'])})."
+    )
 
 
 @backup_cli.command("restore")
 @click.argument("key")
-@click.option("--force", is_flag=True,
-              help="Delete the blog data already in Redis and replace it with the backup.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Delete the blog data already in Redis and replace it with the backup.",
+)
 @with_appcontext
 def restore_command(key: str, force: bool) -> None:
     """Restore backup KEY into Redis and media storage (checked in full first)."""
     target = backup_target()
     click.echo(f"Checking {key} before writing anything...")
     try:
-        result = service.restore_backup(get_data(), current_app.extensions["media_storage"],
-                                        target, key, force=force)
+        result = service.restore_backup(
+            get_data(), current_app.extensions["media_storage"], target, key, force=force
+        )
     except BackupNotFound as error:
         raise _fail(str(error)) from None
     except (ArchiveError, TargetError) as error:
@@ -193,10 +218,13 @@ def restore_command(key: str, force: bool) -> None:
         f"{result['comments']} comments, {result['users']} authors, {result['images']} "
         f"images ({result['media_files']} files), {result['other_keys']} other keys; "
         f"indexes rebuilt for {result['indexes']['posts']} visible posts and "
-        f"{result['indexes']['tags']} tags.")
+        f"{result['indexes']['tags']} tags."
+    )
     if result["images_failed_by_restore"]:
-        click.echo(f"{result['images_failed_by_restore']} image(s) were still processing or "
-                   "had missing files at backup time: they are now failed (upload again).")
+        click.echo(
+            f"{result['images_failed_by_restore']} image(s) were still processing or "
+            "had missing files at backup time: they are now failed (upload again)."
+        )
     if force and result["deleted_keys"]:
         click.echo(f"Replaced {result['deleted_keys']} keys that were there before.")
 
@@ -213,6 +241,8 @@ def schedule_command(cron: str | None) -> None:
     except BadCron as error:
         raise click.BadParameter(str(error), param_hint="'--cron' / BACKUP_CRON") from None
     _, when = registered(connection)
-    click.echo(f"Nightly backup {'registered' if changed else 'already registered'}: "
-               f"'{cron}' in UTC; next run {when:%Y-%m-%d %H:%M}Z. "
-               "The `scheduler` process enqueues it.")
+    click.echo(
+        f"Nightly backup {'registered' if changed else 'already registered'}: "
+        f"'{cron}' in UTC; next run {when:%Y-%m-%d %H:%M}Z. "
+        "The `scheduler` process enqueues it."
+    )

@@ -42,11 +42,19 @@ def index():
     except Exception:
         schedule = None
     return render_template(
-        "admin/backups.html", backups=backups, outcomes=outcomes, runs=runs,
-        last=runs[0] if runs else None, last_good=data.backups.last_good(),
-        target=backup_target().description, list_error=list_error, jobs=backup_jobs(),
-        schedule=schedule, cron=current_app.config["BACKUP_CRON"],
-        to_datetime=lambda ts: datetime.fromtimestamp(ts, tz=UTC) if ts else None)
+        "admin/backups.html",
+        backups=backups,
+        outcomes=outcomes,
+        runs=runs,
+        last=runs[0] if runs else None,
+        last_good=data.backups.last_good(),
+        target=backup_target().description,
+        list_error=list_error,
+        jobs=backup_jobs(),
+        schedule=schedule,
+        cron=current_app.config["BACKUP_CRON"],
+        to_datetime=lambda ts: datetime.fromtimestamp(ts, tz=UTC) if ts else None,
+    )
 
 
 @bp.post("/admin/backups")

@@ -42,8 +42,10 @@ def parse_cron(cron_string: str) -> crontab.CronTab:
     try:
         return crontab.CronTab(cron_string)
     except (ValueError, KeyError, TypeError) as error:
-        raise BadCron(f"{cron_string!r} is not a valid cron expression ({error}); "
-                      "use five fields, e.g. '0 3 * * *' for 03:00 UTC every day") from None
+        raise BadCron(
+            f"{cron_string!r} is not a valid cron expression ({error}); "
+            "use five fields, e.g. '0 3 * * *' for 03:00 UTC every day"
+        ) from None
 
 
 def next_run(cron_string: str, now: datetime | None = None) -> datetime:
@@ -75,18 +77,26 @@ def sync_schedule(connection: redis.Redis, cron_string: str) -> tuple[Job, bool]
     current = registered(connection)
     if current is not None:
         job, _ = current
-        if (job.meta.get("cron_string") == cron_string and job.func_name == KICKER
-                and job.origin == BACKUPS_QUEUE):
+        if (
+            job.meta.get("cron_string") == cron_string
+            and job.func_name == KICKER
+            and job.origin == BACKUPS_QUEUE
+        ):
             return job, False
     scheduler = scheduler_for(connection)
     scheduler.cancel(NIGHTLY_JOB_ID)
     with warnings.catch_warnings():  # crontab's FutureWarning about local time: see below
         warnings.simplefilter("ignore", FutureWarning)
-        job = scheduler.cron(cron_string, func=KICKER, id=NIGHTLY_JOB_ID,
-                             queue_name=BACKUPS_QUEUE, timeout=300, result_ttl=7 * 24 * 3600,
-                             description=f"Nightly backup ({cron_string} UTC)",
-                             use_local_timezone=False)
+        job = scheduler.cron(
+            cron_string,
+            func=KICKER,
+            id=NIGHTLY_JOB_ID,
+            queue_name=BACKUPS_QUEUE,
+            timeout=300,
+            result_ttl=7 * 24 * 3600,
+            description=f"Nightly backup ({cron_string} UTC)",
+            use_local_timezone=False,
+        )
     # cron() computed the first run in this process's time zone; make it UTC.
-    connection.zadd(scheduler.scheduled_jobs_key,
-                    {job.id: int(next_run(cron_string).timestamp())})
+    connection.zadd(scheduler.scheduled_jobs_key, {job.id: int(next_run(cron_string).timestamp())})
     return job, True

@@ -70,8 +70,10 @@ class _Lock:
 
     def __enter__(self) -> _Lock:
         if not self._store.acquire_lock(self._token, LOCK_SECONDS):
-            raise BackupBusy(f"cannot start the {self._what}: another backup or restore is "
-                             f"running (lock {self._lock_key} is held)")
+            raise BackupBusy(
+                f"cannot start the {self._what}: another backup or restore is "
+                f"running (lock {self._lock_key} is held)"
+            )
         self._last = time.monotonic()
         return self
 
@@ -114,8 +116,9 @@ class _CountingWriter:
 class _CountingReader:
     """Wraps a media file so its bytes count toward progress while the archive reads."""
 
-    def __init__(self, raw: BinaryIO, counter: list[int], total: int,
-                 progress: Progress | None) -> None:
+    def __init__(
+        self, raw: BinaryIO, counter: list[int], total: int, progress: Progress | None
+    ) -> None:
         self._raw, self._counter, self._total, self._progress = raw, counter, total, progress
 
     def read(self, size: int = -1) -> bytes:
@@ -204,50 +207,83 @@ def _free_key(target: BackupTarget, when: datetime) -> str:
     raise RuntimeError("could not find a free backup name")
 
 
-def run_backup(data: DataLayer, storage, target: BackupTarget, config: Mapping, *,
-               progress: Progress | None = None, trigger: str = "manual",
-               job_id: str | None = None) -> dict:
+def run_backup(
+    data: DataLayer,
+    storage,
+    target: BackupTarget,
+    config: Mapping,
+    *,
+    progress: Progress | None = None,
+    trigger: str = "manual",
+    job_id: str | None = None,
+) -> dict:
     """Write one backup, check it, record the outcome in Redis, then apply retention.
 
     Returns the outcome; on failure records it and re-raises (so RQ can retry).
     """
     with _Lock(data, "backup") as lock:
-        return _run_backup(data, storage, target, config, _with_beat(progress, lock),
-                           trigger, job_id)
+        return _run_backup(
+            data, storage, target, config, _with_beat(progress, lock), trigger, job_id
+        )
 
 
-def _run_backup(data: DataLayer, storage, target: BackupTarget, config: Mapping,
-                progress: Progress, trigger: str, job_id: str | None) -> dict:
+def _run_backup(
+    data: DataLayer,
+    storage,
+    target: BackupTarget,
+    config: Mapping,
+    progress: Progress,
+    trigger: str,
+    job_id: str | None,
+) -> dict:
     started = datetime.now(UTC)
-    outcome: dict = {"started_at": started.timestamp(), "trigger": trigger, "job_id": job_id,
-                     "target": target.description, "ok": False}
+    outcome: dict = {
+        "started_at": started.timestamp(),
+        "trigger": trigger,
+        "job_id": job_id,
+        "target": target.description,
+        "ok": False,
+    }
     try:
         cleaned = target.cleanup()
         if cleaned:
             log.info("removed %d leftovers of interrupted backups", cleaned)
         key = _free_key(target, started.replace(microsecond=0))
         outcome["key"] = key
-        exporter = Exporter(data.redis, data.keys, _media_size(storage),
-                            progress=lambda n: progress("data", n, None))
+        exporter = Exporter(
+            data.redis,
+            data.keys,
+            _media_size(storage),
+            progress=lambda n: progress("data", n, None),
+        )
 
         def media() -> Iterator[MediaItem]:
             files = exporter.media_files()  # records() is consumed by now
             total, counter = sum(size for _, size in files), [0]
             for name, size in files:
-                yield MediaItem(name, size, lambda name=name: _CountingReader(
-                    storage.open(name), counter, total, progress))
+                yield MediaItem(
+                    name,
+                    size,
+                    lambda name=name: _CountingReader(storage.open(name), counter, total, progress),
+                )
 
         def produce(out: BinaryIO):
-            return write_archive(_CountingWriter(out, progress), exporter.records(), media(),
-                                 app_version=APP_VERSION, key_prefix=data.keys.prefix,
-                                 counts=_LiveCounts(exporter), created_at=started)
+            return write_archive(
+                _CountingWriter(out, progress),
+                exporter.records(),
+                media(),
+                app_version=APP_VERSION,
+                key_prefix=data.keys.prefix,
+                counts=_LiveCounts(exporter),
+                created_at=started,
+            )
 
         info = target.write(key, produce)
-        outcome.update(ok=True, size=info.size, sha256=info.sha256,
-                       counts=exporter.counts.as_dict())
+        outcome.update(
+            ok=True, size=info.size, sha256=info.sha256, counts=exporter.counts.as_dict()
+        )
     except Exception as error:
-        outcome.update(error=f"{type(error).__name__}: {error}",
-                       finished_at=time.time())
+        outcome.update(error=f"{type(error).__name__}: {error}", finished_at=time.time())
         data.backups.record(outcome)
         raise
     else:
@@ -264,8 +300,9 @@ def _run_backup(data: DataLayer, storage, target: BackupTarget, config: Mapping,
 # ---- retention ------------------------------------------------------------------------
 
 
-def plan_retention(backups: list[BackupInfo], now: datetime, keep_days: int,
-                   keep_min: int) -> list[BackupInfo]:
+def plan_retention(
+    backups: list[BackupInfo], now: datetime, keep_days: int, keep_min: int
+) -> list[BackupInfo]:
     """Backups to delete: older than keep_days, except the newest keep_min good ones.
 
     The newest good backup is always kept (keep_min is at least 1), and so is anything
@@ -277,11 +314,15 @@ def plan_retention(backups: list[BackupInfo], now: datetime, keep_days: int,
     return [b for b in backups if b.key not in kept and b.created_at < cutoff]
 
 
-def apply_retention(target: BackupTarget, config: Mapping,
-                    now: datetime | None = None) -> list[str]:
-    doomed = plan_retention(target.list(with_checksums=True), now or datetime.now(UTC),
-                            int(config.get("BACKUP_KEEP_DAYS", 30)),
-                            int(config.get("BACKUP_KEEP_MIN", 7)))
+def apply_retention(
+    target: BackupTarget, config: Mapping, now: datetime | None = None
+) -> list[str]:
+    doomed = plan_retention(
+        target.list(with_checksums=True),
+        now or datetime.now(UTC),
+        int(config.get("BACKUP_KEEP_DAYS", 30)),
+        int(config.get("BACKUP_KEEP_MIN", 7)),
+    )
     for backup in doomed:
         target.delete(backup.key)
         log.info("retention: deleted %s", backup.key)
@@ -291,23 +332,29 @@ def apply_retention(target: BackupTarget, config: Mapping,
 # ---- verify and restore ---------------------------------------------------------------
 
 
-def _read_checked(target: BackupTarget, info: BackupInfo, lock: _Lock | None = None,
-                  **callbacks) -> dict:
+def _read_checked(
+    target: BackupTarget, info: BackupInfo, lock: _Lock | None = None, **callbacks
+) -> dict:
     """One full pass over a stored archive: every member checksum, every record, and
     the SHA-256 of the whole file against the one recorded at backup time."""
     if info.sha256 is None:
-        raise ArchiveError(f"backup {info.key} has no recorded SHA-256 (not written by a "
-                           "completed backup run): refusing it")
+        raise ArchiveError(
+            f"backup {info.key} has no recorded SHA-256 (not written by a "
+            "completed backup run): refusing it"
+        )
     with target.open(info.key, info.version) as raw:
         reader = _Sha256Reader(raw, lock)
         manifest = read_archive(reader, **callbacks) if callbacks else verify_archive(reader)
         reader.drain()
     if reader.size != info.size:
-        raise ArchiveError(f"backup {info.key}: read {reader.size} bytes, "
-                           f"stored size is {info.size}")
+        raise ArchiveError(
+            f"backup {info.key}: read {reader.size} bytes, stored size is {info.size}"
+        )
     if reader.hexdigest() != info.sha256:
-        raise ArchiveError(f"backup {info.key}: the archive's SHA-256 does not match the "
-                           "one recorded when it was stored (corrupt or altered)")
+        raise ArchiveError(
+            f"backup {info.key}: the archive's SHA-256 does not match the "
+            "one recorded when it was stored (corrupt or altered)"
+        )
     return manifest
 
 
@@ -317,8 +364,9 @@ def verify_backup(target: BackupTarget, key: str) -> tuple[BackupInfo, dict]:
     return info, _read_checked(target, info)
 
 
-def restore_backup(data: DataLayer, storage, target: BackupTarget, key: str, *,
-                   force: bool = False) -> dict:
+def restore_backup(
+    data: DataLayer, storage, target: BackupTarget, key: str, *, force: bool = False
+) -> dict:
     """Restore a backup into Redis and media storage, in two passes.
 
     Pass 1 verifies the whole archive and writes nothing: a corrupt or altered archive
@@ -331,15 +379,15 @@ def restore_backup(data: DataLayer, storage, target: BackupTarget, key: str, *,
             raise RestoreRefused(
                 f"Redis already holds blog data under the prefix {data.keys.prefix!r}. "
                 "Restoring would mix two states; use --force to delete that data and "
-                "replace it with the backup.")
+                "replace it with the backup."
+            )
         manifest = _read_checked(target, info, lock)  # pass 1: nothing written yet
         deleted = delete_app_data(data.redis, data.keys) if force else 0
         importer = Importer(data.redis, data.keys)
 
         def on_media(name: str, stream: BinaryIO) -> None:
             ext = name.rsplit(".", 1)[-1].lower()
-            storage.put(name, stream.read(),
-                        MIME_BY_EXTENSION.get(ext, "application/octet-stream"))
+            storage.put(name, stream.read(), MIME_BY_EXTENSION.get(ext, "application/octet-stream"))
             importer.counts.media_files += 1
 
         try:
@@ -349,6 +397,12 @@ def restore_backup(data: DataLayer, storage, target: BackupTarget, key: str, *,
             raise RestoreFailed(
                 f"the restore stopped part-way ({type(error).__name__}: {error}); the "
                 "store is incomplete: fix the cause and run the restore again with "
-                "--force") from error
-    return {"key": key, "created_at": manifest["created_at"], "deleted_keys": deleted,
-            **importer.counts.as_dict(), "indexes": indexes}
+                "--force"
+            ) from error
+    return {
+        "key": key,
+        "created_at": manifest["created_at"],
+        "deleted_keys": deleted,
+        **importer.counts.as_dict(),
+        "indexes": indexes,
+    }

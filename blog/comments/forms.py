@@ -4,11 +4,19 @@ from wtforms.validators import DataRequired, Length
 
 
 class CommentForm(FlaskForm):
-    name = StringField("Name", validators=[
-        DataRequired("Please give a name."),
-        Length(1, 80, "The name must be 1 to 80 characters long.")])
-    body = TextAreaField("Comment", validators=[
-        DataRequired("The comment is empty."),
-        Length(1, 5000, "A comment must be 1 to 5,000 characters long.")])
+    name = StringField(
+        "Name",
+        validators=[
+            DataRequired("Please give a name."),
+            Length(1, 80, "The name must be 1 to 80 characters long."),
+        ],
+    )
+    body = TextAreaField(
+        "Comment",
+        validators=[
+            DataRequired("The comment is empty."),
+            Length(1, 5000, "A comment must be 1 to 5,000 characters long."),
+        ],
+    )
     # Honeypot: hidden from people by CSS, filled in by naive bots.
     website = StringField("Leave this field empty")

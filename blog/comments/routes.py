@@ -24,20 +24,29 @@ def create(slug: str):
         abort(429, f"You can post at most {limit} comments a minute. Please wait a moment.")
     form = CommentForm()
     if not form.validate_on_submit():
-        return render_template("posts/show.html", post=post, comment_form=form,
-                               comments=data.comments.for_post(post.id), now=time.time()), 400
+        return render_template(
+            "posts/show.html",
+            post=post,
+            comment_form=form,
+            comments=data.comments.for_post(post.id),
+            now=time.time(),
+        ), 400
     if form.website.data:
         # A bot filled the honeypot: answer as if all went well, store nothing.
         flash("Thank you for your comment.")
         return redirect(url_for("posts.show", slug=post.slug))
     moderated = current_app.config["COMMENT_MODERATION"]
     try:
-        data.comments.add(post.id, post.author_id, form.name.data.strip(), form.body.data,
-                          moderated=moderated)
+        data.comments.add(
+            post.id, post.author_id, form.name.data.strip(), form.body.data, moderated=moderated
+        )
     except PostGone:
         abort(404)
-    flash("Thank you: your comment waits for the author's approval." if moderated
-          else "Thank you for your comment.")
+    flash(
+        "Thank you: your comment waits for the author's approval."
+        if moderated
+        else "Thank you for your comment."
+    )
     return redirect(url_for("posts.show", slug=post.slug) + "#comments")
 
 

@@ -18,8 +18,20 @@ from .posts import PostInput, PostStore
 from .ratelimit import RateLimiter
 from .users import UsernameTaken, UserStore
 
-__all__ = ["Comment", "DataLayer", "ImageRecord", "ImageVariant", "Page", "Post", "PostGone",
-           "PostInput", "User", "UsernameTaken", "connect", "get_data"]
+__all__ = [
+    "Comment",
+    "DataLayer",
+    "ImageRecord",
+    "ImageVariant",
+    "Page",
+    "Post",
+    "PostGone",
+    "PostInput",
+    "User",
+    "UsernameTaken",
+    "connect",
+    "get_data",
+]
 
 
 class DataLayer:

@@ -60,10 +60,13 @@ _PATTERNS = [
 # Counters that must be in every backup even if SCAN missed a key created meanwhile.
 KNOWN_COUNTERS = ("ids:post", "ids:comment", "ids:user")
 
-INTERRUPTED_BY_RESTORE = ("Interrupted by a restore: the upload was still being "
-                          "processed when the backup was made. Please upload it again.")
-MEDIA_MISSING_ERROR = ("The image's files were missing when the backup was made. "
-                       "Please upload it again.")
+INTERRUPTED_BY_RESTORE = (
+    "Interrupted by a restore: the upload was still being "
+    "processed when the backup was made. Please upload it again."
+)
+MEDIA_MISSING_ERROR = (
+    "The image's files were missing when the backup was made. Please upload it again."
+)
 MEDIA_MISSING_FLAG = "backup_media_missing"
 
 
@@ -82,7 +85,7 @@ def _glob_escape(text: str) -> str:
 def scan_app_keys(r: redis.Redis, prefix: str, count: int = 1000) -> Iterator[str]:
     """Every key under the prefix, without the prefix (SCAN may repeat a key)."""
     for key in r.scan_iter(match=_glob_escape(prefix) + "*", count=count):
-        yield key[len(prefix):]
+        yield key[len(prefix) :]
 
 
 def image_media_keys(fields: dict[str, str]) -> list[str]:
@@ -245,9 +248,16 @@ class Exporter:
             if kind == POST:
                 post_key = p + name
                 self._post_group(
-                    keys=[post_key, post_key + ":tags", post_key + ":slugs",
-                          post_key + ":comments", post_key + ":pending"],
-                    args=[p + "comment:"], client=pipe)
+                    keys=[
+                        post_key,
+                        post_key + ":tags",
+                        post_key + ":slugs",
+                        post_key + ":comments",
+                        post_key + ":pending",
+                    ],
+                    args=[p + "comment:"],
+                    client=pipe,
+                )
             else:
                 self._one_key(keys=[p + name], client=pipe)
         for (kind, name), body in zip(batch, pipe.execute(), strict=True):
@@ -272,9 +282,12 @@ class Exporter:
         post, tags, slugs, approved, pending, comments = (part or [] for part in reply)
         self.counts.posts += 1
         yield self._emit(_record(name, "hash", dict(_pairs(post))))
-        for suffix, rtype, raw in ((":tags", "set", tags), (":slugs", "set", slugs),
-                                   (":comments", "zset", approved),
-                                   (":pending", "zset", pending)):
+        for suffix, rtype, raw in (
+            (":tags", "set", tags),
+            (":slugs", "set", slugs),
+            (":comments", "zset", approved),
+            (":pending", "zset", pending),
+        ):
             if raw:
                 yield self._emit(_record(name + suffix, rtype, _value(rtype, raw)))
         members = [m for m, _ in _pairs(approved)] + [m for m, _ in _pairs(pending)]
@@ -409,8 +422,11 @@ class Importer:
         fields = dict(fields)
         missing = fields.pop(MEDIA_MISSING_FLAG, None)
         if fields.get("status") == "processing" or missing:
-            fields.update(status="failed", updated_at=repr(time.time()),
-                          error=INTERRUPTED_BY_RESTORE if not missing else MEDIA_MISSING_ERROR)
+            fields.update(
+                status="failed",
+                updated_at=repr(time.time()),
+                error=INTERRUPTED_BY_RESTORE if not missing else MEDIA_MISSING_ERROR,
+            )
             self.counts.images_failed_by_restore += 1
         return fields
 
@@ -426,9 +442,13 @@ class Importer:
         for entity, top in self._max_ids.items():
             key = self.keys.next_id(entity)
             # SET ... GET is Redis 6.2+; a tiny Lua max() works everywhere.
-            pipe.eval("local v = tonumber(redis.call('GET', KEYS[1]) or '0') "
-                      "if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end",
-                      1, key, top)
+            pipe.eval(
+                "local v = tonumber(redis.call('GET', KEYS[1]) or '0') "
+                "if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end",
+                1,
+                key,
+                top,
+            )
         pipe.execute()
         return reindex(self.r, self.keys)
 
@@ -472,8 +492,9 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
             pipe.zrange(keys.post_pending(post_id), 0, -1, withscores=True)
         replies = pipe.execute()
         for i, post_id in enumerate(chunk):
-            (author_id, status, published_at, updated_at), tags, post_slugs, pending = \
-                replies[4 * i: 4 * i + 4]
+            (author_id, status, published_at, updated_at), tags, post_slugs, pending = replies[
+                4 * i : 4 * i + 4
+            ]
             if author_id is None:
                 continue
             member = str(post_id)
@@ -519,20 +540,24 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
         _zadds(pipe, {keys.author_pending(int(a)): m for a, m in user_pending.items()})
         _zadds(pipe, {keys.user_images(int(o)): m for o, m in user_images.items()})
         pipe.execute()
-    return {"posts": len(published), "tags": len(tag_index), "slugs": len(slugs),
-            "authors": len(usernames)}
+    return {
+        "posts": len(published),
+        "tags": len(tag_index),
+        "slugs": len(slugs),
+        "authors": len(usernames),
+    }
 
 
 def _zadds(pipe, indexes: dict[str, dict[str, float]], chunk: int = 1000) -> None:
     for key, members in indexes.items():
         items = list(members.items())
         for i in range(0, len(items), chunk):
-            pipe.zadd(key, dict(items[i: i + chunk]))
+            pipe.zadd(key, dict(items[i : i + chunk]))
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:
     for i in range(0, len(items), size):
-        yield items[i: i + size]
+        yield items[i : i + size]
 
 
 # ---- what is in the store -------------------------------------------------------------
@@ -560,10 +585,13 @@ def delete_app_data(r: redis.Redis, keys: Keys, batch_size: int = 500) -> int:
 # ---- backup outcomes ------------------------------------------------------------------
 
 RUNS_KEPT = 200
-_RELEASE_LOCK = ("if redis.call('GET', KEYS[1]) == ARGV[1] then "
-                 "return redis.call('DEL', KEYS[1]) end return 0")
-_REFRESH_LOCK = ("if redis.call('GET', KEYS[1]) == ARGV[1] then "
-                 "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0")
+_RELEASE_LOCK = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+)
+_REFRESH_LOCK = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
+)
 
 
 class BackupStore:
@@ -598,9 +626,7 @@ class BackupStore:
         return bool(self.r.set(self.keys.backup_lock, token, nx=True, ex=ttl_seconds))
 
     def refresh_lock(self, token: str, ttl_seconds: int) -> bool:
-        return bool(self.r.eval(_REFRESH_LOCK, 1, self.keys.backup_lock, token,
-                                ttl_seconds * 1000))
+        return bool(self.r.eval(_REFRESH_LOCK, 1, self.keys.backup_lock, token, ttl_seconds * 1000))
 
     def release_lock(self, token: str) -> None:
         self.r.eval(_RELEASE_LOCK, 1, self.keys.backup_lock, token)
-

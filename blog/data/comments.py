@@ -54,10 +54,17 @@ class CommentStore:
             if not pipe.exists(keys.post(post_id)):
                 raise PostGone(post_id)
             pipe.multi()
-            pipe.hset(keys.comment(comment_id), mapping={
-                "id": comment_id, "post_id": post_id, "name": name, "body": body,
-                "created_at": now, "status": status,
-            })
+            pipe.hset(
+                keys.comment(comment_id),
+                mapping={
+                    "id": comment_id,
+                    "post_id": post_id,
+                    "name": name,
+                    "body": body,
+                    "created_at": now,
+                    "status": status,
+                },
+            )
             if moderated:
                 pipe.zadd(keys.post_pending(post_id), {comment_id: now})
                 pipe.zadd(keys.author_pending(author_id), {comment_id: now})

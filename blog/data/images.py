@@ -19,13 +19,20 @@ class ImageStore:
         self.r = r
         self.keys = keys
 
-    def create(self, owner_id: int, fmt: str, ext: str, mime_type: str, size: int,
-               original_name: str) -> ImageRecord:
+    def create(
+        self, owner_id: int, fmt: str, ext: str, mime_type: str, size: int, original_name: str
+    ) -> ImageRecord:
         image_id = secrets.token_urlsafe(12)  # unguessable: processing images stay private
         record = {
-            "id": image_id, "owner_id": owner_id, "status": "processing", "format": fmt,
-            "ext": ext, "mime_type": mime_type, "bytes": size,
-            "original_name": original_name[:200], "created_at": time.time(),
+            "id": image_id,
+            "owner_id": owner_id,
+            "status": "processing",
+            "format": fmt,
+            "ext": ext,
+            "mime_type": mime_type,
+            "bytes": size,
+            "original_name": original_name[:200],
+            "created_at": time.time(),
         }
         with self.r.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.image(image_id), mapping=record)
@@ -47,15 +54,28 @@ class ImageStore:
         records = [ImageRecord.from_hash(h) for h in pipe.execute() if h]
         return {r.id: r for r in records if r.status == "ready"}
 
-    def mark_ready(self, image_id: str, width: int, height: int, removed: list[str],
-                   variants: list[ImageVariant]) -> None:
-        self.r.hset(self.keys.image(image_id), mapping={
-            "status": "ready", "width": width, "height": height,
-            "removed": json.dumps(removed),
-            "variants": json.dumps([asdict(v) for v in variants]),
-            "updated_at": time.time(),
-        })
+    def mark_ready(
+        self,
+        image_id: str,
+        width: int,
+        height: int,
+        removed: list[str],
+        variants: list[ImageVariant],
+    ) -> None:
+        self.r.hset(
+            self.keys.image(image_id),
+            mapping={
+                "status": "ready",
+                "width": width,
+                "height": height,
+                "removed": json.dumps(removed),
+                "variants": json.dumps([asdict(v) for v in variants]),
+                "updated_at": time.time(),
+            },
+        )
 
     def mark_failed(self, image_id: str, message: str) -> None:
-        self.r.hset(self.keys.image(image_id), mapping={
-            "status": "failed", "error": message, "updated_at": time.time()})
+        self.r.hset(
+            self.keys.image(image_id),
+            mapping={"status": "failed", "error": message, "updated_at": time.time()},
+        )

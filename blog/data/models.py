@@ -41,8 +41,9 @@ class Post:
     comment_count: int = 0
 
     @classmethod
-    def from_hash(cls, h: dict[str, str], tags: set[str] | list[str] = (),
-                  comments: int = 0) -> Post:
+    def from_hash(
+        cls, h: dict[str, str], tags: set[str] | list[str] = (), comments: int = 0
+    ) -> Post:
         return cls(
             id=int(h["id"]),
             slug=h["slug"],
@@ -143,10 +144,17 @@ class ImageRecord:
         import json
 
         return cls(
-            id=h["id"], owner_id=int(h["owner_id"]), status=h["status"], format=h["format"],
-            ext=h["ext"], mime_type=h["mime_type"], bytes=int(h["bytes"]),
-            original_name=h.get("original_name", ""), created_at=float(h["created_at"]),
-            width=int(h.get("width", 0)), height=int(h.get("height", 0)),
+            id=h["id"],
+            owner_id=int(h["owner_id"]),
+            status=h["status"],
+            format=h["format"],
+            ext=h["ext"],
+            mime_type=h["mime_type"],
+            bytes=int(h["bytes"]),
+            original_name=h.get("original_name", ""),
+            created_at=float(h["created_at"]),
+            width=int(h.get("width", 0)),
+            height=int(h.get("height", 0)),
             removed=json.loads(h.get("removed", "[]")),
             variants=[ImageVariant(**v) for v in json.loads(h.get("variants", "[]"))],
             error=h.get("error", ""),

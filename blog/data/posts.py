@@ -22,8 +22,18 @@ SLUG_MAX_LENGTH = 80
 # Paths under /posts/ that are routes, not posts: a post titled "New" gets "new-2".
 RESERVED_SLUGS = frozenset({"new"})
 # Listings read these fields only: a body can be 200,000 characters.
-SUMMARY_FIELDS = ("id", "slug", "title", "excerpt", "author_id", "author", "status",
-                  "published_at", "created_at", "updated_at")
+SUMMARY_FIELDS = (
+    "id",
+    "slug",
+    "title",
+    "excerpt",
+    "author_id",
+    "author",
+    "status",
+    "published_at",
+    "created_at",
+    "updated_at",
+)
 
 
 @dataclass(frozen=True)
@@ -70,8 +80,9 @@ class PostStore:
 
     def next_publish_time(self) -> float | None:
         """When the next scheduled post appears (listings change then without a write)."""
-        due = self.r.zrangebyscore(self.keys.published, f"({time.time()}", "+inf",
-                                   start=0, num=1, withscores=True)
+        due = self.r.zrangebyscore(
+            self.keys.published, f"({time.time()}", "+inf", start=0, num=1, withscores=True
+        )
         return due[0][1] if due else None
 
     def by_author(self, author_id: int) -> list[Post]:
@@ -129,8 +140,9 @@ class PostStore:
         self._save(post.id, post.author_id, post.author, data, existing=post)
         return self.get(post.id)
 
-    def _save(self, post_id: int, author_id: int, author: str, data: PostInput,
-              existing: Post | None) -> None:
+    def _save(
+        self, post_id: int, author_id: int, author: str, data: PostInput, existing: Post | None
+    ) -> None:
         keys = self.keys
         now = time.time()
         base_slug = make_slug(data.title)
@@ -150,14 +162,23 @@ class PostStore:
             removable = self._tags_left_empty(pipe, post_id, leaving)
             published_at = _publish_time(data, existing, now)
             pipe.multi()
-            pipe.hset(keys.post(post_id), mapping={
-                "id": post_id, "slug": slug, "title": data.title, "body": data.body,
-                "html": html, "excerpt": excerpt(html),
-                "author_id": author_id, "author": author, "status": data.status,
-                "published_at": published_at,
-                "created_at": existing.created_at if existing else now,
-                "updated_at": now,
-            })
+            pipe.hset(
+                keys.post(post_id),
+                mapping={
+                    "id": post_id,
+                    "slug": slug,
+                    "title": data.title,
+                    "body": data.body,
+                    "html": html,
+                    "excerpt": excerpt(html),
+                    "author_id": author_id,
+                    "author": author,
+                    "status": data.status,
+                    "published_at": published_at,
+                    "created_at": existing.created_at if existing else now,
+                    "updated_at": now,
+                },
+            )
             pipe.hset(keys.slugs, slug, post_id)
             pipe.sadd(keys.post_slugs(post_id), slug)
             pipe.delete(keys.post_tags(post_id))
@@ -183,10 +204,14 @@ class PostStore:
     def _image_sizes(self, body: str) -> dict[str, ImageSizes]:
         """Sizes of the uploaded images a body shows, so pages can use their variants."""
         records = self.images.get_many(sorted(set(MEDIA_ID.findall(body))))
-        return {image_id: ImageSizes(r.width, r.height,
-                                     sorted(((v.name, v.width) for v in r.variants),
-                                            key=lambda nv: nv[1]))
-                for image_id, r in records.items()}
+        return {
+            image_id: ImageSizes(
+                r.width,
+                r.height,
+                sorted(((v.name, v.width) for v in r.variants), key=lambda nv: nv[1]),
+            )
+            for image_id, r in records.items()
+        }
 
     def _free_slug(self, pipe, base: str, post_id: int, existing: Post | None) -> str:
         """The first of base, base-2, base-3... that is free or already this post's."""
@@ -225,8 +250,13 @@ class PostStore:
                 pipe.delete(keys.comment(int(cid)))
             if pending_ids:
                 pipe.zrem(keys.author_pending(post.author_id), *pending_ids)
-            pipe.delete(keys.post(post.id), keys.post_tags(post.id), keys.post_comments(post.id),
-                        keys.post_pending(post.id), keys.post_slugs(post.id))
+            pipe.delete(
+                keys.post(post.id),
+                keys.post_tags(post.id),
+                keys.post_comments(post.id),
+                keys.post_pending(post.id),
+                keys.post_slugs(post.id),
+            )
             if slugs:
                 pipe.hdel(keys.slugs, *slugs)
             pipe.zrem(keys.published, post.id)
@@ -237,8 +267,13 @@ class PostStore:
             if removable:
                 pipe.srem(keys.tags, *removable)
 
-        self.r.transaction(write, keys.post(post.id), keys.post_tags(post.id),
-                           keys.post_comments(post.id), keys.post_pending(post.id))
+        self.r.transaction(
+            write,
+            keys.post(post.id),
+            keys.post_tags(post.id),
+            keys.post_comments(post.id),
+            keys.post_pending(post.id),
+        )
 
 
 def _watch(pipe: redis.client.Pipeline, keys: list[str]) -> None:

@@ -40,5 +40,6 @@ class RateLimiter:
         1 round trip."""
         keys = [self._key(action, client, window_seconds) for action, client, _ in checks]
         counts = self.r.mget(keys)
-        return any(int(count or 0) >= limit
-                   for count, (_, _, limit) in zip(counts, checks, strict=True))
+        return any(
+            int(count or 0) >= limit for count, (_, _, limit) in zip(counts, checks, strict=True)
+        )

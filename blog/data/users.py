@@ -45,10 +45,15 @@ class UserStore:
                 raise UsernameTaken(username)
             pipe.multi()
             pipe.hset(keys.usernames, username, user_id)
-            pipe.hset(keys.user(user_id), mapping={
-                "id": user_id, "username": username, "password_hash": password_hash,
-                "created_at": time.time(),
-            })
+            pipe.hset(
+                keys.user(user_id),
+                mapping={
+                    "id": user_id,
+                    "username": username,
+                    "password_hash": password_hash,
+                    "created_at": time.time(),
+                },
+            )
 
         self.r.transaction(write, keys.usernames)
         return User(user_id, username, password_hash)

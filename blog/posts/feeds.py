@@ -25,8 +25,9 @@ def _feed(tag: str | None):
     if tag and not posts:
         abort(404)
     updated = max((p.updated_at for p in posts), default=time.time())
-    return xml_response("feed.atom", posts=posts, tag=tag,
-                        updated=datetime.fromtimestamp(updated, UTC))
+    return xml_response(
+        "feed.atom", posts=posts, tag=tag, updated=datetime.fromtimestamp(updated, UTC)
+    )
 
 
 @bp.route("/feed.atom")
@@ -44,6 +45,8 @@ def tag_feed(tag: str):
 @bp.route("/sitemap.xml")
 @cached_for_visitors
 def sitemap():
-    entries = [(slug, datetime.fromtimestamp(updated, UTC))
-               for slug, updated in get_data().posts.all_visible()]
+    entries = [
+        (slug, datetime.fromtimestamp(updated, UTC))
+        for slug, updated in get_data().posts.all_visible()
+    ]
     return xml_response("sitemap.xml", entries=entries)

@@ -14,7 +14,7 @@ TAG_CHARS = re.compile(r"^[\w-]+$")
 
 
 def normalise_tags(raw: str) -> list[str]:
-    """"Redis, Background Jobs" -> ["redis", "background-jobs"]: trimmed, lower-cased,
+    """ "Redis, Background Jobs" -> ["redis", "background-jobs"]: trimmed, lower-cased,
     inner spaces to "-", duplicates dropped, order kept."""
     tags: list[str] = []
     for part in raw.split(","):
@@ -32,30 +32,49 @@ def check_tags(form: FlaskForm, field: StringField) -> None:
         if len(tag) > MAX_TAG_LENGTH:
             raise ValidationError(f"Tag {tag[:20]!r}… is longer than {MAX_TAG_LENGTH} characters.")
         if not TAG_CHARS.match(tag):
-            raise ValidationError(
-                f"Tag {tag!r} may only contain letters, digits, '-' and '_'.")
+            raise ValidationError(f"Tag {tag!r} may only contain letters, digits, '-' and '_'.")
 
 
 class PostForm(FlaskForm):
-    title = StringField("Title", validators=[
-        DataRequired("Give the post a title."),
-        Length(1, 200, "The title must be 1 to 200 characters long.")])
-    body = TextAreaField("Body", description="Markdown", validators=[
-        Length(max=200_000, message="The body must be at most 200,000 characters long.")])
-    tags = StringField("Tags", description="Comma separated, e.g. redis, python",
-                       validators=[check_tags])
-    status = SelectField("Status", default="draft", choices=[
-        SelectChoice("draft", "Draft"), SelectChoice("published", "Published"),
-        SelectChoice("scheduled", "Scheduled (at the time below)")])
-    publish_at = DateTimeLocalField("Publish at (UTC)", format="%Y-%m-%dT%H:%M",
-                                    validators=[Optional()])
+    title = StringField(
+        "Title",
+        validators=[
+            DataRequired("Give the post a title."),
+            Length(1, 200, "The title must be 1 to 200 characters long."),
+        ],
+    )
+    body = TextAreaField(
+        "Body",
+        description="Markdown",
+        validators=[
+            Length(max=200_000, message="The body must be at most 200,000 characters long.")
+        ],
+    )
+    tags = StringField(
+        "Tags", description="Comma separated, e.g. redis, python", validators=[check_tags]
+    )
+    status = SelectField(
+        "Status",
+        default="draft",
+        choices=[
+            SelectChoice("draft", "Draft"),
+            SelectChoice("published", "Published"),
+            SelectChoice("scheduled", "Scheduled (at the time below)"),
+        ],
+    )
+    publish_at = DateTimeLocalField(
+        "Publish at (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
 
     def validate(self, extra_validators=None) -> bool:
         # Not a validate_publish_at(): Optional() stops the chain on an empty field, so an
         # inline validator never saw a scheduled post without a date (then a 500).
         valid = super().validate(extra_validators)
-        if self.status.data == "scheduled" and self.publish_at.data is None \
-                and not self.publish_at.errors:
+        if (
+            self.status.data == "scheduled"
+            and self.publish_at.data is None
+            and not self.publish_at.errors
+        ):
             self.publish_at.errors.append("A scheduled post needs a publish date and time.")
             return False
         return valid
@@ -72,7 +91,8 @@ class PostForm(FlaskForm):
         self.status.data = post.status
         if post.status == "scheduled":
             self.publish_at.data = datetime.fromtimestamp(post.published_at, UTC).replace(
-                tzinfo=None)
+                tzinfo=None
+            )
 
 
 class ConfirmForm(FlaskForm):

@@ -78,8 +78,9 @@ def show(slug: str):
     post = ensure_readable(post)
     if post.slug != slug:
         return redirect(url_for("posts.show", slug=post.slug), 301)
-    return render_template("posts/show.html", post=post, comments=comments,
-                           comment_form=CommentForm(), now=time.time())
+    return render_template(
+        "posts/show.html", post=post, comments=comments, comment_form=CommentForm(), now=time.time()
+    )
 
 
 @bp.route("/dashboard")
@@ -90,9 +91,13 @@ def dashboard():
 
 
 def post_input(form: PostForm) -> PostInput:
-    return PostInput(title=form.title.data.strip(), body=form.body.data or "",
-                     tags=normalise_tags(form.tags.data or ""), status=form.status.data,
-                     publish_at=form.publish_timestamp())
+    return PostInput(
+        title=form.title.data.strip(),
+        body=form.body.data or "",
+        tags=normalise_tags(form.tags.data or ""),
+        status=form.status.data,
+        publish_at=form.publish_timestamp(),
+    )
 
 
 @bp.route("/posts/new", methods=["GET", "POST"])

@@ -40,13 +40,28 @@ def media_url(record: ImageRecord, variant: str = "original") -> str:
 
 
 def describe(record: ImageRecord) -> dict:
-    body = {"id": record.id, "status": record.status, "url": media_url(record),
-            "status_url": url_for("uploads.status", image_id=record.id),
-            "name": record.original_name}
+    body = {
+        "id": record.id,
+        "status": record.status,
+        "url": media_url(record),
+        "status_url": url_for("uploads.status", image_id=record.id),
+        "name": record.original_name,
+    }
     if record.status == "ready":
-        body.update(width=record.width, height=record.height, removed=record.removed,
-                    variants=[{"name": v.name, "url": media_url(record, v.name),
-                               "width": v.width, "height": v.height} for v in record.variants])
+        body.update(
+            width=record.width,
+            height=record.height,
+            removed=record.removed,
+            variants=[
+                {
+                    "name": v.name,
+                    "url": media_url(record, v.name),
+                    "width": v.width,
+                    "height": v.height,
+                }
+                for v in record.variants
+            ],
+        )
     elif record.status == "failed":
         body["error"] = record.error
     return body
@@ -69,8 +84,9 @@ def upload():
     except UnsupportedImage as error:
         return json_error(415, str(error))
     images = get_data().images
-    record = images.create(g.user["id"], fmt, EXTENSIONS[fmt], MIME_TYPES[fmt], len(data),
-                           upload.filename)
+    record = images.create(
+        g.user["id"], fmt, EXTENSIONS[fmt], MIME_TYPES[fmt], len(data), upload.filename
+    )
     try:
         storage().put(record.incoming_key, data, "application/octet-stream")
         enqueue_image_cleaning(record.id)
@@ -94,8 +110,12 @@ def status(image_id: str):
 def media(image_id: str, filename: str):
     record = get_data().images.get(image_id)
     variant, _, ext = filename.partition(".")
-    if (record is None or record.status != "ready" or ext != record.ext
-            or variant not in {v.name for v in record.variants}):
+    if (
+        record is None
+        or record.status != "ready"
+        or ext != record.ext
+        or variant not in {v.name for v in record.variants}
+    ):
         abort(404)  # processing, failed or unknown: the raw upload is never served
     key = record.storage_key(variant)
     public = storage().public_url(key)
