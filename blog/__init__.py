@@ -46,7 +46,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         comments,
         dashboard,
         errors,
+        exports,
         health,
+        jobstatus,
         logs,
         pagecache,
         posts,
@@ -66,6 +68,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(uploads.bp)
     app.register_blueprint(health.bp)
     backups.init_app(app)
+    exports.init_app(app)
+    app.register_blueprint(jobstatus.bp)
     auth.init_app(app)
     dashboard.init_app(app, csrf)
     app.cli.add_command(release.release_command)

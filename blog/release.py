@@ -58,14 +58,22 @@ def sync_backup_schedule() -> str:
     return f"backup schedule {cron!r} (UTC) {'registered' if changed else 'unchanged'}"
 
 
+def sync_export_cleanup() -> str:
+    from .exports.schedule import CLEANUP_CRON, sync_cleanup_schedule
+
+    changed = sync_cleanup_schedule(current_app.extensions["rq_connection"])
+    return f"export cleanup {CLEANUP_CRON!r} {'registered' if changed else 'unchanged'}"
+
+
 @click.command("release")
 @with_appcontext
 def release_command() -> None:
-    """Check Redis and media storage, and register the nightly backup schedule."""
+    """Check Redis and media storage; register the nightly backup and export cleanup."""
     warnings = check_redis()
     click.echo("redis: ok")
     check_media()
     click.echo("media storage: ok")
     click.echo(sync_backup_schedule())
+    click.echo(sync_export_cleanup())
     for warning in warnings:
         click.secho(f"warning: {warning}", fg="yellow")

@@ -8,7 +8,9 @@ Keys are '/'-separated paths such as `incoming/<id>` (raw uploads, never served)
 
 from __future__ import annotations
 
+import io
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -26,6 +28,8 @@ class MediaStorage(Protocol):
     def size(self, key: str) -> int: ...
     def delete(self, key: str) -> None: ...
     def public_url(self, key: str) -> str | None: ...
+    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None: ...
+    def download_url(self, key: str, filename: str, expires: int) -> str | None: ...
 
 
 def _safe_key(key: str) -> str:
@@ -45,16 +49,23 @@ class LocalStorage:
         return self.root / _safe_key(key)
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.put_file(key, io.BytesIO(data), content_type)
+
+    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
+        """Like put, streamed from a file (large documents): all or nothing."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                shutil.copyfileobj(source, f, 1024 * 1024)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def download_url(self, key: str, filename: str, expires: int) -> str | None:
+        return None  # the app streams local files to their owner itself
 
     def get(self, key: str) -> bytes:
         with self.open(key) as f:
@@ -110,6 +121,24 @@ class S3Storage:
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.client.put_object(
             Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
+        )
+
+    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
+        """Streamed in parts (multipart past 8 MiB): the object appears only complete."""
+        self.client.upload_fileobj(
+            source, self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}
+        )
+
+    def download_url(self, key: str, filename: str, expires: int) -> str | None:
+        """A presigned GET that saves the object as `filename`, valid `expires` seconds."""
+        return self.client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": self._key(key),
+                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            },
+            ExpiresIn=expires,
         )
 
     def get(self, key: str) -> bytes:

@@ -10,7 +10,9 @@ import os
 
 from rq.worker import HerokuWorker
 
-import jobs.images  # noqa: F401  (preloaded for the work horses)
+# Preloaded for the work horses.
+import jobs.export
+import jobs.images  # noqa: F401
 from blog import logs
 
 logs.configure()

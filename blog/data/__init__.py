@@ -11,6 +11,7 @@ from flask import current_app
 
 from .backup import BackupStore
 from .comments import CommentStore, PostGone
+from .exports import ExportStore, PostForExport
 from .images import ImageStore
 from .keys import Keys
 from .models import Comment, ImageRecord, ImageVariant, Page, Post, User
@@ -24,7 +25,9 @@ __all__ = [
     "ImageRecord",
     "ImageVariant",
     "Page",
+    "ExportStore",
     "Post",
+    "PostForExport",
     "PostGone",
     "PostInput",
     "User",
@@ -46,6 +49,7 @@ class DataLayer:
         self.users = UserStore(r, self.keys)
         self.limits = RateLimiter(r, self.keys)
         self.backups = BackupStore(r, self.keys)
+        self.exports = ExportStore(r, self.keys, self.comments, self.images)
 
     def post_with_comments(self, post_id: int) -> tuple[Post | None, list[Comment]]:
         """A post page's data in 2 round trips: the post, its tags and comment ids in one

@@ -97,3 +97,11 @@ class Keys:
     @property
     def backup_lock(self) -> str:
         return self._k("backup", "lock")
+
+    # Document exports (blog/exports): which build runs and the last finished file, per
+    # author and format. Never backed up: the files expire after EXPORT_KEEP_HOURS.
+    def export_build(self, user_id: int, fmt: str) -> str:
+        return self._k("export", user_id, fmt, "build")
+
+    def export_file(self, user_id: int, fmt: str) -> str:
+        return self._k("export", user_id, fmt, "file")

@@ -102,7 +102,7 @@ def _site_config(site: SiteInfo) -> bytes:
     return (
         f'baseURL = "/"\ntitle = {title}\n\n'
         "[markup.goldmark.renderer]\nunsafe = true  # posts may hold sanitized HTML\n\n"
-        "[markup.goldmark.renderHooks.image]\nuseEmbedded = \"fallback\"\n\n"
+        '[markup.goldmark.renderHooks.image]\nuseEmbedded = "fallback"\n\n'
         "# comments.json holds pending comments too: only images get published.\n"
         "[[cascade]]\n[cascade.build]\npublishResources = false\n"
     ).encode()

@@ -1,0 +1,120 @@
+"""Progress, status and cancelling of an author's jobs on the `documents` queue.
+
+The pieces any long document job can reuse (exports now, imports next):
+
+* enqueue with `blog.queues.enqueue_document(..., owner_id=...)`: job.meta holds the
+  owner and, as the job advances, `step`, `done` and `total` (written by
+  `jobs.progress.JobProgress` in the worker);
+* `GET /jobs/<job id>/status` answers JSON for the job's owner only:
+  `{"state", "step", "done", "total", "percent", "error"}`, state being one of
+  queued, retrying, running, done, failed, cancelled;
+* the `job_progress` macro (templates/_progress.html) renders a `<progress>` bar that
+  static/progress.js updates by polling that URL, then reloads the page once the job
+  has ended (no inline script);
+* `cancel(job_id)` stops a running job with RQ's stop command (the worker kills the
+  work horse and runs the job's on_stopped callback) or cancels a waiting one.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, current_app, g, jsonify
+from rq.command import send_stop_job_command
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job, JobStatus
+
+from .auth import login_required
+from .queues import DOCUMENTS_QUEUE
+
+bp = Blueprint("jobstatus", __name__)
+
+STATES = {
+    JobStatus.CREATED: "queued",
+    JobStatus.QUEUED: "queued",
+    JobStatus.DEFERRED: "queued",
+    JobStatus.SCHEDULED: "retrying",
+    JobStatus.STARTED: "running",
+    JobStatus.FINISHED: "done",
+    JobStatus.FAILED: "failed",
+    JobStatus.STOPPED: "cancelled",
+    JobStatus.CANCELED: "cancelled",
+}
+LIVE_STATES = frozenset({"queued", "retrying", "running"})
+# Between recording a new build and enqueueing its job, the job does not exist yet.
+ENQUEUE_GRACE_SECONDS = 30
+
+
+def _connection():
+    return current_app.extensions["rq_connection"]
+
+
+def fetch(job_id: str, owner_id: int | None = None) -> Job | None:
+    """The documents job `job_id`, if it exists (and belongs to `owner_id` if given)."""
+    try:
+        job = Job.fetch(job_id, connection=_connection())
+    except NoSuchJobError:
+        return None
+    if job.origin != DOCUMENTS_QUEUE:
+        return None
+    if owner_id is not None and job.meta.get("owner_id") != owner_id:
+        return None
+    return job
+
+
+def state(job: Job) -> str:
+    return STATES.get(job.get_status(refresh=False), "queued")
+
+
+def is_running(job_id: str, claimed_at: float) -> bool:
+    """Whether a recorded build still runs or waits (used to allow one at a time)."""
+    job = fetch(job_id)
+    if job is None:
+        return time.time() - claimed_at < ENQUEUE_GRACE_SECONDS
+    return state(job) in LIVE_STATES
+
+
+def describe(job: Job) -> dict:
+    meta = job.meta
+    done, total = meta.get("done") or 0, meta.get("total")
+    current = state(job)
+    body = {
+        "id": job.id,
+        "state": current,
+        "step": meta.get("step"),
+        "done": done,
+        "total": total,
+        "percent": round(100 * done / total) if total else (100 if current == "done" else 0),
+        "error": None,
+    }
+    if current == "failed":
+        body["error"] = _last_line(job.latest_result().exc_string if job.latest_result() else "")
+    return body
+
+
+def _last_line(text: str | None) -> str:
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "the job failed"
+
+
+def cancel(job: Job) -> None:
+    """Stop it if it runs (the worker kills the work horse), else take it off the queue."""
+    if state(job) == "running":
+        try:
+            send_stop_job_command(_connection(), job.id)
+            return
+        except InvalidJobOperation:
+            pass  # it ended or has not started after all
+    if state(job) in LIVE_STATES:
+        job.cancel()
+
+
+@bp.get("/jobs/<job_id>/status")
+@login_required
+def status(job_id: str):
+    job = fetch(job_id, owner_id=g.user["id"])
+    if job is None:  # another author's job does not exist
+        return jsonify({"error": "No such job."}), 404
+    response = jsonify(describe(job))
+    response.headers["Cache-Control"] = "no-store"
+    return response
