@@ -13,7 +13,6 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..data import get_data
-from ..posts.forms import MAX_TAG_LENGTH
 from . import service
 
 MB = 1024 * 1024
@@ -38,6 +37,8 @@ class _Bar:
 
 
 def _check_tag(fmt: str, tag: str | None) -> str:
+    from ..posts.forms import MAX_TAG_LENGTH  # blog.posts imports blog.comments first
+
     if not tag:
         return ""
     if fmt != "epub":

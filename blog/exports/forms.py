@@ -3,11 +3,12 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, ValidationError
 
-from ..posts.forms import MAX_TAG_LENGTH
 from .service import FORMATS
 
 
 def known_tag(form: FlaskForm, field: SelectField) -> None:
+    from ..posts.forms import MAX_TAG_LENGTH  # blog.posts imports blog.comments first
+
     if len(field.data or "") > MAX_TAG_LENGTH:
         raise ValidationError(f"A tag is at most {MAX_TAG_LENGTH} characters long.")
     if field.data not in {value for value, _ in field.choices}:
