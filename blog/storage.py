@@ -113,7 +113,13 @@ class S3Storage:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
-        self.client = client or boto3.client("s3", endpoint_url=endpoint_url or None)
+        from botocore.config import Config
+
+        # Signature V4 everywhere: presigned links then say how long they live
+        # (X-Amz-Expires), and every region accepts them.
+        self.client = client or boto3.client(
+            "s3", endpoint_url=endpoint_url or None, config=Config(signature_version="s3v4")
+        )
 
     def _key(self, key: str) -> str:
         return self.prefix + _safe_key(key)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, ValidationError
+from wtforms.fields.choices import SelectChoice
 
 from .service import FORMATS
 
@@ -11,14 +12,14 @@ def known_tag(form: FlaskForm, field: SelectField) -> None:
 
     if len(field.data or "") > MAX_TAG_LENGTH:
         raise ValidationError(f"A tag is at most {MAX_TAG_LENGTH} characters long.")
-    if field.data not in {value for value, _ in field.choices}:
+    if field.data not in {choice.value for choice in field.choices}:
         raise ValidationError(f"No published post has the tag {field.data!r}.")
 
 
 class BuildForm(FlaskForm):
     format = RadioField(
         "Format",
-        choices=[(f.name, f.label) for f in FORMATS.values()],
+        choices=[SelectChoice(f.name, f.label) for f in FORMATS.values()],
         default="markdown",
         validate_choice=False,
         validators=[],
@@ -26,7 +27,7 @@ class BuildForm(FlaskForm):
     # Choices (tags with visible posts) are set by the view.
     tag = SelectField(
         "Tag (EPUB only)",
-        choices=[("", "All posts")],
+        choices=[SelectChoice("", "All posts")],
         default="",
         validate_choice=False,
         validators=[known_tag],
@@ -38,4 +39,4 @@ class BuildForm(FlaskForm):
 
 
 class CancelForm(FlaskForm):
-    format = SelectField(choices=[(f.name, f.label) for f in FORMATS.values()])
+    format = SelectField(choices=[SelectChoice(f.name, f.label) for f in FORMATS.values()])

@@ -16,6 +16,7 @@ from flask import (
     send_file,
     url_for,
 )
+from wtforms.fields.choices import SelectChoice
 
 from .. import jobstatus
 from ..auth import login_required
@@ -33,8 +34,8 @@ def _storage():
 
 def _build_form() -> BuildForm:
     form = BuildForm()
-    form.tag.choices = [("", "All posts")] + [
-        (name, f"{name} ({count})") for name, count in get_data().posts.tag_counts()
+    form.tag.choices = [SelectChoice("", "All posts")] + [
+        SelectChoice(name, f"{name} ({count})") for name, count in get_data().posts.tag_counts()
     ]
     return form
 
