@@ -239,6 +239,7 @@ def wait_mid_build(job: Job, timeout: float = 120) -> dict:
     return wait_for(writing, timeout=timeout, interval=0.02)
 
 
+@pytest.mark.slow
 def test_cancel_mid_build_removes_the_partial_file(
     client, auth, app, data, redis_url, media_root, env, spool_dir
 ):
@@ -277,6 +278,7 @@ def test_cancel_a_waiting_build(client, auth, app, data):
     assert "That build has already ended." in page.get_data(as_text=True)
 
 
+@pytest.mark.slow
 def test_worker_killed_mid_build_is_retried_into_one_complete_file(
     client, auth, app, data, redis_url, media_root, env, spool_dir
 ):

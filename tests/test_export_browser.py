@@ -1,0 +1,75 @@
+"""The /export page in Chromium: "Build", a live <progress> bar driven by
+static/progress.js (strict CSP, no inline script), then the download link."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+
+from bench.seed import seed
+from tests.browser_support import requires_chromium, server_env
+from tests.test_export_web import start_worker, stop_worker
+
+pytest_plugins = ["tests.browser_support"]  # its fixtures: live_app, new_context, ...
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, requires_chromium]
+
+
+READ_BAR = "(document.querySelector('#export-markdown progress') || {}).value ?? null"
+
+
+def expect(*args, **kwargs):
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(*args, **kwargs)
+
+
+def test_build_shows_live_progress_then_a_download(
+    new_context, blog_author, live_app, redis_url, tmp_path
+):
+    username, password = blog_author
+    seed(redis_url, "blog:", 3000, timeout=300)  # a build that takes a few seconds
+    browsing = new_context()
+    page = browsing.new_page()
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+    page.get_by_role("link", name="Export", exact=True).click()
+    page.get_by_label("Markdown site bundle (.zip)").check()
+    page.get_by_role("button", name="Build").click()
+    expect(page.get_by_role("status")).to_contain_text("Building your Markdown site bundle")
+    bar = page.locator("#export-markdown progress")
+    expect(bar).to_be_visible()
+    expect(page.locator("#export-markdown .job-step")).to_contain_text("queued")
+    expect(page.get_by_role("button", name="Cancel")).to_be_visible()
+
+    # No worker yet: the job waits. Now start one on the `documents` queue.
+    env = server_env(redis_url, live_app.directory / "media", live_app.directory / "backups")
+    worker = start_worker({**env, "TMPDIR": str(tmp_path)})
+    try:
+        seen: list[int] = []
+        deadline = time.monotonic() + 120
+        download = page.get_by_role("link", name=re.compile(r"^Download "))
+        while time.monotonic() < deadline and not download.count():
+            try:  # one read; the page reloads by itself when the build ends
+                value = page.evaluate(READ_BAR)
+            except PlaywrightError:
+                continue
+            if value is not None and (not seen or value != seen[-1]):
+                seen.append(int(value))
+            time.sleep(0.05)
+        expect(download).to_be_visible(timeout=5_000)
+    finally:
+        stop_worker(worker)
+    assert any(0 < v < 3000 for v in seen), f"the bar never moved mid-build: {seen}"
+    assert seen == sorted(seen)
+
+    with page.expect_download() as started:
+        download.click()
+    assert started.value.suggested_filename.endswith(".zip")
+    browsing.watch.assert_clean()
