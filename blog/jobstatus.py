@@ -43,6 +43,7 @@ STATES = {
 LIVE_STATES = frozenset({"queued", "retrying", "running"})
 # Between recording a new build and enqueueing its job, the job does not exist yet.
 ENQUEUE_GRACE_SECONDS = 30
+MAX_JOB_ID = 100  # ids this app makes are far shorter
 
 
 def _connection():
@@ -88,7 +89,8 @@ def describe(job: Job) -> dict:
         "error": None,
     }
     if current == "failed":
-        body["error"] = _last_line(job.latest_result().exc_string if job.latest_result() else "")
+        result = job.latest_result()
+        body["error"] = _last_line(result.exc_string if result else "")
     return body
 
 
@@ -112,7 +114,7 @@ def cancel(job: Job) -> None:
 @bp.get("/jobs/<job_id>/status")
 @login_required
 def status(job_id: str):
-    job = fetch(job_id, owner_id=g.user["id"])
+    job = fetch(job_id, owner_id=g.user["id"]) if len(job_id) <= MAX_JOB_ID else None
     if job is None:  # another author's job does not exist
         return jsonify({"error": "No such job."}), 404
     response = jsonify(describe(job))

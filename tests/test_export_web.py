@@ -406,3 +406,55 @@ def test_cli_limits(runner, app, data, tmp_path, args, message):
     result = runner.invoke(args=["export", *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_a_failed_build_says_so(client, auth, app, data, burst_worker, env, media_root):
+    auth.login()
+    author = data.users.by_username("alice")
+    job_id = "export-broken-1"
+    data.exports.claim_build(author.id, "markdown", job_id, "", lambda *_: False)
+    documents_queue(app).enqueue(  # no Retry: it fails at once
+        "jobs.export.build_document",
+        kwargs={"user_id": author.id, "fmt": "no-such-format"},
+        job_id=job_id,
+        meta={"owner_id": author.id},
+    )
+    run_documents(burst_worker, env)
+    status = client.get(f"/jobs/{job_id}/status").get_json()
+    assert status["state"] == "failed" and "no-such-format" in status["error"]
+    page = client.get("/export").get_data(as_text=True)
+    assert "The last build failed: KeyError: &#39;no-such-format&#39;" in page
+    assert export_files(media_root) == []
+
+
+def test_status_endpoint_only_knows_documents_jobs_of_their_owner(client, auth, app):
+    auth.login()
+    other = Queue("images", connection=app.extensions["rq_connection"]).enqueue(
+        "jobs.images.clean_upload", "x", meta={"owner_id": 1}
+    )
+    assert client.get(f"/jobs/{other.id}/status").status_code == 404
+    assert client.get("/jobs/nope/status").status_code == 404
+    assert client.get("/jobs/" + "x" * 101 + "/status").status_code == 404
+
+
+def test_an_expired_file_is_no_longer_offered(client, auth, app, data):
+    auth.login()
+    author = data.users.by_username("alice")
+    hours = app.config["EXPORT_KEEP_HOURS"]
+    data.exports.finish_build(
+        author.id,
+        "epub",
+        {
+            "key": "exports/1/x.epub",
+            "name": "x.epub",
+            "tag": "",
+            "bytes": 1,
+            "posts": 1,
+            "images": 0,
+            "comments": 0,
+            "finished_at": time.time() - hours * 3600 - 60,
+        },
+    )
+    assert client.get("/export/epub/download").status_code == 404
+    assert "Your last file expired on" in client.get("/export").get_data(as_text=True)
+    assert client.get("/export/pdf/download").status_code == 404

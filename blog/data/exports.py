@@ -8,6 +8,7 @@ size, counts, finished_at). Neither is backed up.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -91,7 +92,7 @@ class ExportStore:
         """How many posts `batches` will yield (drafts counted from the authors' lists)."""
         index = self.keys.tag(tag) if tag else self.keys.published
         total = self.r.zcount(index, "-inf", time.time() if visible_only else "+inf")
-        return total + sum(len(self._draft_ids(a)) for a in draft_authors)
+        return total + sum(len(ids) for a in draft_authors for ids in self._draft_ids(a))
 
     def batches(
         self, tag: str | None, visible_only: bool, draft_authors: list[int]
@@ -103,19 +104,24 @@ class ExportStore:
         for ids in self._ids_by_score(index, upto):
             yield self._load(ids)
         for author_id in draft_authors:
-            ids = self._draft_ids(author_id)
-            for start in range(0, len(ids), BATCH):
-                batch = self._load(ids[start : start + BATCH])
+            seen: set[int] = set()  # an edit moves a draft to the end of its author's list
+            for ids in self._draft_ids(author_id):
+                batch = self._load([i for i in ids if i not in seen])
+                seen.update(p.post.id for p in batch)
                 yield [p for p in batch if p.post.status == "draft"]
 
-    def _draft_ids(self, author_id: int) -> list[int]:
-        """The author's drafts: ids only (an author's own list is small next to a blog).
-        A post published meanwhile is skipped when loaded."""
-        ids = [int(i) for i in self.r.zrange(self.keys.user_posts(author_id), 0, -1)]
-        pipe = self.r.pipeline(transaction=False)
-        for post_id in ids:
-            pipe.hget(self.keys.post(post_id), "status")
-        return [i for i, status in zip(ids, pipe.execute(), strict=True) if status == "draft"]
+    def _draft_ids(self, author_id: int) -> Iterator[list[int]]:
+        """The author's drafts, BATCH posts of their list at a time. A post published
+        meanwhile is skipped when loaded."""
+        key = self.keys.user_posts(author_id)
+        for start in itertools.count(0, BATCH):
+            ids = [int(i) for i in self.r.zrange(key, start, start + BATCH - 1)]
+            if not ids:
+                return
+            pipe = self.r.pipeline(transaction=False)
+            for post_id in ids:
+                pipe.hget(self.keys.post(post_id), "status")
+            yield [i for i, status in zip(ids, pipe.execute(), strict=True) if status == "draft"]
 
     def _ids_by_score(self, index: str, upto: float | str) -> Iterator[list[int]]:
         """Ids in score order, BATCH at a time, resuming after the last score seen (not
