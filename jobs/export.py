@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from rq import get_current_job
 from rq.job import Job
 
 from blog.exports import service
-from blog.queues import enqueue_export_cleanup, rq_connection
+from blog.queues import DOCUMENT_JOB_TIMEOUT, enqueue_export_cleanup, rq_connection
 
 from .context import data_layer, media_storage, settings
 from .progress import JobProgress
@@ -28,10 +29,14 @@ from .progress import JobProgress
 log = logging.getLogger(__name__)
 
 
-def spool_path(job_id: str) -> Path:
+def spool_dir() -> Path:
     folder = Path(tempfile.gettempdir()) / "blog-exports"
     folder.mkdir(exist_ok=True)
-    return folder / f"{job_id}.part"
+    return folder
+
+
+def spool_path(job_id: str) -> Path:
+    return spool_dir() / f"{job_id}.part"
 
 
 def build_document(user_id: int, fmt: str, tag: str = "", site_url: str = "") -> dict:
@@ -79,7 +84,13 @@ def build_stopped(job: Job, connection, *args) -> None:
 
 
 def cleanup_exports() -> int:
+    """Expired files in media storage, and spool files that a killed try left in this
+    machine's temporary directory (a running build touches its own all the time)."""
     removed = service.cleanup(media_storage(), settings()["EXPORT_KEEP_HOURS"])
+    stale = time.time() - DOCUMENT_JOB_TIMEOUT - 3600
+    for spool in spool_dir().glob("*.part"):
+        if spool.stat().st_mtime < stale:
+            spool.unlink(missing_ok=True)
     log.info("export cleanup: %d expired file(s) deleted", len(removed))
     return len(removed)
 

@@ -321,7 +321,10 @@ def test_worker_killed_mid_build_is_retried_into_one_complete_file(
 # ---- cleanup and backups --------------------------------------------------------------
 
 
-def test_scheduled_cleanup_deletes_expired_exports(app, redis_url, media_root, burst_worker, env):
+def test_scheduled_cleanup_deletes_expired_exports(
+    app, redis_url, media_root, burst_worker, env, spool_dir
+):
+    import os
     from datetime import UTC, datetime, timedelta
 
     from blog.exports.service import storage_key
@@ -347,9 +350,15 @@ def test_scheduled_cleanup_deletes_expired_exports(app, redis_url, media_root, b
     assert cron.func_name == "jobs.export.scheduled_cleanup" and cron.origin == DOCUMENTS
     assert rq_redis.zscore("rq:scheduler:scheduled_jobs", "export-cleanup") is not None
     # ...whose kicker enqueues the cleanup with a Retry; a worker runs both.
+    # A spool file a killed try left behind long ago goes too; a fresh one stays.
+    spool_dir.mkdir(parents=True)
+    (spool_dir / "killed.part").write_bytes(b"partial")
+    os.utime(spool_dir / "killed.part", (time.time() - 4 * 3600,) * 2)
+    (spool_dir / "running.part").write_bytes(b"partial")
     Queue(DOCUMENTS, connection=rq_redis).enqueue("jobs.export.scheduled_cleanup")
     run_documents(burst_worker, env)
     assert sorted(storage.keys("exports/")) == [fresh]
+    assert [p.name for p in spool_dir.iterdir()] == ["running.part"]
 
 
 def test_backups_never_hold_exports(
