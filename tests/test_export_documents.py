@@ -312,3 +312,14 @@ def test_cleanup_deletes_only_expired_exports(tmp_path):
         storage.put(key, b"x", "application/octet-stream")
     assert sorted(service.cleanup(storage, 24, now)) == sorted([old, "exports/stray.bin"])
     assert sorted(storage.keys()) == sorted([fresh, "images/x/original.jpg"])
+
+
+@pytest.mark.parametrize("value", ["0", "8761", "a day"])
+def test_export_keep_hours_has_limits(monkeypatch, value):
+    from blog.config import ConfigError, from_environment
+
+    monkeypatch.setenv("EXPORT_KEEP_HOURS", value)
+    with pytest.raises(ConfigError, match="EXPORT_KEEP_HOURS must be"):
+        from_environment()
+    monkeypatch.setenv("EXPORT_KEEP_HOURS", "48")
+    assert from_environment()["EXPORT_KEEP_HOURS"] == 48
