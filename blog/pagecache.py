@@ -29,7 +29,7 @@ class _Entry:
     version: str
     expires_at: float  # wall clock, like publish times
     body: bytes
-    mimetype: str
+    mimetype: str | None
 
 
 class PageCache:

@@ -54,7 +54,7 @@ def owned_comment(comment_id: int) -> tuple[Comment, int]:
     data = get_data()
     comment = data.comments.get(comment_id)
     post = data.posts.get(comment.post_id) if comment else None
-    if post is None:
+    if comment is None or post is None:
         abort(404)
     require_owner(post.author_id)
     return comment, post.author_id

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 from flask import (
     Response,
@@ -15,6 +16,7 @@ from flask import (
 )
 
 from processing.images import EXTENSIONS, MIME_TYPES, UnsupportedImage, sniff_format
+from processing.streams import ReadableStream
 
 from ..auth import login_required
 from ..data import ImageRecord, get_data
@@ -40,7 +42,7 @@ def media_url(record: ImageRecord, variant: str = "original") -> str:
 
 
 def describe(record: ImageRecord) -> dict:
-    body = {
+    body: dict[str, object] = {
         "id": record.id,
         "status": record.status,
         "url": media_url(record),
@@ -128,7 +130,7 @@ def media(image_id: str, filename: str):
     return response
 
 
-def _chunks(body, size: int = 256 * 1024):
+def _chunks(body: ReadableStream, size: int = 256 * 1024) -> Iterator[bytes]:
     with body:
         while chunk := body.read(size):
             yield chunk
