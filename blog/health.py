@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from .data import get_data
 from .version import __version__
@@ -66,7 +66,7 @@ def backup_check() -> tuple[str, dict]:
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> Response:
     body: dict = {}
     worst = "ok"
     for function in CHECKS:

@@ -12,7 +12,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from processing.streams import ReadableStream
 
@@ -97,7 +97,7 @@ class S3Storage:
         prefix: str = "",
         endpoint_url: str | None = None,
         public_base_url: str | None = None,
-        client=None,
+        client: Any = None,  # a boto3 S3 client (boto3 ships no types)
     ) -> None:
         import boto3
 

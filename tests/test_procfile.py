@@ -206,15 +206,19 @@ def test_procfile_processes_run_the_whole_flow(
         backups = author.get(f"{base}/admin/backups").text
         assert author.post(f"{base}/admin/backups", data={"csrf_token": token(backups)}).ok
         s3 = boto3.client("s3", endpoint_url=s3_endpoint)
-        backup = wait_for(
-            lambda: [
+
+        def finished_backups() -> list[str] | None:
+            keys = [
                 o["Key"]
                 for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix="backups/").get("Contents", [])
                 if o["Key"].endswith(".tar.gz")
-            ],
-            60,
-            "the backup object",
-        )
+            ]
+            # The upload goes to backups/incomplete/ first, is copied, then deleted: a
+            # listing between the copy and the delete shows both.
+            done = keys and not any(k.startswith("backups/incomplete/") for k in keys)
+            return keys if done else None
+
+        backup = wait_for(finished_backups, 60, "the backup object, and no incomplete one")
         assert len(backup) == 1
         wait_for(
             lambda: anonymous.get(f"{base}/healthz").json()["backup"] == "ok",

@@ -228,7 +228,9 @@ class PostStore:
             for image_id, r in records.items()
         }
 
-    def _free_slug(self, pipe, base: str, post_id: int, existing: Post | None) -> str:
+    def _free_slug(
+        self, pipe: redis.client.Pipeline, base: str, post_id: int, existing: Post | None
+    ) -> str:
         """The first of base, base-2, base-3... that is free or already this post's."""
         if existing and make_slug(existing.title) == base:
             return existing.slug  # title changed only in ways the slug ignores
@@ -241,7 +243,9 @@ class PostStore:
             n += 1
             candidate = f"{base}-{n}"
 
-    def _tags_left_empty(self, pipe, post_id: int, dropping: set[str]) -> list[str]:
+    def _tags_left_empty(
+        self, pipe: redis.client.Pipeline, post_id: int, dropping: set[str]
+    ) -> list[str]:
         """Tags whose only visible post is this one, so they leave the tag index."""
         empty = []
         for tag in dropping:

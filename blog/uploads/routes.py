@@ -14,6 +14,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 
 from processing.images import EXTENSIONS, MIME_TYPES, UnsupportedImage, sniff_format
 from processing.streams import ReadableStream
@@ -21,6 +22,7 @@ from processing.streams import ReadableStream
 from ..auth import login_required
 from ..data import ImageRecord, get_data
 from ..queues import enqueue_image_cleaning
+from ..storage import MediaStorage
 from . import bp
 
 log = logging.getLogger(__name__)
@@ -29,11 +31,11 @@ log = logging.getLogger(__name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-def storage():
+def storage() -> MediaStorage:
     return current_app.extensions["media_storage"]
 
 
-def json_error(status: int, message: str):
+def json_error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message}), status
 
 
@@ -71,7 +73,7 @@ def describe(record: ImageRecord) -> dict:
 
 @bp.route("/uploads", methods=["POST"])
 @login_required
-def upload():
+def upload() -> ResponseReturnValue:
     upload = request.files.get("image")
     if upload is None or not upload.filename:
         return json_error(400, "Choose an image file to upload.")
@@ -101,7 +103,7 @@ def upload():
 
 @bp.route("/uploads/<image_id>/status")
 @login_required
-def status(image_id: str):
+def status(image_id: str) -> ResponseReturnValue:
     record = get_data().images.get(image_id)
     if record is None or record.owner_id != g.user["id"]:
         return json_error(404, "No such upload.")  # another author's upload does not exist
@@ -109,7 +111,7 @@ def status(image_id: str):
 
 
 @bp.route("/media/<image_id>/<filename>")
-def media(image_id: str, filename: str):
+def media(image_id: str, filename: str) -> ResponseReturnValue:
     record = get_data().images.get(image_id)
     variant, _, ext = filename.partition(".")
     if (
