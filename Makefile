@@ -44,14 +44,17 @@ lock: $(DEV_STAMP)  ## Recompile requirements*.txt from the pins in requirements
 	$(UV_COMPILE) requirements.in -o requirements.txt
 	$(UV_COMPILE) -c requirements.txt requirements-dev.in -o requirements-dev.txt
 
+# All three run and report; the target fails if any of them did.
 lint: $(DEV_STAMP)  ## Format check, lint (with complexity) and types; CI runs it first
-	$(BIN)/ruff format --check .
-	$(BIN)/ruff check .
-	$(BIN)/mypy
+	@status=0; \
+	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
 
-format: $(DEV_STAMP)  ## Format the tree and apply ruff's safe fixes
+format: $(DEV_STAMP)  ## Format the tree and apply ruff's safe fixes (`make lint` lists what is left)
 	$(BIN)/ruff format .
-	$(BIN)/ruff check --fix .
+	$(BIN)/ruff check --fix-only .
 
 bench: $(DEV_STAMP)  ## Run every benchmark with its documented defaults; figures go in the README
 	$(BIN)/python bench/pages.py
