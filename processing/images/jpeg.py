@@ -1,0 +1,206 @@
+"""JPEG: keep JFIF, ICC, Adobe, tables, frame and scans; drop other segments."""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from .formats import BadImage
+from .labels import (
+    COMMENT,
+    CONTENT_CREDENTIALS,
+    DAMAGED_PROFILE,
+    IPTC,
+    MULTI_PICTURE,
+    OTHER_APP_DATA,
+    SOFTWARE,
+    THUMBNAIL,
+    TRAILING,
+    UNRECOGNISED,
+    XMP,
+)
+from .metadata import Orientation, analyse_exif, analyse_xmp, minimal_exif_tiff
+
+_ENTROPY_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # first real marker after a scan
+_NOT_FF = re.compile(rb"[^\xff]")
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_TRUNCATED_JPEG = "The JPEG file is truncated or damaged."
+_ICC_SLOT = b"<icc>"  # returned (by identity) for ICC_PROFILE chunks, which are kept as is
+
+
+def _jpeg_app(marker: int, payload: bytes, state: _JpegState) -> bytes | None:
+    """Decide about one APPn/COM segment: return bytes to keep (a rebuilt segment) or None."""
+    labels = state.labels
+    if marker == 0xFE:
+        labels.add(COMMENT)
+    elif marker == 0xE0:
+        if payload.startswith(b"JFIF\x00") and len(payload) >= 14 and state.jfif is None:
+            # Keep JFIF (decoders read the colour space from it), minus its thumbnail.
+            if payload[12] or payload[13]:
+                labels.add(THUMBNAIL)
+            state.jfif = _segment(0xE0, payload[:12] + b"\x00\x00")
+        elif payload.startswith(b"JFXX\x00"):
+            labels.add(THUMBNAIL)
+        else:
+            labels.add(OTHER_APP_DATA)
+    elif marker == 0xE1:
+        if payload.startswith(b"Exif\x00"):
+            value = analyse_exif(payload, labels)
+            if payload.startswith(b"Exif\x00\x00"):
+                state.orientation.from_exif(value)
+        elif payload.startswith(b"http://ns.adobe.com/xap/1.0/\x00"):
+            state.orientation.from_xmp(analyse_xmp(payload[29:], labels))
+        elif payload.startswith(b"http://ns.adobe.com/xmp/extension/\x00"):
+            labels.add(XMP)
+        else:
+            labels.add(OTHER_APP_DATA)
+    elif marker == 0xE2 and payload.startswith(b"ICC_PROFILE\x00"):
+        state.icc.append(payload)
+        return _ICC_SLOT  # the original chunk is kept once all chunks prove consistent
+    elif marker == 0xE2 and payload.startswith(b"MPF\x00"):
+        labels.add(MULTI_PICTURE)
+    elif marker == 0xEB and b"c2pa" in payload[:64]:
+        labels.add(CONTENT_CREDENTIALS)
+    elif marker == 0xEC and payload.startswith(b"Ducky"):
+        labels.add(SOFTWARE)
+    elif marker == 0xED and payload.startswith(b"Photoshop 3.0\x00"):
+        labels.add(IPTC)
+    elif marker == 0xEE and payload.startswith(b"Adobe") and len(payload) >= 12:
+        # libjpeg reads the colour transform (YCbCr/YCCK/none) from here: keep, canonical.
+        return _segment(0xEE, payload[:12])
+    else:
+        labels.add(OTHER_APP_DATA)
+    return None
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return b"\xff" + bytes((marker,)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+class _JpegState:
+    def __init__(self) -> None:
+        self.labels: set[str] = set()
+        self.orientation = Orientation()
+        self.jfif: bytes | None = None
+        self.icc: list[bytes] = []
+
+
+def _icc_is_consistent(chunks: list[bytes]) -> bool:
+    """ICC chunks numbered 1..N of N whose joined data is exactly the declared profile size.
+
+    This is also what keeps a damaged length field from hiding other data in the profile.
+    """
+    count = chunks[0][13]
+    if count == 0 or len(chunks) != count or any(c[13] != count for c in chunks):
+        return False
+    ordered = sorted(chunks, key=lambda c: c[12])
+    if [c[12] for c in ordered] != list(range(1, count + 1)):
+        return False
+    profile = b"".join(c[14:] for c in ordered)
+    return len(profile) >= 128 and int.from_bytes(profile[:4], "big") == len(profile)
+
+
+def _check_tables(marker: int, payload: bytes) -> None:
+    """Exact length checks, as libjpeg does (so no kept segment can smuggle extra bytes)."""
+    size = len(payload)
+    ok = True
+    if marker in _SOF_MARKERS:
+        ok = size >= 6 and size == 6 + 3 * payload[5]
+    elif marker == 0xDA:
+        ok = size >= 1 and size == 4 + 2 * payload[0]
+    elif marker in (0xDD, 0xDC):
+        ok = size == 2
+    elif marker == 0xCC:
+        ok = size % 2 == 0
+    elif marker == 0xDB:
+        pos = 0
+        while pos < size:
+            pos += 1 + (128 if payload[pos] >> 4 else 64)
+        ok = pos == size
+    elif marker == 0xC4:
+        pos = 0
+        while pos + 17 <= size:
+            pos += 17 + sum(payload[pos + 1 : pos + 17])
+        ok = pos == size
+    if not ok:
+        raise BadImage(_TRUNCATED_JPEG)
+
+
+def clean_jpeg(data: bytes) -> tuple[bytes, set[str], int]:
+    """Keep JFIF, ICC, Adobe, tables, frame and scans; drop every other segment and tail."""
+    mv = memoryview(data)
+    size = len(data)
+    state = _JpegState()
+    kept: list[bytes | memoryview] = []
+    icc_slots: list[int] = []
+    seen_sof = seen_sos = False
+    pos = 2
+    while True:
+        if pos >= size:
+            raise BadImage(_TRUNCATED_JPEG)
+        if data[pos] != 0xFF:  # stray bytes between segments: skipped, like libjpeg does
+            state.labels.add(UNRECOGNISED)
+            pos = data.find(b"\xff", pos)
+            if pos < 0:
+                raise BadImage(_TRUNCATED_JPEG)
+        match = _NOT_FF.search(data, pos)  # skip fill bytes
+        if match is None:
+            raise BadImage(_TRUNCATED_JPEG)
+        pos = match.start()
+        marker = data[pos]
+        pos += 1
+        if marker == 0xD9:  # EOI
+            break
+        if marker == 0x00 or 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            continue  # stuffed zero / RSTn / TEM outside a scan: no payload, libjpeg skips it
+        if pos + 2 > size:
+            raise BadImage(_TRUNCATED_JPEG)
+        end = pos + int.from_bytes(data[pos : pos + 2], "big")
+        if end < pos + 2 or end > size:
+            raise BadImage(_TRUNCATED_JPEG)
+        payload = (
+            data[pos + 2 : end] if 0xE0 <= marker <= 0xEF or marker == 0xFE else mv[pos + 2 : end]
+        )
+        if 0xE0 <= marker <= 0xEF or marker == 0xFE:
+            keep = _jpeg_app(marker, payload, state)
+            if keep is _ICC_SLOT:
+                icc_slots.append(len(kept))
+                kept.append(mv[pos - 2 : end])
+            elif keep is not None:
+                kept.append(keep)
+            pos = end
+            continue
+        if marker in _SOF_MARKERS:
+            if seen_sof:
+                raise BadImage(_TRUNCATED_JPEG)
+            seen_sof = True
+        elif marker == 0xDA:
+            if not seen_sof:
+                raise BadImage(_TRUNCATED_JPEG)
+            seen_sos = True
+        elif marker not in (0xC4, 0xCC, 0xDB, 0xDD, 0xDC):
+            raise BadImage("This JPEG uses a variant we do not support.")
+        _check_tables(marker, payload)
+        kept.append(mv[pos - 2 : end])
+        pos = end
+        if marker == 0xDA:  # entropy-coded data: 0xFF00 stuffing and RSTn are not markers
+            match = _ENTROPY_END.search(data, pos)
+            if match is None:
+                raise BadImage(_TRUNCATED_JPEG)
+            kept.append(mv[pos : match.start()])
+            pos = match.start()
+    if not seen_sos:
+        raise BadImage(_TRUNCATED_JPEG)
+    if pos < size:
+        state.labels.add(TRAILING)
+    if state.icc and not _icc_is_consistent(state.icc):
+        state.labels.add(DAMAGED_PROFILE)
+        for slot in icc_slots:
+            kept[slot] = b""
+    orientation = state.orientation.value
+    head = [b"\xff\xd8"]
+    if state.jfif is not None:
+        head.append(state.jfif)
+    if orientation != 1:
+        head.append(_segment(0xE1, b"Exif\x00\x00" + minimal_exif_tiff(orientation)))
+    return b"".join([*head, *kept, b"\xff\xd9"]), state.labels, orientation
