@@ -6,6 +6,7 @@ import re
 import struct
 
 from .formats import BadImage
+from .icc import colour_profile
 from .labels import (
     COMMENT,
     CONTENT_CREDENTIALS,
@@ -25,52 +26,67 @@ _ENTROPY_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")  # first real marker aft
 _NOT_FF = re.compile(rb"[^\xff]")
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _TRUNCATED_JPEG = "The JPEG file is truncated or damaged."
-_ICC_SLOT = b"<icc>"  # returned (by identity) for ICC_PROFILE chunks, which are kept as is
+_SEQUENTIAL = frozenset({0xC0, 0xC1, 0xC9})  # baseline / extended Huffman / arithmetic
+_ICC_SLOT = b"<icc>"  # returned (by identity) for ICC_PROFILE chunks: rebuilt at the end
+
+
+def _jpeg_app0(payload: bytes, state: _JpegState) -> None:
+    if payload.startswith(b"JFIF\x00") and len(payload) >= 14 and state.jfif is None:
+        # Keep JFIF (decoders read the colour space from it), minus its thumbnail.
+        if payload[12] or payload[13]:
+            state.labels.add(THUMBNAIL)
+        state.jfif = _segment(0xE0, payload[:12] + b"\x00\x00")
+    elif payload.startswith(b"JFXX\x00"):
+        state.labels.add(THUMBNAIL)
+    else:
+        state.labels.add(OTHER_APP_DATA)
+
+
+def _jpeg_app1(payload: bytes, state: _JpegState) -> None:
+    if payload.startswith(b"Exif\x00"):
+        value = analyse_exif(payload, state.labels)
+        if payload.startswith(b"Exif\x00\x00"):
+            state.orientation.from_exif(value)
+    elif payload.startswith(b"http://ns.adobe.com/xap/1.0/\x00"):
+        state.orientation.from_xmp(analyse_xmp(payload[29:], state.labels))
+    elif payload.startswith(b"http://ns.adobe.com/xmp/extension/\x00"):
+        state.labels.add(XMP)
+    else:
+        state.labels.add(OTHER_APP_DATA)
+
+
+#: Dropped segments recognised by marker and payload prefix, and their report label.
+_KNOWN_APPS = {
+    0xE2: (b"MPF\x00", MULTI_PICTURE),
+    0xEC: (b"Ducky", SOFTWARE),
+    0xED: (b"Photoshop 3.0\x00", IPTC),
+}
 
 
 def _jpeg_app(marker: int, payload: bytes, state: _JpegState) -> bytes | None:
     """Decide about one APPn/COM segment: return bytes to keep (a rebuilt segment) or None."""
-    labels = state.labels
-    if marker == 0xFE:
-        labels.add(COMMENT)
-    elif marker == 0xE0:
-        if payload.startswith(b"JFIF\x00") and len(payload) >= 14 and state.jfif is None:
-            # Keep JFIF (decoders read the colour space from it), minus its thumbnail.
-            if payload[12] or payload[13]:
-                labels.add(THUMBNAIL)
-            state.jfif = _segment(0xE0, payload[:12] + b"\x00\x00")
-        elif payload.startswith(b"JFXX\x00"):
-            labels.add(THUMBNAIL)
-        else:
-            labels.add(OTHER_APP_DATA)
+    if marker == 0xE0:
+        _jpeg_app0(payload, state)
     elif marker == 0xE1:
-        if payload.startswith(b"Exif\x00"):
-            value = analyse_exif(payload, labels)
-            if payload.startswith(b"Exif\x00\x00"):
-                state.orientation.from_exif(value)
-        elif payload.startswith(b"http://ns.adobe.com/xap/1.0/\x00"):
-            state.orientation.from_xmp(analyse_xmp(payload[29:], labels))
-        elif payload.startswith(b"http://ns.adobe.com/xmp/extension/\x00"):
-            labels.add(XMP)
-        else:
-            labels.add(OTHER_APP_DATA)
+        _jpeg_app1(payload, state)
     elif marker == 0xE2 and payload.startswith(b"ICC_PROFILE\x00"):
         state.icc.append(payload)
         return _ICC_SLOT  # the original chunk is kept once all chunks prove consistent
-    elif marker == 0xE2 and payload.startswith(b"MPF\x00"):
-        labels.add(MULTI_PICTURE)
-    elif marker == 0xEB and b"c2pa" in payload[:64]:
-        labels.add(CONTENT_CREDENTIALS)
-    elif marker == 0xEC and payload.startswith(b"Ducky"):
-        labels.add(SOFTWARE)
-    elif marker == 0xED and payload.startswith(b"Photoshop 3.0\x00"):
-        labels.add(IPTC)
     elif marker == 0xEE and payload.startswith(b"Adobe") and len(payload) >= 12:
         # libjpeg reads the colour transform (YCbCr/YCCK/none) from here: keep, canonical.
         return _segment(0xEE, payload[:12])
     else:
-        labels.add(OTHER_APP_DATA)
+        state.labels.add(_dropped_app_label(marker, payload))
     return None
+
+
+def _dropped_app_label(marker: int, payload: bytes) -> str:
+    if marker == 0xFE:
+        return COMMENT
+    if marker == 0xEB and b"c2pa" in payload[:64]:
+        return CONTENT_CREDENTIALS
+    prefix, label = _KNOWN_APPS.get(marker, (None, OTHER_APP_DATA))
+    return label if prefix is None or payload.startswith(prefix) else OTHER_APP_DATA
 
 
 def _segment(marker: int, payload: bytes) -> bytes:
@@ -83,21 +99,57 @@ class _JpegState:
         self.orientation = Orientation()
         self.jfif: bytes | None = None
         self.icc: list[bytes] = []
+        #: Components of a sequential frame not yet coded by a scan (None: progressive).
+        self.uncoded: set[int] | None = None
 
 
-def _icc_is_consistent(chunks: list[bytes]) -> bool:
-    """ICC chunks numbered 1..N of N whose joined data is exactly the declared profile size.
-
-    This is also what keeps a damaged length field from hiding other data in the profile.
-    """
+def _joined_icc(chunks: list[bytes]) -> bytes | None:
+    """The profile from ICC chunks numbered 1..N of N, or None when they are inconsistent."""
     count = chunks[0][13]
     if count == 0 or len(chunks) != count or any(c[13] != count for c in chunks):
-        return False
+        return None
     ordered = sorted(chunks, key=lambda c: c[12])
     if [c[12] for c in ordered] != list(range(1, count + 1)):
+        return None
+    return b"".join(c[14:] for c in ordered)
+
+
+_ICC_CHUNK = 65519  # 65535 - 2 (length) - 14 (ICC_PROFILE\0, number, count)
+
+
+def _icc_segments(profile: bytes) -> bytes:
+    parts = [profile[i : i + _ICC_CHUNK] for i in range(0, len(profile), _ICC_CHUNK)]
+    return b"".join(
+        _segment(0xE2, b"ICC_PROFILE\x00" + bytes((number, len(parts))) + part)
+        for number, part in enumerate(parts, 1)
+    )
+
+
+def _place_icc(state: _JpegState, kept: list[bytes | memoryview], slots: list[int]) -> None:
+    """Put the colour-tags-only profile where the first ICC chunk was (or drop a bad one).
+
+    Checking the joined size against the declared one is also what keeps a damaged
+    length field from hiding other data in the profile.
+    """
+    joined = _joined_icc(state.icc)
+    profile = colour_profile(joined) if joined is not None else None
+    for slot in slots:
+        kept[slot] = b""
+    if profile is None:
+        state.labels.add(DAMAGED_PROFILE)
+    else:
+        kept[slots[0]] = _icc_segments(profile)
+
+
+def _scan_needed(state: _JpegState, payload: bytes | memoryview) -> bool:
+    """In a sequential frame each component is coded in exactly one scan; a scan after
+    all of them were coded draws nothing (decoders skip it), so it could only carry data."""
+    if state.uncoded is None:
+        return True  # progressive: scans refine each other, none is redundant by shape
+    if not state.uncoded:
         return False
-    profile = b"".join(c[14:] for c in ordered)
-    return len(profile) >= 128 and int.from_bytes(profile[:4], "big") == len(profile)
+    state.uncoded -= {payload[1 + 2 * i] for i in range(payload[0])}
+    return True
 
 
 def _check_tables(marker: int, payload: bytes) -> None:
@@ -126,8 +178,13 @@ def _check_tables(marker: int, payload: bytes) -> None:
         raise BadImage(_TRUNCATED_JPEG)
 
 
-def clean_jpeg(data: bytes) -> tuple[bytes, set[str], int]:
-    """Keep JFIF, ICC, Adobe, tables, frame and scans; drop every other segment and tail."""
+def clean_jpeg(data: bytes) -> tuple[bytes, set[str], int]:  # noqa: C901 - hot loop
+    """Keep JFIF, ICC, Adobe, tables, frame and scans; drop every other segment and tail.
+
+    One function on purpose: this walks every segment of a multi-megabyte photo within
+    a few milliseconds (bench/images.py); each branch guards a read or a marker class,
+    and moving them into calls costs time per segment without making it clearer.
+    """
     mv = memoryview(data)
     size = len(data)
     state = _JpegState()
@@ -174,6 +231,8 @@ def clean_jpeg(data: bytes) -> tuple[bytes, set[str], int]:
             if seen_sof:
                 raise BadImage(_TRUNCATED_JPEG)
             seen_sof = True
+            if marker in _SEQUENTIAL and len(payload) >= 6 and len(payload) == 6 + 3 * payload[5]:
+                state.uncoded = {payload[6 + 3 * i] for i in range(payload[5])}
         elif marker == 0xDA:
             if not seen_sof:
                 raise BadImage(_TRUNCATED_JPEG)
@@ -181,22 +240,25 @@ def clean_jpeg(data: bytes) -> tuple[bytes, set[str], int]:
         elif marker not in (0xC4, 0xCC, 0xDB, 0xDD, 0xDC):
             raise BadImage("This JPEG uses a variant we do not support.")
         _check_tables(marker, payload)
-        kept.append(mv[pos - 2 : end])
+        needed = marker != 0xDA or _scan_needed(state, payload)
+        if needed:
+            kept.append(mv[pos - 2 : end])
+        else:
+            state.labels.add(UNRECOGNISED)
         pos = end
         if marker == 0xDA:  # entropy-coded data: 0xFF00 stuffing and RSTn are not markers
             match = _ENTROPY_END.search(data, pos)
             if match is None:
                 raise BadImage(_TRUNCATED_JPEG)
-            kept.append(mv[pos : match.start()])
+            if needed:
+                kept.append(mv[pos : match.start()])
             pos = match.start()
     if not seen_sos:
         raise BadImage(_TRUNCATED_JPEG)
     if pos < size:
         state.labels.add(TRAILING)
-    if state.icc and not _icc_is_consistent(state.icc):
-        state.labels.add(DAMAGED_PROFILE)
-        for slot in icc_slots:
-            kept[slot] = b""
+    if state.icc:
+        _place_icc(state, kept, icc_slots)
     orientation = state.orientation.value
     head = [b"\xff\xd8"]
     if state.jfif is not None:

@@ -6,9 +6,11 @@ import struct
 import zlib
 
 from .formats import BadImage
+from .icc import ICC_LIMIT, colour_profile
 from .labels import (
     AUTHOR,
     COMMENT,
+    DAMAGED_PROFILE,
     DATE,
     DESCRIPTION,
     EXIF,
@@ -18,6 +20,7 @@ from .labels import (
     SOFTWARE,
     TEXT_CHUNKS,
     TRAILING,
+    UNRECOGNISED,
     XMP,
 )
 from .metadata import Orientation, analyse_exif, analyse_xmp, minimal_exif_tiff
@@ -109,14 +112,123 @@ def _png_chunk(ctype: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body))
 
 
-def clean_png(data: bytes) -> tuple[bytes, set[str], int]:
-    """Keep pixel, colour and animation chunks (CRCs checked); drop text, eXIf, tIME, tail."""
+#: Exact body length of the fixed-size chunks we keep (PNG 3rd edition, APNG).
+_FIXED_LENGTHS = {
+    b"IHDR": 13,
+    b"cHRM": 32,
+    b"gAMA": 4,
+    b"sRGB": 1,
+    b"cICP": 4,
+    b"mDCv": 24,
+    b"cLLi": 8,
+    b"pHYs": 9,
+    b"acTL": 8,
+    b"fcTL": 26,
+}
+#: Length of sBIT / bKGD / tRNS by IHDR colour type (0 grey, 2 RGB, 3 palette, 4 grey+alpha,
+#: 6 RGBA); a missing colour type means the chunk is not allowed for it.
+_SBIT_LENGTHS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
+_BKGD_LENGTHS = {0: 2, 2: 6, 3: 1, 4: 2, 6: 6}
+_TRNS_LENGTHS = {0: 2, 2: 6}
+
+
+class _PngState:
+    def __init__(self) -> None:
+        self.labels: set[str] = set()
+        self.orient = Orientation()
+        self.raw_exif: list[bytes] = []
+        self.kept: list[bytes | memoryview] = []
+        self.colour_type = -1
+        self.palette = 0  # entries in PLTE
+
+
+def _length_ok(ctype: bytes, length: int, state: _PngState) -> bool:
+    """Is a kept chunk exactly as long as its spec says? Extra bytes could carry data."""
+    colour = state.colour_type
+    if ctype in _FIXED_LENGTHS:
+        return length == _FIXED_LENGTHS[ctype]
+    if ctype == b"sBIT":
+        return length == _SBIT_LENGTHS.get(colour)
+    if ctype == b"bKGD":
+        return length == _BKGD_LENGTHS.get(colour)
+    if ctype == b"tRNS":
+        return length == _TRNS_LENGTHS[colour] if colour != 3 else 0 < length <= state.palette
+    if ctype == b"hIST":
+        return length == 2 * state.palette
+    if ctype == b"fdAT":
+        return length > 4
+    return True  # PLTE (checked when kept)
+
+
+def _keep_png_chunk(ctype: bytes, chunk: memoryview, state: _PngState) -> None:
+    """Keep a pixel/colour/animation chunk if valid; a bad palette makes the file unusable."""
+    body = chunk[8:-4]
+    if ctype == b"IHDR":
+        state.colour_type = body[9]
+    elif ctype == b"PLTE":
+        if len(body) % 3 or not 3 <= len(body) <= 768:
+            raise BadImage(_TRUNCATED_PNG)
+        state.palette = len(body) // 3
+    if ctype == b"IEND":
+        if len(body):
+            state.labels.add(UNRECOGNISED)
+        state.kept.append(_png_chunk(b"IEND", b""))
+        return
+    if ctype == b"iCCP":
+        profile = _iccp_profile(bytes(body))
+        if profile is None:
+            state.labels.add(DAMAGED_PROFILE)
+        else:  # a fixed keyword: the original one is free text
+            state.kept.append(
+                _png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(profile, 9))
+            )
+        return
+    if not _length_ok(ctype, len(body), state):
+        state.labels.add(UNRECOGNISED)  # a decoder ignores it (libpng: "invalid"); so do we
+        return
+    state.kept.append(chunk)
+
+
+def _iccp_profile(body: bytes) -> bytes | None:
+    """The profile of an iCCP chunk if the chunk is exactly keyword, method 0 and one
+    complete zlib stream holding a profile of its declared size; else None."""
+    keyword, sep, rest = body.partition(b"\x00")
+    if not sep or not 1 <= len(keyword) <= 79 or rest[:1] != b"\x00":
+        return None
+    inflater = zlib.decompressobj()
+    try:
+        profile = inflater.decompress(rest[1:], ICC_LIMIT)
+    except zlib.error:
+        return None
+    if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
+        return None
+    return colour_profile(profile)
+
+
+def _png_ancillary(ctype: bytes, body: bytes, state: _PngState) -> None:
+    """Report a dropped chunk; text and Exif also tell us the orientation."""
+    if ctype in _PNG_TEXT:
+        _analyse_png_text(ctype, body, state.labels, state.orient, state.raw_exif)
+    elif ctype == b"eXIf":
+        state.orient.from_exif(analyse_exif(body, state.labels))
+    elif ctype == b"tIME":
+        state.labels.add(MODIFICATION_TIME)
+    elif ctype[0] & 0x20 == 0:  # unknown critical chunk: no decoder could draw this
+        raise BadImage("This PNG uses a feature we do not support.")
+    else:
+        state.labels.add(OTHER_APP_DATA)
+
+
+def clean_png(data: bytes) -> tuple[bytes, set[str], int]:  # noqa: C901 - see below
+    """Keep pixel, colour and animation chunks (CRCs checked); drop text, eXIf, tIME, tail.
+
+    The chunk walk stays one function: it runs once per chunk over the whole file
+    (thousands of IDAT chunks in big images) and each check here guards a read.
+    """
     mv = memoryview(data)
     size = len(data)
-    labels: set[str] = set()
-    orient = Orientation()
-    raw_exif: list[bytes] = []
-    kept: list[bytes | memoryview] = []
+    state = _PngState()
+    labels, kept = state.labels, state.kept
     pos = 8
     while True:
         if pos + 12 > size:
@@ -131,21 +243,16 @@ def clean_png(data: bytes) -> tuple[bytes, set[str], int]:
             raise BadImage(_TRUNCATED_PNG)
         if not kept and (ctype != b"IHDR" or length != 13):
             raise BadImage(_TRUNCATED_PNG)
-        if ctype in _PNG_KEEP:
+        if ctype == b"IDAT":
             kept.append(mv[pos : end + 4])
-        elif ctype in _PNG_TEXT:
-            _analyse_png_text(ctype, data[pos + 8 : end], labels, orient, raw_exif)
-        elif ctype == b"eXIf":
-            orient.from_exif(analyse_exif(data[pos + 8 : end], labels))
-        elif ctype == b"tIME":
-            labels.add(MODIFICATION_TIME)
-        elif ctype[0] & 0x20 == 0:  # unknown critical chunk: no decoder could draw this
-            raise BadImage("This PNG uses a feature we do not support.")
+        elif ctype in _PNG_KEEP:
+            _keep_png_chunk(ctype, mv[pos : end + 4], state)
         else:
-            labels.add(OTHER_APP_DATA)
+            _png_ancillary(ctype, data[pos + 8 : end], state)
         pos = end + 4
         if ctype == b"IEND":
             break
+    orient, raw_exif = state.orient, state.raw_exif
     if pos < size:
         labels.add(TRAILING)
     if not orient.exif_seen and raw_exif:
