@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from .formats import (
     ACCEPTED_FORMATS,
+    DEFAULT_MAX_PIXELS,
     DEFAULT_SIZES,
     EXTENSIONS,
     MIME_BY_EXTENSION,
@@ -62,6 +63,7 @@ from .webp import clean_webp
 
 __all__ = [
     "ACCEPTED_FORMATS",
+    "DEFAULT_MAX_PIXELS",
     "DEFAULT_SIZES",
     "EXTENSIONS",
     "MIME_BY_EXTENSION",
@@ -78,16 +80,17 @@ __all__ = [
 _CLEANERS = {"JPEG": clean_jpeg, "PNG": clean_png, "WEBP": clean_webp, "GIF": clean_gif}
 
 
-def clean_image(data: bytes) -> CleanResult:
+def clean_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> CleanResult:
     """Remove metadata losslessly (decoded pixels unchanged); keep ICC and orientation.
 
     The format comes from the bytes (:func:`sniff_format`). Raises
     :class:`UnsupportedImage` for other formats and :class:`BadImage` for corrupt,
-    truncated or oversized images. ``removed`` lists, in plain words, what was taken out.
+    truncated or oversized images (more than ``max_pixels``). ``removed`` lists, in
+    plain words, what was taken out.
     """
     fmt = sniff_format(data)
     cleaned, labels, orientation = _CLEANERS[fmt](bytes(data))
-    width, height = validate(cleaned, fmt, decode=fmt != "JPEG")
+    width, height = validate(cleaned, fmt, decode=fmt != "JPEG", max_pixels=max_pixels)
     width, height = upright_size(width, height, orientation)
     return CleanResult(
         data=cleaned,

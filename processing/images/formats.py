@@ -19,6 +19,10 @@ MIME_BY_EXTENSION: Mapping[str, str] = MappingProxyType(
     {EXTENSIONS[fmt]: MIME_TYPES[fmt] for fmt in ACCEPTED_FORMATS}
 )
 
+#: Most pixels an accepted image may have (``MAX_IMAGE_PIXELS`` overrides it in the app).
+#: 40 MP keeps a cleaning job under 300 MB peak for every format (docs/images.md).
+DEFAULT_MAX_PIXELS = 40_000_000
+
 #: Longest side in pixels of each variant :func:`make_variants` makes by default.
 DEFAULT_SIZES: Mapping[str, int] = MappingProxyType({"web": 1600, "thumb": 400})
 

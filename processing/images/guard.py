@@ -31,18 +31,33 @@ def pillow_errors(fmt: str) -> Iterator[None]:
             raise BadImage(f"The {HUMAN_NAMES[fmt]} file is damaged and cannot be read.") from exc
 
 
-def check_pixels(width: int, height: int) -> None:
-    limit = Image.MAX_IMAGE_PIXELS or _FALLBACK_MAX_PIXELS
+#: Pillow decodes every WebP through libwebp's animation decoder, which keeps the canvas
+#: twice, and then copies the frame twice more: a WebP pixel costs 4 times the memory.
+_DECODE_COPIES = {"WEBP": 4}
+
+
+def check_pixels(width: int, height: int, max_pixels: int, fmt: str) -> None:
+    """Refuse an image before decoding when it has more pixels than ``max_pixels``.
+
+    Decoded, every pixel costs up to 4 bytes (RGBA), and a tiny compressed file can
+    declare millions of them: this is what bounds a job's memory (docs/images.md).
+    """
+    limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or _FALLBACK_MAX_PIXELS)
+    limit //= _DECODE_COPIES.get(fmt, 1)
     if width <= 0 or height <= 0:
         raise BadImage("The image has no pixels.")
     if width * height > limit:
-        raise BadImage("The image is too large (too many pixels).")
+        raise BadImage(
+            f"The image is too large: {width} x {height} pixels is "
+            f"{width * height / 1e6:.1f} megapixels; the limit for {HUMAN_NAMES[fmt]} images "
+            f"is {limit / 1e6:.1f} megapixels."
+        )
 
 
-def validate(data: bytes, fmt: str, *, decode: bool) -> tuple[int, int]:
+def validate(data: bytes, fmt: str, *, decode: bool, max_pixels: int) -> tuple[int, int]:
     """Open (and for PNG/GIF/WebP decode the first frame of) the cleaned bytes with Pillow."""
     with pillow_errors(fmt), Image.open(BytesIO(data), formats=[fmt]) as im:
-        check_pixels(*im.size)
+        check_pixels(*im.size, max_pixels, fmt)
         if decode:
             im.load()
         return im.size
