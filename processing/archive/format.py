@@ -6,7 +6,8 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from types import TracebackType
+from typing import Any, Protocol
 
 FORMAT = "blog-backup"
 FORMAT_VERSION = 1
@@ -24,6 +25,32 @@ GZIP_MAGIC = b"\x1f\x8b"
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 
+class Readable(Protocol):
+    """Any byte source the archive reads: a file, an S3 body, a pipe, another reader."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class ReadableFile(Readable, Protocol):
+    """A byte source the writer opens and closes itself (a media file)."""
+
+    def __enter__(self) -> ReadableFile: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> bool | None: ...
+
+
+class Writable(Protocol):
+    """Any byte sink the archive is written to: a file, a pipe, a multipart upload."""
+
+    def write(self, data: bytes | memoryview, /) -> int | None: ...
+
+
 class ArchiveError(ValueError):
     """The archive (or data given to the writer) is unusable; message says what is wrong."""
 
@@ -35,7 +62,7 @@ class MediaItem:
 
     name: str
     size: int
-    open: Callable[[], BinaryIO]
+    open: Callable[[], ReadableFile]
 
 
 @dataclass

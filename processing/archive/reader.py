@@ -8,7 +8,7 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any
 
 from .format import (
     COPY_BUFSIZE,
@@ -21,6 +21,7 @@ from .format import (
     SHA256_RE,
     TAR_BUFSIZE,
     ArchiveError,
+    Readable,
     media_name_problem,
     record_problem,
 )
@@ -63,7 +64,8 @@ def _iter_members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
             member = tar.next()
         if member is None:
             return
-        tar.members.clear()  # stream mode needs no history; keep memory flat
+        # Stream mode needs no history; keep memory flat (an attribute typeshed omits).
+        tar.members.clear()  # type: ignore[attr-defined]
         yield member
 
 
@@ -103,11 +105,12 @@ def _read_member(
     member: tarfile.TarInfo,
     state: _ReadState,
     on_record: Callable[[dict], None] | None,
-    on_media: Callable[[str, BinaryIO], None] | None,
+    on_media: Callable[[str, Readable], None] | None,
 ) -> None:
     state.admit(member)
     with archive_errors():
         fileobj = tar.extractfile(member)
+    assert fileobj is not None  # admit() lets regular files only
     stream = HashingReader(fileobj, guard=archive_errors)
     if member.name == MANIFEST_MEMBER:
         state.manifest, state.have_manifest = _read_manifest(stream, member), True
@@ -191,16 +194,19 @@ def _finish(state: _ReadState) -> dict:
 def _open_tar(gz: GunzipReader) -> tarfile.TarFile:
     with archive_errors():
         try:
-            return tarfile.open(fileobj=gz, mode="r|", bufsize=TAR_BUFSIZE, encoding="utf-8")
+            # Stream mode only calls read(); typeshed asks for a whole file object.
+            return tarfile.open(  # type: ignore[call-overload]
+                fileobj=gz, mode="r|", bufsize=TAR_BUFSIZE, encoding="utf-8"
+            )
         except tarfile.ReadError as exc:
             raise ArchiveError(f"not a blog backup: not a tar archive ({exc})") from exc
 
 
 def read_archive(
-    inp: BinaryIO,
+    inp: Readable,
     *,
     on_record: Callable[[dict], None] | None = None,
-    on_media: Callable[[str, BinaryIO], None] | None = None,
+    on_media: Callable[[str, Readable], None] | None = None,
 ) -> dict:
     """Stream through an archive, verifying everything; return its manifest.
 
@@ -221,6 +227,6 @@ def read_archive(
     return _finish(state)
 
 
-def verify_archive(inp: BinaryIO) -> dict:
+def verify_archive(inp: Readable) -> dict:
     """Pass 1 of a restore: check the whole archive, write nothing, return the manifest."""
     return read_archive(inp)

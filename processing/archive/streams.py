@@ -9,16 +9,16 @@ import tarfile
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from typing import Any
 
-from .format import COPY_BUFSIZE, GZIP_MAGIC, ArchiveError
+from .format import COPY_BUFSIZE, GZIP_MAGIC, ArchiveError, Readable, Writable
 
 
 class HashingWriter:
     """Counts and hashes every byte on its way to ``out``, in ~1 MiB writes
     (few, large writes suit pipes feeding multipart uploads)."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: Writable) -> None:
         self._out = out
         self._buf = bytearray()
         self.sha = hashlib.sha256()
@@ -32,8 +32,9 @@ class HashingWriter:
 
     def flush(self) -> None:
         self._flush_buffer()
-        if hasattr(self._out, "flush"):
-            self._out.flush()
+        flush = getattr(self._out, "flush", None)  # pipes and multipart sinks may have none
+        if flush is not None:
+            flush()
 
     def _flush_buffer(self) -> None:
         if not self._buf:
@@ -58,7 +59,7 @@ class HashingReader(io.RawIOBase):
 
     def __init__(
         self,
-        raw: BinaryIO,
+        raw: Readable,
         *,
         guard: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
         expected: int | None = None,
@@ -136,7 +137,7 @@ class GunzipReader:
     (``max_length``), so a decompression bomb cannot exhaust memory.
     """
 
-    def __init__(self, inp: BinaryIO) -> None:
+    def __init__(self, inp: Readable) -> None:
         self._inp = inp
         self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._buf = bytearray()

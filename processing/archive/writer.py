@@ -10,7 +10,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any
 
 from .format import (
     COPY_BUFSIZE,
@@ -23,6 +23,8 @@ from .format import (
     ArchiveError,
     ArchiveSummary,
     MediaItem,
+    Readable,
+    Writable,
     media_name_problem,
     record_problem,
 )
@@ -45,11 +47,11 @@ def _tarinfo(name: str, size: int, mtime: int) -> tarfile.TarInfo:
     return info
 
 
-def _add_member(tar: tarfile.TarFile, info: tarfile.TarInfo, fileobj: BinaryIO) -> None:
+def _add_member(tar: tarfile.TarFile, info: tarfile.TarInfo, fileobj: Readable) -> None:
     """addfile, then forget the TarInfo: tarfile keeps every member in a list,
     which would grow with the number of media files."""
     tar.addfile(info, fileobj)
-    tar.members.clear()
+    tar.members.clear()  # type: ignore[attr-defined]  # an attribute typeshed omits
 
 
 def _normalise_record(record: Any) -> Any:
@@ -146,7 +148,7 @@ def _open_tar_writer(gz: gzip.GzipFile) -> tarfile.TarFile:
     calls write() and tell() (GzipFile refuses backward seeks, the sink has no seek
     at all), and it skips the "w|" re-buffering layer, whose copies cost ~40% more
     time with many small media files."""
-    return tarfile.open(
+    return tarfile.open(  # type: ignore[call-overload]  # typeshed lacks copybufsize
         fileobj=gz,
         mode="w",
         format=tarfile.PAX_FORMAT,
@@ -156,7 +158,7 @@ def _open_tar_writer(gz: gzip.GzipFile) -> tarfile.TarFile:
 
 
 def write_archive(
-    out: BinaryIO,
+    out: Writable,
     records: Iterable[dict],
     media: Iterable[MediaItem],
     *,

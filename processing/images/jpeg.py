@@ -141,7 +141,7 @@ def _place_icc(state: _JpegState, kept: list[bytes | memoryview], slots: list[in
         kept[slots[0]] = _icc_segments(profile)
 
 
-def _scan_needed(state: _JpegState, payload: bytes | memoryview) -> bool:
+def _scan_needed(state: _JpegState, payload: memoryview) -> bool:
     """In a sequential frame each component is coded in exactly one scan; a scan after
     all of them were coded draws nothing (decoders skip it), so it could only carry data."""
     if state.uncoded is None:
@@ -152,7 +152,7 @@ def _scan_needed(state: _JpegState, payload: bytes | memoryview) -> bool:
     return True
 
 
-def _check_tables(marker: int, payload: bytes) -> None:
+def _check_tables(marker: int, payload: memoryview) -> None:
     """Exact length checks, as libjpeg does (so no kept segment can smuggle extra bytes)."""
     size = len(payload)
     ok = True
@@ -215,11 +215,8 @@ def clean_jpeg(data: bytes) -> tuple[bytes, set[str], int]:  # noqa: C901 - hot 
         end = pos + int.from_bytes(data[pos : pos + 2], "big")
         if end < pos + 2 or end > size:
             raise BadImage(_TRUNCATED_JPEG)
-        payload = (
-            data[pos + 2 : end] if 0xE0 <= marker <= 0xEF or marker == 0xFE else mv[pos + 2 : end]
-        )
-        if 0xE0 <= marker <= 0xEF or marker == 0xFE:
-            keep = _jpeg_app(marker, payload, state)
+        if 0xE0 <= marker <= 0xEF or marker == 0xFE:  # bytes: parsed with startswith etc.
+            keep = _jpeg_app(marker, data[pos + 2 : end], state)
             if keep is _ICC_SLOT:
                 icc_slots.append(len(kept))
                 kept.append(mv[pos - 2 : end])
@@ -227,6 +224,7 @@ def clean_jpeg(data: bytes) -> tuple[bytes, set[str], int]:  # noqa: C901 - hot 
                 kept.append(keep)
             pos = end
             continue
+        payload = mv[pos + 2 : end]  # tables and scans: a view, never a copy
         if marker in _SOF_MARKERS:
             if seen_sof:
                 raise BadImage(_TRUNCATED_JPEG)
