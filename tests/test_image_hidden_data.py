@@ -41,6 +41,21 @@ def profile_with_private_tag(profile: bytes, secret: bytes) -> bytes:
     return bytes(body)
 
 
+def with_icc(fmt: str, picture: Image.Image, profile: bytes) -> bytes:
+    """``picture`` encoded with ``profile``; for GIF (Pillow writes none) the application
+    extension ICCRGBG1012 is put right after the global palette."""
+    if fmt != "GIF":
+        return encoded(
+            picture, fmt, icc_profile=profile, **({"lossless": True} if fmt == "WEBP" else {})
+        )
+    data = encoded(picture, "GIF")
+    palette_end = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    blocks = b"".join(
+        bytes((len(p),)) + p for p in (profile[i : i + 255] for i in range(0, len(profile), 255))
+    )
+    return data[:palette_end] + b"\x21\xff\x0bICCRGBG1012" + blocks + b"\x00" + data[palette_end:]
+
+
 def same_colours(profile_a: bytes, profile_b: bytes) -> bool:
     """Both profiles convert a colourful picture to sRGB identically."""
     picture = noise((64, 64))
@@ -90,8 +105,7 @@ def test_png_iccp_with_bytes_after_its_zlib_stream_is_dropped() -> None:
 def test_icc_private_tag_and_texts_removed_colours_kept_also_in_variants(fmt: str) -> None:
     original_profile = srgb_profile()
     crafted_profile = profile_with_private_tag(original_profile, SECRET)
-    options = {"lossless": True} if fmt == "WEBP" else {}
-    crafted = encoded(noise((300, 200)), fmt, icc_profile=crafted_profile, **options)
+    crafted = with_icc(fmt, noise((300, 200)), crafted_profile)
     assert SECRET in open_bytes(crafted).info["icc_profile"]
     result = clean_image(crafted)
     kept = open_bytes(result.data).info["icc_profile"]
@@ -141,3 +155,14 @@ def test_webp_iccp_reduced_and_flag_kept() -> None:
     result = clean_image(crafted)
     assert SECRET not in result.data
     assert result.data[20] & 0x20  # VP8X still announces the (smaller) profile
+
+
+def test_gif_icc_block_rebuilt_without_private_tag() -> None:
+    """Pillow neither reads nor writes GIF profiles: the block is checked as bytes."""
+    crafted = with_icc("GIF", noise((60, 40)), profile_with_private_tag(srgb_profile(), SECRET))
+    assert SECRET in crafted
+    result = clean_image(crafted)
+    assert SECRET not in result.data and b"ICCRGBG1012" in result.data
+    assert open_bytes(result.data).tobytes() == open_bytes(crafted).tobytes()
+    for variant in make_variants(result.data, "GIF", {"small": 30}):
+        assert SECRET not in variant.data
