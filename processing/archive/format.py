@@ -70,7 +70,7 @@ class ArchiveSummary:
     """What :func:`write_archive` produced; ``sha256`` covers the archive bytes
     exactly as written, so it can be stored out-of-band and checked later."""
 
-    manifest: dict
+    manifest: dict[str, Any]
     records: int
     media: int
     bytes_written: int

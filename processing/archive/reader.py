@@ -32,7 +32,7 @@ from .streams import GunzipReader, HashingReader, archive_errors
 class _ReadState:
     """What the reader has seen so far, to check against the manifest at the end."""
 
-    seen: dict[str, dict] = field(default_factory=dict)
+    seen: dict[str, dict[str, Any]] = field(default_factory=dict)
     manifest: Any = None
     have_manifest: bool = False
 
@@ -69,10 +69,10 @@ def _iter_members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
         yield member
 
 
-def _parse_record(raw: bytes, number: int) -> dict:
+def _parse_record(raw: bytes, number: int) -> dict[str, Any]:
     where = f"record {number} of {DATA_MEMBER}"
     try:
-        record = json.loads(raw.decode("utf-8"))
+        record: dict[str, Any] = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ArchiveError(f"{where} is not valid UTF-8") from exc
     except ValueError as exc:
@@ -83,7 +83,9 @@ def _parse_record(raw: bytes, number: int) -> dict:
     return record
 
 
-def _read_records(stream: HashingReader, on_record: Callable[[dict], None] | None) -> None:
+def _read_records(
+    stream: HashingReader, on_record: Callable[[dict[str, Any]], None] | None
+) -> None:
     lines = io.BufferedReader(stream, buffer_size=COPY_BUFSIZE)
     for number, raw in enumerate(lines, 1):
         record = _parse_record(raw, number)
@@ -104,7 +106,7 @@ def _read_member(
     tar: tarfile.TarFile,
     member: tarfile.TarInfo,
     state: _ReadState,
-    on_record: Callable[[dict], None] | None,
+    on_record: Callable[[dict[str, Any]], None] | None,
     on_media: Callable[[str, Readable], None] | None,
 ) -> None:
     state.admit(member)
@@ -123,7 +125,7 @@ def _read_member(
     state.seen[member.name] = {"sha256": stream.hexdigest(), "size": stream.size}
 
 
-def _check_manifest_fields(manifest: Any) -> dict:
+def _check_manifest_fields(manifest: Any) -> dict[str, Any]:
     """Refuse foreign or future archives before comparing members."""
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ArchiveError(
@@ -162,7 +164,7 @@ def _is_member_entry(entry: Any) -> bool:
     )
 
 
-def _compare_members(seen: dict[str, dict], listed: dict[str, dict]) -> None:
+def _compare_members(seen: dict[str, dict[str, Any]], listed: dict[str, dict[str, Any]]) -> None:
     for name, actual in seen.items():
         expected = listed.get(name)
         if expected is None:
@@ -181,7 +183,7 @@ def _compare_members(seen: dict[str, dict], listed: dict[str, dict]) -> None:
             )
 
 
-def _finish(state: _ReadState) -> dict:
+def _finish(state: _ReadState) -> dict[str, Any]:
     if not state.seen and not state.have_manifest:
         raise ArchiveError("not a blog backup: the tar archive is empty")
     if not state.have_manifest:
@@ -195,7 +197,7 @@ def _open_tar(gz: GunzipReader) -> tarfile.TarFile:
     with archive_errors():
         try:
             # Stream mode only calls read(); typeshed asks for a whole file object.
-            return tarfile.open(  # type: ignore[call-overload]
+            return tarfile.open(  # type: ignore[call-overload,no-any-return]
                 fileobj=gz, mode="r|", bufsize=TAR_BUFSIZE, encoding="utf-8"
             )
         except tarfile.ReadError as exc:
@@ -205,9 +207,9 @@ def _open_tar(gz: GunzipReader) -> tarfile.TarFile:
 def read_archive(
     inp: Readable,
     *,
-    on_record: Callable[[dict], None] | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
     on_media: Callable[[str, Readable], None] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Stream through an archive, verifying everything; return its manifest.
 
     ``on_record(record)`` gets each data.jsonl record (canonical JSON shape);
@@ -227,6 +229,6 @@ def read_archive(
     return _finish(state)
 
 
-def verify_archive(inp: Readable) -> dict:
+def verify_archive(inp: Readable) -> dict[str, Any]:
     """Pass 1 of a restore: check the whole archive, write nothing, return the manifest."""
     return read_archive(inp)

@@ -61,7 +61,7 @@ class HashingReader(io.RawIOBase):
         self,
         raw: Readable,
         *,
-        guard: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+        guard: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
         expected: int | None = None,
         label: str = "",
     ) -> None:

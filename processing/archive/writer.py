@@ -85,7 +85,9 @@ def _encode_record(record: Any, number: int) -> bytes:
         raise ArchiveError(f"record {number}: cannot be encoded as UTF-8 JSON ({exc})") from exc
 
 
-def _add_records(tar: tarfile.TarFile, records: Iterable[dict], mtime: int) -> tuple[int, dict]:
+def _add_records(
+    tar: tarfile.TarFile, records: Iterable[dict[str, Any]], mtime: int
+) -> tuple[int, dict[str, Any]]:
     """Spool data.jsonl (tar needs its size first), hashing as it is written."""
     sha, size, count, pending = hashlib.sha256(), 0, 0, bytearray()
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_SIZE) as spool:
@@ -102,7 +104,7 @@ def _add_records(tar: tarfile.TarFile, records: Iterable[dict], mtime: int) -> t
     return count, {"sha256": sha.hexdigest(), "size": size}
 
 
-def _add_media_item(tar: tarfile.TarFile, item: MediaItem, mtime: int) -> dict:
+def _add_media_item(tar: tarfile.TarFile, item: MediaItem, mtime: int) -> dict[str, Any]:
     """Stream one file into the tar, hashing while tarfile copies it."""
     name = MEDIA_PREFIX + item.name
     if isinstance(item.size, bool) or not isinstance(item.size, int) or item.size < 0:
@@ -117,8 +119,8 @@ def _add_media_item(tar: tarfile.TarFile, item: MediaItem, mtime: int) -> dict:
     return {"sha256": reader.hexdigest(), "size": reader.size}
 
 
-def _add_media(tar: tarfile.TarFile, media: Iterable[MediaItem], mtime: int) -> dict:
-    entries: dict[str, dict] = {}
+def _add_media(tar: tarfile.TarFile, media: Iterable[MediaItem], mtime: int) -> dict[str, Any]:
+    entries: dict[str, dict[str, Any]] = {}
     for item in media:
         problem = media_name_problem(item.name)
         if problem:
@@ -130,8 +132,12 @@ def _add_media(tar: tarfile.TarFile, media: Iterable[MediaItem], mtime: int) -> 
 
 
 def _build_manifest(
-    created: datetime, app_version: str, key_prefix: str, counts: dict, members: dict
-) -> dict:
+    created: datetime,
+    app_version: str,
+    key_prefix: str,
+    counts: dict[str, Any],
+    members: dict[str, Any],
+) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -148,7 +154,8 @@ def _open_tar_writer(gz: gzip.GzipFile) -> tarfile.TarFile:
     calls write() and tell() (GzipFile refuses backward seeks, the sink has no seek
     at all), and it skips the "w|" re-buffering layer, whose copies cost ~40% more
     time with many small media files."""
-    return tarfile.open(  # type: ignore[call-overload]  # typeshed lacks copybufsize
+    # typeshed has no copybufsize (a keyword since Python 3.8)
+    return tarfile.open(  # type: ignore[call-overload,no-any-return]
         fileobj=gz,
         mode="w",
         format=tarfile.PAX_FORMAT,
@@ -159,12 +166,12 @@ def _open_tar_writer(gz: gzip.GzipFile) -> tarfile.TarFile:
 
 def write_archive(
     out: Writable,
-    records: Iterable[dict],
+    records: Iterable[dict[str, Any]],
     media: Iterable[MediaItem],
     *,
     app_version: str,
     key_prefix: str,
-    counts: dict,
+    counts: dict[str, Any],
     created_at: datetime | None = None,
     compresslevel: int = 6,
 ) -> ArchiveSummary:

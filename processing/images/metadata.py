@@ -65,12 +65,14 @@ class _Tiff:
     def _u16(self, offset: int) -> int | None:
         if offset < 0 or offset + 2 > len(self.data):
             return None
-        return struct.unpack_from(self.endian + "H", self.data, offset)[0]
+        value: int = struct.unpack_from(self.endian + "H", self.data, offset)[0]
+        return value
 
     def _u32(self, offset: int) -> int | None:
         if offset < 0 or offset + 4 > len(self.data):
             return None
-        return struct.unpack_from(self.endian + "I", self.data, offset)[0]
+        value: int = struct.unpack_from(self.endian + "I", self.data, offset)[0]
+        return value
 
     @property
     def first_ifd(self) -> int:
