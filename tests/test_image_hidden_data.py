@@ -11,7 +11,7 @@ import struct
 import pytest
 from PIL import Image, ImageCms
 
-from processing.images import clean_image, make_variants
+from processing.images import BadImage, clean_image, make_variants
 from tests.test_image_cleaning import chunk, noise, open_bytes, png_chunks
 
 SECRET = b"<x:xmpmeta>GPSLatitude 48.8584 N, GPSLongitude 2.2945 E</x:xmpmeta>"
@@ -166,3 +166,16 @@ def test_gif_icc_block_rebuilt_without_private_tag() -> None:
     assert open_bytes(result.data).tobytes() == open_bytes(crafted).tobytes()
     for variant in make_variants(result.data, "GIF", {"small": 30}):
         assert SECRET not in variant.data
+
+
+def test_pixel_limit_is_a_parameter_with_a_clear_message_and_webp_counts_four_times() -> None:
+    png = encoded(Image.new("RGB", (100, 100)), "PNG")
+    webp = encoded(Image.new("RGB", (100, 100)), "WEBP")
+    assert clean_image(png, max_pixels=10_000).width == 100
+    with pytest.raises(BadImage, match=r"100 x 100 pixels .* limit for PNG images is 0.0"):
+        clean_image(png, max_pixels=9_999)
+    with pytest.raises(BadImage, match="limit for WebP images"):
+        clean_image(webp, max_pixels=39_999)
+    assert clean_image(webp, max_pixels=40_000).width == 100
+    with pytest.raises(BadImage, match="too large"):
+        make_variants(png, "PNG", max_pixels=9_999)
