@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from processing.streams import ReadableStream
+from processing.archive.format import ReadableFile
 
 
 class MediaNotFound(KeyError):
@@ -24,7 +24,7 @@ class MediaNotFound(KeyError):
 class MediaStorage(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
     def get(self, key: str) -> bytes: ...
-    def open(self, key: str) -> ReadableStream: ...
+    def open(self, key: str) -> ReadableFile: ...
     def size(self, key: str) -> int: ...
     def delete(self, key: str) -> None: ...
     def public_url(self, key: str) -> str | None: ...
@@ -62,7 +62,7 @@ class LocalStorage:
         with self.open(key) as f:
             return f.read()
 
-    def open(self, key: str) -> ReadableStream:
+    def open(self, key: str) -> ReadableFile:
         try:
             return self._path(key).open("rb")
         except FileNotFoundError:
@@ -118,7 +118,7 @@ class S3Storage:
         with self.open(key) as body:
             return body.read()
 
-    def open(self, key: str) -> ReadableStream:
+    def open(self, key: str) -> ReadableFile:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
         except self.client.exceptions.NoSuchKey:
