@@ -207,24 +207,24 @@ def test_procfile_processes_run_the_whole_flow(
         assert author.post(f"{base}/admin/backups", data={"csrf_token": token(backups)}).ok
         s3 = boto3.client("s3", endpoint_url=s3_endpoint)
 
-        def finished_backups() -> list[str] | None:
-            keys = [
-                o["Key"]
-                for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix="backups/").get("Contents", [])
-                if o["Key"].endswith(".tar.gz")
-            ]
-            # The upload goes to backups/incomplete/ first, is copied, then deleted: a
-            # listing between the copy and the delete shows both.
-            done = keys and not any(k.startswith("backups/incomplete/") for k in keys)
-            return keys if done else None
+        def stored() -> list[str]:
+            listing = s3.list_objects_v2(Bucket=s3_bucket, Prefix="backups/")
+            return [o["Key"] for o in listing.get("Contents", []) if o["Key"].endswith(".tar.gz")]
 
-        backup = wait_for(finished_backups, 60, "the backup object, and no incomplete one")
+        # The run's temporary object under backups/incomplete/ lives until the final
+        # copy is made: wait for the final one, and check the temporary one went away.
+        backup = wait_for(
+            lambda: [key for key in stored() if "/incomplete/" not in key],
+            60,
+            "the backup object",
+        )
         assert len(backup) == 1
         wait_for(
             lambda: anonymous.get(f"{base}/healthz").json()["backup"] == "ok",
             30,
             "the backup to be recorded",
         )
+        assert stored() == backup
     finally:
         os.killpg(honcho.pid, signal.SIGTERM)  # what the platform does on a restart
         honcho.wait(timeout=60)
