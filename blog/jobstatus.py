@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import time
 
+import redis
 from flask import Blueprint, current_app, g, jsonify
+from flask.typing import ResponseReturnValue
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -46,7 +48,7 @@ ENQUEUE_GRACE_SECONDS = 30
 MAX_JOB_ID = 100  # ids this app makes are far shorter
 
 
-def _connection():
+def _connection() -> redis.Redis:
     return current_app.extensions["rq_connection"]
 
 
@@ -113,7 +115,7 @@ def cancel(job: Job) -> None:
 
 @bp.get("/jobs/<job_id>/status")
 @login_required
-def status(job_id: str):
+def status(job_id: str) -> ResponseReturnValue:
     job = fetch(job_id, owner_id=g.user["id"]) if len(job_id) <= MAX_JOB_ID else None
     if job is None:  # another author's job does not exist
         return jsonify({"error": "No such job."}), 404

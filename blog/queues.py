@@ -81,7 +81,7 @@ def enqueue_document(
     job_id: str,
     description: str,
     on_stopped: str | None = None,
-    **kwargs,
+    **kwargs: object,
 ) -> Job:
     """A job on the `documents` queue that reports progress in job.meta for its owner
     (blog/jobstatus.py shows it; jobs/progress.py writes it)."""

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from processing.archive.format import ReadableFile
+from processing.archive.format import Readable, ReadableFile
 
 
 class MediaNotFound(KeyError):
@@ -30,8 +30,9 @@ class MediaStorage(Protocol):
     def size(self, key: str) -> int: ...
     def delete(self, key: str) -> None: ...
     def public_url(self, key: str) -> str | None: ...
-    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None: ...
+    def put_file(self, key: str, source: Readable, content_type: str) -> None: ...
     def download_url(self, key: str, filename: str, expires: int) -> str | None: ...
+    def keys(self, prefix: str = "") -> Iterator[str]: ...
 
 
 def _safe_key(key: str) -> str:
@@ -53,7 +54,7 @@ class LocalStorage:
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.put_file(key, io.BytesIO(data), content_type)
 
-    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
+    def put_file(self, key: str, source: Readable, content_type: str) -> None:
         """Like put, streamed from a file (large documents): all or nothing."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +132,7 @@ class S3Storage:
             Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
         )
 
-    def put_file(self, key: str, source: BinaryIO, content_type: str) -> None:
+    def put_file(self, key: str, source: Readable, content_type: str) -> None:
         """Streamed in parts (multipart past 8 MiB): the object appears only complete."""
         self.client.upload_fileobj(
             source, self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}

@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import redis
 from rq import get_current_job
 from rq.job import Job
 
@@ -77,7 +78,7 @@ def build_document(user_id: int, fmt: str, tag: str = "", site_url: str = "") ->
     return {"key": key, **counts}
 
 
-def build_stopped(job: Job, connection, *args) -> None:
+def build_stopped(job: Job, connection: redis.Redis, *args: object) -> None:
     """Called by the worker after "Cancel" killed the work horse: drop the partial file."""
     spool_path(job.id).unlink(missing_ok=True)
     log.info("export job %s cancelled; partial file removed", job.id)

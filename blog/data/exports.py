@@ -12,6 +12,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, cast
 
 import redis
 
@@ -51,37 +52,45 @@ class ExportStore:
         once race safely: the second transaction fails, re-reads, and finds the first.
         """
         key = self.keys.export_build(user_id, fmt)
+        outcome = (job_id, True)
 
-        def attempt(pipe: redis.client.Pipeline) -> tuple[str, bool]:
-            current = pipe.hgetall(key)
+        def attempt(pipe: redis.client.Pipeline) -> None:
+            nonlocal outcome
+            current = cast("dict[str, str]", pipe.hgetall(key))
             if current and running(current["job_id"], float(current["claimed_at"])):
-                return current["job_id"], False
+                outcome = (current["job_id"], False)
+                return  # nothing to write: that build still runs
+            outcome = (job_id, True)
             pipe.multi()
             pipe.delete(key)
             pipe.hset(key, mapping={"job_id": job_id, "claimed_at": time.time(), "tag": tag})
-            return job_id, True
 
-        return self.r.transaction(attempt, key, value_from_callable=True)
+        self.r.transaction(attempt, key)
+        return outcome
 
     def build(self, user_id: int, fmt: str) -> dict[str, str]:
         """The author's latest build of `fmt` (running or not): job_id, claimed_at, tag."""
-        return self.r.hgetall(self.keys.export_build(user_id, fmt))
+        return cast("dict[str, str]", self.r.hgetall(self.keys.export_build(user_id, fmt)))
 
-    def finish_build(self, user_id: int, fmt: str, file: dict) -> str | None:
+    def finish_build(self, user_id: int, fmt: str, file: dict[str, Any]) -> str | None:
         """Record the finished file; returns the storage key of the file it replaces."""
         key = self.keys.export_file(user_id, fmt)
+        replaced: str | None = None
 
-        def swap(pipe: redis.client.Pipeline) -> str | None:
-            old = pipe.hget(key, "key")
+        def swap(pipe: redis.client.Pipeline) -> None:
+            nonlocal replaced
+            old = cast("str | None", pipe.hget(key, "key"))
+            replaced = old if old != file["key"] else None
             pipe.multi()
             pipe.delete(key)
-            pipe.hset(key, mapping=file)
-            return old if old != file["key"] else None
+            # A fresh dict: redis-py types the mapping's keys invariantly.
+            pipe.hset(key, mapping={k: v for k, v in file.items()})
 
-        return self.r.transaction(swap, key, value_from_callable=True)
+        self.r.transaction(swap, key)
+        return replaced
 
     def last_file(self, user_id: int, fmt: str) -> dict[str, str]:
-        return self.r.hgetall(self.keys.export_file(user_id, fmt))
+        return cast("dict[str, str]", self.r.hgetall(self.keys.export_file(user_id, fmt)))
 
     # ---- reading posts in batches -----------------------------------------------------
 
@@ -91,7 +100,7 @@ class ExportStore:
     def count(self, tag: str | None, visible_only: bool, draft_authors: list[int]) -> int:
         """How many posts `batches` will yield (drafts counted from the authors' lists)."""
         index = self.keys.tag(tag) if tag else self.keys.published
-        total = self.r.zcount(index, "-inf", time.time() if visible_only else "+inf")
+        total: int = self.r.zcount(index, "-inf", time.time() if visible_only else "+inf")
         return total + sum(len(ids) for a in draft_authors for ids in self._draft_ids(a))
 
     def batches(
@@ -115,7 +124,7 @@ class ExportStore:
         meanwhile is skipped when loaded."""
         key = self.keys.user_posts(author_id)
         for start in itertools.count(0, BATCH):
-            ids = [int(i) for i in self.r.zrange(key, start, start + BATCH - 1)]
+            ids = [int(i) for i in cast("list[str]", self.r.zrange(key, start, start + BATCH - 1))]
             if not ids:
                 return
             pipe = self.r.pipeline(transaction=False)
@@ -129,10 +138,13 @@ class ExportStore:
         low: float | str = "-inf"
         seen_at_low: set[str] = set()
         while True:
-            rows = self.r.zrangebyscore(
-                index, low, upto, start=0, num=BATCH + len(seen_at_low), withscores=True
+            found = cast(
+                "list[tuple[str, float]]",
+                self.r.zrangebyscore(
+                    index, low, upto, start=0, num=BATCH + len(seen_at_low), withscores=True
+                ),
             )
-            rows = [(m, s) for m, s in rows if m not in seen_at_low][:BATCH]
+            rows = [(m, s) for m, s in found if m not in seen_at_low][:BATCH]
             if not rows:
                 return
             yield [int(m) for m, _ in rows]

@@ -7,10 +7,14 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 from ..data import get_data
 from . import service
@@ -22,7 +26,7 @@ class _Bar:
     """progress(step, done, total) drawn as a click progress bar once the total is known."""
 
     def __init__(self) -> None:
-        self.bar = None
+        self.bar: ProgressBar[int] | None = None
 
     def __call__(self, step: str, done: int, total: int | None) -> None:
         if step == "writing" and total is not None:

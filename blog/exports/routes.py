@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import IO, Any, cast
 
 from flask import (
     abort,
@@ -16,19 +17,20 @@ from flask import (
     send_file,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from wtforms.fields.choices import SelectChoice
 
 from .. import jobstatus
 from ..auth import login_required
 from ..data import get_data
 from ..queues import enqueue_document
-from ..storage import MediaNotFound
+from ..storage import MediaNotFound, MediaStorage
 from . import bp
 from .forms import BuildForm, CancelForm
 from .service import DOWNLOAD_URL_SECONDS, FORMATS
 
 
-def _storage():
+def _storage() -> MediaStorage:
     return current_app.extensions["media_storage"]
 
 
@@ -40,14 +42,14 @@ def _build_form() -> BuildForm:
     return form
 
 
-def _expires(file: dict) -> datetime | None:
+def _expires(file: dict[str, str]) -> datetime | None:
     if not file:
         return None
     built = datetime.fromtimestamp(float(file["finished_at"]), tz=UTC)
     return built + timedelta(hours=current_app.config["EXPORT_KEEP_HOURS"])
 
 
-def _formats_state(user_id: int) -> list[dict]:
+def _formats_state(user_id: int) -> list[dict[str, Any]]:
     """Per format: the running or last build (from RQ) and the last finished file."""
     exports, now = get_data().exports, datetime.now(UTC)
     rows = []
@@ -70,7 +72,7 @@ def _formats_state(user_id: int) -> list[dict]:
 
 @bp.get("/export")
 @login_required
-def index():
+def index() -> ResponseReturnValue:
     return render_template(
         "export.html",
         form=_build_form(),
@@ -82,7 +84,7 @@ def index():
 
 @bp.post("/export")
 @login_required
-def build():
+def build() -> ResponseReturnValue:
     form = _build_form()
     if not form.validate():
         for errors in form.errors.values():
@@ -113,7 +115,7 @@ def build():
 
 @bp.post("/export/cancel")
 @login_required
-def cancel():
+def cancel() -> ResponseReturnValue:
     form = CancelForm()
     if not form.validate():
         abort(400)
@@ -129,13 +131,13 @@ def cancel():
 
 @bp.get("/export/<fmt>/download")
 @login_required
-def download(fmt: str):
+def download(fmt: str) -> ResponseReturnValue:
     """S3: a presigned link valid 10 minutes. Locally: the file, to its owner only."""
     if fmt not in FORMATS:
         abort(404)
     file = get_data().exports.last_file(g.user["id"], fmt)
     expires = _expires(file)
-    if not file or expires <= datetime.now(UTC):
+    if expires is None or expires <= datetime.now(UTC):
         abort(404)
     url = _storage().download_url(file["key"], file["name"], DOWNLOAD_URL_SECONDS)
     if url:
@@ -145,7 +147,10 @@ def download(fmt: str):
     except MediaNotFound:
         abort(404)
     response = send_file(
-        body, mimetype=FORMATS[fmt].mime_type, as_attachment=True, download_name=file["name"]
+        cast("IO[bytes]", body),  # without a download URL the storage is a local file
+        mimetype=FORMATS[fmt].mime_type,
+        as_attachment=True,
+        download_name=file["name"],
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response

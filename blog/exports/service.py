@@ -8,25 +8,27 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import BinaryIO
+from typing import Any
 
 from slugify import slugify
 
+from processing.archive.format import ReadableFile, Writable
 from processing.export import (
     BookInfo,
     ExportComment,
     ExportImage,
     ExportPost,
+    OpenMedia,
     SiteInfo,
     write_epub,
     write_markdown_bundle,
 )
 
 from ..data import DataLayer, PostForExport
-from ..storage import MediaNotFound
+from ..storage import MediaNotFound, MediaStorage
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,10 @@ _KEY = re.compile(r"exports/\d+/(?P<stamp>\d{8}T\d{6}Z)-[\w.-]+")
 
 # progress(step, done, total): step is "counting", "writing" or "storing".
 Progress = Callable[[str, int, int | None], None]
+
+
+def _no_progress(step: str, done: int, total: int | None) -> None:
+    pass
 
 
 @dataclass(frozen=True)
@@ -91,8 +97,8 @@ def _to_export(item: PostForExport) -> ExportPost:
     )
 
 
-def _open_media(storage) -> Callable[[str], BinaryIO | None]:
-    def open_media(key: str) -> BinaryIO | None:
+def _open_media(storage: MediaStorage) -> OpenMedia:
+    def open_media(key: str) -> ReadableFile | None:
         try:
             return storage.open(key)
         except MediaNotFound:
@@ -104,13 +110,13 @@ def _open_media(storage) -> Callable[[str], BinaryIO | None]:
 
 def build_document(
     data: DataLayer,
-    storage,
-    config: Mapping,
+    storage: MediaStorage,
+    config: Mapping[str, Any],
     *,
     fmt: str,
-    out: BinaryIO,
+    out: Writable,
     tag: str = "",
-    draft_authors: list[int] = (),
+    draft_authors: Sequence[int] = (),
     site_url: str = "",
     progress: Progress | None = None,
 ) -> dict[str, int]:
@@ -119,7 +125,7 @@ def build_document(
     Markdown: every published and scheduled post, then the drafts of `draft_authors`.
     EPUB: the posts visible now (of `tag` if given), in publishing order.
     """
-    report = progress or (lambda step, done, total: None)
+    report: Progress = progress or _no_progress
     epub = fmt == "epub"
     report("counting", 0, None)
     drafts = [] if epub else list(draft_authors)
@@ -140,7 +146,7 @@ def build_document(
     return write_markdown_bundle(out, posts(), _open_media(storage), SiteInfo(title), written)
 
 
-def expired_keys(keys: Iterator[str], keep_hours: int, now: datetime) -> list[str]:
+def expired_keys(keys: Iterable[str], keep_hours: int, now: datetime) -> list[str]:
     """Exported files built more than `keep_hours` ago (and stray files under exports/
     that do not carry a time)."""
     limit = now - timedelta(hours=keep_hours)
@@ -153,7 +159,7 @@ def expired_keys(keys: Iterator[str], keep_hours: int, now: datetime) -> list[st
     return old
 
 
-def cleanup(storage, keep_hours: int, now: datetime | None = None) -> list[str]:
+def cleanup(storage: MediaStorage, keep_hours: int, now: datetime | None = None) -> list[str]:
     """Delete exported files older than `keep_hours`; returns their keys."""
     old = expired_keys(storage.keys(EXPORTS_PREFIX), keep_hours, now or datetime.now(UTC))
     for key in old:

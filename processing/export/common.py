@@ -6,7 +6,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import BinaryIO
+
+from processing.archive.format import ReadableFile
 
 # An uploaded image as the editor links it: /media/<id>/<variant>.<ext>, possibly with
 # the site's address in front. Every variant of an image maps to its one cleaned file.
@@ -14,7 +15,7 @@ MEDIA_LINK = re.compile(r"(?:https?://[^\s()<>\"']+)?/media/(?P<id>[\w-]{8,64})/
 
 # open_media(storage key) -> a readable binary stream (closed by the writer), or None
 # when the file is missing (the document then leaves that image's link as it was).
-OpenMedia = Callable[[str], BinaryIO | None]
+OpenMedia = Callable[[str], ReadableFile | None]
 # progress(posts written so far)
 Progress = Callable[[int], None]
 
@@ -70,7 +71,7 @@ def iso_utc(timestamp: float) -> str:
 def rewrite_media_links(text: str, images: dict[str, ExportImage], prefix: str = "") -> str:
     """Point every link to an uploaded image at its file in the document."""
 
-    def swap(match: re.Match) -> str:
+    def swap(match: re.Match[str]) -> str:
         image = images.get(match.group("id"))
         return prefix + image.filename if image else match.group(0)
 

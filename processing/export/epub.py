@@ -22,7 +22,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import BinaryIO
+from typing import IO
+
+from processing.archive.format import Writable
 
 from .common import MEDIA_LINK, ExportImage, ExportPost, OpenMedia, Progress
 from .xhtml import to_xhtml, xml_attr, xml_text
@@ -82,7 +84,7 @@ class _Spool:
     def add(self, line: str) -> None:
         self.file.write(line.encode("utf-8") + b"\n")
 
-    def copy_to(self, out: BinaryIO) -> None:
+    def copy_to(self, out: IO[bytes]) -> None:
         self.file.seek(0)
         while chunk := self.file.read(256 * 1024):
             out.write(chunk)
@@ -203,14 +205,14 @@ class _Book:
         out.write(b"</spine>\n</package>\n")
         self._add_file("OEBPS/content.opf", out)
 
-    def _add_file(self, name: str, spooled: BinaryIO) -> None:
+    def _add_file(self, name: str, spooled: IO[bytes]) -> None:
         spooled.seek(0)
         with spooled:
             self.archive.add_stream(name, spooled, compress=True)
 
 
 def write_epub(
-    out: BinaryIO,
+    out: Writable,
     posts: Iterable[ExportPost],
     open_media: OpenMedia,
     book: BookInfo,

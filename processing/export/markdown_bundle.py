@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import BinaryIO
+
+from processing.archive.format import Writable
 
 from .common import ExportImage, ExportPost, OpenMedia, Progress, iso_utc, rewrite_media_links
 from .zipstream import ZipWriter
@@ -109,7 +110,7 @@ def _site_config(site: SiteInfo) -> bytes:
 
 
 def write_markdown_bundle(
-    out: BinaryIO,
+    out: Writable,
     posts: Iterable[ExportPost],
     open_media: OpenMedia,
     site: SiteInfo,

@@ -17,7 +17,8 @@ import struct
 import tempfile
 import time
 import zlib
-from typing import BinaryIO
+
+from processing.archive.format import Readable, Writable
 
 STORED, DEFLATED = 0, 8
 CHUNK = 256 * 1024
@@ -42,7 +43,7 @@ def _dos_time(timestamp: float) -> tuple[int, int]:
 class ZipWriter:
     """Write entries one after another with `add_bytes` / `add_stream`, then `close()`."""
 
-    def __init__(self, out: BinaryIO, timestamp: float | None = None) -> None:
+    def __init__(self, out: Writable, timestamp: float | None = None) -> None:
         self._out = out
         self._offset = 0
         self._count = 0
@@ -123,7 +124,7 @@ class ZipWriter:
         self._write(body)
         self._central_record(raw, _UTF8, method, crc, len(body), len(data), offset)
 
-    def add_stream(self, name: str, source: BinaryIO, compress: bool = False) -> int:
+    def add_stream(self, name: str, source: Readable, compress: bool = False) -> int:
         """An entry read from `source` in chunks (images: stored, they are compressed
         already). Returns its size."""
         raw = name.encode("utf-8")
@@ -168,7 +169,6 @@ class ZipWriter:
             self._write(struct.pack("<IIQI", 0x07064B50, 0, zip64_at, 1))
             count, size, start = min(count, _MAX16), min(size, _MAX32), min(start, _MAX32)
         self._write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, size, start, 0))
-        self._out.flush()
         return self._offset
 
     def abort(self) -> None:
