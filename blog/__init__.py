@@ -45,10 +45,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         backups,
         comments,
         dashboard,
+        documents,
         errors,
         exports,
         health,
-        jobstatus,
         logs,
         pagecache,
         posts,
@@ -69,7 +69,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     backups.init_app(app)
     exports.init_app(app)
-    app.register_blueprint(jobstatus.bp)
+    documents.init_app(app)
     auth.init_app(app)
     dashboard.init_app(app, csrf)
     app.cli.add_command(release.release_command)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import redis
 from flask import current_app
-from rq import Callback, Queue, Retry
+from rq import Queue, Retry
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
@@ -67,50 +67,7 @@ def enqueue_backup(
     )
 
 
-DOCUMENTS_QUEUE = "documents"
-# Long document work (exports, imports): a killed worker's build is run again from the
-# start; storage or network trouble is retried after 10 s, then 1 minute.
-DOCUMENT_RETRY = Retry(max=2, interval=[10, 60])
-DOCUMENT_JOB_TIMEOUT = 2 * 3600
-
-
-def enqueue_document(
-    func: str,
-    *,
-    owner_id: int,
-    job_id: str,
-    description: str,
-    on_stopped: str | None = None,
-    **kwargs: object,
-) -> Job:
-    """A job on the `documents` queue that reports progress in job.meta for its owner
-    (blog/jobstatus.py shows it; jobs/progress.py writes it)."""
-    return get_queue(DOCUMENTS_QUEUE).enqueue(
-        func,
-        kwargs=kwargs,
-        job_id=job_id,
-        meta={"owner_id": owner_id, "step": "queued", "done": 0, "total": None},
-        retry=DOCUMENT_RETRY,
-        job_timeout=DOCUMENT_JOB_TIMEOUT,
-        result_ttl=24 * 3600,
-        failure_ttl=7 * 24 * 3600,
-        on_stopped=Callback(on_stopped) if on_stopped else None,
-        description=description,
-    )
-
-
-def enqueue_export_cleanup(connection: redis.Redis, job_id: str) -> Job:
-    """Delete exported files past EXPORT_KEEP_HOURS (jobs.export.cleanup_exports)."""
-    return Queue(DOCUMENTS_QUEUE, connection=connection).enqueue(
-        "jobs.export.cleanup_exports",
-        job_id=job_id,
-        retry=DOCUMENT_RETRY,
-        job_timeout=1800,
-        result_ttl=24 * 3600,
-        description="Delete exported documents older than EXPORT_KEEP_HOURS",
-    )
-
-
+DOCUMENTS_QUEUE = "documents"  # long document jobs: blog/documents/
 QUEUE_NAMES = (IMAGES_QUEUE, BACKUPS_QUEUE, DOCUMENTS_QUEUE, "default")
 SCHEDULER_PREFIX = "rq:scheduler_instance:"  # rq-scheduler's heartbeat keys (expire ~70 s)
 

@@ -21,8 +21,10 @@ import redis
 from rq import get_current_job
 from rq.job import Job
 
+from blog.documents.queue import DOCUMENT_JOB_TIMEOUT
 from blog.exports import service
-from blog.queues import DOCUMENT_JOB_TIMEOUT, enqueue_export_cleanup, rq_connection
+from blog.exports.enqueue import enqueue_export_cleanup
+from blog.queues import rq_connection
 
 from .context import data_layer, media_storage, settings
 from .progress import JobProgress
@@ -100,7 +102,6 @@ def scheduled_cleanup() -> str:
     """Called by the hourly cron job: enqueue this hour's cleanup (once), with a Retry."""
     connection = rq_connection(settings()["REDIS_URL"])
     job_id = f"export-cleanup-{datetime.now(UTC):%Y%m%dT%H}"
-    if Job.exists(job_id, connection=connection):
+    if enqueue_export_cleanup(connection, job_id) is None:
         return f"{job_id} already enqueued"
-    enqueue_export_cleanup(connection, job_id)
     return job_id

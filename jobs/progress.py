@@ -1,4 +1,4 @@
-"""Progress of a job in job.meta (`step`, `done`, `total`), for blog/jobstatus.py.
+"""Progress of a job in job.meta (`step`, `done`, `total`), for blog/documents/status.py.
 
 Saved when the step changes and otherwise at most every EVERY_SECONDS, so a job that
 reports after each post costs Redis a write a second, not a write a post.

@@ -1,6 +1,6 @@
 // Live progress of a worker job: every element with data-status-url gets its
 // <progress> bar and step text updated from the JSON status endpoint
-// (blog/jobstatus.py) once a second; when the job ends, the page reloads to show
+// (blog/documents/routes.py) once a second; when the job ends, the page reloads to show
 // the result (download link, error or "cancelled").
 (function () {
   "use strict";

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import IO, Any, cast
 
 from flask import (
+    Blueprint,
     abort,
     current_app,
     flash,
@@ -20,14 +21,15 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from wtforms.fields.choices import SelectChoice
 
-from .. import jobstatus
 from ..auth import login_required
 from ..data import get_data
-from ..queues import enqueue_document
+from ..documents import status as job_status
+from ..documents.queue import enqueue_document
 from ..storage import MediaNotFound, MediaStorage
-from . import bp
 from .forms import BuildForm, CancelForm
 from .service import DOWNLOAD_URL_SECONDS, FORMATS
+
+bp = Blueprint("exports", __name__)
 
 
 def _storage() -> MediaStorage:
@@ -55,14 +57,14 @@ def _formats_state(user_id: int) -> list[dict[str, Any]]:
     rows = []
     for fmt in FORMATS.values():
         build = exports.build(user_id, fmt.name)
-        job = jobstatus.fetch(build["job_id"], user_id) if build else None
+        job = job_status.fetch(build["job_id"], user_id) if build else None
         file = exports.last_file(user_id, fmt.name)
         expires = _expires(file)
         rows.append(
             {
                 "format": fmt,
                 "build": build,
-                "job": jobstatus.describe(job) if job else None,
+                "job": job_status.describe(job) if job else None,
                 "file": file if expires and expires > now else None,
                 "expires": expires,
             }
@@ -94,7 +96,7 @@ def build() -> ResponseReturnValue:
     fmt, tag = form.format.data, form.tag.data if form.format.data == "epub" else ""
     user_id = g.user["id"]
     job_id = f"export-{fmt}-{user_id}-{secrets.token_hex(6)}"
-    _, ours = get_data().exports.claim_build(user_id, fmt, job_id, tag, jobstatus.is_running)
+    _, ours = get_data().exports.claim_build(user_id, fmt, job_id, tag, job_status.is_running)
     if not ours:  # a second click, or a second tab: show the build that runs
         flash(f"Your {FORMATS[fmt].label} is already being built.")
         return redirect(url_for("exports.index"))
@@ -120,11 +122,11 @@ def cancel() -> ResponseReturnValue:
     if not form.validate():
         abort(400)
     build = get_data().exports.build(g.user["id"], form.format.data)
-    job = jobstatus.fetch(build["job_id"], g.user["id"]) if build else None
-    if job is None or jobstatus.state(job) not in jobstatus.LIVE_STATES:
+    job = job_status.fetch(build["job_id"], g.user["id"]) if build else None
+    if job is None or job_status.state(job) not in job_status.LIVE_STATES:
         flash("That build has already ended.")
     else:
-        jobstatus.cancel(job)
+        job_status.cancel(job)
         flash(f"Cancelled the {FORMATS[form.format.data].label}; its partial file is removed.")
     return redirect(url_for("exports.index"))
 

@@ -1,18 +1,7 @@
-"""Progress, status and cancelling of an author's jobs on the `documents` queue.
+"""A document job's state, progress and error; whether it still runs; cancelling it.
 
-The pieces any long document job can reuse (exports now, imports next):
-
-* enqueue with `blog.queues.enqueue_document(..., owner_id=...)`: job.meta holds the
-  owner and, as the job advances, `step`, `done` and `total` (written by
-  `jobs.progress.JobProgress` in the worker);
-* `GET /jobs/<job id>/status` answers JSON for the job's owner only:
-  `{"state", "step", "done", "total", "percent", "error"}`, state being one of
-  queued, retrying, running, done, failed, cancelled;
-* the `job_progress` macro (templates/_progress.html) renders a `<progress>` bar that
-  static/progress.js updates by polling that URL, then reloads the page once the job
-  has ended (no inline script);
-* `cancel(job_id)` stops a running job with RQ's stop command (the worker kills the
-  work horse and runs the job's on_stopped callback) or cancels a waiting one.
+States as the page and the JSON say them: queued, retrying, running, done, failed,
+cancelled (mapped from RQ's job status).
 """
 
 from __future__ import annotations
@@ -20,16 +9,12 @@ from __future__ import annotations
 import time
 
 import redis
-from flask import Blueprint, current_app, g, jsonify
-from flask.typing import ResponseReturnValue
+from flask import current_app
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
-from .auth import login_required
-from .queues import DOCUMENTS_QUEUE
-
-bp = Blueprint("jobstatus", __name__)
+from ..queues import DOCUMENTS_QUEUE
 
 STATES = {
     JobStatus.CREATED: "queued",
@@ -45,7 +30,6 @@ STATES = {
 LIVE_STATES = frozenset({"queued", "retrying", "running"})
 # Between recording a new build and enqueueing its job, the job does not exist yet.
 ENQUEUE_GRACE_SECONDS = 30
-MAX_JOB_ID = 100  # ids this app makes are far shorter
 
 
 def _connection() -> redis.Redis:
@@ -111,14 +95,3 @@ def cancel(job: Job) -> None:
             pass  # it ended or has not started after all
     if state(job) in LIVE_STATES:
         job.cancel()
-
-
-@bp.get("/jobs/<job_id>/status")
-@login_required
-def status(job_id: str) -> ResponseReturnValue:
-    job = fetch(job_id, owner_id=g.user["id"]) if len(job_id) <= MAX_JOB_ID else None
-    if job is None:  # another author's job does not exist
-        return jsonify({"error": "No such job."}), 404
-    response = jsonify(describe(job))
-    response.headers["Cache-Control"] = "no-store"
-    return response
