@@ -21,6 +21,7 @@
     function poll() {
       fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then(function (response) {
+          if (response.status === 404) window.location.reload(); // the job is gone
           if (!response.ok) throw new Error("status " + response.status);
           return response.json();
         })
