@@ -120,7 +120,7 @@ def populate(
 ) -> None:
     """Posts with tags and comments (pipelined writes of the entity keys), and ready
     image records with their files."""
-    from blog.data.backup import reindex
+    from blog.data.reindex import reindex
 
     r, keys = data.redis, data.keys
     users = [

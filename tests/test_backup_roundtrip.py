@@ -17,7 +17,8 @@ from rq import Queue
 
 from blog.backup_targets import NAME_RE, LocalTarget, S3Target
 from blog.backups import service
-from blog.data.backup import Exporter, Importer, reindex
+from blog.data.records import Exporter, Importer
+from blog.data.reindex import reindex
 from tests.backup_helpers import (
     add_image,
     check_invariants,

@@ -8,8 +8,8 @@ processing/archive.py (the archive format), blog/backup_targets.py (where it goe
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import secrets
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
@@ -17,12 +17,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from redis.exceptions import LockError
+
 from processing.archive import ArchiveError, MediaItem, read_archive, verify_archive, write_archive
 from processing.images import MIME_BY_EXTENSION
 
 from ..backup_targets import BackupInfo, BackupNotFound, BackupTarget
 from ..data import DataLayer
-from ..data.backup import Exporter, Importer, delete_app_data, has_app_data
+from ..data.records import Exporter, Importer, delete_app_data, has_app_data
 from ..storage import MediaNotFound
 
 log = logging.getLogger(__name__)
@@ -61,15 +63,16 @@ class RestoreFailed(RuntimeError):
     """The archive was good but writing it failed part-way."""
 
 
-class _Lock:
-    """The backup lock, held for one run and refreshed by beat() while work goes on."""
+class _RunLock:
+    """The backup lock (redis-py's Lock), held for one run; beat() pushes its expiry
+    back while work goes on."""
 
     def __init__(self, data: DataLayer, what: str) -> None:
-        self._store, self._token, self._what = data.backups, secrets.token_hex(8), what
-        self._lock_key, self._last = data.keys.backup_lock, 0.0
+        self._lock = data.backups.lock(LOCK_SECONDS)
+        self._what, self._lock_key, self._last = what, data.keys.backup_lock, 0.0
 
-    def __enter__(self) -> _Lock:
-        if not self._store.acquire_lock(self._token, LOCK_SECONDS):
+    def __enter__(self) -> _RunLock:
+        if not self._lock.acquire():
             raise BackupBusy(
                 f"cannot start the {self._what}: another backup or restore is "
                 f"running (lock {self._lock_key} is held)"
@@ -80,13 +83,19 @@ class _Lock:
     def beat(self) -> None:
         if time.monotonic() - self._last >= LOCK_REFRESH_SECONDS:
             self._last = time.monotonic()
-            self._store.refresh_lock(self._token, LOCK_SECONDS)
+            try:
+                self._lock.reacquire()
+            except LockError:  # expired meanwhile: the run goes on, as it would have
+                log.warning("the %s lost its lock %s", self._what, self._lock_key)
 
     def __exit__(self, *exc) -> None:
-        self._store.release_lock(self._token)
+        with contextlib.suppress(LockError):  # expired, or taken by someone else since
+            self._lock.release()
 
 
-def _with_beat(progress: Progress | None, lock: _Lock) -> Progress:
+def _keeping_lock_alive(progress: Progress | None, lock: _RunLock) -> Progress:
+    """A progress callback that also refreshes the lock: bytes flowing mean we are alive."""
+
     def report(step: str, done: int, total: int | None) -> None:
         lock.beat()
         if progress:
@@ -142,7 +151,7 @@ class _Sha256Reader:
     """Hashes the archive bytes as the reader pulls them, to compare with the checksum
     recorded when the backup was stored."""
 
-    def __init__(self, raw: BinaryIO, lock: _Lock | None = None) -> None:
+    def __init__(self, raw: BinaryIO, lock: _RunLock | None = None) -> None:
         import hashlib
 
         self._raw, self._sha, self.size, self._lock = raw, hashlib.sha256(), 0, lock
@@ -163,7 +172,7 @@ class _Sha256Reader:
         return self._sha.hexdigest()
 
 
-class _LiveCounts(Mapping):
+class _CountsAtManifestTime(Mapping):
     """The exporter's counts as they are when the manifest is written (last)."""
 
     def __init__(self, exporter: Exporter) -> None:
@@ -195,7 +204,7 @@ def _media_size(storage) -> Callable[[str], int | None]:
     return size
 
 
-def _free_key(target: BackupTarget, when: datetime) -> str:
+def _unused_backup_key(target: BackupTarget, when: datetime) -> str:
     """The key for a run started at `when`; a second later if that one is taken."""
     for _ in range(60):
         key = target.new_key(when)
@@ -221,9 +230,9 @@ def run_backup(
 
     Returns the outcome; on failure records it and re-raises (so RQ can retry).
     """
-    with _Lock(data, "backup") as lock:
+    with _RunLock(data, "backup") as lock:
         return _run_backup(
-            data, storage, target, config, _with_beat(progress, lock), trigger, job_id
+            data, storage, target, config, _keeping_lock_alive(progress, lock), trigger, job_id
         )
 
 
@@ -248,7 +257,7 @@ def _run_backup(
         cleaned = target.cleanup()
         if cleaned:
             log.info("removed %d leftovers of interrupted backups", cleaned)
-        key = _free_key(target, started.replace(microsecond=0))
+        key = _unused_backup_key(target, started.replace(microsecond=0))
         outcome["key"] = key
         exporter = Exporter(
             data.redis,
@@ -267,18 +276,18 @@ def _run_backup(
                     lambda name=name: _CountingReader(storage.open(name), counter, total, progress),
                 )
 
-        def produce(out: BinaryIO):
+        def write_archive_into(out: BinaryIO):
             return write_archive(
                 _CountingWriter(out, progress),
                 exporter.records(),
                 media(),
                 app_version=APP_VERSION,
                 key_prefix=data.keys.prefix,
-                counts=_LiveCounts(exporter),
+                counts=_CountsAtManifestTime(exporter),
                 created_at=started,
             )
 
-        info = target.write(key, produce)
+        info = target.write(key, write_archive_into)
         outcome.update(
             ok=True, size=info.size, sha256=info.sha256, counts=exporter.counts.as_dict()
         )
@@ -333,7 +342,7 @@ def apply_retention(
 
 
 def _read_checked(
-    target: BackupTarget, info: BackupInfo, lock: _Lock | None = None, **callbacks
+    target: BackupTarget, info: BackupInfo, lock: _RunLock | None = None, **callbacks
 ) -> dict:
     """One full pass over a stored archive: every member checksum, every record, and
     the SHA-256 of the whole file against the one recorded at backup time."""
@@ -374,7 +383,7 @@ def restore_backup(
     deleted (with force) and pass 2 writes, re-reading the same object version.
     """
     info = target.info(key)
-    with _Lock(data, "restore") as lock:
+    with _RunLock(data, "restore") as lock:
         if has_app_data(data.redis, data.keys) and not force:
             raise RestoreRefused(
                 f"Redis already holds blog data under the prefix {data.keys.prefix!r}. "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import redis
 from flask import current_app
 
-from .backup import BackupStore
+from .backup_runs import BackupStore
 from .comments import CommentStore, PostGone
 from .images import ImageStore
 from .keys import Keys
