@@ -70,8 +70,8 @@ WORDS = [
 
 
 def child(args: argparse.Namespace) -> None:
-    from blog.backup_targets import LocalTarget, S3Target, s3_client
     from blog.backups import service
+    from blog.backups.targets import LocalTarget, S3Target, s3_client
     from blog.data import DataLayer, connect
     from blog.storage import LocalStorage
 

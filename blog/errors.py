@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -20,7 +20,7 @@ TITLES = {
 
 def wants_json() -> bool:
     """Upload endpoints are called by page scripts, which read JSON errors."""
-    return request.path.startswith("/uploads") or (
+    return request.path.startswith(url_for("uploads.upload")) or (
         request.accept_mimetypes.best == "application/json"
     )
 

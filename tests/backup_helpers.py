@@ -17,7 +17,7 @@ import redis
 
 from blog.data import DataLayer, ImageVariant, PostInput
 from blog.data.keys import EXCLUDED, family_of
-from tests.conftest import ROOT, RQ
+from tests.helpers import ROOT, RQ
 
 TITLES = [
     "Grüße aus Köln",

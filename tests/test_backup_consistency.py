@@ -12,8 +12,8 @@ import time
 import pytest
 import redis
 
-from blog.backup_targets import LocalTarget
 from blog.backups import service
+from blog.backups.targets import LocalTarget
 from blog.data import DataLayer, PostGone, PostInput
 from blog.data.keys import Keys
 from blog.data.records import Exporter, Importer

@@ -12,12 +12,12 @@ from flask.cli import with_appcontext
 
 from processing.archive import ArchiveError
 
-from ..backup_targets import BackupNotFound, TargetError
 from ..data import get_data
-from ..queues import enqueue_backup
+from ..queues import app_rq_connection
 from . import service
-from .routes import backup_target
+from .enqueue import enqueue_backup
 from .schedule import BadCron, registered, sync_schedule
+from .targets import BackupNotFound, TargetError, app_target
 
 MB = 1024 * 1024
 
@@ -85,7 +85,7 @@ def run_command(enqueue: bool) -> None:
         job = enqueue_backup(trigger="cli")
         click.echo(f"Queued backup job {job.id} on the 'backups' queue.")
         return
-    target = backup_target()
+    target = app_target()
     click.echo(f"Backing up to {target.description}")
     progress = ProgressLine()
     try:
@@ -139,7 +139,7 @@ def _when(timestamp: float | None) -> str:
 @with_appcontext
 def list_command() -> None:
     """The stored backups, newest first, with what each run recorded."""
-    target = backup_target()
+    target = app_target()
     try:
         backups = target.list(with_checksums=True)
     except Exception as error:
@@ -176,7 +176,7 @@ def list_command() -> None:
 @with_appcontext
 def verify_command(key: str) -> None:
     """Download backup KEY and check every checksum and every record."""
-    target = backup_target()
+    target = app_target()
     try:
         info, manifest = service.verify_backup(target, key)
     except BackupNotFound as error:
@@ -201,7 +201,7 @@ def verify_command(key: str) -> None:
 @with_appcontext
 def restore_command(key: str, force: bool) -> None:
     """Restore backup KEY into Redis and media storage (checked in full first)."""
-    target = backup_target()
+    target = app_target()
     click.echo(f"Checking {key} before writing anything...")
     try:
         result = service.restore_backup(
@@ -235,7 +235,7 @@ def restore_command(key: str, force: bool) -> None:
 def schedule_command(cron: str | None) -> None:
     """Register the nightly backup with rq-scheduler (UTC) and show the next run."""
     cron = cron if cron is not None else current_app.config["BACKUP_CRON"]
-    connection = current_app.extensions["rq_connection"]
+    connection = app_rq_connection()
     try:
         _, changed = sync_schedule(connection, cron)
     except BadCron as error:

@@ -31,7 +31,8 @@ from rq_scheduler import Scheduler
 from ..queues import BACKUPS_QUEUE
 
 NIGHTLY_JOB_ID = "nightly-backup"
-KICKER = "jobs.backup.scheduled_backup"
+# What the cron job calls: it enqueues the night's run (see the docstring above).
+NIGHTLY_ENQUEUER = "jobs.backup.scheduled_backup"
 
 
 class BadCron(ValueError):
@@ -79,7 +80,7 @@ def sync_schedule(connection: redis.Redis, cron_string: str) -> tuple[Job, bool]
         job, _ = current
         if (
             job.meta.get("cron_string") == cron_string
-            and job.func_name == KICKER
+            and job.func_name == NIGHTLY_ENQUEUER
             and job.origin == BACKUPS_QUEUE
         ):
             return job, False
@@ -89,7 +90,7 @@ def sync_schedule(connection: redis.Redis, cron_string: str) -> tuple[Job, bool]
         warnings.simplefilter("ignore", FutureWarning)
         job = scheduler.cron(
             cron_string,
-            func=KICKER,
+            func=NIGHTLY_ENQUEUER,
             id=NIGHTLY_JOB_ID,
             queue_name=BACKUPS_QUEUE,
             timeout=300,

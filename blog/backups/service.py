@@ -3,7 +3,7 @@
 Plain functions over a data layer, a media storage and a backup target, so they run
 the same in an RQ worker (jobs/backup.py), in `flask backup ...` and in tests.
 The pieces: blog/data/backup.py (which keys, how to read and write them),
-processing/archive.py (the archive format), blog/backup_targets.py (where it goes).
+processing/archive.py (the archive format), targets.py (where it goes).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from redis.exceptions import LockError
 from processing.archive import ArchiveError, MediaItem, read_archive, verify_archive, write_archive
 from processing.images import MIME_BY_EXTENSION
 
-from ..backup_targets import BackupInfo, BackupNotFound, BackupTarget
 from ..data import DataLayer
 from ..data.records import Exporter, Importer, delete_app_data, has_app_data
-from ..storage import MediaNotFound
+from ..storage import MediaNotFound, MediaStorage
+from .targets import BackupInfo, BackupNotFound, BackupTarget
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ class _CountsAtManifestTime(Mapping):
 # ---- backup ---------------------------------------------------------------------------
 
 
-def _media_size(storage) -> Callable[[str], int | None]:
+def _media_size(storage: MediaStorage) -> Callable[[str], int | None]:
     def size(key: str) -> int | None:
         try:
             return storage.size(key)
@@ -218,7 +218,7 @@ def _unused_backup_key(target: BackupTarget, when: datetime) -> str:
 
 def run_backup(
     data: DataLayer,
-    storage,
+    storage: MediaStorage,
     target: BackupTarget,
     config: Mapping,
     *,
@@ -238,7 +238,7 @@ def run_backup(
 
 def _run_backup(
     data: DataLayer,
-    storage,
+    storage: MediaStorage,
     target: BackupTarget,
     config: Mapping,
     progress: Progress,
@@ -374,7 +374,12 @@ def verify_backup(target: BackupTarget, key: str) -> tuple[BackupInfo, dict]:
 
 
 def restore_backup(
-    data: DataLayer, storage, target: BackupTarget, key: str, *, force: bool = False
+    data: DataLayer,
+    storage: MediaStorage,
+    target: BackupTarget,
+    key: str,
+    *,
+    force: bool = False,
 ) -> dict:
     """Restore a backup into Redis and media storage, in two passes.
 

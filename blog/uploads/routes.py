@@ -19,6 +19,7 @@ from processing.images import EXTENSIONS, MIME_TYPES, UnsupportedImage, sniff_fo
 from ..auth import login_required
 from ..data import ImageRecord, get_data
 from ..queues import enqueue_image_cleaning
+from ..storage import MediaStorage
 from . import bp
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-def storage():
+def storage() -> MediaStorage:
     return current_app.extensions["media_storage"]
 
 
@@ -122,13 +123,14 @@ def media(image_id: str, filename: str):
     if public:
         return redirect(public, 302)
     body = storage().open(key)
-    response = Response(stream_with_context(_chunks(body)), mimetype=record.mime_type)
+    response = Response(stream_with_context(_in_pieces(body)), mimetype=record.mime_type)
     response.headers["Cache-Control"] = IMMUTABLE
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
-def _chunks(body, size: int = 256 * 1024):
+def _in_pieces(body, size: int = 256 * 1024):
+    """A media file streamed to the client in `size` reads, closed at the end."""
     with body:
         while chunk := body.read(size):
             yield chunk

@@ -35,6 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from ..storage import s3_not_found, write_file_atomically
+
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
@@ -90,7 +92,9 @@ class BackupTarget(Protocol):
     description: str
 
     def new_key(self, when: datetime) -> str: ...
-    def write(self, key: str, produce: Callable[[BinaryIO], ArchiveResult]) -> BackupInfo: ...
+    def write(
+        self, key: str, write_contents: Callable[[BinaryIO], ArchiveResult]
+    ) -> BackupInfo: ...
     def list(self, with_checksums: bool = False) -> list[BackupInfo]: ...
     def info(self, key: str) -> BackupInfo: ...
     def open(self, key: str, version: str | None = None) -> BinaryIO: ...
@@ -125,8 +129,6 @@ class MultipartWriter:
         self._slots = threading.BoundedSemaphore(in_flight)
         self._pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="s3-part")
         self._next_part = 1
-        self.bytes_sent = 0
-        self.parts_sent = 0
 
     # The archive writer calls only write() and flush().
     def writable(self) -> bool:
@@ -174,8 +176,6 @@ class MultipartWriter:
         self._parts[number] = {"ETag": reply["ETag"], "PartNumber": number}
         if reply.get("ChecksumSHA256"):
             self._parts[number]["ChecksumSHA256"] = reply["ChecksumSHA256"]
-        self.bytes_sent += len(body)
-        self.parts_sent += 1
 
     def _raise_failed(self) -> None:
         for future in self._futures:
@@ -270,14 +270,14 @@ class S3Target:
             )
         return stamp
 
-    def write(self, key: str, produce: Callable[[BinaryIO], ArchiveResult]) -> BackupInfo:
+    def write(self, key: str, write_contents: Callable[[BinaryIO], ArchiveResult]) -> BackupInfo:
         self._check_key(key)
         temporary = self._incomplete_prefix() + key.rsplit("/", 1)[1]
         upload = MultipartWriter(
             self.client, self.bucket, temporary, self.part_size, self.sse, self.in_flight
         )
         try:
-            result = produce(upload)
+            result = write_contents(upload)
             upload.complete()
         except BaseException:
             upload.abort()
@@ -361,7 +361,7 @@ class S3Target:
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            if s3_not_found(error):
                 raise BackupNotFound(f"no backup {key!r} in {self.description}") from None
             raise
         return self._info_from_head(key, head, stamp)
@@ -382,10 +382,9 @@ class S3Target:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=key, **extra)["Body"]
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            if code in ("404", "NoSuchKey"):
+            if s3_not_found(error):
                 raise BackupNotFound(f"no backup {key!r} in {self.description}") from None
-            if code in ("412", "PreconditionFailed"):
+            if error.response.get("Error", {}).get("Code") in ("412", "PreconditionFailed"):
                 raise TargetError(f"backup {key} changed while it was being read") from None
             raise
 
@@ -436,17 +435,17 @@ class LocalTarget:
             )
         return self.root / key, stamp
 
-    def write(self, key: str, produce: Callable[[BinaryIO], ArchiveResult]) -> BackupInfo:
+    def write(self, key: str, write_contents: Callable[[BinaryIO], ArchiveResult]) -> BackupInfo:
         path, _ = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=".tar.gz")
         try:
             with os.fdopen(fd, "wb") as out:
-                result = produce(out)
+                result = write_contents(out)
                 out.flush()
                 os.fsync(out.fileno())
             sidecar = path.with_name(path.name + SIDECAR)
-            _write_atomically(sidecar, f"{result.sha256}  {path.name}\n".encode())
+            write_file_atomically(sidecar, f"{result.sha256}  {path.name}\n".encode(), TEMP_PREFIX)
             os.replace(temporary, path)
             _fsync_dir(path.parent)
         except BaseException:
@@ -516,25 +515,22 @@ class LocalTarget:
         return removed
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def app_target() -> S3Target | LocalTarget:
+    """The current app's backup target, built once per app (an S3 client is costly)."""
+    from flask import current_app
+
+    target = current_app.extensions.get("backup_target")
+    if target is None:
+        target = current_app.extensions["backup_target"] = target_from_config(current_app.config)
+    return target
 
 
 def target_from_config(config: Mapping[str, Any], client=None) -> S3Target | LocalTarget:
