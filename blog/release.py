@@ -1,26 +1,27 @@
 """`flask --app app release`: what a deploy checks before new code takes traffic.
 
 The Procfile's `release` process runs it once per deploy; a failure stops the deploy
-with a message that says what to fix.
+with a message that says what to fix. It asks Redis through the data layer, the bucket
+through boto3, and registers the schedule through blog/backups/schedule.py.
 """
 
 from __future__ import annotations
 
 import click
-import redis
 from flask import current_app
 from flask.cli import with_appcontext
 
 from .data import get_data
+from .queues import app_rq_connection
+from .storage import app_storage
 
 
 def check_redis() -> list[str]:
     """Redis answers, and will not silently evict the blog's data when memory runs out."""
     data = get_data()
     data.ping()
-    try:
-        policy = data.redis.config_get("maxmemory-policy").get("maxmemory-policy")
-    except redis.ResponseError:  # managed Redis often forbids CONFIG
+    policy = data.eviction_policy()
+    if policy is None:  # managed Redis often forbids CONFIG
         return [
             "could not read maxmemory-policy (CONFIG is disabled here); make sure it is noeviction"
         ]
@@ -37,7 +38,7 @@ def check_media() -> None:
     """With S3, the bucket exists and the credentials may use it."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    storage = current_app.extensions["media_storage"]
+    storage = app_storage()
     bucket = getattr(storage, "bucket", None)
     if not bucket:
         return
@@ -54,7 +55,7 @@ def sync_backup_schedule() -> str:
     from .backups.schedule import sync_schedule
 
     cron = current_app.config["BACKUP_CRON"]
-    _, changed = sync_schedule(current_app.extensions["rq_connection"], cron)
+    _, changed = sync_schedule(app_rq_connection(), cron)
     return f"backup schedule {cron!r} (UTC) {'registered' if changed else 'unchanged'}"
 
 

@@ -177,3 +177,10 @@ def storage_from_config(config: Mapping) -> MediaStorage:
             config.get("MEDIA_URL"),
         )
     return LocalStorage(config["MEDIA_ROOT"])
+
+
+def app_storage() -> MediaStorage:
+    """The current app's media storage (made once by create_app)."""
+    from flask import current_app
+
+    return current_app.extensions["media_storage"]

@@ -14,6 +14,7 @@ from processing.archive import ArchiveError
 
 from ..data import get_data
 from ..queues import app_rq_connection
+from ..storage import app_storage
 from . import service
 from .enqueue import enqueue_backup
 from .schedule import BadCron, registered, sync_schedule
@@ -91,7 +92,7 @@ def run_command(enqueue: bool) -> None:
     try:
         outcome = service.run_backup(
             get_data(),
-            current_app.extensions["media_storage"],
+            app_storage(),
             target,
             current_app.config,
             progress=progress,
@@ -204,9 +205,7 @@ def restore_command(key: str, force: bool) -> None:
     target = app_target()
     click.echo(f"Checking {key} before writing anything...")
     try:
-        result = service.restore_backup(
-            get_data(), current_app.extensions["media_storage"], target, key, force=force
-        )
+        result = service.restore_backup(get_data(), app_storage(), target, key, force=force)
     except BackupNotFound as error:
         raise _fail(str(error)) from None
     except (ArchiveError, TargetError) as error:

@@ -11,6 +11,10 @@ which enqueues `jobs.backup.run_backup` as a fresh job with RQ's Retry. rq-sched
 re-enqueues the same job object every night, so retry counters kept on it would carry
 over from one night to the next (and its `cron()` takes no Retry at all).
 
+These are rq-scheduler's keys, not the blog's (the data layer owns those): this module
+reaches them through rq-scheduler's API, and reads and writes the job's score in its
+sorted set directly where the API has no call for it.
+
 Time zone: rq-scheduler computes the next run of a cron string in the local time zone
 of the process that computes it (whatever `use_local_timezone` says). The scheduler
 process (jobs/scheduler.py) therefore runs with TZ=UTC, and this module computes the

@@ -19,17 +19,13 @@ from processing.images import EXTENSIONS, MIME_TYPES, UnsupportedImage, sniff_fo
 from ..auth import login_required
 from ..data import ImageRecord, get_data
 from ..queues import enqueue_image_cleaning
-from ..storage import MediaStorage
+from ..storage import app_storage
 from . import bp
 
 log = logging.getLogger(__name__)
 
 # An image's bytes never change once ready: caches may keep them for a year.
 IMMUTABLE = "public, max-age=31536000, immutable"
-
-
-def storage() -> MediaStorage:
-    return current_app.extensions["media_storage"]
 
 
 def json_error(status: int, message: str):
@@ -89,7 +85,7 @@ def upload():
         g.user["id"], fmt, EXTENSIONS[fmt], MIME_TYPES[fmt], len(data), upload.filename
     )
     try:
-        storage().put(record.incoming_key, data, "application/octet-stream")
+        app_storage().put(record.incoming_key, data, "application/octet-stream")
         enqueue_image_cleaning(record.id)
     except Exception:
         log.exception("could not hand image %s to the workers", record.id)
@@ -119,10 +115,10 @@ def media(image_id: str, filename: str):
     ):
         abort(404)  # processing, failed or unknown: the raw upload is never served
     key = record.storage_key(variant)
-    public = storage().public_url(key)
+    public = app_storage().public_url(key)
     if public:
         return redirect(public, 302)
-    body = storage().open(key)
+    body = app_storage().open(key)
     response = Response(stream_with_context(_in_pieces(body)), mimetype=record.mime_type)
     response.headers["Cache-Control"] = IMMUTABLE
     response.headers["X-Content-Type-Options"] = "nosniff"
