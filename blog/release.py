@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 
 from .data import get_data
 from .queues import app_rq_connection
-from .storage import app_storage
+from .storage import S3Storage, app_storage
 
 
 def check_redis() -> list[str]:
@@ -39,14 +39,13 @@ def check_media() -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     storage = app_storage()
-    bucket = getattr(storage, "bucket", None)
-    if not bucket:
+    if not isinstance(storage, S3Storage):
         return
     try:
-        storage.client.head_bucket(Bucket=bucket)
+        storage.client.head_bucket(Bucket=storage.bucket)
     except (BotoCoreError, ClientError) as error:
         raise click.ClickException(
-            f"media bucket {bucket!r} is not usable ({error}). Check S3_BUCKET, "
+            f"media bucket {storage.bucket!r} is not usable ({error}). Check S3_BUCKET, "
             "S3_ENDPOINT_URL and the AWS_* credentials."
         ) from None
 

@@ -17,7 +17,7 @@ from ..queues import app_rq_connection
 from ..storage import app_storage
 from . import service
 from .enqueue import enqueue_backup
-from .schedule import BadCron, registered, sync_schedule
+from .schedule import BadCron, next_run, registered, sync_schedule
 from .targets import BackupNotFound, TargetError, app_target
 
 MB = 1024 * 1024
@@ -239,7 +239,7 @@ def schedule_command(cron: str | None) -> None:
         _, changed = sync_schedule(connection, cron)
     except BadCron as error:
         raise click.BadParameter(str(error), param_hint="'--cron' / BACKUP_CRON") from None
-    _, when = registered(connection)
+    _, when = registered(connection) or (None, next_run(cron))
     click.echo(
         f"Nightly backup {'registered' if changed else 'already registered'}: "
         f"'{cron}' in UTC; next run {when:%Y-%m-%d %H:%M}Z. "

@@ -269,12 +269,12 @@ def _run_backup(
         def media() -> Iterator[MediaItem]:
             files = exporter.media_files()  # records() is consumed by now
             total, counter = sum(size for _, size in files), [0]
+
+            def opener(name: str) -> Callable[[], _CountingReader]:
+                return lambda: _CountingReader(storage.open(name), counter, total, progress)
+
             for name, size in files:
-                yield MediaItem(
-                    name,
-                    size,
-                    lambda name=name: _CountingReader(storage.open(name), counter, total, progress),
-                )
+                yield MediaItem(name, size, opener(name))
 
         def write_archive_into(out: BinaryIO):
             return write_archive(

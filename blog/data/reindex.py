@@ -19,6 +19,7 @@ from typing import Any
 
 import redis
 from redis.client import Pipeline
+from redis.typing import EncodableT
 
 from .keys import DERIVED, Keys, family_of
 
@@ -52,10 +53,10 @@ class _Entities:
 class _Indexes:
     published: Scores = field(default_factory=dict)
     tags: dict[str, Scores] = field(default_factory=lambda: defaultdict(dict))
-    slugs: dict[str, str] = field(default_factory=dict)
+    slugs: dict[EncodableT, EncodableT] = field(default_factory=dict)  # HSET mapping
     user_posts: dict[str, Scores] = field(default_factory=lambda: defaultdict(dict))
     user_pending: dict[str, Scores] = field(default_factory=lambda: defaultdict(dict))
-    usernames: dict[str, str] = field(default_factory=dict)
+    usernames: dict[EncodableT, EncodableT] = field(default_factory=dict)
     user_images: dict[str, Scores] = field(default_factory=lambda: defaultdict(dict))
 
 
