@@ -59,6 +59,11 @@ def test_a_builder_without_classification_is_caught():
     assert unclassified == ["drafts"]
 
 
+def test_every_template_starts_with_a_literal_segment():
+    # family_of() looks families up by their first segment.
+    assert all(not f.template.startswith("<") for f in FAMILIES)
+
+
 def test_unknown_keys_belong_to_no_family():
     assert family_of("plugin:thing") is None
     assert family_of("post:abc") is None  # post ids are decimal

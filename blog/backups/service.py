@@ -19,7 +19,14 @@ from typing import BinaryIO
 
 from redis.exceptions import LockError
 
-from processing.archive import ArchiveError, MediaItem, read_archive, verify_archive, write_archive
+from processing.archive import (
+    ArchiveError,
+    ArchiveSummary,
+    MediaItem,
+    read_archive,
+    verify_archive,
+    write_archive,
+)
 from processing.images import MIME_BY_EXTENSION
 
 from ..data import DataLayer
@@ -257,53 +264,58 @@ def _run_backup(
         cleaned = target.cleanup()
         if cleaned:
             log.info("removed %d leftovers of interrupted backups", cleaned)
-        key = _unused_backup_key(target, started.replace(microsecond=0))
-        outcome["key"] = key
-        exporter = Exporter(
-            data.redis,
-            data.keys,
-            _media_size(storage),
-            progress=lambda n: progress("data", n, None),
-        )
-
-        def media() -> Iterator[MediaItem]:
-            files = exporter.media_files()  # records() is consumed by now
-            total, counter = sum(size for _, size in files), [0]
-
-            def opener(name: str) -> Callable[[], _CountingReader]:
-                return lambda: _CountingReader(storage.open(name), counter, total, progress)
-
-            for name, size in files:
-                yield MediaItem(name, size, opener(name))
-
-        def write_archive_into(out: BinaryIO):
-            return write_archive(
-                _CountingWriter(out, progress),
-                exporter.records(),
-                media(),
-                app_version=APP_VERSION,
-                key_prefix=data.keys.prefix,
-                counts=_CountsAtManifestTime(exporter),
-                created_at=started,
-            )
-
-        info = target.write(key, write_archive_into)
-        outcome.update(
-            ok=True, size=info.size, sha256=info.sha256, counts=exporter.counts.as_dict()
-        )
+        key = outcome["key"] = _unused_backup_key(target, started.replace(microsecond=0))
+        info, counts = _write_backup(data, storage, target, key, started, progress)
+        outcome.update(ok=True, size=info.size, sha256=info.sha256, counts=counts)
     except Exception as error:
         outcome.update(error=f"{type(error).__name__}: {error}", finished_at=time.time())
         data.backups.record(outcome)
         raise
-    else:
-        try:
-            outcome["deleted"] = apply_retention(target, config)
-        except Exception as error:  # the backup itself is good
-            log.exception("retention failed")
-            outcome["retention_error"] = f"{type(error).__name__}: {error}"
-        outcome["finished_at"] = time.time()
-        data.backups.record(outcome)
-        return outcome
+    try:
+        outcome["deleted"] = apply_retention(target, config)
+    except Exception as error:  # the backup itself is good
+        log.exception("retention failed")
+        outcome["retention_error"] = f"{type(error).__name__}: {error}"
+    outcome["finished_at"] = time.time()
+    data.backups.record(outcome)
+    return outcome
+
+
+def _write_backup(
+    data: DataLayer,
+    storage: MediaStorage,
+    target: BackupTarget,
+    key: str,
+    started: datetime,
+    progress: Progress,
+) -> tuple[BackupInfo, dict[str, int]]:
+    """Stream records and media into an archive stored under `key`; (info, counts)."""
+    exporter = Exporter(
+        data.redis, data.keys, _media_size(storage), progress=lambda n: progress("data", n, None)
+    )
+
+    def media() -> Iterator[MediaItem]:
+        files = exporter.media_files()  # records() is consumed by now
+        total, counter = sum(size for _, size in files), [0]
+
+        def opener(name: str) -> Callable[[], _CountingReader]:
+            return lambda: _CountingReader(storage.open(name), counter, total, progress)
+
+        for name, size in files:
+            yield MediaItem(name, size, opener(name))
+
+    def write_archive_into(out: BinaryIO) -> ArchiveSummary:
+        return write_archive(
+            _CountingWriter(out, progress),
+            exporter.records(),
+            media(),
+            app_version=APP_VERSION,
+            key_prefix=data.keys.prefix,
+            counts=_CountsAtManifestTime(exporter),
+            created_at=started,
+        )
+
+    return target.write(key, write_archive_into), exporter.counts.as_dict()
 
 
 # ---- retention ------------------------------------------------------------------------

@@ -204,11 +204,14 @@ class Keys:
         return self.key("backup", "lock")
 
 
+_NOT_BUILDERS = ("key", "name")  # the helpers every builder uses
+
+
 def builders(schema: type[Keys] = Keys) -> Iterator[tuple[str, Callable]]:
     """(name, function) of every key builder `schema` defines (properties unwrapped)."""
     for attr, value in vars(schema).items():
         function = value.fget if isinstance(value, property) else value
-        if callable(function) and not attr.startswith("_") and attr not in ("key", "name"):
+        if callable(function) and not attr.startswith("_") and attr not in _NOT_BUILDERS:
             yield attr, function
 
 
@@ -219,12 +222,17 @@ def _families() -> tuple[KeyFamily, ...]:
 
 FAMILIES = _families()
 _BY_NAME = {f.name: f for f in FAMILIES}
+# Families by their first segment (every template starts with a literal one), so that
+# classifying each of a backup's keys tries a handful of patterns, not all of them.
+_BY_HEAD: dict[str, list[KeyFamily]] = {}
+for _family in FAMILIES:
+    _BY_HEAD.setdefault(_family.template.split(":", 1)[0], []).append(_family)
 
 
 def family_of(name: str) -> KeyFamily | None:
     """The family of a key name (without the prefix); None for a key nobody builds
     (backups keep such keys as they are)."""
-    for candidate in FAMILIES:
+    for candidate in _BY_HEAD.get(name.split(":", 1)[0], ()):
         if candidate.pattern.fullmatch(name):
             return candidate
     return None
