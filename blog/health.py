@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 
 from .data import get_data
 from .queues import live_workers, queue_stats, scheduler_alive
@@ -43,7 +43,7 @@ def redis_check() -> tuple[str, dict]:
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> Response:
     body: dict = {}
     worst = "ok"
     for function in CHECKS:

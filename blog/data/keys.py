@@ -71,11 +71,14 @@ class KeyFamily:
 Builder = TypeVar("Builder", bound=Callable)
 
 
-def family(template: str, backup: Backup, *, read_with: str | None = None) -> Callable:
+def family(
+    template: str, backup: Backup, *, read_with: str | None = None
+) -> Callable[[Builder], Builder]:
     """Attach a key family to a builder of `Keys` (put it under `@property` if any)."""
 
     def attach(builder: Builder) -> Builder:
-        builder.key_family = KeyFamily(builder.__name__, template, backup, read_with)  # type: ignore[attr-defined]
+        described = KeyFamily(builder.__name__, template, backup, read_with)
+        builder.key_family = described  # type: ignore[attr-defined]
         return builder
 
     return attach

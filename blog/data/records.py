@@ -27,6 +27,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
@@ -112,7 +113,8 @@ def _zset(flat: list) -> list[list]:
     return [[member, float(score)] for member, score in _pairs(flat)]
 
 
-def _value(rtype: str, raw):
+def _value(rtype: str, raw: Any) -> Any:
+    """A Lua script's decoded JSON reply in the archive's value encoding."""
     if rtype == "hash":
         return dict(_pairs(raw))
     if rtype == "set":
@@ -124,7 +126,7 @@ def _value(rtype: str, raw):
     return raw  # string
 
 
-def _record(key: str, rtype: str, value, ttl_ms: int | None = None) -> dict:
+def _record(key: str, rtype: str, value: Any, ttl_ms: int | None = None) -> dict:
     return {"key": key, "type": rtype, "value": value, "ttl_ms": ttl_ms}
 
 
@@ -248,7 +250,7 @@ class Exporter:
                     self.counts.other_keys += 1
                 yield self._emit(record)
 
-    def _post_records(self, post_id: int, reply) -> Iterator[dict]:
+    def _post_records(self, post_id: int, reply: list | None) -> Iterator[dict]:
         if not reply:
             return  # deleted after SCAN saw it: not in this backup
         post, tags, slugs, approved, pending, comments = (part or [] for part in reply)
@@ -270,10 +272,10 @@ class Exporter:
                 name = keys.name(keys.comment(int(comment_id)))
                 yield self._emit(_record(name, "hash", dict(_pairs(fields))))
 
-    def _key_record(self, name: str, reply) -> dict | None:
-        rtype = reply[0]
-        if rtype == "none":
+    def _key_record(self, name: str, reply: list | None) -> dict | None:
+        if not reply or reply[0] == "none":
             return None  # deleted after SCAN saw it
+        rtype = reply[0]
         if len(reply) == 1:
             self.counts.unsupported_keys += 1  # a stream or module type: not exportable
             return None
