@@ -43,6 +43,9 @@ MEDIA_MISSING_ERROR = (
     "The image's files were missing when the backup was made. Please upload it again."
 )
 MEDIA_MISSING_FLAG = "backup_media_missing"
+# The families the post's Lua script (_POST_GROUP) reads with it: exactly those whose
+# family says read_with="post" (tests/test_key_schema.py holds the two together).
+READ_WITH_POST = frozenset({"post_tags", "post_slugs", "post_comments", "post_pending", "comment"})
 # `restore --force` keeps these: the restore's own lock, and the record of past runs.
 KEPT_BY_RESTORE = frozenset({"backup_runs", "backup_last_good", "backup_lock"})
 
