@@ -2,8 +2,9 @@
 
 Plain functions over a data layer, a media storage and a backup target, so they run
 the same in an RQ worker (jobs/backup.py), in `flask backup ...` and in tests.
-The pieces: blog/data/backup.py (which keys, how to read and write them),
-processing/archive.py (the archive format), targets.py (where it goes).
+The pieces: blog/data/keys.py (which keys are what), blog/data/records.py (how to
+read and write them), processing/archive.py (the archive format), targets.py (where it
+goes).
 """
 
 from __future__ import annotations
