@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from processing.archive.format import media_name_problem
+
 
 class MediaNotFound(KeyError):
     pass
@@ -51,9 +53,10 @@ def write_file_atomically(path: Path, data: bytes, temp_prefix: str) -> None:
 
 
 def _safe_key(key: str) -> str:
-    parts = key.split("/")
-    if not key or any(p in ("", ".", "..") for p in parts) or key.startswith("/"):
-        raise ValueError(f"invalid media key {key!r}")
+    """A key that cannot leave the media root (the archive's rule for media names)."""
+    problem = media_name_problem(key)
+    if problem:
+        raise ValueError(f"invalid media key {key!r}: {problem}")
     return key
 
 

@@ -9,7 +9,7 @@
   app's faces, registered by :func:`init_app` only.
 
 The data side lives in the data layer (`blog/data/records.py`, `backup_runs.py`), the
-archive format in `processing/archive.py`, the job functions in `jobs/backup.py`.
+archive format in `processing/archive/`, the job functions in `jobs/backup.py`.
 Importing this package loads no view: a worker imports `service` and `targets` alone.
 """
 

@@ -3,7 +3,7 @@
 Plain functions over a data layer, a media storage and a backup target, so they run
 the same in an RQ worker (jobs/backup.py), in `flask backup ...` and in tests.
 The pieces: blog/data/keys.py (which keys are what), blog/data/records.py (how to
-read and write them), processing/archive.py (the archive format), targets.py (where it
+read and write them), processing/archive/ (the archive format), targets.py (where it
 goes).
 """
 
@@ -28,6 +28,7 @@ from processing.archive import (
     verify_archive,
     write_archive,
 )
+from processing.archive.streams import HashingReader
 from processing.images import MIME_BY_EXTENSION
 
 from ..data import DataLayer
@@ -88,6 +89,12 @@ class _RunLock:
         self._last = time.monotonic()
         return self
 
+    @contextlib.contextmanager
+    def beating(self) -> Iterator[None]:
+        """Around each read of an archive: reading is a sign of life too."""
+        self.beat()
+        yield
+
     def beat(self) -> None:
         if time.monotonic() - self._last >= LOCK_REFRESH_SECONDS:
             self._last = time.monotonic()
@@ -115,7 +122,9 @@ def _keeping_lock_alive(progress: Progress | None, lock: _RunLock) -> Progress:
 # ---- small stream helpers ------------------------------------------------------------
 
 
-class _CountingWriter:
+class _ArchiveProgressWriter:
+    """Reports the archive bytes written so far (write_archive hashes them itself)."""
+
     def __init__(self, out: BinaryIO, progress: Progress | None) -> None:
         self._out, self._progress, self.size = out, progress, 0
 
@@ -153,31 +162,6 @@ class _CountingReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-class _Sha256Reader:
-    """Hashes the archive bytes as the reader pulls them, to compare with the checksum
-    recorded when the backup was stored."""
-
-    def __init__(self, raw: BinaryIO, lock: _RunLock | None = None) -> None:
-        import hashlib
-
-        self._raw, self._sha, self.size, self._lock = raw, hashlib.sha256(), 0, lock
-
-    def read(self, size: int = -1) -> bytes:
-        if self._lock:
-            self._lock.beat()
-        data = self._raw.read(size)
-        self._sha.update(data)
-        self.size += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
-
-    def hexdigest(self) -> str:
-        return self._sha.hexdigest()
 
 
 class _CountsAtManifestTime(Mapping):
@@ -307,7 +291,7 @@ def _write_backup(
 
     def write_archive_into(out: BinaryIO) -> ArchiveSummary:
         return write_archive(
-            _CountingWriter(out, progress),
+            _ArchiveProgressWriter(out, progress),
             exporter.records(),
             media(),
             app_version=APP_VERSION,
@@ -365,7 +349,9 @@ def _read_checked(
             "completed backup run): refusing it"
         )
     with target.open(info.key, info.version) as raw:
-        reader = _Sha256Reader(raw, lock)
+        # Hashes the archive bytes as the reader pulls them, to compare with the
+        # checksum recorded when the backup was stored.
+        reader = HashingReader(raw, guard=lock.beating if lock else contextlib.nullcontext)
         manifest = read_archive(reader, **callbacks) if callbacks else verify_archive(reader)
         reader.drain()
     if reader.size != info.size:

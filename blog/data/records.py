@@ -16,7 +16,7 @@ excluded); docs/backup.md says what that buys. In short:
 * Excluded keys are neither exported nor restored. A key no builder makes is exported
   and restored as it is (type, value, TTL).
 
-Records have the shape of processing/archive.py: {"key" (without the prefix), "type",
+Records have the shape of processing/archive/format.py: {"key" (without the prefix), "type",
 "value", "ttl_ms"}.
 """
 

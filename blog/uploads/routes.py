@@ -14,12 +14,18 @@ from flask import (
     url_for,
 )
 
-from processing.images import EXTENSIONS, MIME_TYPES, UnsupportedImage, sniff_format
+from processing.images import (
+    EXTENSIONS,
+    MIME_BY_EXTENSION,
+    MIME_TYPES,
+    UnsupportedImage,
+    sniff_format,
+)
 
 from ..auth import login_required
 from ..data import ImageRecord, get_data
 from ..queues import enqueue_image_cleaning
-from ..storage import app_storage
+from ..storage import MediaNotFound, app_storage
 from . import bp
 
 log = logging.getLogger(__name__)
@@ -111,6 +117,7 @@ def media(image_id: str, filename: str):
         record is None
         or record.status != "ready"
         or ext != record.ext
+        or ext not in MIME_BY_EXTENSION  # the type served comes from this allowlist only
         or variant not in {v.name for v in record.variants}
     ):
         abort(404)  # processing, failed or unknown: the raw upload is never served
@@ -118,14 +125,18 @@ def media(image_id: str, filename: str):
     public = app_storage().public_url(key)
     if public:
         return redirect(public, 302)
-    body = app_storage().open(key)
-    response = Response(stream_with_context(_in_pieces(body)), mimetype=record.mime_type)
+    try:
+        body = app_storage().open(key)
+    except MediaNotFound:
+        log.warning("media file missing for image %s: %s", image_id, key)
+        abort(404)
+    response = Response(stream_with_context(_stream_file(body)), mimetype=MIME_BY_EXTENSION[ext])
     response.headers["Cache-Control"] = IMMUTABLE
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
-def _in_pieces(body, size: int = 256 * 1024):
+def _stream_file(body, size: int = 256 * 1024):
     """A media file streamed to the client in `size` reads, closed at the end."""
     with body:
         while chunk := body.read(size):
