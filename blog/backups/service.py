@@ -28,6 +28,7 @@ from processing.archive import (
     verify_archive,
     write_archive,
 )
+from processing.archive.format import Writable
 from processing.archive.streams import HashingReader
 from processing.images import MIME_BY_EXTENSION
 
@@ -125,10 +126,10 @@ def _keeping_lock_alive(progress: Progress | None, lock: _RunLock) -> Progress:
 class _ArchiveProgressWriter:
     """Reports the archive bytes written so far (write_archive hashes them itself)."""
 
-    def __init__(self, out: BinaryIO, progress: Progress | None) -> None:
+    def __init__(self, out: Writable, progress: Progress | None) -> None:
         self._out, self._progress, self.size = out, progress, 0
 
-    def write(self, data) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         written = self._out.write(data)
         self.size += len(data)
         if self._progress:
@@ -136,7 +137,9 @@ class _ArchiveProgressWriter:
         return written if written is not None else len(data)
 
     def flush(self) -> None:
-        self._out.flush()
+        flush = getattr(self._out, "flush", None)  # as write_archive's own writer does
+        if flush is not None:
+            flush()
 
 
 class _CountingReader:
@@ -289,7 +292,7 @@ def _write_backup(
         for name, size in files:
             yield MediaItem(name, size, opener(name))
 
-    def write_archive_into(out: BinaryIO) -> ArchiveSummary:
+    def write_archive_into(out: Writable) -> ArchiveSummary:
         return write_archive(
             _ArchiveProgressWriter(out, progress),
             exporter.records(),

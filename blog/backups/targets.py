@@ -35,6 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from processing.archive.format import Writable
+
 from ..storage import s3_not_found, write_file_atomically
 
 log = logging.getLogger(__name__)
@@ -93,7 +95,7 @@ class BackupTarget(Protocol):
 
     def new_key(self, when: datetime) -> str: ...
     def write(
-        self, key: str, write_contents: Callable[[BinaryIO], ArchiveResult]
+        self, key: str, write_contents: Callable[[Writable], ArchiveResult]
     ) -> BackupInfo: ...
     def list(self, with_checksums: bool = False) -> list[BackupInfo]: ...
     def info(self, key: str) -> BackupInfo: ...
@@ -271,7 +273,7 @@ class S3Target:
             )
         return stamp
 
-    def write(self, key: str, write_contents: Callable[[BinaryIO], ArchiveResult]) -> BackupInfo:
+    def write(self, key: str, write_contents: Callable[[Writable], ArchiveResult]) -> BackupInfo:
         self._check_key(key)
         temporary = self._incomplete_prefix() + key.rsplit("/", 1)[1]
         upload = MultipartWriter(
@@ -436,7 +438,7 @@ class LocalTarget:
             )
         return self.root / key, stamp
 
-    def write(self, key: str, write_contents: Callable[[BinaryIO], ArchiveResult]) -> BackupInfo:
+    def write(self, key: str, write_contents: Callable[[Writable], ArchiveResult]) -> BackupInfo:
         path, _ = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=".tar.gz")
