@@ -5,7 +5,10 @@ document and a level: "ok", "warning" (someone should look, the site works) or "
 (the site does not work: the answer is 503). Adding a check is one more decorated
 function; a feature keeps its own (the backup age: blog/backups/health.py).
 
-    {"status": "ok", "redis": "ok", "backup": "ok", "last_good_backup_age_seconds": 3600}
+    {"status": "ok", "redis": "ok", "backup": "ok", "last_good_backup_age_seconds": 3600,
+     "version": "0.1.0"}
+
+`version` is the installed project's (pyproject.toml), so a monitor sees which release runs.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from flask import Blueprint, Response, jsonify
 
 from .data import get_data
 from .queues import live_workers, queue_stats, scheduler_alive
+from .version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ def healthz() -> Response:
         body.update(fields)
         worst = max(worst, level, key=LEVELS.index)
     body["status"] = worst
+    body["version"] = __version__
     response = jsonify(body)
     response.status_code = 503 if worst == "error" else 200
     response.headers["Cache-Control"] = "no-store"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from datetime import UTC, datetime
+from typing import TextIO
 
 import click
 from flask import current_app
@@ -31,7 +32,7 @@ class ProgressLine:
     """One status line redrawn in place on a terminal (a bar once the media size is
     known); a line every few seconds when output is not a terminal."""
 
-    def __init__(self, stream=None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.state: dict[str, tuple[int, int | None]] = {}

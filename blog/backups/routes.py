@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 
 from ..auth import login_required
 from ..data import get_data
@@ -21,7 +22,7 @@ bp = Blueprint("backups", __name__)
 
 @bp.get("/admin/backups")
 @login_required
-def index():
+def index() -> str:
     data = get_data()
     list_error = None
     try:
@@ -53,7 +54,7 @@ def index():
 
 @bp.post("/admin/backups")
 @login_required
-def run_now():
+def run_now() -> ResponseReturnValue:
     waiting = [j for j in backup_jobs() if j["state"] in ("queued", "running")]
     if waiting:  # a double click, or two authors at once: one backup is enough
         flash(f"A backup is already {waiting[0]['state']} (job {waiting[0]['id']}).")

@@ -16,7 +16,8 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from types import TracebackType
+from typing import Any, BinaryIO, cast
 
 from redis.exceptions import LockError
 
@@ -28,7 +29,7 @@ from processing.archive import (
     verify_archive,
     write_archive,
 )
-from processing.archive.format import Writable
+from processing.archive.format import ReadableFile, Writable
 from processing.archive.streams import HashingReader
 from processing.images import MIME_BY_EXTENSION
 
@@ -104,7 +105,7 @@ class _RunLock:
             except LockError:  # expired meanwhile: the run goes on, as it would have
                 log.warning("the %s lost its lock %s", self._what, self._lock_key)
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         with contextlib.suppress(LockError):  # expired, or taken by someone else since
             self._lock.release()
 
@@ -146,7 +147,7 @@ class _CountingReader:
     """Wraps a media file so its bytes count toward progress while the archive reads."""
 
     def __init__(
-        self, raw: BinaryIO, counter: list[int], total: int, progress: Progress | None
+        self, raw: ReadableFile, counter: list[int], total: int, progress: Progress | None
     ) -> None:
         self._raw, self._counter, self._total, self._progress = raw, counter, total, progress
 
@@ -157,29 +158,32 @@ class _CountingReader:
             self._progress("media", self._counter[0], self._total)
         return data
 
-    def close(self) -> None:
-        self._raw.close()
-
-    def __enter__(self):
+    def __enter__(self) -> _CountingReader:
+        self._raw.__enter__()
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._raw.__exit__(kind, error, tb)
 
 
-class _CountsAtManifestTime(Mapping):
+class _CountsAtManifestTime(Mapping[str, int]):
     """The exporter's counts as they are when the manifest is written (last)."""
 
     def __init__(self, exporter: Exporter) -> None:
         self._exporter = exporter
 
-    def _now(self) -> dict:
+    def _now(self) -> dict[str, int]:
         return self._exporter.counts.as_dict()
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> int:
         return self._now()[key]
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[str]:
         return iter(self._now())
 
     def __len__(self) -> int:
@@ -299,7 +303,9 @@ def _write_backup(
             media(),
             app_version=APP_VERSION,
             key_prefix=data.keys.prefix,
-            counts=_CountsAtManifestTime(exporter),
+            # write_archive reads the counts (dict(counts)) only when it writes the
+            # manifest, last: this view then holds the final figures.
+            counts=cast("dict[str, Any]", _CountsAtManifestTime(exporter)),
             created_at=started,
         )
 
@@ -342,7 +348,7 @@ def apply_retention(
 
 
 def _read_checked(
-    target: BackupTarget, info: BackupInfo, lock: _RunLock | None = None, **callbacks
+    target: BackupTarget, info: BackupInfo, lock: _RunLock | None = None, **callbacks: Any
 ) -> dict:
     """One full pass over a stored archive: every member checksum, every record, and
     the SHA-256 of the whole file against the one recorded at backup time."""

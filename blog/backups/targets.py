@@ -117,7 +117,13 @@ class MultipartWriter:
     """
 
     def __init__(
-        self, client, bucket: str, key: str, part_size: int, extra: dict, in_flight: int = 2
+        self,
+        client: Any,  # a boto3 S3 client (boto3 ships no types)
+        bucket: str,
+        key: str,
+        part_size: int,
+        extra: dict[str, str],
+        in_flight: int = 2,
     ) -> None:
         self.client, self.bucket, self.key = client, bucket, key
         self.part_size = part_size
@@ -136,7 +142,7 @@ class MultipartWriter:
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         self._raise_failed()
         self._buf += data
         while len(self._buf) >= self.part_size:
@@ -218,7 +224,8 @@ class MultipartWriter:
             )
 
 
-def s3_client(endpoint_url: str | None = None):
+def s3_client(endpoint_url: str | None = None) -> Any:
+    """A boto3 S3 client with bounded retries and timeouts (boto3 ships no types)."""
     import boto3
     from botocore.config import Config
 
@@ -234,7 +241,7 @@ class S3Target:
         bucket: str,
         prefix: str = "backups",
         *,
-        client=None,
+        client: Any = None,
         endpoint_url: str | None = None,
         sse_kms_key_id: str = "",
         part_size: int = 8 * MiB,
@@ -536,7 +543,7 @@ def app_target() -> S3Target | LocalTarget:
     return target
 
 
-def target_from_config(config: Mapping[str, Any], client=None) -> S3Target | LocalTarget:
+def target_from_config(config: Mapping[str, Any], client: Any = None) -> S3Target | LocalTarget:
     """S3 when BACKUP_BUCKET or S3_BUCKET is set (AWS_* credentials), else BACKUP_ROOT."""
     bucket = config.get("BACKUP_BUCKET") or config.get("S3_BUCKET")
     if bucket:
