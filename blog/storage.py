@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from processing.archive.format import Readable, ReadableFile
+from processing.archive.format import Readable, ReadableFile, media_name_problem
 
 
 class MediaNotFound(KeyError):
@@ -35,11 +35,41 @@ class MediaStorage(Protocol):
     def keys(self, prefix: str = "") -> Iterator[str]: ...
 
 
+def s3_not_found(error: Exception) -> bool:
+    """A botocore ClientError that says the object (or key) does not exist."""
+    response = getattr(error, "response", None) or {}
+    return response.get("Error", {}).get("Code") in ("404", "NoSuchKey")
+
+
+def write_file_atomically(path: Path, data: bytes, temp_prefix: str) -> None:
+    """Write `data` to `path` whole or not at all (see write_stream_atomically)."""
+    write_stream_atomically(path, io.BytesIO(data), temp_prefix)
+
+
+def write_stream_atomically(path: Path, source: Readable, temp_prefix: str) -> None:
+    """Copy `source` to `path` whole or not at all: a temporary file `temp_prefix*` in
+    the same directory, fsynced, then renamed over `path`."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            shutil.copyfileobj(source, f, 1024 * 1024)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def _safe_key(key: str) -> str:
-    parts = key.split("/")
-    if not key or any(p in ("", ".", "..") for p in parts) or key.startswith("/"):
-        raise ValueError(f"invalid media key {key!r}")
+    """A key that cannot leave the media root (the archive's rule for media names)."""
+    problem = media_name_problem(key)
+    if problem:
+        raise ValueError(f"invalid media key {key!r}: {problem}")
     return key
+
+
+TEMP_PREFIX = ".part-"  # a write in progress; never listed
 
 
 class LocalStorage:
@@ -58,14 +88,7 @@ class LocalStorage:
         """Like put, streamed from a file (large documents): all or nothing."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                shutil.copyfileobj(source, f, 1024 * 1024)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_stream_atomically(path, source, TEMP_PREFIX)
 
     def download_url(self, key: str, filename: str, expires: int) -> str | None:
         return None  # the app streams local files to their owner itself
@@ -96,7 +119,7 @@ class LocalStorage:
         base = self.root / prefix if prefix else self.root
         if base.exists():
             for path in sorted(base.rglob("*")):
-                if path.is_file() and not path.name.startswith(".part-"):
+                if path.is_file() and not path.name.startswith(TEMP_PREFIX):
                     yield path.relative_to(self.root).as_posix()
 
 
@@ -166,7 +189,7 @@ class S3Storage:
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            if s3_not_found(error):
                 raise MediaNotFound(key) from None
             raise
         return head["ContentLength"]
@@ -186,7 +209,7 @@ class S3Storage:
                 yield item["Key"][len(self.prefix) :]
 
 
-def storage_from_config(config: Mapping) -> LocalStorage | S3Storage:
+def storage_from_config(config: Mapping) -> MediaStorage:
     """S3 when S3_BUCKET is set (credentials from the standard AWS_* variables), else
     the local MEDIA_ROOT directory."""
     if config.get("S3_BUCKET"):
@@ -197,3 +220,10 @@ def storage_from_config(config: Mapping) -> LocalStorage | S3Storage:
             config.get("MEDIA_URL"),
         )
     return LocalStorage(config["MEDIA_ROOT"])
+
+
+def app_storage() -> MediaStorage:
+    """The current app's media storage (made once by create_app)."""
+    from flask import current_app
+
+    return current_app.extensions["media_storage"]

@@ -10,7 +10,7 @@ from PIL import Image
 
 from blog.data import DataLayer, ImageVariant, PostInput
 from tests.backup_helpers import TITLES
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 FORMATS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
 MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}

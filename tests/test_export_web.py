@@ -26,9 +26,9 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
 from bench.backup import populate
-from blog.data.backup import EXCLUDED, classify
-from tests.conftest import PASSWORD, ROOT, RQ, S3_CREDENTIALS, make_app
+from blog.data.keys import EXCLUDED, family_of
 from tests.export_helpers import make_blog
+from tests.helpers import PASSWORD, ROOT, RQ, S3_CREDENTIALS, make_app
 from tests.test_worker_kill import kill_hard, wait_for
 
 DOCUMENTS = "documents"
@@ -370,8 +370,8 @@ def test_backups_never_hold_exports(
     client.post("/export", data={"format": "markdown"})
     run_documents(burst_worker, env)
     assert export_files(media_root)
-    assert classify("export:1:markdown:build") == EXCLUDED
-    assert classify("export:1:epub:file") == EXCLUDED
+    assert family_of("export:1:markdown:build").backup == EXCLUDED
+    assert family_of("export:1:epub:file").backup == EXCLUDED
     app.config["BACKUP_ROOT"] = str(tmp_path / "backups")
     result = runner.invoke(args=["backup", "run"])
     assert result.exit_code == 0, result.output
