@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from rq import Callback, Queue, Retry
 from rq.job import Job
 
-from ..queues import DOCUMENTS_QUEUE
+from ..queues import DOCUMENTS_QUEUE, app_rq_connection
 
 # Long document work (exports, imports): a killed worker's build is run again from the
 # start; storage or network trouble is retried after 10 s, then 1 minute.
@@ -26,7 +25,7 @@ def enqueue_document(
     """A job on the `documents` queue whose progress its owner can watch: job.meta holds
     `owner_id` (only they see its status) and the progress fields jobs/progress.py
     writes. `on_stopped` names a function the worker calls after "Cancel" killed it."""
-    queue = Queue(DOCUMENTS_QUEUE, connection=current_app.extensions["rq_connection"])
+    queue = Queue(DOCUMENTS_QUEUE, connection=app_rq_connection())
     return queue.enqueue(
         func,
         kwargs=kwargs,

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import time
 
-import redis
-from flask import current_app
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
-from ..queues import DOCUMENTS_QUEUE
+from ..queues import DOCUMENTS_QUEUE, app_rq_connection
 
 STATES = {
     JobStatus.CREATED: "queued",
@@ -32,14 +30,10 @@ LIVE_STATES = frozenset({"queued", "retrying", "running"})
 ENQUEUE_GRACE_SECONDS = 30
 
 
-def _connection() -> redis.Redis:
-    return current_app.extensions["rq_connection"]
-
-
 def fetch(job_id: str, owner_id: int | None = None) -> Job | None:
     """The documents job `job_id`, if it exists (and belongs to `owner_id` if given)."""
     try:
-        job = Job.fetch(job_id, connection=_connection())
+        job = Job.fetch(job_id, connection=app_rq_connection())
     except NoSuchJobError:
         return None
     if job.origin != DOCUMENTS_QUEUE:
@@ -89,7 +83,7 @@ def cancel(job: Job) -> None:
     """Stop it if it runs (the worker kills the work horse), else take it off the queue."""
     if state(job) == "running":
         try:
-            send_stop_job_command(_connection(), job.id)
+            send_stop_job_command(app_rq_connection(), job.id)
             return
         except InvalidJobOperation:
             pass  # it ended or has not started after all
