@@ -9,11 +9,12 @@ Keys are '/'-separated paths such as `incoming/<id>` (raw uploads, never served)
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
 from processing.archive.format import ReadableFile, media_name_problem
 
@@ -39,7 +40,7 @@ def s3_not_found(error: Exception) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path, temp_prefix: str, suffix: str = "") -> Iterator[BinaryIO]:
+def atomic_file(path: Path, temp_prefix: str, suffix: str = "") -> Iterator[io.BufferedWriter]:
     """A file that appears at `path` whole or not at all: what the block writes goes to a
     temporary file `temp_prefix*suffix` in the same directory, which is fsynced and renamed
     over `path` when the block ends without an error (and removed when it raises)."""
