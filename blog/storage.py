@@ -8,6 +8,7 @@ Keys are '/'-separated paths such as `incoming/<id>` (raw uploads, never served)
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -30,9 +31,9 @@ class MediaStorage(Protocol):
     def size(self, key: str) -> int: ...
     def delete(self, key: str) -> None: ...
     def public_url(self, key: str) -> str | None: ...
+    def keys(self, prefix: str = "") -> Iterator[str]: ...
     def put_file(self, key: str, source: Readable, content_type: str) -> None: ...
     def download_url(self, key: str, filename: str, expires: int) -> str | None: ...
-    def keys(self, prefix: str = "") -> Iterator[str]: ...
 
 
 def s3_not_found(error: Exception) -> bool:
@@ -41,24 +42,27 @@ def s3_not_found(error: Exception) -> bool:
     return response.get("Error", {}).get("Code") in ("404", "NoSuchKey")
 
 
-def write_file_atomically(path: Path, data: bytes, temp_prefix: str) -> None:
-    """Write `data` to `path` whole or not at all (see write_stream_atomically)."""
-    write_stream_atomically(path, io.BytesIO(data), temp_prefix)
-
-
-def write_stream_atomically(path: Path, source: Readable, temp_prefix: str) -> None:
-    """Copy `source` to `path` whole or not at all: a temporary file `temp_prefix*` in
-    the same directory, fsynced, then renamed over `path`."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix)
+@contextlib.contextmanager
+def atomic_file(path: Path, temp_prefix: str, suffix: str = "") -> Iterator[io.BufferedWriter]:
+    """A file that appears at `path` whole or not at all: what the block writes goes to a
+    temporary file `temp_prefix*suffix` in the same directory, which is fsynced and renamed
+    over `path` when the block ends without an error (and removed when it raises)."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix, suffix=suffix)
     try:
         with os.fdopen(fd, "wb") as f:
-            shutil.copyfileobj(source, f, 1024 * 1024)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_file_atomically(path: Path, data: bytes, temp_prefix: str) -> None:
+    """Write `data` to `path` whole or not at all (see atomic_file)."""
+    with atomic_file(path, temp_prefix) as f:
+        f.write(data)
 
 
 def _safe_key(key: str) -> str:
@@ -82,13 +86,16 @@ class LocalStorage:
         return self.root / _safe_key(key)
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
-        self.put_file(key, io.BytesIO(data), content_type)
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_file_atomically(path, data, TEMP_PREFIX)
 
     def put_file(self, key: str, source: Readable, content_type: str) -> None:
         """Like put, streamed from a file (large documents): all or nothing."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_stream_atomically(path, source, TEMP_PREFIX)
+        with atomic_file(path, TEMP_PREFIX) as f:
+            shutil.copyfileobj(source, f, 1024 * 1024)
 
     def download_url(self, key: str, filename: str, expires: int) -> str | None:
         return None  # the app streams local files to their owner itself
@@ -163,7 +170,7 @@ class S3Storage:
 
     def download_url(self, key: str, filename: str, expires: int) -> str | None:
         """A presigned GET that saves the object as `filename`, valid `expires` seconds."""
-        return self.client.generate_presigned_url(
+        url: str = self.client.generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": self.bucket,
@@ -172,16 +179,21 @@ class S3Storage:
             },
             ExpiresIn=expires,
         )
+        return url
 
     def get(self, key: str) -> bytes:
         with self.open(key) as body:
             return body.read()
 
     def open(self, key: str) -> ReadableFile:
+        from botocore.exceptions import ClientError
+
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
-        except self.client.exceptions.NoSuchKey:
-            raise MediaNotFound(key) from None
+        except ClientError as error:
+            if s3_not_found(error):
+                raise MediaNotFound(key) from None
+            raise
 
     def size(self, key: str) -> int:
         from botocore.exceptions import ClientError
