@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Flask
 from flask_wtf import CSRFProtect
 
 from . import config as config_module
 from .data import DataLayer, connect
-from .queues import rq_connection
+from .queues import enqueue_search_index, rq_connection
 from .storage import storage_from_config
 
 csrf = CSRFProtect()
@@ -35,8 +37,12 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024 + 65536
 
     url = app.config["REDIS_URL"]  # already carries REDIS_TLS_INSECURE, see config.py
-    app.extensions["blog_data"] = DataLayer(connect(url), app.config["KEY_PREFIX"])
+    data = DataLayer(connect(url), app.config["KEY_PREFIX"], app.config["SEARCH_LANGUAGE"])
+    app.extensions["blog_data"] = data
     app.extensions["rq_connection"] = rq_connection(url)
+    data.posts.after_write.append(
+        partial(enqueue_search_index, connection=app.extensions["rq_connection"])
+    )
     app.extensions["media_storage"] = storage_from_config(app.config)
     csrf.init_app(app)
 
@@ -51,6 +57,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         pagecache,
         posts,
         release,
+        search,
         security,
         templating,
         uploads,
@@ -66,6 +73,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(uploads.bp)
     app.register_blueprint(health.bp)
     backups.init_app(app)
+    search.init_app(app)
     auth.init_app(app)
     dashboard.init_app(app, csrf)
     app.cli.add_command(release.release_command)

@@ -67,7 +67,26 @@ def enqueue_backup(
     )
 
 
-QUEUE_NAMES = (IMAGES_QUEUE, BACKUPS_QUEUE, "default")
+SEARCH_QUEUE = "search"
+# Redis trouble in the worker: try again soon (the job is idempotent, see jobs/search.py).
+SEARCH_RETRY = Retry(max=3, interval=[1, 10, 60])
+SEARCH_JOB_TIMEOUT = 60
+
+
+def enqueue_search_index(post_id: int, connection: redis.Redis) -> Job:
+    """Bring a post's search entries up to date (every post write calls this)."""
+    return Queue(SEARCH_QUEUE, connection=connection).enqueue(
+        "jobs.search.index_post",
+        post_id,
+        retry=SEARCH_RETRY,
+        job_timeout=SEARCH_JOB_TIMEOUT,
+        result_ttl=600,
+        failure_ttl=7 * 24 * 3600,
+        description=f"Update the search index for post {post_id}",
+    )
+
+
+QUEUE_NAMES = (IMAGES_QUEUE, SEARCH_QUEUE, BACKUPS_QUEUE, "default")
 SCHEDULER_PREFIX = "rq:scheduler_instance:"  # rq-scheduler's heartbeat keys (expire ~70 s)
 
 

@@ -393,6 +393,8 @@ def restore_backup(
         try:
             _read_checked(target, info, lock, on_record=importer.add, on_media=on_media)
             indexes = importer.finish()
+            # The search index is derived too: rebuilt from the restored posts.
+            indexes["search"] = data.search.reindex()["posts"]
         except Exception as error:
             raise RestoreFailed(
                 f"the restore stopped part-way ({type(error).__name__}: {error}); the "

@@ -9,6 +9,8 @@ from __future__ import annotations
 import redis
 from flask import current_app
 
+from processing.search import Analyzer
+
 from .backup import BackupStore
 from .comments import CommentStore, PostGone
 from .images import ImageStore
@@ -16,6 +18,7 @@ from .keys import Keys
 from .models import Comment, ImageRecord, ImageVariant, Page, Post, User
 from .posts import PostInput, PostStore
 from .ratelimit import RateLimiter
+from .search import SearchIndex
 from .users import UsernameTaken, UserStore
 
 __all__ = [
@@ -37,7 +40,7 @@ __all__ = [
 class DataLayer:
     """All stores over one connection pool and one key prefix."""
 
-    def __init__(self, r: redis.Redis, prefix: str) -> None:
+    def __init__(self, r: redis.Redis, prefix: str, search_language: str = "english") -> None:
         self.redis = r
         self.keys = Keys(prefix)
         self.images = ImageStore(r, self.keys)
@@ -46,6 +49,7 @@ class DataLayer:
         self.users = UserStore(r, self.keys)
         self.limits = RateLimiter(r, self.keys)
         self.backups = BackupStore(r, self.keys)
+        self.search = SearchIndex(r, self.keys, Analyzer(search_language))
 
     def post_with_comments(self, post_id: int) -> tuple[Post | None, list[Comment]]:
         """A post page's data in 2 round trips: the post, its tags and comment ids in one

@@ -10,9 +10,10 @@ exported). docs/backup.md says what that buys; in short:
   other key with one command. An entity written during the export is either in the
   archive whole, as it was at one moment, or not at all.
 * Indexes that span entities (`posts:published`, `tag:*`, `tags`, `slugs`, `users`,
-  `user:<id>:posts|pending|images`) cannot be read consistently with those entities
-  while writers run, so they are not exported: a restore rebuilds them, which makes
-  them agree with the restored entities by construction.
+  `user:<id>:posts|pending|images`, the search index `search:*`) cannot be read
+  consistently with those entities while writers run, so they are not exported: a
+  restore rebuilds them, which makes them agree with the restored entities by
+  construction.
 * The id counters (`ids:*`) are read last, so each is >= every exported id.
 * `rate:*` (ephemeral) and `backup:*` (this feature's own bookkeeping) are excluded.
   Any other key under the prefix is exported and restored as it is (type, value, TTL).
@@ -54,7 +55,7 @@ _PATTERNS = [
     (re.compile(r"user:\d+:(posts|pending|images)"), DERIVED),
     (re.compile(r"image:[^:]+"), IMAGE),
     (re.compile(r"ids:[^:]+"), COUNTER),
-    (re.compile(r"posts:published|slugs|tags|users|tag:.*", re.S), DERIVED),
+    (re.compile(r"posts:published|slugs|tags|users|tag:.*|search:.*", re.S), DERIVED),
     (re.compile(r"(rate|backup):.*|cache:version", re.S), EXCLUDED),
 ]
 # Counters that must be in every backup even if SCAN missed a key created meanwhile.
@@ -78,13 +79,13 @@ def classify(name: str) -> str:
     return OTHER
 
 
-def _glob_escape(text: str) -> str:
+def glob_escape(text: str) -> str:
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
 def scan_app_keys(r: redis.Redis, prefix: str, count: int = 1000) -> Iterator[str]:
     """Every key under the prefix, without the prefix (SCAN may repeat a key)."""
-    for key in r.scan_iter(match=_glob_escape(prefix) + "*", count=count):
+    for key in r.scan_iter(match=glob_escape(prefix) + "*", count=count):
         yield key[len(prefix) :]
 
 

@@ -97,3 +97,55 @@ class Keys:
     @property
     def backup_lock(self) -> str:
         return self._k("backup", "lock")
+
+    # Search (derived: never backed up, rebuilt after a restore; blog/data/search.py).
+    # The index lives in numbered generations so `flask search reindex` can build a new
+    # one aside and switch to it in one step.
+    @property
+    def search_generation(self) -> str:
+        """The generation queries read (absent: 0)."""
+        return self._k("search", "gen")
+
+    @property
+    def search_building(self) -> str:
+        """The generation a reindex is building (absent when none)."""
+        return self._k("search", "building")
+
+    @property
+    def search_generations(self) -> str:
+        """Counter handing out generation numbers."""
+        return self._k("search", "generations")
+
+    def search_scratch(self, token: str) -> str:
+        """A query's working set, deleted by the same script that makes it."""
+        return self._k("search", "tmp", token)
+
+    def search_layout(self) -> tuple[str, str, str, str, str, str]:
+        """How generation keys are spelled, for the Lua scripts that build them:
+        head + generation + (":term:" + term | ":doc:" + id | ":meta" | ":suggest" |
+        ":tagcount")."""
+        return (self._k("search", ""), ":term:", ":doc:", ":meta", ":suggest", ":tagcount")
+
+    def search_space(self, generation: int | str) -> str:
+        """Prefix of every key of one generation."""
+        return self._k("search", generation) + ":"
+
+    def search_term(self, generation: int | str, term: str) -> str:
+        """Sorted set: post ids containing the term, scored by BM25F weight."""
+        head, term_part, *_ = self.search_layout()
+        return f"{head}{generation}{term_part}{term}"
+
+    def search_doc(self, generation: int | str, post_id: int) -> str:
+        """Hash: what the index holds for one post (stream, lengths, suggestions)."""
+        head, _, doc_part, *_ = self.search_layout()
+        return f"{head}{generation}{doc_part}{post_id}"
+
+    def search_meta(self, generation: int | str) -> str:
+        """Hash: number of posts and summed field lengths (for averages)."""
+        head, *_, meta, _, _ = self.search_layout()
+        return f"{head}{generation}{meta}"
+
+    def search_suggest(self, generation: int | str) -> str:
+        """Sorted set (all scores 0, read by lexical range): suggestion entries."""
+        head, *_, suggest, _ = self.search_layout()
+        return f"{head}{generation}{suggest}"

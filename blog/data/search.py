@@ -1,0 +1,492 @@
+"""The search index: an inverted index on Redis sorted sets, and its queries.
+
+One sorted set per term (`search:<gen>:term:<stem>`) holds the ids of the posts that
+contain it, scored by the term's BM25F weight in that post (processing/search/ranking.py);
+a query multiplies each term's set by the term's idf and intersects them (ZINTERSTORE
+WEIGHTS), with `posts:published` (weight 0) so drafts and deleted posts drop out whatever
+the index still says. Everything a query does runs in one Lua script: one round trip,
+plus one pipeline for the posts of the page. docs/search.md has the whole design.
+
+The index is derived data: `index_post` recomputes a post's entries from the post
+itself (idempotent, safe to run twice or out of order: a write only lands when the post
+is still at the version it read), and `reindex` rebuilds everything into a new
+generation before switching queries to it in one step.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import redis
+
+from processing.search import (
+    AnalyzedPost,
+    Analyzer,
+    Query,
+    average_lengths,
+    fold,
+    term_weights,
+)
+
+from ..rendering import plain_text
+from .backup import glob_escape
+from .keys import Keys
+from .models import Post
+
+SUGGEST_MAX = 8
+SUGGEST_SCAN = 200  # suggestion entries looked at per request, at most
+SUGGEST_TITLE_WORDS = 12  # a title can be found by its first 12 words' prefixes
+_SEP = "\x1f"  # between the parts of a suggestion entry (never in folded text)
+
+# Lua helpers shared by the scripts: which generations a write goes to, and how a
+# generation's keys are spelled (ARGV[1..6] = Keys.search_layout()).
+_LAYOUT = """
+local HEAD, TERM, DOC, META = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local SUGGEST, TAGCOUNT = ARGV[5], ARGV[6]
+"""
+
+# Write (or remove) one post's entries in the generations that are live: the current one
+# and the one a reindex is building. KEYS: generation, building, post:<id>.
+# ARGV[7..]: post id, version (the post's updated_at when it was read), mode
+# ("index"|"remove"), only this generation ("" = live ones), stream, "title tags body"
+# lengths, title suggestion entries and tag suggestion entries ("\n"-joined), then
+# term, weight pairs.
+_APPLY = (
+    _LAYOUT
+    + """
+local id, version, mode, only = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local status = redis.call('HGET', KEYS[3], 'status')
+if mode == 'index' then
+  if not status or status == 'draft' or redis.call('HGET', KEYS[3], 'updated_at') ~= version then
+    return 'stale'
+  end
+elseif status and status ~= 'draft' then
+  return 'stale'  -- published again since the job read it: a newer job indexes it
+end
+
+local gens = {}
+if only ~= '' then
+  if redis.call('GET', KEYS[2]) ~= only then return 'stale' end
+  gens = {only}
+else
+  local current = redis.call('GET', KEYS[1]) or '0'
+  gens = {current}
+  local building = redis.call('GET', KEYS[2])
+  if building and building ~= current then gens[2] = building end
+end
+
+local new_terms = {}
+for i = 15, #ARGV, 2 do new_terms[ARGV[i]] = ARGV[i + 1] end
+
+local function lengths(text)
+  local t, g, b = string.match(text or '0 0 0', '(%d+) (%d+) (%d+)')
+  return tonumber(t), tonumber(g), tonumber(b)
+end
+
+local function apply(gen)
+  local space = HEAD .. gen
+  local doc, meta = space .. DOC .. id, space .. META
+  local suggest, tagcount = space .. SUGGEST, space .. TAGCOUNT
+  local old = redis.call('HMGET', doc, 'stream', 'lengths', 'suggest', 'tags')
+  if old[1] then
+    local seen = {['_'] = true, ['|'] = true}
+    for term in string.gmatch(old[1], '%S+') do
+      if not seen[term] and (mode ~= 'index' or not new_terms[term]) then
+        redis.call('ZREM', space .. TERM .. term, id)
+      end
+      seen[term] = true
+    end
+    local t, g, b = lengths(old[2])
+    redis.call('HINCRBY', meta, 'docs', -1)
+    redis.call('HINCRBY', meta, 'title', -t)
+    redis.call('HINCRBY', meta, 'tags', -g)
+    redis.call('HINCRBY', meta, 'body', -b)
+    for entry in string.gmatch(old[3] or '', '[^\\n]+') do redis.call('ZREM', suggest, entry) end
+    for entry in string.gmatch(old[4] or '', '[^\\n]+') do
+      if redis.call('HINCRBY', tagcount, entry, -1) <= 0 then
+        redis.call('HDEL', tagcount, entry)
+        redis.call('ZREM', suggest, entry)
+      end
+    end
+    redis.call('DEL', doc)
+  end
+  if mode ~= 'index' then return end
+  for term, weight in pairs(new_terms) do redis.call('ZADD', space .. TERM .. term, weight, id) end
+  redis.call('HSET', doc, 'stream', ARGV[11], 'lengths', ARGV[12], 'suggest', ARGV[13],
+             'tags', ARGV[14], 'version', version)
+  local t, g, b = lengths(ARGV[12])
+  redis.call('HINCRBY', meta, 'docs', 1)
+  redis.call('HINCRBY', meta, 'title', t)
+  redis.call('HINCRBY', meta, 'tags', g)
+  redis.call('HINCRBY', meta, 'body', b)
+  for entry in string.gmatch(ARGV[13], '[^\\n]+') do redis.call('ZADD', suggest, 0, entry) end
+  for entry in string.gmatch(ARGV[14], '[^\\n]+') do
+    if redis.call('HINCRBY', tagcount, entry, 1) == 1 then redis.call('ZADD', suggest, 0, entry) end
+  end
+end
+
+for _, gen in ipairs(gens) do apply(gen) end
+return mode == 'index' and 'indexed' or 'removed'
+"""
+)
+
+# One search, whole. KEYS: generation, posts:published, scratch, then the tag:<name> sets
+# to keep, then those to leave out. ARGV[7..]: now, offset, count, then four lists each
+# preceded by its length: terms, phrases, excluded terms, excluded phrases; then the
+# number of kept tags. Returns {total, {id, score, id, score, ...}}.
+_QUERY = (
+    _LAYOUT
+    + """
+local now, offset, count = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
+local i = 10
+local function list()
+  local n, out = tonumber(ARGV[i]), {}
+  for j = 1, n do out[j] = ARGV[i + j] end
+  i = i + n + 1
+  return out
+end
+local terms, phrases, ex_terms, ex_phrases = list(), list(), list(), list()
+local kept_tags = tonumber(ARGV[i])
+
+local space = HEAD .. (redis.call('GET', KEYS[1]) or '0')
+local documents = tonumber(redis.call('HGET', space .. META, 'docs') or '0')
+local sets, weights = {}, {}
+for _, term in ipairs(terms) do
+  local key = space .. TERM .. term
+  local df = redis.call('ZCARD', key)
+  if df == 0 then return {0, {}} end
+  sets[#sets + 1] = key
+  -- idf: the twin of processing.search.ranking.idf
+  weights[#weights + 1] = math.log(1 + (documents - df + 0.5) / (df + 0.5))
+end
+for t = 1, kept_tags do
+  sets[#sets + 1] = KEYS[3 + t]
+  -- Only tags asked for: newest first (a tag set is scored by publish time).
+  weights[#weights + 1] = (#terms == 0 and t == 1) and 1 or 0
+end
+sets[#sets + 1] = KEYS[2]
+weights[#weights + 1] = 0
+
+local scratch = KEYS[3]
+local call = {'ZINTERSTORE', scratch, #sets}
+for _, key in ipairs(sets) do call[#call + 1] = key end
+call[#call + 1] = 'WEIGHTS'
+for _, weight in ipairs(weights) do call[#call + 1] = weight end
+redis.call(unpack(call))
+redis.call('PEXPIRE', scratch, 60000)  -- gone even if this script fails below
+
+local function remove(ids)
+  for j = 1, #ids, 1000 do
+    redis.call('ZREM', scratch, unpack(ids, j, math.min(j + 999, #ids)))
+  end
+end
+-- Scheduled posts whose time has not come.
+remove(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf'))
+
+local drop = {scratch}
+for _, term in ipairs(ex_terms) do drop[#drop + 1] = space .. TERM .. term end
+for k = 4 + kept_tags, #KEYS do drop[#drop + 1] = KEYS[k] end
+if #drop > 1 and redis.call('ZCARD', scratch) > 0 then
+  redis.call('ZDIFFSTORE', scratch, #drop, unpack(drop))
+end
+
+if #phrases + #ex_phrases > 0 then
+  local misses = {}
+  for _, id in ipairs(redis.call('ZRANGE', scratch, 0, -1)) do
+    local stream = ' ' .. (redis.call('HGET', space .. DOC .. id, 'stream') or '') .. ' '
+    local ok = true
+    for _, p in ipairs(phrases) do
+      if not string.find(stream, p, 1, true) then ok = false break end
+    end
+    for _, p in ipairs(ex_phrases) do
+      if ok and string.find(stream, p, 1, true) then ok = false end
+    end
+    if not ok then misses[#misses + 1] = id end
+  end
+  remove(misses)
+end
+
+local total = redis.call('ZCARD', scratch)
+local page = redis.call('ZREVRANGE', scratch, offset, offset + count - 1, 'WITHSCORES')
+redis.call('DEL', scratch)
+return {total, page}
+"""
+)
+
+# Suggestions: entries starting with the prefix, kept when their post or tag is visible.
+# KEYS: generation, posts:published. ARGV[7..]: folded prefix, now, how many, how many
+# entries to look at, then the heads of post:<id> and tag:<name> keys.
+_SUGGEST = (
+    _LAYOUT
+    + """
+local prefix, now, wanted, scan = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
+local post_head, tag_head = ARGV[11], ARGV[12]
+local space = HEAD .. (redis.call('GET', KEYS[1]) or '0')
+local entries = redis.call('ZRANGEBYLEX', space .. SUGGEST, '[' .. prefix, '[' .. prefix .. '\\255',
+                           'LIMIT', 0, scan)
+local out, seen = {}, {}
+for _, entry in ipairs(entries) do
+  local kind, ref = string.match(entry, '\\31(%a)\\31(.*)$')
+  if kind and not seen[kind .. ref] then
+    seen[kind .. ref] = true
+    if kind == 'p' then
+      local published = redis.call('ZSCORE', KEYS[2], ref)
+      if published and tonumber(published) <= now then
+        local post = redis.call('HMGET', post_head .. ref, 'title', 'slug')
+        if post[1] then
+          out[#out + 1] = 'post'
+          out[#out + 1] = post[1]
+          out[#out + 1] = post[2]
+        end
+      end
+    elseif redis.call('ZCOUNT', tag_head .. ref, '-inf', now) > 0 then
+      out[#out + 1] = 'tag'
+      out[#out + 1] = ref
+      out[#out + 1] = ref
+    end
+    if #out >= 3 * wanted then break end
+  end
+end
+return out
+"""
+)
+
+_SWAP = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Hit:
+    post: Post
+    score: float
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    hits: list[Hit]
+    total: int
+    number: int
+    per_page: int
+
+    @property
+    def has_prev(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number * self.per_page < self.total
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    kind: str  # "post" or "tag"
+    label: str  # the title or the tag
+    ref: str  # the slug or the tag
+
+
+@dataclass(frozen=True)
+class _Source:
+    """What the index needs of a post, read in one pipeline."""
+
+    post_id: int
+    version: str
+    title: str
+    tags: list[str]
+    text: str
+
+
+def suggestion_entries(post_id: int, title: str, tags: Iterable[str]) -> tuple[str, str]:
+    """A post's suggestion entries: the title from each of its first words on, and each
+    tag from each of its words on (so "red" finds "Learning Redis" and "redis-streams")."""
+    words = fold(title).replace(_SEP, " ").split()[:SUGGEST_TITLE_WORDS]
+    titles = {f"{' '.join(words[i:])}{_SEP}p{_SEP}{post_id}" for i in range(len(words))}
+    tag_entries = set()
+    for tag in tags:
+        parts = fold(tag).replace("_", "-").split("-")
+        tag_entries |= {f"{'-'.join(parts[i:])}{_SEP}g{_SEP}{tag}" for i in range(len(parts))}
+    return "\n".join(sorted(titles)), "\n".join(sorted(tag_entries))
+
+
+class SearchIndex:
+    """Index writes (the `jobs.search.index_post` job, `flask search reindex`) and
+    queries (the search page and its suggestions)."""
+
+    def __init__(self, r: redis.Redis, keys: Keys, analyzer: Analyzer) -> None:
+        self.r = r
+        self.keys = keys
+        self.analyzer = analyzer
+        self._apply = r.register_script(_APPLY)
+        self._query = r.register_script(_QUERY)
+        self._suggest = r.register_script(_SUGGEST)
+        self._swap = r.register_script(_SWAP)
+
+    # ---- writes --------------------------------------------------------------------
+
+    def index_post(self, post_id: int) -> str:
+        """Bring one post's entries in line with the post: "indexed", "removed" (deleted,
+        draft) or "stale" (changed meanwhile: the job its change enqueued does it)."""
+        pipe = self.r.pipeline(transaction=False)
+        self._read_post(pipe, post_id)
+        pipe.get(self.keys.search_generation)
+        *post_replies, generation = pipe.execute()
+        source = self._source(post_id, *post_replies)
+        if source is None:
+            return self._write(pipe, post_id, "", None, None)
+        meta = self.r.hmget(self.keys.search_meta(generation or 0), "docs", "title", "tags", "body")
+        documents, *totals = (int(v or 0) for v in meta)
+        analyzed = self._analyze(source)
+        totals = [t + n for t, n in zip(totals, analyzed.lengths, strict=True)]
+        averages = average_lengths(tuple(totals), documents + 1)
+        return self._write(pipe, post_id, source.version, source, analyzed, averages)
+
+    def _read_post(self, pipe: redis.client.Pipeline, post_id: int) -> None:
+        pipe.hmget(self.keys.post(post_id), "title", "html", "status", "updated_at")
+        pipe.smembers(self.keys.post_tags(post_id))
+
+    def _source(self, post_id: int, fields: list, tags: set[str]) -> _Source | None:
+        title, html, status, updated_at = fields
+        if title is None or status == "draft":
+            return None
+        return _Source(post_id, updated_at, title, sorted(tags), plain_text(html or ""))
+
+    def _analyze(self, source: _Source) -> AnalyzedPost:
+        return self.analyzer.analyze_post(source.title, source.tags, source.text)
+
+    def _write(
+        self,
+        pipe: redis.client.Pipeline,
+        post_id: int,
+        version: str,
+        source: _Source | None,
+        analyzed: AnalyzedPost | None,
+        averages: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        only: str = "",
+        execute: bool = True,
+    ) -> str:
+        keys = [self.keys.search_generation, self.keys.search_building, self.keys.post(post_id)]
+        args: list = [*self.keys.search_layout(), post_id, version]
+        if source is None or analyzed is None:
+            args += ["remove", only, "", "0 0 0", "", ""]
+        else:
+            titles, tags = suggestion_entries(post_id, source.title, source.tags)
+            lengths = " ".join(str(n) for n in analyzed.lengths)
+            args += ["index", only, analyzed.stream, lengths, titles, tags]
+            weights = term_weights(analyzed.frequencies, analyzed.lengths, averages)
+            for term, weight in weights.items():
+                args += [term, weight]
+        if not execute:
+            self._apply(keys=keys, args=args, client=pipe)
+            return ""
+        return self._apply(keys=keys, args=args)
+
+    def reindex(
+        self, progress: Callable[[int, int], None] | None = None, batch_size: int = 200
+    ) -> dict[str, int]:
+        """Rebuild the whole index into a new generation, then switch queries to it in
+        one step and drop the old one. Queries see the old index, complete, until the
+        switch; posts written meanwhile are indexed into both (their jobs see the
+        generation being built)."""
+        keys = self.keys
+        generation = str(self.r.incr(keys.search_generations))
+        self.r.set(keys.search_building, generation)
+        self._drop_generations(keep={generation, self._current()})  # an earlier, broken run
+        ids = [int(i) for i in self.r.zrange(keys.published, 0, -1)]
+        documents, totals, indexed = 0, [0, 0, 0], 0
+        for start in range(0, len(ids), batch_size):
+            batch = ids[start : start + batch_size]
+            pipe = self.r.pipeline(transaction=False)
+            for post_id in batch:
+                self._read_post(pipe, post_id)
+            replies = pipe.execute()
+            sources = [
+                self._source(post_id, replies[2 * i], replies[2 * i + 1])
+                for i, post_id in enumerate(batch)
+            ]
+            analyzed = [(s, self._analyze(s)) for s in sources if s is not None]
+            for _, a in analyzed:
+                documents += 1
+                totals = [t + n for t, n in zip(totals, a.lengths, strict=True)]
+            averages = average_lengths(tuple(totals), documents)
+            for source, a in analyzed:
+                self._write(
+                    pipe, source.post_id, source.version, source, a, averages,
+                    only=generation, execute=False,
+                )  # fmt: skip
+            indexed += sum(1 for reply in pipe.execute() if reply == "indexed")
+            if progress:
+                progress(len(batch), len(ids))
+        if not self._swap(keys=[keys.search_generation, keys.search_building], args=[generation]):
+            raise RuntimeError("another reindex started meanwhile; it will finish the job")
+        dropped = self._drop_generations(keep={generation})
+        return {"posts": indexed, "generation": int(generation), "old_keys_deleted": dropped}
+
+    def _current(self) -> str:
+        return self.r.get(self.keys.search_generation) or "0"
+
+    def _drop_generations(self, keep: set[str]) -> int:
+        """Delete every generation's keys except those in `keep` (and one being built)."""
+        keep = keep | {self.r.get(self.keys.search_building) or ""}
+        head = self.keys.search_layout()[0]
+        doomed, deleted = [], 0
+        for key in self.r.scan_iter(match=glob_escape(head) + "[0-9]*", count=1000):
+            if key[len(head) :].split(":", 1)[0] not in keep:
+                doomed.append(key)
+            if len(doomed) >= 500:
+                deleted += self.r.unlink(*doomed)
+                doomed = []
+        if doomed:
+            deleted += self.r.unlink(*doomed)
+        return deleted
+
+    # ---- reads ---------------------------------------------------------------------
+
+    def search(
+        self, query: Query, number: int, per_page: int, load: Callable[[list[int]], list[Post]]
+    ) -> SearchResults:
+        """One page of visible matching posts, best first: 1 round trip for the ids, and
+        `load` (one pipeline) for the posts."""
+        now = time.time()
+        tag_keys = [self.keys.tag(t) for t in [*query.tags, *query.excluded_tags]]
+        keys = [
+            self.keys.search_generation,
+            self.keys.published,
+            self.keys.search_scratch(secrets.token_hex(8)),
+            *tag_keys,
+        ]
+        args: list = [*self.keys.search_layout(), repr(now), (number - 1) * per_page, per_page]
+        for part in (query.terms, query.phrases, query.excluded_terms, query.excluded_phrases):
+            args += [len(part), *part]
+        args.append(len(query.tags))
+        total, flat = self._query(keys=keys, args=args)
+        scores = {int(flat[i]): float(flat[i + 1]) for i in range(0, len(flat), 2)}
+        posts = load(list(scores))
+        hits = [Hit(p, scores[p.id]) for p in posts if p.is_visible(now)]
+        return SearchResults(hits=hits, total=int(total), number=number, per_page=per_page)
+
+    def suggest(self, prefix: str, limit: int = SUGGEST_MAX) -> list[Suggestion]:
+        """Visible posts whose title, and tags that, have a word starting with `prefix`;
+        tags first. One round trip."""
+        folded = " ".join(fold(prefix).replace(_SEP, " ").split())
+        if not folded:
+            return []
+        flat = self._suggest(
+            keys=[self.keys.search_generation, self.keys.published],
+            args=[
+                *self.keys.search_layout(),
+                folded,
+                repr(time.time()),
+                limit,
+                SUGGEST_SCAN,
+                self.keys.post(""),
+                self.keys.tag(""),
+            ],
+        )
+        found = [Suggestion(*flat[i : i + 3]) for i in range(0, len(flat), 3)]
+        return sorted(found, key=lambda s: s.kind != "tag")[:limit]

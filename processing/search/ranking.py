@@ -1,0 +1,62 @@
+"""BM25F: the BM25 ranking function over fields of different weight.
+
+For each term of a post, the occurrences in each field are normalised by that field's
+length against its average, weighted (title 3, tags 2, body 1), summed, then saturated:
+
+    tf~ = sum over fields f of  boost_f * tf_f / (1 - b + b * len_f / avg_len_f)
+    weight = tf~ * (k1 + 1) / (k1 + tf~)
+
+The index stores `weight` (times WEIGHT_SCALE, rounded: whole numbers keep Redis's small
+sorted sets compact) in the term's sorted set. A query multiplies each term's weights by
+the term's inverse document frequency and sums them (ZINTERSTORE ... WEIGHTS idf...), which
+is exactly BM25F. `idf` below has a twin in the query script of blog/data/search.py.
+
+Averages are those of the index when the post is written; `flask search reindex`
+recomputes every weight with the averages of the whole collection.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+K1 = 1.2
+B = 0.75
+BOOSTS = (3.0, 2.0, 1.0)  # title, tags, body
+WEIGHT_SCALE = 1000
+
+
+def term_weights(
+    frequencies: Mapping[str, tuple[int, int, int]],
+    lengths: tuple[int, int, int],
+    average_lengths: tuple[float, float, float],
+) -> dict[str, int]:
+    """Each term's stored weight in one post (at least 1: a match always counts)."""
+    norms = [
+        (1 - B + B * length / avg) if avg > 0 else 1.0
+        for length, avg in zip(lengths, average_lengths, strict=True)
+    ]
+    weights = {}
+    for term, counts in frequencies.items():
+        tf = sum(
+            boost * count / norm
+            for boost, count, norm in zip(BOOSTS, counts, norms, strict=True)
+            if count
+        )
+        weights[term] = max(1, round(WEIGHT_SCALE * tf * (K1 + 1) / (K1 + tf)))
+    return weights
+
+
+def idf(documents: int, frequency: int) -> float:
+    """Inverse document frequency (Lucene's form, never negative)."""
+    return math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
+
+
+def average_lengths(
+    totals: tuple[float, float, float], documents: int
+) -> tuple[float, float, float]:
+    """Average title, tags and body lengths of `documents` posts whose lengths sum to
+    `totals` (zeros for an empty index: then lengths are not normalised)."""
+    if documents <= 0:
+        return (0.0, 0.0, 0.0)
+    return tuple(total / documents for total in totals)
