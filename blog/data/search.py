@@ -27,8 +27,8 @@ from processing.search import (
     Analyzer,
     Query,
     average_lengths,
-    fold,
     term_weights,
+    words,
 )
 
 from ..rendering import plain_text
@@ -39,7 +39,7 @@ from .models import Post
 SUGGEST_MAX = 8
 SUGGEST_SCAN = 200  # suggestion entries looked at per request, at most
 SUGGEST_TITLE_WORDS = 12  # a title can be found by its first 12 words' prefixes
-_SEP = "\x1f"  # between the parts of a suggestion entry (never in folded text)
+_SEP = "\x1f"  # between the parts of a suggestion entry (never in a word)
 
 # Lua helpers shared by the scripts: which generations a write goes to, and how a
 # generation's keys are spelled (ARGV[1..6] = Keys.search_layout()).
@@ -99,11 +99,11 @@ local function apply(gen)
       end
       seen[term] = true
     end
-    local t, g, b = lengths(old[2])
+    local t, g, b = lengths(old[2])  -- (0 - x: Lua prints -x as "-0" when x is 0)
     redis.call('HINCRBY', meta, 'docs', -1)
-    redis.call('HINCRBY', meta, 'title', -t)
-    redis.call('HINCRBY', meta, 'tags', -g)
-    redis.call('HINCRBY', meta, 'body', -b)
+    redis.call('HINCRBY', meta, 'title', 0 - t)
+    redis.call('HINCRBY', meta, 'tags', 0 - g)
+    redis.call('HINCRBY', meta, 'body', 0 - b)
     for entry in string.gmatch(old[3] or '', '[^\\n]+') do redis.call('ZREM', suggest, entry) end
     for entry in string.gmatch(old[4] or '', '[^\\n]+') do
       if redis.call('HINCRBY', tagcount, entry, -1) <= 0 then
@@ -305,12 +305,14 @@ class _Source:
 def suggestion_entries(post_id: int, title: str, tags: Iterable[str]) -> tuple[str, str]:
     """A post's suggestion entries: the title from each of its first words on, and each
     tag from each of its words on (so "red" finds "Learning Redis" and "redis-streams")."""
-    words = fold(title).replace(_SEP, " ").split()[:SUGGEST_TITLE_WORDS]
-    titles = {f"{' '.join(words[i:])}{_SEP}p{_SEP}{post_id}" for i in range(len(words))}
+    title_words = words(title)[:SUGGEST_TITLE_WORDS]
+    titles = {
+        f"{' '.join(title_words[i:])}{_SEP}p{_SEP}{post_id}" for i in range(len(title_words))
+    }
     tag_entries = set()
     for tag in tags:
-        parts = fold(tag).replace("_", "-").split("-")
-        tag_entries |= {f"{'-'.join(parts[i:])}{_SEP}g{_SEP}{tag}" for i in range(len(parts))}
+        parts = words(tag)
+        tag_entries |= {f"{' '.join(parts[i:])}{_SEP}g{_SEP}{tag}" for i in range(len(parts))}
     return "\n".join(sorted(titles)), "\n".join(sorted(tag_entries))
 
 
@@ -473,7 +475,7 @@ class SearchIndex:
     def suggest(self, prefix: str, limit: int = SUGGEST_MAX) -> list[Suggestion]:
         """Visible posts whose title, and tags that, have a word starting with `prefix`;
         tags first. One round trip."""
-        folded = " ".join(fold(prefix).replace(_SEP, " ").split())
+        folded = " ".join(words(prefix))
         if not folded:
             return []
         flat = self._suggest(

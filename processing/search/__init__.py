@@ -5,7 +5,7 @@ what these functions compute, and the tests check them on plain strings."""
 from .query import MAX_QUERY_LENGTH, Query, QueryError, parse_query
 from .ranking import average_lengths, idf, term_weights
 from .snippet import highlight, snippet
-from .text import FIELD_BREAK, STOP, AnalyzedPost, Analyzer, fold
+from .text import FIELD_BREAK, STOP, AnalyzedPost, Analyzer, fold, words
 
 __all__ = [
     "FIELD_BREAK",
@@ -22,4 +22,5 @@ __all__ = [
     "parse_query",
     "snippet",
     "term_weights",
+    "words",
 ]

@@ -136,6 +136,11 @@ def _bigrams(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
+def words(text: str) -> list[str]:
+    """The folded words of a text, unanalysed (for prefix suggestions)."""
+    return _WORD.findall(fold(text))
+
+
 def word_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of every word in the original text, for highlighting."""
     return [m.span() for m in _WORD.finditer(text)]
