@@ -15,11 +15,12 @@ from blog.backups import service
 from processing.search import parse_query
 from tests.helpers import add_post
 
-FILLER = (
+FILLER_TEXT = (
     "the quick brown fox jumps over a lazy dog while engineers discuss caching queues "
     "latency memory ruby agents deploy servers logs metrics tuning replicas clusters "
     "schema migrations indexes throughput networking kernels threads locks"
-).split()
+)
+FILLER = FILLER_TEXT.split()
 
 
 def search(data, q: str, page: int = 1, per_page: int = 10):

@@ -306,9 +306,7 @@ def suggestion_entries(post_id: int, title: str, tags: Iterable[str]) -> tuple[s
     """A post's suggestion entries: the title from each of its first words on, and each
     tag from each of its words on (so "red" finds "Learning Redis" and "redis-streams")."""
     title_words = words(title)[:SUGGEST_TITLE_WORDS]
-    titles = {
-        f"{' '.join(title_words[i:])}{_SEP}p{_SEP}{post_id}" for i in range(len(title_words))
-    }
+    titles = {f"{' '.join(title_words[i:])}{_SEP}p{_SEP}{post_id}" for i in range(len(title_words))}
     tag_entries = set()
     for tag in tags:
         parts = words(tag)
