@@ -30,8 +30,7 @@ def reindex(batch_size: int) -> None:
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            stderr = click.get_text_stream("stderr")
-            bar = click.progressbar(length=total, label="Indexing posts", file=stderr)
+            bar = click.progressbar(length=total, label="Indexing posts")
             bar.__enter__()
         bar.update(done)
 
