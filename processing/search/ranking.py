@@ -32,18 +32,15 @@ def term_weights(
     average_lengths: tuple[float, float, float],
 ) -> dict[str, int]:
     """Each term's stored weight in one post (at least 1: a match always counts)."""
-    norms = [
-        (1 - B + B * length / avg) if avg > 0 else 1.0
-        for length, avg in zip(lengths, average_lengths, strict=True)
-    ]
+    title, tags, body = (
+        boost / ((1 - B + B * length / avg) if avg > 0 else 1.0)
+        for boost, length, avg in zip(BOOSTS, lengths, average_lengths, strict=True)
+    )
     weights = {}
-    for term, counts in frequencies.items():
-        tf = sum(
-            boost * count / norm
-            for boost, count, norm in zip(BOOSTS, counts, norms, strict=True)
-            if count
-        )
-        weights[term] = max(1, round(WEIGHT_SCALE * tf * (K1 + 1) / (K1 + tf)))
+    scale = WEIGHT_SCALE * (K1 + 1)
+    for term, (in_title, in_tags, in_body) in frequencies.items():  # hot loop: plain math
+        tf = in_title * title + in_tags * tags + in_body * body
+        weights[term] = max(1, round(scale * tf / (K1 + tf)))
     return weights
 
 

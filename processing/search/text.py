@@ -109,8 +109,10 @@ class Analyzer:
     def terms(self, text: str) -> list[str]:
         """Every position's term in order, STOP for stop words."""
         out: list[str] = []
+        cache, extend = self._cache, out.extend  # the hot loop of indexing
         for word in _WORD.findall(fold(text)):
-            out.extend(self.word_terms(word))
+            terms = cache.get(word)
+            extend(terms if terms is not None else self.word_terms(word))
         return out
 
     def analyze_post(self, title: str, tags: list[str], text: str) -> AnalyzedPost:
@@ -120,7 +122,9 @@ class Analyzer:
             tag_terms = self.terms(tag)
             fields[1].extend(tag_terms)
             tag_streams.append(" ".join(tag_terms))
-        counts = [Counter(t for t in field if t != STOP) for field in fields]
+        counts = [Counter(field) for field in fields]
+        for count in counts:
+            count.pop(STOP, None)
         frequencies = {
             term: (counts[0][term], counts[1][term], counts[2][term])
             for term in counts[0].keys() | counts[1].keys() | counts[2].keys()
