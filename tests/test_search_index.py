@@ -13,6 +13,7 @@ import pytest
 from blog.backup_targets import LocalTarget
 from blog.backups import service
 from processing.search import parse_query
+from processing.search.text import ENGLISH_STOP_WORDS
 from tests.helpers import add_post
 
 FILLER_TEXT = (
@@ -308,3 +309,44 @@ def test_restore_rebuilds_the_index(app, data, alice, redis_client, tmp_path):
     assert result["indexes"]["search"] == 12
     assert search(data, "badger tag:animals").total == 12
     assert {k: redis_client.dump(k) for k in redis_client.keys("blog:search:*")} == before
+
+
+def test_the_threshold_algorithm_agrees_with_zinterstore(data, alice):
+    """The fast plan (top-k without building the matches) against the plain one."""
+    from blog.data.search import SearchIndex
+
+    rng = random.Random(7)
+    vocabulary = [w for w in FILLER if w not in ENGLISH_STOP_WORDS][:12]
+    now = time.time()
+    for i in range(150):
+        body = " ".join(rng.choices(vocabulary, k=rng.randint(5, 60)))
+        title = " ".join(rng.choices(vocabulary, k=3))
+        tags = rng.sample(["red", "green", "blue"], rng.randint(0, 2))
+        later = {"status": "scheduled", "publish_at": now + 3600} if i % 25 == 0 else {}
+        post(data, alice, title, body, tags, **later)
+    fast = SearchIndex(data.redis, data.keys, data.search.analyzer, small_set=0)
+    for n in range(40):
+        words = rng.sample(vocabulary, rng.randint(1, 3))
+        q = " ".join(words) + (" tag:red" if n % 4 == 0 else "")
+        query = parse_query(q, data.search.analyzer)
+        for page in (1, 2):
+            a = fast.search(query, page, 10, data.posts.get_many)
+            b = data.search.search(query, page, 10, data.posts.get_many)
+            assert a.total == b.total and not a.capped, q
+            assert [(h.post.id, round(h.score, 6)) for h in a.hits] == [
+                (h.post.id, round(h.score, 6)) for h in b.hits
+            ], (q, page)
+
+
+def test_large_counts_stop_at_a_thousand(data, alice, client):
+    from blog.data.search import COUNT_LIMIT
+
+    for i in range(COUNT_LIMIT + 5):
+        add_post(data, alice, f"Gull {i}", "gulls everywhere")
+    data.search.reindex(batch_size=500)
+    found = search(data, "gull")
+    assert found.capped and found.total == COUNT_LIMIT and len(found.hits) == 10
+    assert found.hits[0].post.title.startswith("Gull")
+    assert "1,000+ posts match" in client.get("/search?q=gull").get_data(as_text=True)
+    exact = search(data, "gull", page=30)  # past the fast plan's reach: counted in full
+    assert not exact.capped and exact.total == COUNT_LIMIT + 5

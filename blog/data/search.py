@@ -36,6 +36,13 @@ from .backup import glob_escape
 from .keys import Keys
 from .models import Post
 
+# Query plans (see docs/search.md): the threshold algorithm serves pages up to TOP_LIMIT
+# deep when every term is in more than SMALL_SET posts, giving up after TOP_BUDGET posts
+# read (or an eighth of the smallest set); its count stops at COUNT_LIMIT ("1,000+").
+TOP_LIMIT = 200
+SMALL_SET = 1000
+COUNT_LIMIT = 1000
+TOP_BUDGET = 5000
 SUGGEST_MAX = 8
 SUGGEST_SCAN = 200  # suggestion entries looked at per request, at most
 SUGGEST_TITLE_WORDS = 12  # a title can be found by its first 12 words' prefixes
@@ -136,10 +143,80 @@ return mode == 'index' and 'indexed' or 'removed'
 # One search, whole. KEYS: generation, posts:published, scratch, then the tag:<name> sets
 # to keep, then those to leave out. ARGV[7..]: now, offset, count, then four lists each
 # preceded by its length: terms, phrases, excluded terms, excluded phrases; then the
-# number of kept tags. Returns {total, {id, score, id, score, ...}}.
+# number of kept tags and the smallest term set worth the threshold algorithm.
+# Returns {total, {id, score, id, score, ...}, 1 if total is a lower bound else 0}.
 _QUERY = (
     _LAYOUT
+    + f"""
+local TOP_LIMIT, COUNT_LIMIT = {TOP_LIMIT}, {COUNT_LIMIT}
+local CHUNK, BUDGET = 64, {TOP_BUDGET}
+"""
     + """
+local function in_all(sets, filters, id)
+  for _, key in ipairs(sets) do
+    if not redis.call('ZSCORE', key, id) then return false end
+  end
+  for _, key in ipairs(filters) do
+    if not redis.call('ZSCORE', key, id) then return false end
+  end
+  return true
+end
+
+-- Fagin's threshold algorithm: read each term's set from its best weight down, one post
+-- per set per round; score every new post fully (ZSCORE in the other sets); stop when the
+-- need-th best score beats what an unseen post could still reach (the sum of the weights
+-- at the read positions), or when a set runs out (every match has then been seen).
+-- Returns nil past `budget` posts read: the caller falls back to ZINTERSTORE.
+local function top_k(sets, weights, sizes, filters, published, now, need, budget)
+  local n, pos, buf, at, frontier, order = #sets, {}, {}, {}, {}, {}
+  for t = 1, n do order[t] = t end
+  table.sort(order, function(a, b) return sizes[a] < sizes[b] end)
+  for t = 1, n do pos[t], buf[t], at[t] = 0, {}, 1 end
+  local seen, top, steps = {}, {}, 0
+  while true do
+    for t = 1, n do
+      if at[t] > #buf[t] then
+        buf[t] = redis.call('ZREVRANGE', sets[t], pos[t], pos[t] + CHUNK - 1, 'WITHSCORES')
+        pos[t], at[t] = pos[t] + CHUNK, 1
+        if #buf[t] == 0 then return top end
+      end
+      local id, w = buf[t][at[t]], tonumber(buf[t][at[t] + 1])
+      at[t], frontier[t] = at[t] + 2, w
+      if not seen[id] then
+        seen[id], steps = true, steps + 1
+        -- Summed in the order ZINTERSTORE sums (smallest set first), so both plans give
+        -- the same floating-point score.
+        local score = 0
+        for _, u in ipairs(order) do
+          local value = (u == t) and w or tonumber(redis.call('ZSCORE', sets[u], id))
+          if not value then score = nil break end
+          score = score + weights[u] * value
+        end
+        if score and in_all({}, filters, id) then
+          local published_at = redis.call('ZSCORE', published, id)
+          if published_at and tonumber(published_at) <= now then
+            local r = #top + 1
+            while r > 1 and (top[r - 1][2] < score
+                             or (top[r - 1][2] == score and top[r - 1][1] < id)) do
+              top[r] = top[r - 1]
+              r = r - 1
+            end
+            top[r] = {id, score}
+            top[need + 1] = nil
+          end
+        end
+      end
+    end
+    local threshold = 0
+    for t = 1, n do threshold = threshold + weights[t] * frontier[t] end
+    -- (One set is read in final order, ties by member too: reaching the score is enough.)
+    if #top >= need and (top[need][2] > threshold or (n == 1 and top[need][2] >= threshold)) then
+      return top
+    end
+    if steps > budget then return nil end
+  end
+end
+
 local now, offset, count = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
 local i = 10
 local function list()
@@ -149,19 +226,54 @@ local function list()
   return out
 end
 local terms, phrases, ex_terms, ex_phrases = list(), list(), list(), list()
-local kept_tags = tonumber(ARGV[i])
+local kept_tags, small_set = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
 
 local space = HEAD .. (redis.call('GET', KEYS[1]) or '0')
 local documents = tonumber(redis.call('HGET', space .. META, 'docs') or '0')
-local sets, weights = {}, {}
+local sets, weights, sizes, smallest = {}, {}, {}, math.huge
 for _, term in ipairs(terms) do
   local key = space .. TERM .. term
   local df = redis.call('ZCARD', key)
-  if df == 0 then return {0, {}} end
+  if df == 0 then return {0, {}, 0} end
   sets[#sets + 1] = key
+  sizes[#sizes + 1] = df
+  smallest = math.min(smallest, df)
   -- idf: the twin of processing.search.ranking.idf
   weights[#weights + 1] = math.log(1 + (documents - df + 0.5) / (df + 0.5))
 end
+
+-- Fast path for plain words (and kept tags) on a first page: the best `need` posts by
+-- the threshold algorithm over the term sets read best weight first, and a count that
+-- stops at COUNT_LIMIT, so nothing as large as the matches is ever built.
+local need = offset + count
+if #terms > 0 and #phrases + #ex_terms + #ex_phrases == 0 and #KEYS == 3 + kept_tags
+   and need <= TOP_LIMIT and smallest > small_set then
+  local filters = {}
+  for t = 1, kept_tags do filters[t] = KEYS[3 + t] end
+  -- Past about an eighth of the smallest set, ZINTERSTORE (in C) is cheaper.
+  local budget = math.min(BUDGET, smallest / 8)
+  local top = top_k(sets, weights, sizes, filters, KEYS[2], tonumber(now), need, budget)
+  if top then
+    local all = {'ZINTERCARD', #sets + #filters + 1}
+    for _, key in ipairs(sets) do all[#all + 1] = key end
+    for _, key in ipairs(filters) do all[#all + 1] = key end
+    all[#all + 1] = KEYS[2]
+    all[#all + 1] = 'LIMIT'
+    all[#all + 1] = COUNT_LIMIT
+    local total = redis.call(unpack(all))
+    local capped = total >= COUNT_LIMIT and 1 or 0
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf')) do
+      if in_all(sets, filters, id) then total = total - 1 end  -- scheduled, not yet visible
+    end
+    local page = {}
+    for r = offset + 1, math.min(need, #top) do
+      page[#page + 1] = top[r][1]
+      page[#page + 1] = string.format('%.17g', top[r][2])
+    end
+    return {total, page, capped}
+  end
+end
+
 for t = 1, kept_tags do
   sets[#sets + 1] = KEYS[3 + t]
   -- Only tags asked for: newest first (a tag set is scored by publish time).
@@ -212,7 +324,7 @@ end
 local total = redis.call('ZCARD', scratch)
 local page = redis.call('ZREVRANGE', scratch, offset, offset + count - 1, 'WITHSCORES')
 redis.call('DEL', scratch)
-return {total, page}
+return {total, page, 0}
 """
 )
 
@@ -274,6 +386,7 @@ class SearchResults:
     total: int
     number: int
     per_page: int
+    capped: bool = False  # there are at least `total` matches (counting stopped there)
 
     @property
     def has_prev(self) -> bool:
@@ -318,10 +431,13 @@ class SearchIndex:
     """Index writes (the `jobs.search.index_post` job, `flask search reindex`) and
     queries (the search page and its suggestions)."""
 
-    def __init__(self, r: redis.Redis, keys: Keys, analyzer: Analyzer) -> None:
+    def __init__(
+        self, r: redis.Redis, keys: Keys, analyzer: Analyzer, small_set: int = SMALL_SET
+    ) -> None:
         self.r = r
         self.keys = keys
         self.analyzer = analyzer
+        self.small_set = small_set  # tests lower it to run the threshold algorithm
         self._apply = r.register_script(_APPLY)
         self._query = r.register_script(_QUERY)
         self._suggest = r.register_script(_SUGGEST)
@@ -463,12 +579,14 @@ class SearchIndex:
         args: list = [*self.keys.search_layout(), repr(now), (number - 1) * per_page, per_page]
         for part in (query.terms, query.phrases, query.excluded_terms, query.excluded_phrases):
             args += [len(part), *part]
-        args.append(len(query.tags))
-        total, flat = self._query(keys=keys, args=args)
+        args += [len(query.tags), self.small_set]
+        total, flat, capped = self._query(keys=keys, args=args)
         scores = {int(flat[i]): float(flat[i + 1]) for i in range(0, len(flat), 2)}
         posts = load(list(scores))
         hits = [Hit(p, scores[p.id]) for p in posts if p.is_visible(now)]
-        return SearchResults(hits=hits, total=int(total), number=number, per_page=per_page)
+        return SearchResults(
+            hits=hits, total=int(total), number=number, per_page=per_page, capped=bool(capped)
+        )
 
     def suggest(self, prefix: str, limit: int = SUGGEST_MAX) -> list[Suggestion]:
         """Visible posts whose title, and tags that, have a word starting with `prefix`;
