@@ -224,8 +224,7 @@ def test_the_job_is_idempotent_and_ignores_stale_versions(data, alice, redis_cli
         old.id, [old.title, old.html, "published", repr(old.updated_at)], set()
     )
     analyzed = data.search._analyze(source)
-    pipe = redis_client.pipeline()
-    assert data.search._write(pipe, old.id, source.version, source, analyzed) == "stale"
+    assert data.search._apply(*data.search._apply_call(old.id, source, analyzed)) == "stale"
     assert titles(data, "newer") == ["Twice"] and titles(data, "idempotent") == []
 
 

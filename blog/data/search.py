@@ -454,13 +454,13 @@ class SearchIndex:
         *post_replies, generation = pipe.execute()
         source = self._source(post_id, *post_replies)
         if source is None:
-            return self._write(pipe, post_id, "", None, None)
+            return self._apply(*self._apply_call(post_id, None))
         meta = self.r.hmget(self.keys.search_meta(generation or 0), "docs", "title", "tags", "body")
         documents, *totals = (int(v or 0) for v in meta)
         analyzed = self._analyze(source)
         totals = [t + n for t, n in zip(totals, analyzed.lengths, strict=True)]
         averages = average_lengths(tuple(totals), documents + 1)
-        return self._write(pipe, post_id, source.version, source, analyzed, averages)
+        return self._apply(*self._apply_call(post_id, source, analyzed, averages))
 
     def _read_post(self, pipe: redis.client.Pipeline, post_id: int) -> None:
         pipe.hmget(self.keys.post(post_id), "title", "html", "status", "updated_at")
@@ -475,18 +475,17 @@ class SearchIndex:
     def _analyze(self, source: _Source) -> AnalyzedPost:
         return self.analyzer.analyze_post(source.title, source.tags, source.text)
 
-    def _write(
+    def _apply_call(
         self,
-        pipe: redis.client.Pipeline,
         post_id: int,
-        version: str,
         source: _Source | None,
-        analyzed: AnalyzedPost | None,
+        analyzed: AnalyzedPost | None = None,
         averages: tuple[float, float, float] = (0.0, 0.0, 0.0),
         only: str = "",
-        execute: bool = True,
-    ) -> str:
+    ) -> tuple[list, list]:
+        """KEYS and ARGV of the index script: index `source`, or remove the post (None)."""
         keys = [self.keys.search_generation, self.keys.search_building, self.keys.post(post_id)]
+        version = source.version if source else ""
         args: list = [*self.keys.search_layout(), post_id, version]
         if source is None or analyzed is None:
             args += ["remove", only, "", "0 0 0", "", ""]
@@ -497,10 +496,7 @@ class SearchIndex:
             weights = term_weights(analyzed.frequencies, analyzed.lengths, averages)
             for term, weight in weights.items():
                 args += [term, weight]
-        if not execute:
-            self._apply(keys=keys, args=args, client=pipe)
-            return ""
-        return self._apply(keys=keys, args=args)
+        return keys, args
 
     def reindex(
         self, progress: Callable[[int, int], None] | None = None, batch_size: int = 200
@@ -531,10 +527,8 @@ class SearchIndex:
                 totals = [t + n for t, n in zip(totals, a.lengths, strict=True)]
             averages = average_lengths(tuple(totals), documents)
             for source, a in analyzed:
-                self._write(
-                    pipe, source.post_id, source.version, source, a, averages,
-                    only=generation, execute=False,
-                )  # fmt: skip
+                call = self._apply_call(source.post_id, source, a, averages, generation)
+                self._apply(*call, client=pipe)
             indexed += sum(1 for reply in pipe.execute() if reply == "indexed")
             if progress:
                 progress(len(batch), len(ids))
