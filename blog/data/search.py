@@ -18,6 +18,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import redis
@@ -427,6 +428,10 @@ def suggestion_entries(post_id: int, title: str, tags: Iterable[str]) -> tuple[s
     return "\n".join(sorted(titles)), "\n".join(sorted(tag_entries))
 
 
+def _indexed_count(pipe: redis.client.Pipeline) -> int:
+    return sum(1 for reply in pipe.execute() if reply == "indexed")
+
+
 class SearchIndex:
     """Index writes (the `jobs.search.index_post` job, `flask search reindex`) and
     queries (the search page and its suggestions)."""
@@ -511,27 +516,32 @@ class SearchIndex:
         self._drop_generations(keep={generation, self._current()})  # an earlier, broken run
         ids = [int(i) for i in self.r.zrange(keys.published, 0, -1)]
         documents, totals, indexed = 0, [0, 0, 0], 0
-        for start in range(0, len(ids), batch_size):
-            batch = ids[start : start + batch_size]
-            pipe = self.r.pipeline(transaction=False)
-            for post_id in batch:
-                self._read_post(pipe, post_id)
-            replies = pipe.execute()
-            sources = [
-                self._source(post_id, replies[2 * i], replies[2 * i + 1])
-                for i, post_id in enumerate(batch)
-            ]
-            analyzed = [(s, self._analyze(s)) for s in sources if s is not None]
-            for _, a in analyzed:
-                documents += 1
-                totals = [t + n for t, n in zip(totals, a.lengths, strict=True)]
-            averages = average_lengths(tuple(totals), documents)
-            for source, a in analyzed:
-                call = self._apply_call(source.post_id, source, a, averages, generation)
-                self._apply(*call, client=pipe)
-            indexed += sum(1 for reply in pipe.execute() if reply == "indexed")
-            if progress:
-                progress(len(batch), len(ids))
+        # Redis writes one batch (in a thread) while Python analyses the next.
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            writing = None
+            for start in range(0, len(ids), batch_size):
+                batch = ids[start : start + batch_size]
+                pipe = self.r.pipeline(transaction=False)
+                for post_id in batch:
+                    self._read_post(pipe, post_id)
+                replies = pipe.execute()
+                sources = [
+                    self._source(post_id, replies[2 * i], replies[2 * i + 1])
+                    for i, post_id in enumerate(batch)
+                ]
+                analyzed = [(s, self._analyze(s)) for s in sources if s is not None]
+                for _, a in analyzed:
+                    documents += 1
+                    totals = [t + n for t, n in zip(totals, a.lengths, strict=True)]
+                averages = average_lengths(tuple(totals), documents)
+                for source, a in analyzed:
+                    call = self._apply_call(source.post_id, source, a, averages, generation)
+                    self._apply(*call, client=pipe)
+                indexed += writing.result() if writing else 0
+                writing = writer.submit(_indexed_count, pipe)
+                if progress:
+                    progress(len(batch), len(ids))
+            indexed += writing.result() if writing else 0
         if not self._swap(keys=[keys.search_generation, keys.search_building], args=[generation]):
             raise RuntimeError("another reindex started meanwhile; it will finish the job")
         dropped = self._drop_generations(keep={generation})

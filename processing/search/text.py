@@ -125,10 +125,14 @@ class Analyzer:
         counts = [Counter(field) for field in fields]
         for count in counts:
             count.pop(STOP, None)
-        frequencies = {
-            term: (counts[0][term], counts[1][term], counts[2][term])
-            for term in counts[0].keys() | counts[1].keys() | counts[2].keys()
-        }
+        # Most terms are only in the body: start from it (this runs for every post).
+        frequencies = {term: (0, 0, n) for term, n in counts[2].items()}
+        for term, n in counts[1].items():
+            t, _, b = frequencies.get(term, (0, 0, 0))
+            frequencies[term] = (t, n, b)
+        for term, n in counts[0].items():
+            _, g, b = frequencies.get(term, (0, 0, 0))
+            frequencies[term] = (n, g, b)
         stream = f" {FIELD_BREAK} ".join(
             [" ".join(fields[0]), f" {FIELD_BREAK} ".join(tag_streams), " ".join(fields[2])]
         )
