@@ -3,7 +3,7 @@
 For each term of a post, the occurrences in each field are normalised by that field's
 length against its average, weighted (title 3, tags 2, body 1), summed, then saturated:
 
-    tf~ = sum over fields f of  boost_f * tf_f / (1 - b + b * len_f / avg_len_f)
+    tf~ = sum over fields f of  boost_f * tf_f / (1 - b_f + b_f * len_f / avg_len_f)
     weight = tf~ * (k1 + 1) / (k1 + tf~)
 
 The index stores `weight` (times WEIGHT_SCALE, rounded: whole numbers keep Redis's small
@@ -21,8 +21,11 @@ import math
 from collections.abc import Mapping
 
 K1 = 1.2
-B = 0.75
-BOOSTS = (3.0, 2.0, 1.0)  # title, tags, body
+# Length normalisation per field: full for the body; light for titles and tags, whose
+# lengths vary little (at b = 0.75 a one-word title would outweigh a title holding every
+# word of the query).
+B = (0.3, 0.3, 0.75)  # title, tags, body
+BOOSTS = (3.0, 2.0, 1.0)
 WEIGHT_SCALE = 1000
 
 
@@ -33,8 +36,8 @@ def term_weights(
 ) -> dict[str, int]:
     """Each term's stored weight in one post (at least 1: a match always counts)."""
     title, tags, body = (
-        boost / ((1 - B + B * length / avg) if avg > 0 else 1.0)
-        for boost, length, avg in zip(BOOSTS, lengths, average_lengths, strict=True)
+        boost / ((1 - b + b * length / avg) if avg > 0 else 1.0)
+        for boost, b, length, avg in zip(BOOSTS, B, lengths, average_lengths, strict=True)
     )
     weights = {}
     scale = WEIGHT_SCALE * (K1 + 1)
