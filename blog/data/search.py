@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 
@@ -428,6 +429,11 @@ def suggestion_entries(post_id: int, title: str, tags: Iterable[str]) -> tuple[s
     return "\n".join(sorted(titles)), "\n".join(sorted(tag_entries))
 
 
+def _plus(totals: Iterable[float], lengths: Iterable[int]) -> tuple[float, float, float]:
+    title, tags, body = (t + n for t, n in zip(totals, lengths, strict=True))
+    return (title, tags, body)
+
+
 def _indexed_count(pipe: redis.client.Pipeline) -> int:
     return sum(1 for reply in pipe.execute() if reply == "indexed")
 
@@ -460,11 +466,13 @@ class SearchIndex:
         source = self._source(post_id, *post_replies)
         if source is None:
             return self._apply(*self._apply_call(post_id, None))
-        meta = self.r.hmget(self.keys.search_meta(generation or 0), "docs", "title", "tags", "body")
+        meta = cast(
+            "list[str | None]",
+            self.r.hmget(self.keys.search_meta(generation or 0), "docs", "title", "tags", "body"),
+        )
         documents, *totals = (int(v or 0) for v in meta)
         analyzed = self._analyze(source)
-        totals = [t + n for t, n in zip(totals, analyzed.lengths, strict=True)]
-        averages = average_lengths(tuple(totals), documents + 1)
+        averages = average_lengths(_plus(totals, analyzed.lengths), documents + 1)
         return self._apply(*self._apply_call(post_id, source, analyzed, averages))
 
     def _read_post(self, pipe: redis.client.Pipeline, post_id: int) -> None:
@@ -514,8 +522,9 @@ class SearchIndex:
         generation = str(self.r.incr(keys.search_generations))
         self.r.set(keys.search_building, generation)
         self._drop_generations(keep={generation, self._current()})  # an earlier, broken run
-        ids = [int(i) for i in self.r.zrange(keys.published, 0, -1)]
-        documents, totals, indexed = 0, [0, 0, 0], 0
+        ids = [int(i) for i in cast("list[str]", self.r.zrange(keys.published, 0, -1))]
+        documents, indexed = 0, 0
+        totals: tuple[float, float, float] = (0.0, 0.0, 0.0)
         # Redis writes one batch (in a thread) while Python analyses the next.
         with ThreadPoolExecutor(max_workers=1) as writer:
             writing = None
@@ -532,8 +541,8 @@ class SearchIndex:
                 analyzed = [(s, self._analyze(s)) for s in sources if s is not None]
                 for _, a in analyzed:
                     documents += 1
-                    totals = [t + n for t, n in zip(totals, a.lengths, strict=True)]
-                averages = average_lengths(tuple(totals), documents)
+                    totals = _plus(totals, a.lengths)
+                averages = average_lengths(totals, documents)
                 for source, a in analyzed:
                     call = self._apply_call(source.post_id, source, a, averages, generation)
                     self._apply(*call, client=pipe)
@@ -548,11 +557,11 @@ class SearchIndex:
         return {"posts": indexed, "generation": int(generation), "old_keys_deleted": dropped}
 
     def _current(self) -> str:
-        return self.r.get(self.keys.search_generation) or "0"
+        return cast("str | None", self.r.get(self.keys.search_generation)) or "0"
 
     def _drop_generations(self, keep: set[str]) -> int:
         """Delete every generation's keys except those in `keep` (and one being built)."""
-        keep = keep | {self.r.get(self.keys.search_building) or ""}
+        keep = keep | {cast("str | None", self.r.get(self.keys.search_building)) or ""}
         head = self.keys.search_layout()[0]
         doomed, deleted = [], 0
         for key in self.r.scan_iter(match=glob_escape(head) + "[0-9]*", count=1000):
@@ -606,7 +615,7 @@ class SearchIndex:
                 repr(time.time()),
                 limit,
                 SUGGEST_SCAN,
-                self.keys.post(""),
+                self.keys.post(""),  # type: ignore[arg-type]  # the head of post:<id> keys
                 self.keys.tag(""),
             ],
         )

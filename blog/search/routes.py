@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask import abort, jsonify, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from processing.search import MAX_QUERY_LENGTH, QueryError, highlight, parse_query, snippet
 
@@ -14,7 +15,7 @@ MIN_SUGGEST_LENGTH = 2
 
 
 @bp.route("/search")
-def results():
+def results() -> ResponseReturnValue:
     raw = request.args.get("q", "")
     number = page_number()
     data = get_data()
@@ -40,7 +41,7 @@ def results():
 
 
 @bp.route("/search/suggest")
-def suggest():
+def suggest() -> ResponseReturnValue:
     """Titles and tags with a word starting with ?q=, as JSON for the search box."""
     raw = request.args.get("q", "")
     if len(raw) > MAX_SUGGEST_LENGTH:

@@ -59,4 +59,5 @@ def average_lengths(
     `totals` (zeros for an empty index: then lengths are not normalised)."""
     if documents <= 0:
         return (0.0, 0.0, 0.0)
-    return tuple(total / documents for total in totals)
+    title, tags, body = totals
+    return (title / documents, tags / documents, body / documents)

@@ -16,7 +16,9 @@ SNIPPET_WORDS = 30
 SCAN_LIMIT = 50_000  # characters of a body searched for the best window
 
 
-def _hits(text: str, spans: list[tuple[int, int]], terms: frozenset[str], analyzer: Analyzer):
+def _hits(
+    text: str, spans: list[tuple[int, int]], terms: frozenset[str], analyzer: Analyzer
+) -> list[frozenset[str]]:
     return [frozenset(analyzer.folded_word_terms(text[s:e])) & terms for s, e in spans]
 
 
