@@ -207,6 +207,7 @@ def test_edits_replace_old_terms(data, alice):
     assert titles(data, "oranges") == ["Renamed"] and titles(data, "tag:fruit") == ["Renamed"]
     meta = data.redis.hgetall(data.keys.search_meta(0))
     assert meta["docs"] == "1" and meta["title"] == "1" and meta["body"] == "1"
+    assert data.redis.hgetall(data.keys.search_tag_counts(0)) == {"fruit\x1fg\x1ffruit": "1"}
 
 
 def test_the_job_is_idempotent_and_ignores_stale_versions(data, alice, redis_client):
@@ -277,7 +278,8 @@ def test_reindex_swaps_without_a_moment_of_no_results(data, alice):
     assert errors == []
     assert outcome["posts"] == 60 and outcome["generation"] == 1
     assert outcome["old_keys_deleted"] > 0
-    assert not data.redis.keys(data.keys.search_space(0) + "*")
+    assert not data.redis.keys(data.keys.search_term(0, "*"))
+    assert not data.redis.exists(data.keys.search_meta(0), data.keys.search_doc(0, 1))
     assert search(data, "heron").total == 60
 
 

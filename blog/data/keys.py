@@ -126,10 +126,6 @@ class Keys:
         ":tagcount")."""
         return (self._k("search", ""), ":term:", ":doc:", ":meta", ":suggest", ":tagcount")
 
-    def search_space(self, generation: int | str) -> str:
-        """Prefix of every key of one generation."""
-        return self._k("search", generation) + ":"
-
     def search_term(self, generation: int | str, term: str) -> str:
         """Sorted set: post ids containing the term, scored by BM25F weight."""
         head, term_part, *_ = self.search_layout()
@@ -149,3 +145,8 @@ class Keys:
         """Sorted set (all scores 0, read by lexical range): suggestion entries."""
         head, *_, suggest, _ = self.search_layout()
         return f"{head}{generation}{suggest}"
+
+    def search_tag_counts(self, generation: int | str) -> str:
+        """Hash: a tag's suggestion entry -> indexed posts carrying the tag."""
+        head, *_, tag_counts = self.search_layout()
+        return f"{head}{generation}{tag_counts}"
