@@ -126,27 +126,27 @@ class Keys:
         ":tagcount")."""
         return (self._k("search", ""), ":term:", ":doc:", ":meta", ":suggest", ":tagcount")
 
-    def search_term(self, generation: int | str, term: str) -> str:
+    def search_term(self, generation: int, term: str) -> str:
         """Sorted set: post ids containing the term, scored by BM25F weight."""
         head, term_part, *_ = self.search_layout()
         return f"{head}{generation}{term_part}{term}"
 
-    def search_doc(self, generation: int | str, post_id: int) -> str:
+    def search_doc(self, generation: int, post_id: int) -> str:
         """Hash: what the index holds for one post (stream, lengths, suggestions)."""
         head, _, doc_part, *_ = self.search_layout()
         return f"{head}{generation}{doc_part}{post_id}"
 
-    def search_meta(self, generation: int | str) -> str:
+    def search_meta(self, generation: int) -> str:
         """Hash: number of posts and summed field lengths (for averages)."""
         head, *_, meta, _, _ = self.search_layout()
         return f"{head}{generation}{meta}"
 
-    def search_suggest(self, generation: int | str) -> str:
+    def search_suggest(self, generation: int) -> str:
         """Sorted set (all scores 0, read by lexical range): suggestion entries."""
         head, *_, suggest, _ = self.search_layout()
         return f"{head}{generation}{suggest}"
 
-    def search_tag_counts(self, generation: int | str) -> str:
+    def search_tag_counts(self, generation: int) -> str:
         """Hash: a tag's suggestion entry -> indexed posts carrying the tag."""
         head, *_, tag_counts = self.search_layout()
         return f"{head}{generation}{tag_counts}"

@@ -468,7 +468,9 @@ class SearchIndex:
             return self._apply(*self._apply_call(post_id, None))
         meta = cast(
             "list[str | None]",
-            self.r.hmget(self.keys.search_meta(generation or 0), "docs", "title", "tags", "body"),
+            self.r.hmget(
+                self.keys.search_meta(int(generation or 0)), "docs", "title", "tags", "body"
+            ),
         )
         documents, *totals = (int(v or 0) for v in meta)
         analyzed = self._analyze(source)
