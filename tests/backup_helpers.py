@@ -16,8 +16,8 @@ from pathlib import Path
 import redis
 
 from blog.data import DataLayer, ImageVariant, PostInput
-from blog.data.backup import EXCLUDED, classify
-from tests.conftest import ROOT, RQ
+from blog.data.keys import EXCLUDED, family_of
+from tests.helpers import ROOT, RQ
 
 TITLES = [
     "Grüße aus Köln",
@@ -41,6 +41,19 @@ BODIES = [
 TAGS = ["python", "redis", "köln", "日本", "news", "emoji-🎉", "long-tag-name-here"]
 
 
+def classify(name: str) -> str:
+    """A key family's builder name ("post", "comment", ...), "post-part" for the keys
+    read with a post, "excluded", or "other" for a key no builder makes."""
+    family = family_of(name)
+    if family is None:
+        return "other"
+    if family.backup is EXCLUDED:
+        return "excluded"
+    if family.read_with == "post" and family.name != "comment":
+        return "post-part"
+    return family.name
+
+
 def logical_dump(r: redis.Redis, prefix: str = "blog:") -> dict:
     """Every app key (rate limits and backup bookkeeping aside) with type, value, TTL set."""
     dump = {}
@@ -48,7 +61,7 @@ def logical_dump(r: redis.Redis, prefix: str = "blog:") -> dict:
         name = key[len(prefix) :]
         # The search index is derived and rebuilt by a restore (tests/test_search_index.py
         # compares it before and after); a dump before any indexing job ran has none.
-        if classify(name) == EXCLUDED or name.startswith("search:"):
+        if classify(name) == "excluded" or name.startswith("search:"):
             continue
         rtype = r.type(key)
         if rtype == "string":

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from blog.backup_targets import LocalTarget
 from blog.backups import service
+from blog.backups.targets import LocalTarget
 from processing.search import parse_query
 from processing.search.text import ENGLISH_STOP_WORDS
 from tests.helpers import add_post

@@ -17,8 +17,7 @@ from blog.data import DataLayer
 from blog.security import CSP
 from devtools.roundtrips import RoundTripCounter
 from processing.search import query as query_module
-from tests.conftest import ROOT, RQ, make_app, new_post
-from tests.helpers import add_post, cheap_password_hashing
+from tests.helpers import ROOT, RQ, add_post, cheap_password_hashing, make_app, new_post
 
 SEARCH_BOX = re.compile(
     r'<form class="search" role="search" method="get" action="/search">\s*'

@@ -34,9 +34,9 @@ from processing.search import (
 )
 
 from ..rendering import plain_text
-from .backup import glob_escape
 from .keys import Keys
 from .models import Post
+from .reindex import scan_app_keys
 
 # Query plans (see docs/search.md): the threshold algorithm serves pages up to TOP_LIMIT
 # deep when every term is in more than SMALL_SET posts, giving up after TOP_BUDGET posts
@@ -566,9 +566,10 @@ class SearchIndex:
         keep = keep | {cast("str | None", self.r.get(self.keys.search_building)) or ""}
         head = self.keys.search_layout()[0]
         doomed, deleted = [], 0
-        for key in self.r.scan_iter(match=glob_escape(head) + "[0-9]*", count=1000):
-            if key[len(head) :].split(":", 1)[0] not in keep:
-                doomed.append(key)
+        for name in scan_app_keys(self.r, head):
+            generation = name.split(":", 1)[0]
+            if generation.isdigit() and generation not in keep:
+                doomed.append(head + name)
             if len(doomed) >= 500:
                 deleted += self.r.unlink(*doomed)
                 doomed = []
