@@ -26,6 +26,7 @@ def expect(*args, **kwargs):
 def indexed_posts(data_layer):
     """Two posts, indexed as their job would do it (once for the module)."""
     from blog.data import PostInput
+    from blog.search import service
 
     author = data_layer.users.create("searcher", PASSWORD)
     made = []
@@ -36,7 +37,7 @@ def indexed_posts(data_layer):
         post = data_layer.posts.create(
             author.id, author.username, PostInput(title, body, tags, "published")
         )
-        data_layer.search.index_post(post.id)
+        service.index_post(data_layer, post.id)
         made.append(post)
     return made
 

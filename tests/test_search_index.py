@@ -10,9 +10,11 @@ import time
 
 import pytest
 
-from blog.backups import service
+from blog.backups import service as backup_service
 from blog.backups.targets import LocalTarget
-from processing.search import parse_query
+from blog.data.search import IndexSource
+from blog.search import service
+from processing.search import index_entry
 from processing.search.text import ENGLISH_STOP_WORDS
 from tests.helpers import add_post
 
@@ -25,9 +27,7 @@ FILLER = FILLER_TEXT.split()
 
 
 def search(data, q: str, page: int = 1, per_page: int = 10):
-    return data.search.search(
-        parse_query(q, data.search.analyzer), page, per_page, data.posts.get_many
-    )
+    return service.search(data, service.parse(data, q), page, per_page)
 
 
 def titles(data, q: str, **kw) -> list[str]:
@@ -37,7 +37,7 @@ def titles(data, q: str, **kw) -> list[str]:
 def post(data, author, title, body="", tags=(), **kw):
     """A post, indexed as its job would do it."""
     p = add_post(data, author, title, body=body, tags=tags, **kw)
-    data.search.index_post(p.id)
+    service.index_post(data, p.id)
     return p
 
 
@@ -182,8 +182,8 @@ def test_unpublished_and_deleted_posts_never_show_even_before_the_job(data, alic
     found = search(data, "zebra")
     assert [h.post.title for h in found.hits] == ["Kept"] and found.total == 1
     assert kept.id in {h.post.id for h in found.hits}
-    data.search.index_post(gone.id)
-    data.search.index_post(hidden.id)
+    service.index_post(data, gone.id)
+    service.index_post(data, hidden.id)
     assert data.redis.zrange(data.keys.search_term(0, "zebra"), 0, -1) == [str(kept.id)]
 
 
@@ -202,7 +202,7 @@ def test_edits_replace_old_terms(data, alice):
 
     p = post(data, alice, "Original title", "apples")
     p = data.posts.update(p, PostInput("Renamed", "oranges", ["fruit"], "published"))
-    data.search.index_post(p.id)
+    service.index_post(data, p.id)
     assert titles(data, "apples") == [] and titles(data, "original") == []
     assert titles(data, "oranges") == ["Renamed"] and titles(data, "tag:fruit") == ["Renamed"]
     meta = data.redis.hgetall(data.keys.search_meta(0))
@@ -215,17 +215,16 @@ def test_the_job_is_idempotent_and_ignores_stale_versions(data, alice, redis_cli
 
     p = post(data, alice, "Once", "idempotent words")
     snapshot = {k: redis_client.dump(k) for k in redis_client.keys("blog:search:*")}
-    assert data.search.index_post(p.id) == "indexed"
+    assert service.index_post(data, p.id) == "indexed"
     assert {k: redis_client.dump(k) for k in redis_client.keys("blog:search:*")} == snapshot
     # A job that read an older version must not undo a newer one.
     old = p
     data.posts.update(p, PostInput("Twice", "newer words", [], "published"))
-    data.search.index_post(p.id)
-    source = data.search._source(
-        old.id, [old.title, old.html, "published", repr(old.updated_at)], set()
-    )
-    analyzed = data.search._analyze(source)
-    assert data.search._apply(*data.search._apply_call(old.id, source, analyzed)) == "stale"
+    service.index_post(data, p.id)
+    source = IndexSource(old.id, repr(old.updated_at), old.title, [], old.html)
+    analyzed = service.analyzer("english").analyze_post(old.title, [], "idempotent words")
+    entry = index_entry(old.id, old.title, [], analyzed, (1.0, 1.0, 2.0))
+    assert data.search.write(source, entry) == "stale"
     assert titles(data, "newer") == ["Twice"] and titles(data, "idempotent") == []
 
 
@@ -244,14 +243,14 @@ def test_suggestions_by_title_and_tag_prefix(data, alice):
     post(data, alice, "Learning Redis Streams", tags=["redis", "background-jobs"])
     post(data, alice, "Redis draft", status="draft")
     post(data, alice, "Redis later", status="scheduled", publish_at=time.time() + 3600)
-    found = data.search.suggest("RED")
+    found = service.suggest(data, "RED")
     assert [(s.kind, s.label) for s in found] == [
         ("tag", "redis"),
         ("post", "Learning Redis Streams"),
     ]
-    assert [s.label for s in data.search.suggest("lear")] == ["Learning Redis Streams"]
-    assert [s.ref for s in data.search.suggest("jobs")] == ["background-jobs"]
-    assert data.search.suggest("zzz") == []
+    assert [s.label for s in service.suggest(data, "Lear")] == ["Learning Redis Streams"]
+    assert [s.ref for s in service.suggest(data, "jobs")] == ["background-jobs"]
+    assert service.suggest(data, "zzz") == [] and service.suggest(data, "!!") == []
 
 
 def test_reindex_swaps_without_a_moment_of_no_results(data, alice):
@@ -270,7 +269,7 @@ def test_reindex_swaps_without_a_moment_of_no_results(data, alice):
     for t in threads:
         t.start()
     try:
-        outcome = data.search.reindex(batch_size=5, progress=lambda done, total: time.sleep(0.01))
+        outcome = service.reindex(data, batch_size=5, progress=lambda done, total: time.sleep(0.01))
     finally:
         stop.set()
         for t in threads:
@@ -292,7 +291,7 @@ def test_posts_written_during_a_reindex_land_in_the_new_index(data, alice):
         if not written:
             written.append(post(data, alice, "Late otter", "otters float late"))
 
-    data.search.reindex(batch_size=5, progress=write_one)
+    service.reindex(data, batch_size=5, progress=write_one)
     assert search(data, "otter").total == 21
     assert titles(data, "late") == ["Late otter"]
 
@@ -300,13 +299,13 @@ def test_posts_written_during_a_reindex_land_in_the_new_index(data, alice):
 def test_restore_rebuilds_the_index(app, data, alice, redis_client, tmp_path):
     for i in range(12):
         post(data, alice, f"Badger {i}", "badgers dig", tags=["animals"])
-    data.search.reindex()
+    service.reindex(data)
     before = {k: redis_client.dump(k) for k in redis_client.keys("blog:search:*")}
     target = LocalTarget(tmp_path / "b")
     storage = app.extensions["media_storage"]
-    outcome = service.run_backup(data, storage, target, app.config)
+    outcome = backup_service.run_backup(data, storage, target, app.config)
     redis_client.flushall()
-    result = service.restore_backup(data, storage, target, outcome["key"], force=True)
+    result = backup_service.restore_backup(data, storage, target, outcome["key"], force=True)
     assert result["indexes"]["search"] == 12
     assert search(data, "badger tag:animals").total == 12
     assert {k: redis_client.dump(k) for k in redis_client.keys("blog:search:*")} == before
@@ -325,11 +324,11 @@ def test_the_threshold_algorithm_agrees_with_zinterstore(data, alice):
         tags = rng.sample(["red", "green", "blue"], rng.randint(0, 2))
         later = {"status": "scheduled", "publish_at": now + 3600} if i % 25 == 0 else {}
         post(data, alice, title, body, tags, **later)
-    fast = SearchIndex(data.redis, data.keys, data.search.analyzer, small_set=0)
+    fast = SearchIndex(data.redis, data.keys, small_set=0)
     for n in range(40):
         words = rng.sample(vocabulary, rng.randint(1, 3))
         q = " ".join(words) + (" tag:red" if n % 4 == 0 else "")
-        query = parse_query(q, data.search.analyzer)
+        query = service.parse(data, q)
         for page in (1, 2):
             a = fast.search(query, page, 10, data.posts.get_many)
             b = data.search.search(query, page, 10, data.posts.get_many)
@@ -344,7 +343,7 @@ def test_large_counts_stop_at_a_thousand(data, alice, client):
 
     for i in range(COUNT_LIMIT + 5):
         add_post(data, alice, f"Gull {i}", "gulls everywhere")
-    data.search.reindex(batch_size=500)
+    service.reindex(data, batch_size=500)
     found = search(data, "gull")
     assert found.capped and found.total == COUNT_LIMIT and len(found.hits) == 10
     assert found.hits[0].post.title.startswith("Gull")

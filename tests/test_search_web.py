@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from markupsafe import escape
 
 from blog.data import DataLayer
+from blog.search import service
 from blog.security import CSP
 from devtools.roundtrips import RoundTripCounter
 from processing.search import query as query_module
@@ -32,7 +33,7 @@ def alice(data):
 
 def indexed(data, author, title, body="", tags=(), **kw):
     post = add_post(data, author, title, body=body, tags=tags, **kw)
-    data.search.index_post(post.id)
+    service.index_post(data, post.id)
     return post
 
 
@@ -234,7 +235,7 @@ def test_a_search_costs_at_most_three_round_trips(redis_url, redis_client, monke
         for i in range(size):
             add_post(data, author, f"Post {i}", body=f"common words and unique{i}",
                      tags=["common"])  # fmt: skip
-        data.search.reindex()
+        service.reindex(data)
         counter = RoundTripCounter(redis_url)
         app.extensions["blog_data"] = DataLayer(counter.client, app.config["KEY_PREFIX"])
         client = app.test_client()

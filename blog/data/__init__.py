@@ -13,8 +13,6 @@ from typing import cast
 import redis
 from flask import current_app
 
-from processing.search import Analyzer
-
 from .backup_runs import BackupStore
 from .comments import CommentStore, PostGone
 from .images import ImageStore
@@ -53,7 +51,8 @@ class DataLayer:
         self.users = UserStore(r, self.keys)
         self.limits = RateLimiter(r, self.keys)
         self.backups = BackupStore(r, self.keys)
-        self.search = SearchIndex(r, self.keys, Analyzer(search_language))
+        self.search = SearchIndex(r, self.keys)
+        self.search_language = search_language  # for blog/search/service.py's Analyzer
 
     def post_with_comments(self, post_id: int) -> tuple[Post | None, list[Comment]]:
         """A post page's data in 2 round trips: the post, its tags and comment ids in one

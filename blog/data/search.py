@@ -7,33 +7,22 @@ WEIGHTS), with `posts:published` (weight 0) so drafts and deleted posts drop out
 the index still says. Everything a query does runs in one Lua script: one round trip,
 plus one pipeline for the posts of the page. docs/search.md has the whole design.
 
-The index is derived data: `index_post` recomputes a post's entries from the post
-itself (idempotent, safe to run twice or out of order: a write only lands when the post
-is still at the version it read), and `reindex` rebuilds everything into a new
-generation before switching queries to it in one step.
+The index is derived data. This module reads posts for it and writes what
+blog/search/service.py computed from them (with processing.search): one post's entries,
+only if the post is still at the version read (so the job is idempotent and safe out of
+order), or a whole new generation that queries switch to in one step.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 import redis
 
-from processing.search import (
-    AnalyzedPost,
-    Analyzer,
-    Query,
-    average_lengths,
-    term_weights,
-    words,
-)
-
-from ..rendering import plain_text
 from .keys import Keys
 from .models import Post
 from .reindex import scan_app_keys
@@ -47,8 +36,6 @@ COUNT_LIMIT = 1000
 TOP_BUDGET = 5000
 SUGGEST_MAX = 8
 SUGGEST_SCAN = 200  # suggestion entries looked at per request, at most
-SUGGEST_TITLE_WORDS = 12  # a title can be found by its first 12 words' prefixes
-_SEP = "\x1f"  # between the parts of a suggestion entry (never in a word)
 
 # Lua helpers shared by the scripts: which generations a write goes to, and how a
 # generation's keys are spelled (ARGV[1..6] = Keys.search_layout()).
@@ -407,47 +394,64 @@ class Suggestion:
 
 
 @dataclass(frozen=True)
-class _Source:
-    """What the index needs of a post, read in one pipeline."""
+class IndexSource:
+    """What the index is built from: one visible (published or scheduled) post."""
 
     post_id: int
-    version: str
+    version: str  # the post's updated_at, as stored: a write lands only at this version
     title: str
     tags: list[str]
-    text: str
+    html: str
 
 
-def suggestion_entries(post_id: int, title: str, tags: Iterable[str]) -> tuple[str, str]:
-    """A post's suggestion entries: the title from each of its first words on, and each
-    tag from each of its words on (so "red" finds "Learning Redis" and "redis-streams")."""
-    title_words = words(title)[:SUGGEST_TITLE_WORDS]
-    titles = {f"{' '.join(title_words[i:])}{_SEP}p{_SEP}{post_id}" for i in range(len(title_words))}
-    tag_entries = set()
-    for tag in tags:
-        parts = words(tag)
-        tag_entries |= {f"{' '.join(parts[i:])}{_SEP}g{_SEP}{tag}" for i in range(len(parts))}
-    return "\n".join(sorted(titles)), "\n".join(sorted(tag_entries))
+@dataclass(frozen=True)
+class IndexStats:
+    """Posts in the live index and their summed title, tags and body lengths."""
+
+    documents: int
+    totals: tuple[int, int, int]
 
 
-def _plus(totals: Iterable[float], lengths: Iterable[int]) -> tuple[float, float, float]:
-    title, tags, body = (t + n for t, n in zip(totals, lengths, strict=True))
-    return (title, tags, body)
+class IndexEntry(Protocol):
+    """A post as the index stores it (processing.search.IndexEntry)."""
+
+    @property
+    def stream(self) -> str: ...
+    @property
+    def lengths(self) -> tuple[int, int, int]: ...
+    @property
+    def weights(self) -> Mapping[str, int]: ...
+    @property
+    def title_suggestions(self) -> str: ...
+    @property
+    def tag_suggestions(self) -> str: ...
 
 
-def _indexed_count(pipe: redis.client.Pipeline) -> int:
-    return sum(1 for reply in pipe.execute() if reply == "indexed")
+class ParsedQuery(Protocol):
+    """A query as processing.search.parse_query returns it."""
+
+    @property
+    def terms(self) -> list[str]: ...
+    @property
+    def phrases(self) -> list[str]: ...
+    @property
+    def excluded_terms(self) -> list[str]: ...
+    @property
+    def excluded_phrases(self) -> list[str]: ...
+    @property
+    def tags(self) -> list[str]: ...
+    @property
+    def excluded_tags(self) -> list[str]: ...
 
 
 class SearchIndex:
-    """Index writes (the `jobs.search.index_post` job, `flask search reindex`) and
-    queries (the search page and its suggestions)."""
+    """The index's keys: writes of one post or of a whole new generation, and queries.
+    The analysis is not here: blog/search/service.py reads with this, analyses with
+    processing.search and writes back."""
 
-    def __init__(
-        self, r: redis.Redis, keys: Keys, analyzer: Analyzer, small_set: int = SMALL_SET
-    ) -> None:
+    def __init__(self, r: redis.Redis, keys: Keys, small_set: int = SMALL_SET) -> None:
         self.r = r
         self.keys = keys
-        self.analyzer = analyzer
         self.small_set = small_set  # tests lower it to run the threshold algorithm
         self._apply = r.register_script(_APPLY)
         self._query = r.register_script(_QUERY)
@@ -456,107 +460,89 @@ class SearchIndex:
 
     # ---- writes --------------------------------------------------------------------
 
-    def index_post(self, post_id: int) -> str:
-        """Bring one post's entries in line with the post: "indexed", "removed" (deleted,
-        draft) or "stale" (changed meanwhile: the job its change enqueued does it)."""
+    def read(self, post_id: int) -> tuple[IndexSource | None, IndexStats]:
+        """A post as the index needs it (None: deleted or a draft), and the live
+        index's statistics; one round trip, then one for the statistics."""
         pipe = self.r.pipeline(transaction=False)
         self._read_post(pipe, post_id)
         pipe.get(self.keys.search_generation)
-        *post_replies, generation = pipe.execute()
-        source = self._source(post_id, *post_replies)
-        if source is None:
-            return self._apply(*self._apply_call(post_id, None))
+        fields, tags, generation = pipe.execute()
         meta = cast(
             "list[str | None]",
             self.r.hmget(
                 self.keys.search_meta(int(generation or 0)), "docs", "title", "tags", "body"
             ),
         )
-        documents, *totals = (int(v or 0) for v in meta)
-        analyzed = self._analyze(source)
-        averages = average_lengths(_plus(totals, analyzed.lengths), documents + 1)
-        return self._apply(*self._apply_call(post_id, source, analyzed, averages))
+        documents, title, tag_length, body = (int(v or 0) for v in meta)
+        return _source(post_id, fields, tags), IndexStats(documents, (title, tag_length, body))
+
+    def read_many(self, ids: list[int]) -> list[IndexSource]:
+        """The visible posts among `ids`; one round trip."""
+        pipe = self.r.pipeline(transaction=False)
+        for post_id in ids:
+            self._read_post(pipe, post_id)
+        replies = pipe.execute()
+        found = (_source(post_id, *replies[2 * i : 2 * i + 2]) for i, post_id in enumerate(ids))
+        return [source for source in found if source is not None]
 
     def _read_post(self, pipe: redis.client.Pipeline, post_id: int) -> None:
         pipe.hmget(self.keys.post(post_id), "title", "html", "status", "updated_at")
         pipe.smembers(self.keys.post_tags(post_id))
 
-    def _source(self, post_id: int, fields: list, tags: set[str]) -> _Source | None:
-        title, html, status, updated_at = fields
-        if title is None or status == "draft":
-            return None
-        return _Source(post_id, updated_at, title, sorted(tags), plain_text(html or ""))
+    def write(self, source: IndexSource, entry: IndexEntry) -> str:
+        """Replace the post's entries in the live generations: "indexed", or "stale" when
+        the post changed since `source` was read (the job of that change does it)."""
+        return cast(str, self._apply(*self._apply_call(source.post_id, source, entry)))
 
-    def _analyze(self, source: _Source) -> AnalyzedPost:
-        return self.analyzer.analyze_post(source.title, source.tags, source.text)
+    def remove(self, post_id: int) -> str:
+        """Drop a deleted post or a draft: "removed", or "stale" if it is visible again."""
+        return cast(str, self._apply(*self._apply_call(post_id, None)))
 
     def _apply_call(
         self,
         post_id: int,
-        source: _Source | None,
-        analyzed: AnalyzedPost | None = None,
-        averages: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        source: IndexSource | None,
+        entry: IndexEntry | None = None,
         only: str = "",
     ) -> tuple[list, list]:
-        """KEYS and ARGV of the index script: index `source`, or remove the post (None)."""
+        """KEYS and ARGV of the index script: index `entry`, or remove the post (None)."""
         keys = [self.keys.search_generation, self.keys.search_building, self.keys.post(post_id)]
-        version = source.version if source else ""
-        args: list = [*self.keys.search_layout(), post_id, version]
-        if source is None or analyzed is None:
-            args += ["remove", only, "", "0 0 0", "", ""]
-        else:
-            titles, tags = suggestion_entries(post_id, source.title, source.tags)
-            lengths = " ".join(str(n) for n in analyzed.lengths)
-            args += ["index", only, analyzed.stream, lengths, titles, tags]
-            weights = term_weights(analyzed.frequencies, analyzed.lengths, averages)
-            for term, weight in weights.items():
-                args += [term, weight]
+        args: list = [*self.keys.search_layout(), post_id, source.version if source else ""]
+        if source is None or entry is None:
+            return keys, [*args, "remove", only, "", "0 0 0", "", ""]
+        lengths = " ".join(str(n) for n in entry.lengths)
+        args += ["index", only, entry.stream, lengths]
+        args += [entry.title_suggestions, entry.tag_suggestions]
+        for term, weight in entry.weights.items():
+            args += [term, weight]
         return keys, args
 
-    def reindex(
-        self, progress: Callable[[int, int], None] | None = None, batch_size: int = 200
-    ) -> dict[str, int]:
-        """Rebuild the whole index into a new generation, then switch queries to it in
-        one step and drop the old one. Queries see the old index, complete, until the
-        switch; posts written meanwhile are indexed into both (their jobs see the
-        generation being built)."""
-        keys = self.keys
-        generation = str(self.r.incr(keys.search_generations))
-        self.r.set(keys.search_building, generation)
+    # A rebuild: start_rebuild(), write_many() batch by batch, finish_rebuild().
+
+    def start_rebuild(self) -> tuple[str, list[int]]:
+        """A new generation, marked as being built (jobs write to it too from now on),
+        and the ids of the posts to index into it (published and scheduled)."""
+        generation = str(self.r.incr(self.keys.search_generations))
+        self.r.set(self.keys.search_building, generation)
         self._drop_generations(keep={generation, self._current()})  # an earlier, broken run
-        ids = [int(i) for i in cast("list[str]", self.r.zrange(keys.published, 0, -1))]
-        documents, indexed = 0, 0
-        totals: tuple[float, float, float] = (0.0, 0.0, 0.0)
-        # Redis writes one batch (in a thread) while Python analyses the next.
-        with ThreadPoolExecutor(max_workers=1) as writer:
-            writing = None
-            for start in range(0, len(ids), batch_size):
-                batch = ids[start : start + batch_size]
-                pipe = self.r.pipeline(transaction=False)
-                for post_id in batch:
-                    self._read_post(pipe, post_id)
-                replies = pipe.execute()
-                sources = [
-                    self._source(post_id, replies[2 * i], replies[2 * i + 1])
-                    for i, post_id in enumerate(batch)
-                ]
-                analyzed = [(s, self._analyze(s)) for s in sources if s is not None]
-                for _, a in analyzed:
-                    documents += 1
-                    totals = _plus(totals, a.lengths)
-                averages = average_lengths(totals, documents)
-                for source, a in analyzed:
-                    call = self._apply_call(source.post_id, source, a, averages, generation)
-                    self._apply(*call, client=pipe)
-                indexed += writing.result() if writing else 0
-                writing = writer.submit(_indexed_count, pipe)
-                if progress:
-                    progress(len(batch), len(ids))
-            indexed += writing.result() if writing else 0
-        if not self._swap(keys=[keys.search_generation, keys.search_building], args=[generation]):
+        ids = cast("list[str]", self.r.zrange(self.keys.published, 0, -1))
+        return generation, [int(i) for i in ids]
+
+    def write_many(self, entries: Sequence[tuple[IndexSource, IndexEntry]], generation: str) -> int:
+        """Write posts into the generation being built; one round trip. Returns how many
+        landed (a post changed since it was read is left to its job)."""
+        pipe = self.r.pipeline(transaction=False)
+        for source, entry in entries:
+            self._apply(*self._apply_call(source.post_id, source, entry, generation), client=pipe)
+        return sum(1 for reply in pipe.execute() if reply == "indexed")
+
+    def finish_rebuild(self, generation: str) -> int:
+        """Switch queries to the new generation in one step, then delete the old one's
+        keys (returns how many)."""
+        keys = [self.keys.search_generation, self.keys.search_building]
+        if not self._swap(keys=keys, args=[generation]):
             raise RuntimeError("another reindex started meanwhile; it will finish the job")
-        dropped = self._drop_generations(keep={generation})
-        return {"posts": indexed, "generation": int(generation), "old_keys_deleted": dropped}
+        return self._drop_generations(keep={generation})
 
     def _current(self) -> str:
         return cast("str | None", self.r.get(self.keys.search_generation)) or "0"
@@ -580,7 +566,11 @@ class SearchIndex:
     # ---- reads ---------------------------------------------------------------------
 
     def search(
-        self, query: Query, number: int, per_page: int, load: Callable[[list[int]], list[Post]]
+        self,
+        query: ParsedQuery,
+        number: int,
+        per_page: int,
+        load: Callable[[list[int]], list[Post]],
     ) -> SearchResults:
         """One page of visible matching posts, best first: 1 round trip for the ids, and
         `load` (one pipeline) for the posts."""
@@ -605,16 +595,15 @@ class SearchIndex:
         )
 
     def suggest(self, prefix: str, limit: int = SUGGEST_MAX) -> list[Suggestion]:
-        """Visible posts whose title, and tags that, have a word starting with `prefix`;
-        tags first. One round trip."""
-        folded = " ".join(words(prefix))
-        if not folded:
+        """Visible posts whose title, and tags that, have words starting with `prefix`
+        (folded words, space-separated); tags first. One round trip."""
+        if not prefix:
             return []
         flat = self._suggest(
             keys=[self.keys.search_generation, self.keys.published],
             args=[
                 *self.keys.search_layout(),
-                folded,
+                prefix,
                 repr(time.time()),
                 limit,
                 SUGGEST_SCAN,
@@ -624,3 +613,10 @@ class SearchIndex:
         )
         found = [Suggestion(*flat[i : i + 3]) for i in range(0, len(flat), 3)]
         return sorted(found, key=lambda s: s.kind != "tag")[:limit]
+
+
+def _source(post_id: int, fields: list, tags: set[str]) -> IndexSource | None:
+    title, html, status, updated_at = fields
+    if title is None or status == "draft":
+        return None
+    return IndexSource(post_id, updated_at, title, sorted(tags), html or "")

@@ -6,6 +6,7 @@ import click
 from flask.cli import with_appcontext
 
 from ..data import get_data
+from . import service
 
 
 @click.group("search", help="Full-text search index.")
@@ -35,7 +36,7 @@ def reindex(batch_size: int) -> None:
         bar.update(done)
 
     try:
-        outcome = get_data().search.reindex(progress=progress, batch_size=batch_size)
+        outcome = service.reindex(get_data(), progress=progress, batch_size=batch_size)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)

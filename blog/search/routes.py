@@ -1,14 +1,18 @@
+"""/search (the results page) and /search/suggest (JSON for the search box's script)."""
+
 from __future__ import annotations
 
-from flask import abort, jsonify, render_template, request, url_for
+from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from processing.search import MAX_QUERY_LENGTH, QueryError, highlight, parse_query, snippet
+from processing.search import MAX_QUERY_LENGTH, QueryError, highlight, snippet
 
 from ..data import get_data
 from ..posts.routes import page_number, per_page
 from ..rendering import plain_text
-from . import bp
+from . import service
+
+bp = Blueprint("search", __name__)
 
 MAX_SUGGEST_LENGTH = 50
 MIN_SUGGEST_LENGTH = 2
@@ -20,20 +24,20 @@ def results() -> ResponseReturnValue:
     number = page_number()
     data = get_data()
     try:
-        query = parse_query(raw, data.search.analyzer)
+        query = service.parse(data, raw)
     except QueryError as error:
         too_long = len(raw.strip()) > MAX_QUERY_LENGTH
         page = render_template("search/results.html", q=raw, error=str(error), results=None)
         return page, 400 if too_long else 200
-    found = data.search.search(query, number, per_page(), data.posts.get_many)
+    found = service.search(data, query, number, per_page())
     if number > 1 and not found.hits:
         abort(404)
-    terms = query.highlight
+    terms, analyzer = query.highlight, service.analyzer(data.search_language)
     rows = [
         {
             "post": hit.post,
-            "title": highlight(hit.post.title, terms, data.search.analyzer),
-            "snippet": snippet(plain_text(hit.post.html), terms, data.search.analyzer),
+            "title": highlight(hit.post.title, terms, analyzer),
+            "snippet": snippet(plain_text(hit.post.html), terms, analyzer),
         }
         for hit in found.hits
     ]
@@ -57,6 +61,6 @@ def suggest() -> ResponseReturnValue:
             if s.kind == "post"
             else url_for("posts.tag", tag=s.ref),
         }
-        for s in get_data().search.suggest(raw)
+        for s in service.suggest(get_data(), raw)
     ]
     return jsonify(query=raw, suggestions=suggestions)
