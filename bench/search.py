@@ -30,8 +30,6 @@ import time
 from multiprocessing import Pool
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from blog.data import DataLayer, PostInput, connect
 from blog.search import service
 from devtools.redis_server import RedisServer
