@@ -37,7 +37,8 @@ from processing.search.text import ENGLISH_STOP_WORDS
 
 PREFIX = "bench:"
 VOCABULARY = 30_000
-TAGS = [f"topic-{i}" for i in range(200)]
+# Tag names that are no English word ("topic-12" would put "topic" in every post).
+TAGS = [f"tg{i}x" for i in range(200)]
 PLANTED = 50
 CHUNK = 500
 
