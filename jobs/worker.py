@@ -10,9 +10,9 @@ import os
 
 from rq.worker import HerokuWorker
 
-# Preloaded for the work horses.
-import jobs.export
-import jobs.images  # noqa: F401
+import jobs.export  # preloaded for the work horses
+import jobs.images
+import jobs.search  # noqa: F401
 from blog import logs
 
 logs.configure()
