@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
@@ -20,6 +19,7 @@ from .format import (
     MANIFEST_MEMBER,
     MEDIA_PREFIX,
     SPOOL_MAX_SIZE,
+    STORED_SUFFIXES,
     ArchiveError,
     ArchiveSummary,
     MediaItem,
@@ -28,7 +28,7 @@ from .format import (
     media_name_problem,
     record_problem,
 )
-from .streams import HashingReader, HashingWriter
+from .streams import HashingReader, HashingWriter, MixedGzipWriter
 
 
 def _utc_timestamp(created_at: datetime | None) -> datetime:
@@ -104,22 +104,35 @@ def _add_records(
     return count, {"sha256": sha.hexdigest(), "size": size}
 
 
-def _add_media_item(tar: tarfile.TarFile, item: MediaItem, mtime: int) -> dict[str, Any]:
+def is_stored(name: str) -> bool:
+    """Formats that are compressed already: deflating them again costs CPU for nothing."""
+    return name.lower().endswith(STORED_SUFFIXES)
+
+
+def _add_media_item(
+    tar: tarfile.TarFile, gz: MixedGzipWriter, item: MediaItem, mtime: int
+) -> dict[str, Any]:
     """Stream one file into the tar, hashing while tarfile copies it."""
     name = MEDIA_PREFIX + item.name
     if isinstance(item.size, bool) or not isinstance(item.size, int) or item.size < 0:
         raise ArchiveError(f"media {item.name}: invalid size {item.size!r}")
+    stored = is_stored(item.name)
     with item.open() as raw:
         reader = HashingReader(raw, expected=item.size, label=f"media {item.name}")
+        gz.stored(stored)
         _add_member(tar, _tarinfo(name, item.size, mtime), reader)
+        gz.stored(False)
         if reader.has_more():
             raise ArchiveError(
                 f"media {item.name}: source is larger than its declared size {item.size}"
             )
-    return {"sha256": reader.hexdigest(), "size": reader.size}
+    compression = "stored" if stored else "deflate"
+    return {"sha256": reader.hexdigest(), "size": reader.size, "compression": compression}
 
 
-def _add_media(tar: tarfile.TarFile, media: Iterable[MediaItem], mtime: int) -> dict[str, Any]:
+def _add_media(
+    tar: tarfile.TarFile, gz: MixedGzipWriter, media: Iterable[MediaItem], mtime: int
+) -> dict[str, Any]:
     entries: dict[str, dict[str, Any]] = {}
     for item in media:
         problem = media_name_problem(item.name)
@@ -127,7 +140,7 @@ def _add_media(tar: tarfile.TarFile, media: Iterable[MediaItem], mtime: int) -> 
             raise ArchiveError(problem)
         if MEDIA_PREFIX + item.name in entries:
             raise ArchiveError(f"duplicate media item {item.name!r}")
-        entries[MEDIA_PREFIX + item.name] = _add_media_item(tar, item, mtime)
+        entries[MEDIA_PREFIX + item.name] = _add_media_item(tar, gz, item, mtime)
     return entries
 
 
@@ -149,11 +162,10 @@ def _build_manifest(
     }
 
 
-def _open_tar_writer(gz: gzip.GzipFile) -> tarfile.TarFile:
-    """Plain "w" mode on top of GzipFile is a pure forward stream too: TarFile only
-    calls write() and tell() (GzipFile refuses backward seeks, the sink has no seek
-    at all), and it skips the "w|" re-buffering layer, whose copies cost ~40% more
-    time with many small media files."""
+def _open_tar_writer(gz: MixedGzipWriter) -> tarfile.TarFile:
+    """Plain "w" mode on top of the gzip writer is a pure forward stream: TarFile only
+    calls write() and tell() (the sink has no seek at all), and it skips the "w|"
+    re-buffering layer, whose copies cost ~40% more time with many small media files."""
     # typeshed has no copybufsize (a keyword since Python 3.8)
     return tarfile.open(  # type: ignore[call-overload,no-any-return]
         fileobj=gz,
@@ -185,17 +197,17 @@ def write_archive(
     created = _utc_timestamp(created_at)
     mtime = int(created.timestamp())
     sink = HashingWriter(out)
-    # tarfile's own "w|gz" hardcodes level 9 before Python 3.12; GzipFile lets the
-    # caller pick (6 is ~2x faster than 9 and images hardly compress anyway).
-    with (
-        gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=compresslevel, mtime=mtime) as gz,
-        _open_tar_writer(gz) as tar,
-    ):
+    # The posts (text) are deflated at `compresslevel`; images go out stored (see
+    # MixedGzipWriter), which is what makes a backup faster than `tar czf`.
+    gz = MixedGzipWriter(sink, compresslevel, mtime)
+    with _open_tar_writer(gz) as tar:
         n_records, data_entry = _add_records(tar, records, mtime)
-        members = {DATA_MEMBER: data_entry, **_add_media(tar, media, mtime)}
+        data_entry["compression"] = "deflate"
+        members = {DATA_MEMBER: data_entry, **_add_media(tar, gz, media, mtime)}
         manifest = _build_manifest(created, app_version, key_prefix, counts, members)
         body = json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8")
         _add_member(tar, _tarinfo(MANIFEST_MEMBER, len(body), mtime), io.BytesIO(body))
+    gz.close()
     sink.flush()
     return ArchiveSummary(
         manifest=manifest,
