@@ -6,7 +6,7 @@ from flask import Flask
 from flask_wtf import CSRFProtect
 
 from . import config as config_module
-from .data import DataLayer, connect
+from .data import DataLayer, SentinelSettings, connect
 from .queues import rq_connection
 from .storage import storage_from_config
 
@@ -35,8 +35,11 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024 + 65536
 
     url = app.config["REDIS_URL"]  # already carries REDIS_TLS_INSECURE, see config.py
-    app.extensions["blog_data"] = DataLayer(connect(url), app.config["KEY_PREFIX"])
-    app.extensions["rq_connection"] = rq_connection(url)
+    sentinel = SentinelSettings.from_config(app.config)
+    app.extensions["blog_data"] = DataLayer(
+        connect(url, sentinel), app.config["KEY_PREFIX"], app.config["REDIS_WAIT_REPLICAS"]
+    )
+    app.extensions["rq_connection"] = rq_connection(url, sentinel)
     app.extensions["media_storage"] = storage_from_config(app.config)
     csrf.init_app(app)
 

@@ -21,6 +21,11 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     # The dashboard's own scripts post without our CSRF token; its POSTs are guarded by
     # login, SameSite=Lax cookies and the same-origin check below instead.
     csrf.exempt(rq_dashboard.blueprint)
+    # rq-dashboard builds a client from RQ_DASHBOARD_REDIS_URL before every request; after
+    # its hook, hand it the app's own RQ client (which follows Sentinel failovers too).
+    app.before_request_funcs.setdefault(rq_dashboard.blueprint.name, []).append(
+        lambda: setattr(app, "redis_conn", app.extensions["rq_connection"])
+    )
     app.before_request(guard_dashboard)
 
 

@@ -12,6 +12,8 @@ from rq import Queue, Retry
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
+from .data.connection import SentinelSettings, connect
+
 IMAGES_QUEUE = "images"
 # Storage or network trouble is retried with backoff; workers run --with-scheduler so the
 # intervals are honoured. A worker killed mid-job also counts as one try (see docs/jobs.md).
@@ -19,8 +21,9 @@ IMAGE_RETRY = Retry(max=3, interval=[10, 60, 300])
 IMAGE_JOB_TIMEOUT = 120
 
 
-def rq_connection(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
+def rq_connection(url: str, sentinel: SentinelSettings | None = None) -> redis.Redis:
+    """RQ's own client (bytes replies), to the same primary as the data layer's."""
+    return connect(url, sentinel, decode=False)
 
 
 def get_queue(name: str) -> Queue:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cache
 
 from blog import config
-from blog.data import DataLayer, connect
+from blog.data import DataLayer, SentinelSettings, connect
 from blog.storage import MediaStorage, storage_from_config
 
 
@@ -17,7 +17,7 @@ def settings() -> dict:
 
 def data_layer() -> DataLayer:
     s = settings()
-    return DataLayer(connect(s["REDIS_URL"]), s["KEY_PREFIX"])
+    return DataLayer(connect(s["REDIS_URL"], SentinelSettings.from_config(s)), s["KEY_PREFIX"])
 
 
 def media_storage() -> MediaStorage:

@@ -1,11 +1,14 @@
-"""Settings for `rq worker -c jobs.rq_settings` and `rqscheduler`: the same Redis URL the
-app uses, including the REDIS_TLS_INSECURE switch for self-signed rediss:// add-ons."""
+"""Settings for `rq worker -c jobs.rq_settings`: the Redis the app uses, from the same
+environment. With REDIS_SENTINELS rq builds a Sentinel client from `SENTINEL` (rq reads
+REDIS_URL first, so it is left undefined then); otherwise `REDIS_URL`, including the
+REDIS_TLS_INSECURE switch for self-signed rediss:// add-ons."""
 
-import os
+from blog.config import from_environment
+from blog.data.connection import SentinelSettings, rq_sentinel_settings
 
-from blog.config import effective_redis_url
-
-REDIS_URL = effective_redis_url(
-    os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-    os.environ.get("REDIS_TLS_INSECURE", "").strip().lower() in {"1", "true", "yes", "on"},
-)
+_config = from_environment()
+_sentinel = SentinelSettings.from_config(_config)
+if _sentinel is None:
+    REDIS_URL = _config["REDIS_URL"]
+else:
+    SENTINEL = rq_sentinel_settings(_config["REDIS_URL"], _sentinel)

@@ -81,6 +81,12 @@ class Keys:
     def content_version(self) -> str:
         return self._k("cache", "version")
 
+    # A pub/sub channel, not a key: a PUBLISH to it is replicated like a write, which
+    # lets WAIT cover the writes other connections made before (see DataLayer.confirm_saved).
+    @property
+    def replication_barrier(self) -> str:
+        return self._k("replication", "barrier")
+
     # Rate limits (expiring; never backed up).
     def rate(self, action: str, client: str, window: int) -> str:
         return self._k("rate", action, client, window)

@@ -100,6 +100,7 @@ def upload() -> ResponseReturnValue:
     try:
         storage().put(record.incoming_key, data, "application/octet-stream")
         enqueue_image_cleaning(record.id)
+        get_data().confirm_saved()  # the record and its job, on the replicas too
     except Exception:
         log.exception("could not hand image %s to the workers", record.id)
         images.mark_failed(record.id, "The upload could not be stored. Please try again.")

@@ -185,7 +185,7 @@ def write_archive(
     key_prefix: str,
     counts: dict[str, Any],
     created_at: datetime | None = None,
-    compresslevel: int = 6,
+    compresslevel: int = 1,
 ) -> ArchiveSummary:
     """Write one backup archive to ``out`` in a single streaming pass.
 
