@@ -16,6 +16,9 @@ URL_PREFIX = "/admin/jobs"
 
 def init_app(app: Flask, csrf: CSRFProtect) -> None:
     app.config["RQ_DASHBOARD_REDIS_URL"] = app.config["REDIS_URL"]
+    # rq-dashboard copies a REDIS_SENTINELS it finds (its legacy option name) with a
+    # warning; it never uses the copy, as the app's own client is pinned below.
+    app.config["RQ_DASHBOARD_REDIS_SENTINELS"] = app.config.get("REDIS_SENTINELS", [])
     setup_rq_connection(app)
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=URL_PREFIX)
     # The dashboard's own scripts post without our CSRF token; its POSTs are guarded by
