@@ -176,7 +176,7 @@ class Traffic:
             for path in ("/", f"/posts/{slug}"):
                 started = time.monotonic()
                 response = self._request(session, "GET", path)
-                status = response.status_code if response else 0
+                status = response.status_code if response is not None else 0
                 self.views.append((started, time.monotonic(), status))
             time.sleep(0.05)
 
@@ -193,7 +193,9 @@ class Traffic:
                 data={"csrf_token": csrf, "name": "Visitor", "body": body},
                 allow_redirects=False,
             )
-            self.comments.append((started, body, response.status_code if response else 0))
+            self.comments.append(
+                (started, body, response.status_code if response is not None else 0)
+            )
             time.sleep(0.2)
 
     def upload(self, session: requests.Session, csrf: str, photo: bytes) -> None:
@@ -206,7 +208,7 @@ class Traffic:
                 files={"image": ("photo.jpg", photo)},
                 headers={"X-CSRFToken": csrf},
             )
-            status = response.status_code if response else 0
+            status = response.status_code if response is not None else 0
             self.uploads.append((started, response.json() if status == 202 else None, status))
             time.sleep(0.5)
 

@@ -54,11 +54,18 @@ def _add_member(tar: tarfile.TarFile, info: tarfile.TarInfo, fileobj: Readable) 
     tar.members.clear()  # type: ignore[attr-defined]  # an attribute typeshed omits
 
 
+# One encoder for every record: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_CANONICAL_FIELDS = ("key", "type", "value", "ttl_ms")
+
+
 def _normalise_record(record: Any) -> Any:
     """Accept convenient Python shapes (set, tuples, missing ttl_ms) from callers
     and turn them into the canonical JSON shape checked by the reader."""
     if not isinstance(record, dict):
         return record
+    if tuple(record) == _CANONICAL_FIELDS and record["type"] in ("string", "hash"):
+        return record  # the common case (posts, comments): nothing to convert
     out = {k: record[k] for k in ("key", "type", "value") if k in record}
     out["ttl_ms"] = record.get("ttl_ms")
     out.update((k, v) for k, v in record.items() if k not in out)
@@ -79,8 +86,7 @@ def _encode_record(record: Any, number: int) -> bytes:
     if problem:
         raise ArchiveError(f"record {number}: {problem}")
     try:
-        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-        return text.encode("utf-8") + b"\n"
+        return (_ENCODER.encode(record) + "\n").encode("utf-8")
     except (UnicodeEncodeError, ValueError) as exc:
         raise ArchiveError(f"record {number}: cannot be encoded as UTF-8 JSON ({exc})") from exc
 
