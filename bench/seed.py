@@ -69,7 +69,7 @@ def seed_bulk(url: str, prefix: str, total: int, timeout: float | None = None) -
     copies of their hashes written in pipelines by two processes, then the indexes
     (published list, tags, slugs, the author's posts) are built by `reindex()`, the
     path a restore takes."""
-    from blog.data.backup import reindex
+    from blog.data.reindex import reindex
 
     data = DataLayer(connect(url), prefix)
     author = data.users.by_username("alice") or data.users.create("alice", "bench only")

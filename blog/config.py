@@ -29,6 +29,7 @@ KNOWN_WEAK_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LENGTH = 16
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 class ConfigError(RuntimeError):
@@ -60,9 +61,7 @@ def from_environment() -> dict:
     return {
         "APP_ENV": os.environ.get("APP_ENV", "production").strip().lower(),
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
-        "REDIS_URL": effective_redis_url(
-            os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), _env_bool("REDIS_TLS_INSECURE")
-        ),
+        "REDIS_URL": redis_url_from_environment(),
         "REDIS_TLS_INSECURE": _env_bool("REDIS_TLS_INSECURE"),
         # Redis Sentinel (docs/deploy.md): the sentinels name the primary; REDIS_URL then
         # gives only credentials, database and TLS.
@@ -129,6 +128,13 @@ def parse_sentinels(raw: str) -> list[tuple[str, int]]:
             f"REDIS_SENTINELS lists {len(sentinels)} sentinels; at most {MAX_SENTINELS}"
         )
     return sentinels
+
+
+def redis_url_from_environment() -> str:
+    """REDIS_URL (default: a local Redis), with REDIS_TLS_INSECURE applied."""
+    return effective_redis_url(
+        os.environ.get("REDIS_URL", DEFAULT_REDIS_URL), _env_bool("REDIS_TLS_INSECURE")
+    )
 
 
 def effective_redis_url(url: str, tls_insecure: bool) -> str:
