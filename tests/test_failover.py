@@ -30,7 +30,7 @@ import redis
 import requests
 
 from devtools.redis_server import find_redis_server, free_port
-from tests.conftest import FIXTURES, ROOT
+from tests.helpers import FIXTURES, ROOT
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent

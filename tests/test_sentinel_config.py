@@ -15,8 +15,7 @@ from redis.sentinel import SentinelConnectionPool
 from blog.config import ConfigError, from_environment, parse_sentinels
 from blog.data import NotReplicated, SentinelSettings, connect
 from blog.data.connection import rq_sentinel_settings
-from tests.conftest import make_app
-from tests.helpers import add_post
+from tests.helpers import add_post, make_app
 
 
 def fresh_rq_settings(monkeypatch) -> ModuleType:
