@@ -24,22 +24,18 @@ import argparse
 import random
 import shutil
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import redis
+from backup import run_backup_child  # bench/ is the script's own directory
+from pages import measure, report
+from seed import seed, seed_bulk
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.backup import run_backup_child  # noqa: E402
-from bench.pages import measure, report  # noqa: E402
-from bench.seed import seed, seed_bulk  # noqa: E402
-from blog.data.keys import Keys  # noqa: E402
-from devtools.redis_server import RedisServer  # noqa: E402
+from blog.data.keys import Keys
+from devtools.redis_server import RedisServer
 
 MB = 1024 * 1024
 LARGE_PREFIX = "blog:"  # the prefix the backup child exports

@@ -29,17 +29,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import redis
+from flask.testing import FlaskClient
+from PIL import Image
+
+from blog.data import DataLayer
+from devtools.redis_server import RedisServer
+from processing.images import clean_image
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import redis  # noqa: E402
-from flask.testing import FlaskClient  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from blog.data import DataLayer  # noqa: E402
-from devtools.redis_server import RedisServer  # noqa: E402
-from processing.images import clean_image  # noqa: E402
-
 PHOTO = ROOT / "tests" / "fixtures" / "exif-samples" / "gps" / "DSCN0010.jpg"
 
 

@@ -7,7 +7,7 @@ import io
 import json
 import tarfile
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -154,7 +154,7 @@ def _build_manifest(
     created: datetime,
     app_version: str,
     key_prefix: str,
-    counts: dict[str, Any],
+    counts: Mapping[str, Any],
     members: dict[str, Any],
 ) -> dict[str, Any]:
     return {
@@ -189,9 +189,10 @@ def write_archive(
     *,
     app_version: str,
     key_prefix: str,
-    counts: dict[str, Any],
+    counts: Mapping[str, Any],
     created_at: datetime | None = None,
     compresslevel: int = 1,
+    on_write: Callable[[int], None] | None = None,
 ) -> ArchiveSummary:
     """Write one backup archive to ``out`` in a single streaming pass.
 
@@ -199,10 +200,15 @@ def write_archive(
     an S3 multipart upload); it is flushed but not closed. Memory stays bounded
     regardless of data size. If this raises, what was written is not a valid
     archive (no manifest): discard it / abort the upload.
+
+    ``counts`` is read once, when the manifest is written (last), so a live view
+    of counts that grow while the records stream gives the final figures.
+    ``on_write(n)`` is called with the archive bytes written so far, after each
+    (~1 MiB) write to ``out``.
     """
     created = _utc_timestamp(created_at)
     mtime = int(created.timestamp())
-    sink = HashingWriter(out)
+    sink = HashingWriter(out, on_write)
     # The posts (text) are deflated at `compresslevel`; images go out stored (see
     # MixedGzipWriter), which is what makes a backup faster than `tar czf`.
     gz = MixedGzipWriter(sink, compresslevel, mtime)
