@@ -28,7 +28,7 @@ CONNECT_TIMEOUT = 2.0
 # Sentinels answer "who is the primary?" from memory; one that hangs is skipped quickly.
 SENTINEL_TIMEOUT = 1.0
 # A failover takes the sentinels' down-after-milliseconds plus an election and a
-# promotion (about 7 s with the 5,000 ms of docs/deploy.md). A command that meets a dead
+# promotion (roughly 7 s with the 5,000 ms of docs/deploy.md). A command that meets a dead
 # or demoted primary reconnects - asking the sentinels again - for about 20 s before it
 # fails: rq's worker dies on a Redis error while it watches a job, and a web request
 # would rather wait a few seconds than fail.
