@@ -17,7 +17,8 @@ def settings() -> dict:
 
 def data_layer() -> DataLayer:
     s = settings()
-    return DataLayer(connect(s["REDIS_URL"], SentinelSettings.from_config(s)), s["KEY_PREFIX"])
+    sentinel = SentinelSettings.from_config(s)
+    return DataLayer(connect(s["REDIS_URL"], sentinel), s["KEY_PREFIX"], s["SEARCH_LANGUAGE"])
 
 
 def media_storage() -> MediaStorage:
