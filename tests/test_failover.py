@@ -323,7 +323,14 @@ def test_primary_killed_under_load(nodes, tmp_path):
             RECOVERY_LIMIT + 15,
             "a page view answered after the kill",
         )
-        time.sleep(5)  # some traffic on the new primary too
+        wait_for(  # some traffic on the new primary too
+            lambda: (
+                sum(t > recovered_at and s == 200 for t, _, s in traffic.views) >= 10
+                and any(t > recovered_at for t, *_ in traffic.comments)
+            ),
+            60,
+            "page views and a comment on the new primary",
+        )
         traffic.stop.set()
         for thread in threads:
             thread.join(timeout=30)
