@@ -48,6 +48,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         errors,
         health,
         logs,
+        newsletter,
         pagecache,
         posts,
         release,
@@ -68,6 +69,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     backups.init_app(app)
     auth.init_app(app)
     dashboard.init_app(app, csrf)
+    newsletter.init_app(app, csrf)
     app.cli.add_command(release.release_command)
     if not app.testing:
         logs.configure()

@@ -6,9 +6,14 @@ client decodes to str).
 
 from __future__ import annotations
 
+import contextlib
+import time
+from datetime import UTC, datetime
+
 import redis
 from flask import current_app
 from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
@@ -67,7 +72,46 @@ def enqueue_backup(
     )
 
 
-QUEUE_NAMES = (IMAGES_QUEUE, BACKUPS_QUEUE, "default")
+MAIL_QUEUE = "mail"
+# SMTP down or a 4xx: try again in 5 s, 30 s, 2, 10 and 30 minutes (workers run
+# --with-scheduler). What was accepted is recorded, so a retry never sends it again.
+MAIL_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+MAIL_JOB_TIMEOUT = 600
+MAIL_RESULT_TTL = 7 * 24 * 3600  # a batch's job id must outlive its retries (see jobs/mail)
+
+
+def enqueue_mail(
+    func: str,
+    *args,
+    job_id: str | None = None,
+    at: float | None = None,
+    connection: redis.Redis | None = None,
+    description: str = "",
+) -> Job:
+    """A job on the `mail` queue (now, or at the Unix time `at`, by the worker's built-in
+    scheduler). Outside a Flask app (jobs enqueue jobs) pass `connection`."""
+    queue = Queue(MAIL_QUEUE, connection=connection or current_app.extensions["rq_connection"])
+    options = dict(
+        job_id=job_id,
+        retry=MAIL_RETRY,
+        job_timeout=MAIL_JOB_TIMEOUT,
+        result_ttl=MAIL_RESULT_TTL,
+        failure_ttl=30 * 24 * 3600,
+        description=description or None,
+    )
+    if at is not None and at > time.time():
+        return queue.enqueue_at(datetime.fromtimestamp(at, UTC), func, *args, **options)
+    return queue.enqueue(func, *args, **options)
+
+
+def remove_job(job_id: str, connection: redis.Redis | None = None) -> None:
+    """Take a job off its queue or schedule, if it is still there."""
+    connection = connection or current_app.extensions["rq_connection"]
+    with contextlib.suppress(NoSuchJobError):
+        Job.fetch(job_id, connection=connection).delete(remove_from_queue=True)
+
+
+QUEUE_NAMES = (IMAGES_QUEUE, MAIL_QUEUE, BACKUPS_QUEUE, "default")
 SCHEDULER_PREFIX = "rq:scheduler_instance:"  # rq-scheduler's heartbeat keys (expire ~70 s)
 
 

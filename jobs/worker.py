@@ -10,7 +10,7 @@ import os
 
 from rq.worker import HerokuWorker
 
-import jobs.images  # noqa: F401  (preloaded for the work horses)
+from jobs import images, mail  # noqa: F401  (preloaded for the work horses)
 from blog import logs
 
 logs.configure()

@@ -18,9 +18,26 @@ def init_app(app: Flask) -> None:
 
 
 def load_logged_in_user() -> None:
-    """The session cookie is signed; it carries id and name, so no Redis read per request."""
+    """The session cookie is signed; it carries id, name and the author's session epoch.
+    One Redis read per author request (visitors cost none): a password change or reset
+    bumps the epoch, which logs out every other session of that author."""
     user_id = session.get("user_id")
-    g.user = {"id": user_id, "username": session.get("username")} if user_id else None
+    g.user = None
+    if not user_id:
+        return
+    from ..data import get_data
+
+    if get_data().users.session_epoch(user_id) != session.get("epoch", 0):
+        session.clear()
+        return
+    g.user = {"id": user_id, "username": session.get("username")}
+
+
+def start_session(user_id: int, username: str, epoch: int) -> None:
+    session.clear()
+    session["user_id"] = user_id
+    session["username"] = username
+    session["epoch"] = epoch
 
 
 def login_required(view: Callable) -> Callable:

@@ -7,6 +7,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from ..auth import login_required, require_owner
 from ..data import Comment, PostGone, get_data
 from ..data.comments import CommentGone
+from ..newsletter.announce import notify_comment
 from ..posts.forms import ConfirmForm
 from ..posts.routes import load_post_by_slug
 from . import bp
@@ -42,6 +43,7 @@ def create(slug: str):
         )
     except PostGone:
         abort(404)
+    notify_comment(post.id)
     flash(
         "Thank you: your comment waits for the author's approval."
         if moderated

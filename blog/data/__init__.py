@@ -13,6 +13,7 @@ from .backup import BackupStore
 from .comments import CommentStore, PostGone
 from .images import ImageStore
 from .keys import Keys
+from .mail import AnnouncementStore, MailStore, SubscriberStore
 from .models import Comment, ImageRecord, ImageVariant, Page, Post, User
 from .posts import PostInput, PostStore
 from .ratelimit import RateLimiter
@@ -46,6 +47,9 @@ class DataLayer:
         self.users = UserStore(r, self.keys)
         self.limits = RateLimiter(r, self.keys)
         self.backups = BackupStore(r, self.keys)
+        self.subscribers = SubscriberStore(r, self.keys)
+        self.announcements = AnnouncementStore(r, self.keys)
+        self.mail = MailStore(r, self.keys)
 
     def post_with_comments(self, post_id: int) -> tuple[Post | None, list[Comment]]:
         """A post page's data in 2 round trips: the post, its tags and comment ids in one

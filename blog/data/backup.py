@@ -14,7 +14,8 @@ exported). docs/backup.md says what that buys; in short:
   while writers run, so they are not exported: a restore rebuilds them, which makes
   them agree with the restored entities by construction.
 * The id counters (`ids:*`) are read last, so each is >= every exported id.
-* `rate:*` (ephemeral) and `backup:*` (this feature's own bookkeeping) are excluded.
+* `rate:*` (ephemeral), `backup:*` (this feature's own bookkeeping) and `mail:*` (the
+  mail sender's pace, cool-downs and last error) are excluded.
   Any other key under the prefix is exported and restored as it is (type, value, TTL).
 
 Records have the shape of processing/archive.py: {"key" (without the prefix), "type",
@@ -55,7 +56,7 @@ _PATTERNS = [
     (re.compile(r"image:[^:]+"), IMAGE),
     (re.compile(r"ids:[^:]+"), COUNTER),
     (re.compile(r"posts:published|slugs|tags|users|tag:.*", re.S), DERIVED),
-    (re.compile(r"(rate|backup):.*|cache:version", re.S), EXCLUDED),
+    (re.compile(r"(rate|backup|mail):.*|cache:version", re.S), EXCLUDED),
 ]
 # Counters that must be in every backup even if SCAN missed a key created meanwhile.
 KNOWN_COUNTERS = ("ids:post", "ids:comment", "ids:user")

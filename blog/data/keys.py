@@ -85,6 +85,36 @@ class Keys:
     def rate(self, action: str, client: str, window: int) -> str:
         return self._k("rate", action, client, window)
 
+    # Newsletter (docs/mail.md). Subscribers: one hash, address -> JSON record, so every
+    # change is one atomic write and a backup reads all of them at one moment. Backed up.
+    @property
+    def subscribers(self) -> str:
+        return self._k("subscribers")
+
+    # A post's announcement (state, job, counts) and the exactly-once record of the
+    # addresses it was sent to. Backed up: a restore must not make a post go out twice.
+    def announcement(self, post_id: int) -> str:
+        return self._k("announcement", post_id)
+
+    def announcement_sent(self, post_id: int) -> str:
+        return self._k("announcement", post_id, "sent")
+
+    # Mail bookkeeping, never backed up: the shared sending pace, the last SMTP error,
+    # per-address/per-post cool-downs and the comment notices' progress.
+    @property
+    def mail_pace(self) -> str:
+        return self._k("mail", "pace")
+
+    @property
+    def mail_error(self) -> str:
+        return self._k("mail", "error")
+
+    def mail_cooldown(self, action: str, subject: str) -> str:
+        return self._k("mail", "cooldown", action, subject)
+
+    def comment_notice(self, post_id: int) -> str:
+        return self._k("mail", "comment-notice", post_id)
+
     # Backups: their own bookkeeping (never backed up, never restored).
     @property
     def backup_runs(self) -> str:
