@@ -92,3 +92,18 @@ def jobs_check() -> tuple[str, dict]:
         "workers": workers,
         "scheduler": "ok" if scheduler else "missing",
     }
+
+
+@check
+def mail_check() -> tuple[str, dict]:
+    """A mail job that could not log in (or whose sender was refused) left its message:
+    a warning until a later job connects fine."""
+    if not current_app.config.get("MAIL_SERVER"):
+        return "ok", {"mail": "off"}
+    try:
+        error = get_data().mail.last_error()
+    except Exception:  # Redis down: redis_check reports it
+        return "ok", {"mail": "unknown"}
+    if error:
+        return "warning", {"mail": "error", "mail_error": error.get("message", "")}
+    return "ok", {"mail": "ok"}

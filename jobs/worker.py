@@ -10,8 +10,8 @@ import os
 
 from rq.worker import HerokuWorker
 
-from jobs import images, mail  # noqa: F401  (preloaded for the work horses)
 from blog import logs
+from jobs import images, mail  # noqa: F401  (preloaded for the work horses)
 
 logs.configure()
 

@@ -30,7 +30,7 @@ RESET_MAX_AGE = 3600
 
 
 def normalise_address(raw: str) -> str | None:
-    """"  Ada@Example.COM " -> "ada@example.com"; None when it is not a plain address.
+    """ "  Ada@Example.COM " -> "ada@example.com"; None when it is not a plain address.
 
     The whole address is lower-cased: mailbox providers treat the local part case-
     insensitively in practice, and one reader must be one subscriber."""
