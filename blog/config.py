@@ -105,6 +105,8 @@ def from_environment() -> dict:
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "").strip(),
         # A provider's sending limit, shared by every worker (0: no limit).
         "MAIL_RATE_PER_SECOND": _env_int("MAIL_RATE_PER_SECOND", 10, 0, 100_000),
+        # Subscribers per announcement job, all over one SMTP connection.
+        "MAIL_BATCH_SIZE": _env_int("MAIL_BATCH_SIZE", 100, 1, 1000),
     }
 
 

@@ -40,8 +40,6 @@ from .context import data_layer, settings
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 100  # addresses per job and per SMTP connection
-
 
 class Deferred(RuntimeError):
     """Some recipients got a 4xx ("try later"): the job fails so that RQ retries it."""
@@ -129,7 +127,7 @@ def send_announcement_batch(post_id: int, cursor: int) -> dict:
     post = data.posts.get(post_id)
     if post is None or not post.is_visible(time.time()):
         return {"skipped": "post deleted or no longer visible"}
-    next_cursor, emails = data.subscribers.confirmed_batch(cursor, BATCH_SIZE)
+    next_cursor, emails = data.subscribers.confirmed_batch(cursor, settings()["MAIL_BATCH_SIZE"])
     counts, deferred = _deliver(data, post, emails)
     if next_cursor:
         _enqueue_batch(post_id, next_cursor)
