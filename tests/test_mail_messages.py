@@ -119,7 +119,7 @@ def test_announcement_message():
 def test_subject_never_carries_a_line_break():
     post = PostSummary("Line\r\nBcc: victim@example.com", "x", "s", "a")
     msg = announcement_message(ENV, "ada@example.com", post, "T")
-    assert "\n" not in msg["Subject"] and "Bcc" not in msg.keys()
+    assert "\n" not in msg["Subject"] and "Bcc" not in msg
 
 
 def test_confirmation_and_reset_messages_carry_their_links():

@@ -62,9 +62,11 @@ def test_starttls_refuses_an_untrusted_certificate(tmp_path):
 def test_wrong_password_says_which_settings_to_check(trust_test_certificate):
     server = SmtpServer(mode="starttls", auth=True, cert_dir=trust_test_certificate).start()
     try:
-        with pytest.raises(MailAuthError, match="MAIL_USERNAME and MAIL_PASSWORD"):
-            with SmtpSession(settings_for(server, MAIL_PASSWORD="wrong")):
-                pass
+        with (
+            pytest.raises(MailAuthError, match="MAIL_USERNAME and MAIL_PASSWORD"),
+            SmtpSession(settings_for(server, MAIL_PASSWORD="wrong")),
+        ):
+            pass
     finally:
         server.stop()
 
@@ -72,9 +74,11 @@ def test_wrong_password_says_which_settings_to_check(trust_test_certificate):
 def test_auth_without_tls_offered_is_a_config_error(trust_test_certificate):
     server = SmtpServer(mode="starttls", auth=True, cert_dir=trust_test_certificate).start()
     try:  # the server requires STARTTLS first; the settings forgot MAIL_USE_TLS
-        with pytest.raises(MailConfigError, match="MAIL_USE_TLS"):
-            with SmtpSession(settings_for(server, MAIL_USE_TLS="")):
-                pass
+        with (
+            pytest.raises(MailConfigError, match="MAIL_USE_TLS"),
+            SmtpSession(settings_for(server, MAIL_USE_TLS="")),
+        ):
+            pass
     finally:
         server.stop()
 
