@@ -63,7 +63,8 @@ def _tokens() -> Tokens:
 @contextmanager
 def smtp(data: DataLayer) -> Iterator[SmtpSession]:
     """One SMTP connection. A configuration error (wrong password, refused sender) is
-    kept in Redis for /healthz and re-raised, so the job fails with that message."""
+    kept in Redis for /healthz and re-raised without retries: the job lands in the failed
+    jobs of /admin/jobs with that message, to be retried there once the setting is fixed."""
     try:
         with SmtpSession(SmtpSettings.from_config(settings())) as session:
             data.mail.clear_error()
@@ -71,6 +72,9 @@ def smtp(data: DataLayer) -> Iterator[SmtpSession]:
     except MailConfigError as error:
         data.mail.record_error(str(error), time.time())
         log.error("mail: %s", error)
+        job = get_current_job()
+        if job is not None:  # waiting does not fix a password: fail now, visibly
+            job.retries_left = 0
         raise
 
 
