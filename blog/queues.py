@@ -7,6 +7,7 @@ client decodes to str).
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from datetime import UTC, datetime
 
@@ -100,7 +101,9 @@ def enqueue_mail(
         description=description or None,
     )
     if at is not None and at > time.time():
-        return queue.enqueue_at(datetime.fromtimestamp(at, UTC), func, *args, **options)
+        # RQ keeps whole seconds (it truncates): round up, never a moment early.
+        when = datetime.fromtimestamp(math.ceil(at), UTC)
+        return queue.enqueue_at(when, func, *args, **options)
     return queue.enqueue(func, *args, **options)
 
 

@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psutil
 import pytest
@@ -58,8 +59,9 @@ def app(redis_url, redis_client, media_root, smtp, monkeypatch):
 class Workers:
     """Real `rq worker` processes on the `mail` queue; all stopped at teardown."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
         self.env = env
+        self.log = log
         self.started: list[subprocess.Popen] = []
 
     def start(self, scheduler: bool = True, **env: str) -> subprocess.Popen:
@@ -76,8 +78,8 @@ class Workers:
             ],
             cwd=ROOT,
             env={**self.env, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
         )
         self.started.append(process)
         return process
@@ -93,11 +95,12 @@ class Workers:
 
 
 @pytest.fixture
-def workers(worker_env, smtp):
+def workers(worker_env, smtp, tmp_path):
     env = {**worker_env, **mail_config(smtp), "SECRET_KEY": SECRET, "APP_ENV": "testing"}
-    made = Workers(env)
+    made = Workers(env, tmp_path / "workers.log")
     yield made
     made.stop_all()
+    print(made.log.read_text(errors="replace")[-5000:] if made.log.exists() else "")
 
 
 def confirmed_readers(data, count: int, prefix: str = "reader") -> list[str]:
