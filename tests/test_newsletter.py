@@ -464,3 +464,18 @@ def test_healthz_warns_after_an_smtp_login_failure(client, data):
     body = client.get("/healthz").get_json()
     assert body["status"] == "warning" and body["mail"] == "error"
     assert "MAIL_USERNAME" in body["mail_error"]
+
+
+def test_backups_keep_subscribers_and_announcements_but_not_mail_bookkeeping(data):
+    from blog.data.backup import EXCLUDED, OTHER, classify
+
+    prefix = data.keys.prefix
+    for key in (data.keys.subscribers, data.keys.announcement(3), data.keys.announcement_sent(3)):
+        assert classify(key.removeprefix(prefix)) == OTHER  # exported and restored as is
+    for key in (
+        data.keys.mail_pace,
+        data.keys.mail_error,
+        data.keys.mail_cooldown("confirm", "a@example.com"),
+        data.keys.comment_notice(3),
+    ):
+        assert classify(key.removeprefix(prefix)) == EXCLUDED
