@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 from flask import Blueprint, Flask, abort, g, redirect, request, session, url_for
 
+from ..data import User, get_data
+
 bp = Blueprint("auth", __name__)
 
 
@@ -25,19 +27,18 @@ def load_logged_in_user() -> None:
     g.user = None
     if not user_id:
         return
-    from ..data import get_data
-
     if get_data().users.session_epoch(user_id) != session.get("epoch", 0):
         session.clear()
         return
     g.user = {"id": user_id, "username": session.get("username")}
 
 
-def start_session(user_id: int, username: str, epoch: int) -> None:
+def start_session(user: User) -> None:
+    """Log `user` in with a fresh signed cookie, at the author's current session epoch."""
     session.clear()
-    session["user_id"] = user_id
-    session["username"] = username
-    session["epoch"] = epoch
+    session["user_id"] = user.id
+    session["username"] = user.username
+    session["epoch"] = user.session_epoch
 
 
 def login_required(view: Callable) -> Callable:

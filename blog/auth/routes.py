@@ -61,7 +61,7 @@ def login():
         if not user:
             data.limits.hit_all(limits, LOGIN_WINDOW_SECONDS)
         if user:
-            start_session(user.id, user.username, user.session_epoch)
+            start_session(user)
             flash(f"Welcome back, {user.username}.")
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors.append("Wrong username or password.")
@@ -112,8 +112,9 @@ def profile_password():
     users = get_data().users
     if form.validate_on_submit():
         if users.authenticate(g.user["username"], form.current_password.data):
-            # Revokes every other session of this author; this one takes the new epoch.
-            session["epoch"] = users.set_password(g.user["id"], form.new_password.data)
+            users.set_password(g.user["id"], form.new_password.data)
+            users.revoke_sessions(g.user["id"])  # every session, this one included...
+            start_session(users.get(g.user["id"]))  # ...which starts afresh
             flash("Your password is changed. Your other sessions are logged out.")
             return redirect(url_for("auth.profile"))
         form.current_password.errors.append("That is not your current password.")
@@ -170,7 +171,8 @@ def reset(token: str):
     user_id = _reset_user(token)
     form = NewPasswordForm()
     if form.validate_on_submit():
-        get_data().users.set_password(user_id, form.new_password.data)  # logs out everywhere
+        get_data().users.set_password(user_id, form.new_password.data)
+        get_data().users.revoke_sessions(user_id)
         session.clear()
         flash("Your new password is set. Log in with it.")
         return redirect(url_for("auth.login"))

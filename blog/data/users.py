@@ -47,15 +47,15 @@ class UserStore:
     def set_email(self, user_id: int, email: str) -> None:
         self.r.hset(self.keys.user(user_id), "email", email)
 
-    def set_password(self, user_id: int, password: str) -> int:
-        """New password hash and, in the same transaction, every session of the author
-        revoked: sessions carry the epoch they were made at and `load_logged_in_user`
-        refuses older ones. Returns the new epoch (the caller's own session takes it)."""
+    def set_password(self, user_id: int, password: str) -> None:
+        """A new password hash. Callers then `revoke_sessions` (password change, reset)."""
         password_hash = generate_password_hash(password, method="scrypt")
-        with self.r.pipeline(transaction=True) as pipe:
-            pipe.hset(self.keys.user(user_id), "password_hash", password_hash)
-            pipe.hincrby(self.keys.user(user_id), "session_epoch", 1)
-            return pipe.execute()[1]
+        self.r.hset(self.keys.user(user_id), "password_hash", password_hash)
+
+    def revoke_sessions(self, user_id: int) -> None:
+        """Log the author out everywhere: sessions carry the epoch they were made at and
+        `load_logged_in_user` refuses older ones."""
+        self.r.hincrby(self.keys.user(user_id), "session_epoch", 1)
 
     def session_epoch(self, user_id: int) -> int | None:
         """None when the author no longer exists."""
