@@ -117,3 +117,33 @@ def test_server_gone_mid_session_raises(smtp_server):  # noqa: F811
         smtp_server.stop()
         with pytest.raises((smtplib.SMTPException, OSError)):
             smtp.send(confirmation_message(ENV, "a@example.com", "T"), "a@example.com")
+
+
+def test_make_runs_mail_sink_keeps_eml_files_and_prints_a_line(tmp_path):
+    """devtools/mailsink.py, the `mail` process of Procfile.dev."""
+    import subprocess
+    import sys
+
+    from devtools.redis_server import free_port
+    from tests.conftest import ROOT
+    from tests.mail_support import wait_for
+
+    port = free_port()
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "devtools.mailsink", "--port", str(port), "--dir", str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "mail sink on" in sink.stdout.readline()
+        config = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port}
+        with SmtpSession(SmtpSettings.from_config(config)) as smtp:
+            smtp.send(confirmation_message(ENV, "ada@example.com", "T"), "ada@example.com")
+        line = sink.stdout.readline()
+        assert "mail to ada@example.com: Confirm your subscription to Blog" in line
+        [eml] = wait_for(lambda: list(tmp_path.glob("*.eml")), timeout=10)
+        assert b"Subject: Confirm your subscription to Blog" in eml.read_bytes()
+    finally:
+        sink.terminate()
+        assert sink.wait(timeout=10) == 0
