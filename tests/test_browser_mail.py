@@ -13,6 +13,7 @@ import pytest
 import redis
 
 pytest.importorskip("playwright.sync_api")
+pytest.register_assert_rewrite("tests.browser_support")
 
 from tests.browser_support import LiveApp, check_page, requires_chromium
 from tests.mail_support import SmtpServer, wait_for
@@ -121,3 +122,14 @@ def test_subscribe_confirm_receive_unsubscribe(new_context, blog_author, smtp_si
     assert not post_mail(second_title)
     for browsing in (reader, writer):
         browsing.watch.assert_clean()
+
+
+def test_footer_form_fits_a_phone(new_context):
+    phone = new_context("mobile")
+    page = phone.new_page()
+    page.goto("/")
+    expect(page.locator("footer").get_by_role("button", name="Subscribe")).to_be_visible()
+    check_page(page, "home-with-subscribe", phone.viewport)  # no sideways scrolling
+    page.goto("/subscribe")
+    check_page(page, "subscribe", phone.viewport)
+    phone.watch.assert_clean()
