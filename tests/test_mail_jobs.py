@@ -304,3 +304,22 @@ def test_password_reset_by_mail(app, data, smtp, workers):
     assert done.status_code == 302
     assert data.users.authenticate("alice", new).id == author.id
     assert client.post(link, data={"new_password": new, "repeat_password": new}).status_code == 400
+
+
+def test_rate_limit_is_honoured(app, data, smtp, workers):
+    """MAIL_RATE_PER_SECOND=20: 30 messages need at least 29 / 20 s between the first and
+    the last (a lower bound only: a loaded machine can only make it slower)."""
+    readers = confirmed_readers(data, 30)
+    arrivals: list[float] = []
+    handle = smtp.recorder.handle_DATA
+
+    async def timed(server, session, envelope):
+        arrivals.append(time.monotonic())
+        return await handle(server, session, envelope)
+
+    smtp.recorder.handle_DATA = timed
+    workers.start(MAIL_RATE_PER_SECOND="20")
+    publish(app, data)
+    wait_for(lambda: smtp.recorder.count() >= 30, what="30 messages")
+    assert_once_each(smtp, readers)
+    assert arrivals[-1] - arrivals[0] >= 29 / 20 - 0.05

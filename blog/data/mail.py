@@ -78,7 +78,7 @@ class SubscriberStore:
         return after == "pending"
 
     def confirm(self, email: str, now: float) -> bool:
-        before, after = self._move(email, "confirmed", "pending", now)
+        _, after = self._move(email, "confirmed", "pending", now)
         return after == "confirmed"
 
     def unsubscribe(self, email: str, now: float) -> bool:
