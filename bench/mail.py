@@ -12,6 +12,8 @@ to the first message; the worker's peak memory (VmHWM of the worker and every wo
 horse, sampled) at 10,000 and at 20,000 subscribers, and their ratio (goal <= 1.1).
 
     .venv/bin/python bench/mail.py [--subscribers 10000] [--baseline 1000]
+
+BENCH_WORKER_LOG=path keeps the worker's log (one line per job, with its duration).
 """
 
 from __future__ import annotations
@@ -113,21 +115,23 @@ def start_worker(env: dict[str, str], redis_url: str) -> subprocess.Popen:
     from redis import Redis
     from rq import Worker
 
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "rq"),
-            "worker",
-            "--url",
-            redis_url,
-            "--worker-class",
-            "jobs.worker.BlogWorker",
-            "mail",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = Path(os.environ.get("BENCH_WORKER_LOG", os.devnull))
+    with log.open("ab") as output:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "rq"),
+                "worker",
+                "--url",
+                redis_url,
+                "--worker-class",
+                "jobs.worker.BlogWorker",
+                "mail",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     connection = Redis.from_url(redis_url)
     deadline = time.monotonic() + 60
     while not any(w.pid == process.pid for w in Worker.all(connection=connection)):
