@@ -13,6 +13,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 
 from processing.mail import Tokens
 
@@ -50,7 +51,7 @@ def login_limits(username: str) -> list[tuple[str, str, int]]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         data = get_data()
@@ -71,7 +72,7 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 @login_required
-def logout():
+def logout() -> ResponseReturnValue:
     session.clear()
     flash("You are logged out.")
     return redirect(url_for("posts.index"))
