@@ -76,6 +76,7 @@ class SmtpSession:
     def __enter__(self) -> SmtpSession:
         s = self.settings
         context = ssl.create_default_context()  # verifies the server's certificate
+        smtp: smtplib.SMTP
         if s.use_ssl:
             smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=CONNECT_TIMEOUT, context=context)
         else:
@@ -107,7 +108,7 @@ class SmtpSession:
                 "(STARTTLS) or MAIL_USE_SSL=1, or leave MAIL_USERNAME empty"
             ) from None
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._smtp is not None:
             try:
                 self._smtp.quit()

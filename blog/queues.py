@@ -83,7 +83,7 @@ MAIL_RESULT_TTL = 7 * 24 * 3600  # a batch's job id must outlive its retries (se
 
 def enqueue_mail(
     func: str,
-    *args,
+    *args: object,
     job_id: str | None = None,
     at: float | None = None,
     connection: redis.Redis | None = None,

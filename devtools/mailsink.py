@@ -13,6 +13,7 @@ import time
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
+from typing import cast
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
@@ -26,12 +27,13 @@ class SaveToDirectory:
         self.count = 0
         self._lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope: Envelope) -> str:
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
         with self._lock:
             self.count += 1
             name = f"{time.strftime('%Y%m%dT%H%M%S')}-{self.count:05d}.eml"
-        (self.directory / name).write_bytes(envelope.original_content or envelope.content)
-        subject = message_from_bytes(envelope.content, policy=default).get("Subject", "")
+        content = cast(bytes, envelope.original_content or envelope.content or b"")
+        (self.directory / name).write_bytes(content)
+        subject = message_from_bytes(content, policy=default).get("Subject", "")
         print(f"mail to {', '.join(envelope.rcpt_tos)}: {subject}  ({name})", flush=True)
         return "250 Message accepted for delivery"
 

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.message import EmailMessage
 
 from rq import get_current_job
 from rq.job import Job
@@ -80,7 +81,7 @@ def smtp(data: DataLayer) -> Iterator[SmtpSession]:
         raise
 
 
-def _send_one(data: DataLayer, message, to: str) -> str:
+def _send_one(data: DataLayer, message: EmailMessage, to: str) -> str:
     with smtp(data) as session:
         delivery = session.send(message, to)
     if delivery.status == "deferred":

@@ -8,8 +8,11 @@ unsubscribe headers of RFC 8058.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -61,19 +64,21 @@ class Tokens:
         return self._signer("confirm").dumps(address)
 
     def confirmed_address(self, token: str) -> str | None:
-        return self._load("confirm", token, CONFIRM_MAX_AGE)
+        value = self._load("confirm", token, CONFIRM_MAX_AGE)
+        return value if isinstance(value, str) else None
 
     def unsubscribe(self, address: str) -> str:
         return self._signer("unsubscribe").dumps(address)
 
     def unsubscribe_address(self, token: str) -> str | None:
-        return self._load("unsubscribe", token, None)  # works as long as the key lasts
+        value = self._load("unsubscribe", token, None)  # works as long as the key lasts
+        return value if isinstance(value, str) else None
 
     def reset(self, user_id: int, password_hash: str) -> str:
         """Bound to the password hash it replaces: once used (a new hash), it is dead."""
         return self._signer("reset").dumps([user_id, _fingerprint(password_hash)])
 
-    def reset_user(self, token: str, current_hash_of) -> int | None:
+    def reset_user(self, token: str, current_hash_of: Callable[[int], str | None]) -> int | None:
         """The author id of a valid reset token; `current_hash_of(id)` reads the hash."""
         value = self._load("reset", token, RESET_MAX_AGE)
         if not isinstance(value, list) or len(value) != 2 or not isinstance(value[0], int):
@@ -81,7 +86,7 @@ class Tokens:
         current = current_hash_of(value[0])
         return value[0] if current and _fingerprint(current) == value[1] else None
 
-    def _load(self, purpose: str, token: str, max_age: int | None):
+    def _load(self, purpose: str, token: str, max_age: int | None) -> object:
         if not token or len(token) > 500:
             return None
         try:
@@ -91,8 +96,6 @@ class Tokens:
 
 
 def _fingerprint(password_hash: str) -> str:
-    import hashlib
-
     return hashlib.sha256(password_hash.encode()).hexdigest()[:20]
 
 
@@ -151,7 +154,7 @@ def _message(env: Envelope, to: str, subject: str, text: str, html_body: str) ->
     msg["From"] = env.sender
     msg["To"] = Address(addr_spec=to)
     msg["Subject"] = " ".join(subject.split())  # a header never carries a line break
-    msg["Date"] = format_datetime(_now())
+    msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain=env.links.host)
     msg.set_content(text)
     page = (
@@ -160,12 +163,6 @@ def _message(env: Envelope, to: str, subject: str, text: str, html_body: str) ->
     )
     msg.add_alternative(page, subtype="html")
     return msg
-
-
-def _now():
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 def _reader_headers(msg: EmailMessage, env: Envelope, unsubscribe_url: str) -> None:

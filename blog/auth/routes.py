@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 
 from processing.mail import Tokens
 
-from ..data import get_data
+from ..data import User, get_data
 from ..newsletter.announce import mail_enabled, request_password_reset
 from . import bp, login_required, start_session
 from .forms import EmailForm, ForgotForm, LoginForm, NewPasswordForm, PasswordChangeForm
@@ -81,23 +81,32 @@ def logout() -> ResponseReturnValue:
 # ---- the author's profile: email address and password ----------------------------------
 
 
-def _profile_page(email_form: EmailForm, password_form: PasswordChangeForm, status: int = 200):
+def _profile_page(
+    email_form: EmailForm, password_form: PasswordChangeForm, status: int = 200
+) -> ResponseReturnValue:
     return render_template(
         "auth/profile.html", email_form=email_form, password_form=password_form
     ), status
 
 
+def current_author() -> User:
+    user = get_data().users.get(g.user["id"])
+    if user is None:
+        abort(404)  # deleted since the session began
+    return user
+
+
 @bp.route("/profile")
 @login_required
-def profile():
+def profile() -> ResponseReturnValue:
     email_form = EmailForm()
-    email_form.email.data = get_data().users.get(g.user["id"]).email
+    email_form.email.data = current_author().email
     return _profile_page(email_form, PasswordChangeForm())
 
 
 @bp.route("/profile/email", methods=["POST"])
 @login_required
-def profile_email():
+def profile_email() -> ResponseReturnValue:
     form = EmailForm()
     if not form.validate_on_submit():
         return _profile_page(form, PasswordChangeForm(formdata=None), 400)
@@ -108,19 +117,19 @@ def profile_email():
 
 @bp.route("/profile/password", methods=["POST"])
 @login_required
-def profile_password():
+def profile_password() -> ResponseReturnValue:
     form = PasswordChangeForm()
     users = get_data().users
     if form.validate_on_submit():
         if users.authenticate(g.user["username"], form.current_password.data):
             users.set_password(g.user["id"], form.new_password.data)
             users.revoke_sessions(g.user["id"])  # every session, this one included...
-            start_session(users.get(g.user["id"]))  # ...which starts afresh
+            start_session(current_author())  # ...which starts afresh
             flash("Your password is changed. Your other sessions are logged out.")
             return redirect(url_for("auth.profile"))
         form.current_password.errors.append("That is not your current password.")
     email_form = EmailForm(formdata=None)
-    email_form.email.data = users.get(g.user["id"]).email
+    email_form.email.data = current_author().email
     return _profile_page(email_form, form, 400)
 
 
@@ -132,7 +141,7 @@ RESETS_PER_ACCOUNT = 3  # mails per hour to one account (silently none past it)
 
 
 @bp.route("/login/forgot", methods=["GET", "POST"])
-def forgot():
+def forgot() -> ResponseReturnValue:
     form = ForgotForm()
     if not form.validate_on_submit():
         status = 400 if form.errors and request.method == "POST" else 200
@@ -168,7 +177,7 @@ def _reset_user(token: str) -> int:
 
 
 @bp.route("/login/reset/<token>", methods=["GET", "POST"])
-def reset(token: str):
+def reset(token: str) -> ResponseReturnValue:
     user_id = _reset_user(token)
     form = NewPasswordForm()
     if form.validate_on_submit():

@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 
@@ -94,7 +95,7 @@ class SubscriberStore:
         return bool(self.r.hdel(self.keys.subscribers, email))
 
     def get(self, email: str) -> Subscriber | None:
-        raw = self.r.hget(self.keys.subscribers, email)
+        raw = cast("str | None", self.r.hget(self.keys.subscribers, email))
         return Subscriber.from_json(email, raw) if raw else None
 
     def is_confirmed(self, email: str) -> bool:
@@ -104,7 +105,7 @@ class SubscriberStore:
     def each(self, batch: int = 1000) -> Iterator[Subscriber]:
         """Every subscriber, streamed (HSCAN: memory does not grow with the list)."""
         for email, raw in self.r.hscan_iter(self.keys.subscribers, count=batch):
-            yield Subscriber.from_json(email, raw)
+            yield Subscriber.from_json(cast(str, email), cast(str, raw))
 
     def counts(self) -> dict[str, int]:
         counted = Counter(s.status for s in self.each())
@@ -116,7 +117,10 @@ class SubscriberStore:
         a repeat is harmless (the exactly-once record skips it)."""
         found: list[str] = []
         while True:
-            cursor, chunk = self.r.hscan(self.keys.subscribers, cursor, count=size)
+            cursor, chunk = cast(
+                "tuple[int, dict[str, str]]",
+                self.r.hscan(self.keys.subscribers, cursor, count=size),
+            )
             found += [e for e, raw in chunk.items() if json.loads(raw)["s"] == "confirmed"]
             if cursor == 0 or len(found) >= size:
                 return cursor, found
@@ -214,14 +218,14 @@ class AnnouncementStore:
         key = self.keys.announcement(post_id)
 
         def write(pipe: redis.client.Pipeline) -> str | None:
-            state, job = pipe.hmget(key, "state", "job")
+            state, job = cast("list[str | None]", pipe.hmget(key, "state", "job"))
             if state != "scheduled":
                 return None
             pipe.multi()
             pipe.hset(key, "state", "cancelled")
             return job
 
-        return self.r.transaction(write, key, value_from_callable=True)
+        return cast("str | None", self.r.transaction(write, key, value_from_callable=True))  # type: ignore[arg-type]
 
     def start(self, post_id: int, job_id: str, total: int, now: float) -> bool:
         key = self.keys.announcement(post_id)
@@ -302,7 +306,7 @@ class MailStore:
         self.r.delete(self.keys.mail_error)
 
     def last_error(self) -> dict[str, str]:
-        return self.r.hgetall(self.keys.mail_error)
+        return cast("dict[str, str]", self.r.hgetall(self.keys.mail_error))
 
     def comment_notice_due(self, post_id: int, now: float, cooldown: int) -> float | None:
         """When the notice for a new comment should go, or None if one is planned."""

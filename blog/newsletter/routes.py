@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from processing.mail import Tokens
 
@@ -25,7 +26,7 @@ def tokens() -> Tokens:
 
 
 @bp.route("/subscribe", methods=["GET", "POST"])
-def subscribe():
+def subscribe() -> ResponseReturnValue:
     if not mail_enabled():
         abort(404)
     form = SubscribeForm()
@@ -50,7 +51,7 @@ def _valid(address: str | None) -> str:
 
 
 @bp.route("/subscribe/confirm/<token>", methods=["GET", "POST"])
-def confirm(token: str):
+def confirm(token: str) -> ResponseReturnValue:
     """GET shows a button, POST confirms: mail scanners that open links confirm nothing."""
     address = _valid(tokens().confirmed_address(token))
     if request.method == "GET":
@@ -62,7 +63,7 @@ def confirm(token: str):
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
-def unsubscribe(token: str):
+def unsubscribe(token: str) -> ResponseReturnValue:
     """GET changes nothing (link checkers open it); the "Unsubscribe" button, or a mail
     client's RFC 8058 one-click POST (no cookies, no CSRF token), does it."""
     address = _valid(tokens().unsubscribe_address(token))
@@ -74,7 +75,7 @@ def unsubscribe(token: str):
 
 @bp.route("/admin/subscribers")
 @login_required
-def admin():
+def admin() -> ResponseReturnValue:
     data = get_data()
     everyone = sorted(data.subscribers.each(), key=lambda s: s.created_at, reverse=True)
     return render_template(
@@ -89,7 +90,7 @@ def admin():
 
 @bp.route("/admin/subscribers/remove", methods=["POST"])
 @login_required
-def remove():
+def remove() -> ResponseReturnValue:
     form = SubscriberForm()
     if form.validate_on_submit() and get_data().subscribers.remove(form.email.data):
         flash(f"Removed {form.email.data}.")
@@ -106,7 +107,7 @@ def _csv_cell(value: str) -> str:
 
 @bp.route("/admin/subscribers.csv")
 @login_required
-def export_csv():
+def export_csv() -> ResponseReturnValue:
     store = get_data().subscribers  # the generator runs after the view has returned
 
     def rows() -> Iterator[str]:
