@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from email.message import EmailMessage
 
 from rq import get_current_job
@@ -63,15 +64,25 @@ def _tokens() -> Tokens:
     return Tokens(secret)
 
 
+@dataclass(frozen=True)
+class Outbox:
+    """What a job sends with: one SMTP connection, the blog's envelope, the link signer."""
+
+    session: SmtpSession
+    envelope: Envelope
+    tokens: Tokens
+
+
 @contextmanager
-def smtp(data: DataLayer) -> Iterator[SmtpSession]:
-    """One SMTP connection. A configuration error (wrong password, refused sender) is
-    kept in Redis for /healthz and re-raised without retries: the job lands in the failed
-    jobs of /admin/jobs with that message, to be retried there once the setting is fixed."""
+def outbox(data: DataLayer) -> Iterator[Outbox]:
+    """One SMTP connection. A configuration error (no SITE_URL, wrong password, refused
+    sender) is kept in Redis for /healthz and re-raised without retries: the job lands in
+    the failed jobs of /admin/jobs with that message, to retry there once it is fixed."""
     try:
+        envelope, tokens = _envelope(), _tokens()
         with SmtpSession(SmtpSettings.from_config(settings())) as session:
             data.mail.clear_error()
-            yield session
+            yield Outbox(session, envelope, tokens)
     except MailConfigError as error:
         data.mail.record_error(str(error), time.time())
         log.error("mail: %s", error)
@@ -81,9 +92,9 @@ def smtp(data: DataLayer) -> Iterator[SmtpSession]:
         raise
 
 
-def _send_one(data: DataLayer, message: EmailMessage, to: str) -> str:
-    with smtp(data) as session:
-        delivery = session.send(message, to)
+def _send_one(data: DataLayer, to: str, build: Callable[[Outbox], EmailMessage]) -> str:
+    with outbox(data) as out:
+        delivery = out.session.send(build(out), to)
     if delivery.status == "deferred":
         raise Deferred(f"{to}: {delivery.code} {delivery.reply}")
     return delivery.status
@@ -156,9 +167,8 @@ def _deliver(data: DataLayer, post: Post, emails: list[str]) -> tuple[dict, list
     deferred: list[str] = []
     if not todo:
         return counts, deferred
-    envelope, tokens, summary = _envelope(), _tokens(), _summary(post)
-    rate = settings()["MAIL_RATE_PER_SECOND"]
-    with smtp(data) as session:
+    summary, rate = _summary(post), settings()["MAIL_RATE_PER_SECOND"]
+    with outbox(data) as out:
         for email in todo:
             already, wait = data.announcements.before_send(post.id, email, rate)
             if already:  # another run of this batch got there first
@@ -166,8 +176,10 @@ def _deliver(data: DataLayer, post: Post, emails: list[str]) -> tuple[dict, list
                 continue
             if wait > 0:
                 time.sleep(wait)
-            message = announcement_message(envelope, email, summary, tokens.unsubscribe(email))
-            delivery = session.send(message, email)
+            token = out.tokens.unsubscribe(email)
+            delivery = out.session.send(
+                announcement_message(out.envelope, email, summary, token), email
+            )
             if delivery.status == "sent":
                 data.announcements.record(post.id, email)
                 counts["sent"] += 1
@@ -190,8 +202,11 @@ def send_confirmation(email: str) -> str:
     subscriber = data.subscribers.get(email)
     if subscriber is None or subscriber.status != "pending":
         return "not pending"
-    message = confirmation_message(_envelope(), email, _tokens().confirm(email))
-    status = _send_one(data, message, email)
+    status = _send_one(
+        data,
+        email,
+        lambda out: confirmation_message(out.envelope, email, out.tokens.confirm(email)),
+    )
     if status == "bounced":
         data.subscribers.bounce(email, time.time())
     return status
@@ -202,8 +217,12 @@ def send_password_reset(user_id: int) -> str:
     user = data.users.get(user_id)
     if user is None or not user.email:
         return "no address"
-    token = _tokens().reset(user.id, user.password_hash)
-    return _send_one(data, reset_message(_envelope(), user.email, user.username, token), user.email)
+
+    def build(out: Outbox) -> EmailMessage:
+        token = out.tokens.reset(user.id, user.password_hash)
+        return reset_message(out.envelope, user.email, user.username, token)
+
+    return _send_one(data, user.email, build)
 
 
 def notify_comments(post_id: int) -> str:
@@ -218,7 +237,10 @@ def notify_comments(post_id: int) -> str:
     if not comments:
         return "nothing new"
     summaries = [CommentSummary(c.name, c.body, c.status == "pending") for c in comments]
-    message = comments_message(_envelope(), author.email, _summary(post), summaries)
-    status = _send_one(data, message, author.email)
+    status = _send_one(
+        data,
+        author.email,
+        lambda out: comments_message(out.envelope, author.email, _summary(post), summaries),
+    )
     data.mail.commit_comment_notice(post_id, comments[-1].created_at)
     return f"{status}: {len(comments)} comments"

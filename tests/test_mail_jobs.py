@@ -323,3 +323,13 @@ def test_rate_limit_is_honoured(app, data, smtp, workers):
     wait_for(lambda: smtp.recorder.count() >= 30, what="30 messages")
     assert_once_each(smtp, readers)
     assert arrivals[-1] - arrivals[0] >= 29 / 20 - 0.05
+
+
+def test_no_site_url_fails_at_once_and_says_so(app, data, workers, redis_url):
+    workers.start(SITE_URL="")
+    data.subscribers.subscribe("ada@example.com", time.time())
+    queue = Queue("mail", connection=redis.Redis.from_url(redis_url))
+    job = queue.enqueue("jobs.mail.send_confirmation", "ada@example.com")
+    wait_for(lambda: job.get_status(refresh=True) == JobStatus.FAILED, what="job failed")
+    assert "SITE_URL is not set" in job.latest_result().exc_string
+    assert "SITE_URL" in app.test_client().get("/healthz").get_json()["mail_error"]
