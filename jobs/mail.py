@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from rq import get_current_job
-from rq.job import Job
 
 from blog.data import DataLayer, Post
 from blog.mailer import MailConfigError, SmtpSession, SmtpSettings
@@ -128,17 +127,15 @@ def announce_post(post_id: int) -> str:
 
 def _enqueue_batch(post_id: int, cursor: int) -> None:
     """The batch at `cursor`, once: a re-run of the batch before it finds it enqueued."""
-    connection = rq_connection(settings()["REDIS_URL"])
-    job_id = f"announce-{post_id}-batch-{cursor}"
-    if not Job.exists(job_id, connection=connection):
-        enqueue_mail(
-            "jobs.mail.send_announcement_batch",
-            post_id,
-            cursor,
-            job_id=job_id,
-            connection=connection,
-            description=f"Post {post_id} to subscribers, batch at cursor {cursor}",
-        )
+    enqueue_mail(
+        "jobs.mail.send_announcement_batch",
+        post_id,
+        cursor,
+        job_id=f"announce-{post_id}-batch-{cursor}",
+        unique=True,
+        connection=rq_connection(settings()["REDIS_URL"]),
+        description=f"Post {post_id} to subscribers, batch at cursor {cursor}",
+    )
 
 
 def send_announcement_batch(post_id: int, cursor: int) -> dict:

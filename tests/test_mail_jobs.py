@@ -22,8 +22,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from blog.data import PostInput
-from tests.conftest import ROOT, RQ, make_app
-from tests.helpers import cheap_password_hashing
+from tests.helpers import ROOT, RQ, cheap_password_hashing, make_app
 from tests.mail_support import SmtpServer, wait_for
 
 pytestmark = pytest.mark.slow

@@ -17,8 +17,8 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from processing.mail import Tokens
-from tests.conftest import PASSWORD, AuthActions, csrf_token, make_app, new_post
-from tests.helpers import cheap_password_hashing
+from tests.conftest import AuthActions
+from tests.helpers import PASSWORD, cheap_password_hashing, csrf_token, make_app, new_post
 
 SECRET = "test-secret-key-not-for-production"
 MAIL = {
@@ -467,15 +467,15 @@ def test_healthz_warns_after_an_smtp_login_failure(client, data):
 
 
 def test_backups_keep_subscribers_and_announcements_but_not_mail_bookkeeping(data):
-    from blog.data.backup import EXCLUDED, OTHER, classify
+    from blog.data.keys import ENTITY, EXCLUDED, family_of
 
-    prefix = data.keys.prefix
-    for key in (data.keys.subscribers, data.keys.announcement(3), data.keys.announcement_sent(3)):
-        assert classify(key.removeprefix(prefix)) == OTHER  # exported and restored as is
+    keys = data.keys
+    for key in (keys.subscribers, keys.announcement(3), keys.announcement_sent(3)):
+        assert family_of(keys.name(key)).backup is ENTITY  # archived and restored
     for key in (
-        data.keys.mail_pace,
-        data.keys.mail_error,
-        data.keys.mail_cooldown("confirm", "a@example.com"),
-        data.keys.comment_notice(3),
+        keys.mail_pace,
+        keys.mail_error,
+        keys.mail_cooldown("confirm", "a@example.com"),
+        keys.comment_notice(3),
     ):
-        assert classify(key.removeprefix(prefix)) == EXCLUDED
+        assert family_of(keys.name(key)).backup is EXCLUDED

@@ -11,7 +11,7 @@ bp = Blueprint("newsletter", __name__)
 
 
 def init_app(app: Flask, csrf: CSRFProtect) -> None:
-    from . import routes
+    from . import health, routes  # noqa: F401  (health registers its /healthz check)
     from .announce import mail_enabled
 
     app.register_blueprint(bp)
