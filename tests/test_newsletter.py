@@ -479,3 +479,27 @@ def test_backups_keep_subscribers_and_announcements_but_not_mail_bookkeeping(dat
         keys.comment_notice(3),
     ):
         assert family_of(keys.name(key)).backup is EXCLUDED
+
+
+def test_backup_round_trip_keeps_the_newsletter(app, data, redis_client, tmp_path):
+    app.config["BACKUP_ROOT"] = str(tmp_path / "backups")
+    add_subscribers(data, {"a@example.com": "confirmed", "b@example.com": "pending"})
+    data.announcements.schedule(7, 1.0, "announce-7-x")
+    data.announcements.start(7, "announce-7-x", 2, time.time())
+    data.announcements.record(7, "a@example.com")
+    data.mail.cooldown("confirm", "b@example.com", 600)
+    data.mail.record_error("boom", time.time())
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["backup", "run"])
+    assert result.exit_code == 0, result.output
+    key = data.backups.last_good()["key"]
+
+    redis_client.flushall()
+    result = runner.invoke(args=["backup", "restore", key])
+    assert result.exit_code == 0, result.output
+    assert data.subscribers.counts()["confirmed"] == 1
+    assert data.subscribers.get("b@example.com").status == "pending"
+    restored = data.announcements.get(7)
+    assert (restored.state, restored.sent, restored.total) == ("sending", 1, 2)
+    assert data.announcements.already_sent(7, ["a@example.com"]) == [True]
+    assert not redis_client.keys("blog:mail:*")  # the sender's bookkeeping stays out
