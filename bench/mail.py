@@ -27,8 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parent.parent  # the worker imports bench.mail from here
 
 SECRET = "bench-secret-key-0123456789abcdef"
 SITE = "https://blog.example"
