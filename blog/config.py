@@ -10,6 +10,7 @@ import os
 import secrets
 
 from processing.images import DEFAULT_MAX_PIXELS
+from processing.search.text import languages as search_languages
 
 # Values that appear in tutorials and sample files: a production app must not run on them.
 KNOWN_WEAK_SECRETS = frozenset(
@@ -56,12 +57,31 @@ def _env_int(name: str, default: int, minimum: int, maximum: int) -> int:
     return value
 
 
+def _search_language() -> str:
+    """The stemmer's language (a Snowball algorithm name); English by default."""
+    value = os.environ.get("SEARCH_LANGUAGE", "").strip().lower() or "english"
+    if value not in search_languages():
+        raise ConfigError(
+            f"SEARCH_LANGUAGE must be one of {', '.join(search_languages())}; got {value!r}"
+        )
+    return value
+
+
 def from_environment() -> dict:
     """Read the app's settings from os.environ into a dict for `app.config`."""
     return {
         "APP_ENV": os.environ.get("APP_ENV", "production").strip().lower(),
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
         "REDIS_URL": redis_url_from_environment(),
+        "REDIS_TLS_INSECURE": _env_bool("REDIS_TLS_INSECURE"),
+        # Redis Sentinel (docs/deploy.md): the sentinels name the primary; REDIS_URL then
+        # gives only credentials, database and TLS.
+        "REDIS_SENTINELS": parse_sentinels(os.environ.get("REDIS_SENTINELS", "")),
+        "REDIS_SENTINEL_MASTER": os.environ.get("REDIS_SENTINEL_MASTER", "mymaster").strip(),
+        "REDIS_SENTINEL_PASSWORD": os.environ.get("REDIS_SENTINEL_PASSWORD", ""),
+        # Replicas that must hold a comment or an upload before the visitor is told it
+        # is saved (Redis WAIT); 0 = answer once the primary has it.
+        "REDIS_WAIT_REPLICAS": _env_int("REDIS_WAIT_REPLICAS", 0, 0, 10),
         "BLOG_TITLE": os.environ.get("BLOG_TITLE", "A Redis Blog"),
         "KEY_PREFIX": os.environ.get("KEY_PREFIX", "blog:"),
         "COMMENT_MODERATION": _env_bool("COMMENT_MODERATION"),
@@ -69,6 +89,7 @@ def from_environment() -> dict:
         # router); 0 when clients connect directly, so nobody can forge their address.
         "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0, 0, 5),
         "POSTS_PER_PAGE": _env_int("POSTS_PER_PAGE", 10, 1, 100),
+        "SEARCH_LANGUAGE": _search_language(),
         # Seconds a web process may reuse a rendered listing page for visitors (0: off).
         "PAGE_CACHE_SECONDS": _env_int("PAGE_CACHE_SECONDS", 5, 0, 3600),
         "COMMENTS_PER_MINUTE": _env_int("COMMENTS_PER_MINUTE", 5, 1, 1000),
@@ -110,6 +131,29 @@ def from_environment() -> dict:
         # Subscribers per announcement job, all over one SMTP connection.
         "MAIL_BATCH_SIZE": _env_int("MAIL_BATCH_SIZE", 100, 1, 1000),
     }
+
+
+MAX_SENTINELS = 16
+
+
+def parse_sentinels(raw: str) -> list[tuple[str, int]]:
+    """`host:port,host:port` (IPv6 as `[::1]:26379`) into (host, port) pairs."""
+    sentinels = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(
+                f"REDIS_SENTINELS must be a comma-separated list of host:port, got {item!r}"
+            )
+        sentinels.append((host, int(port)))
+    if len(sentinels) > MAX_SENTINELS:
+        raise ConfigError(
+            f"REDIS_SENTINELS lists {len(sentinels)} sentinels; at most {MAX_SENTINELS}"
+        )
+    return sentinels
 
 
 def redis_url_from_environment() -> str:

@@ -19,21 +19,28 @@ from rq import Queue, Retry, Worker
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job
 
+from .data.connection import SentinelSettings, connect
+
 IMAGES_QUEUE = "images"
 MAIL_QUEUE = "mail"
+SEARCH_QUEUE = "search"
 BACKUPS_QUEUE = "backups"
-# What the Procfile's worker serves.
-QUEUE_NAMES = (IMAGES_QUEUE, MAIL_QUEUE, BACKUPS_QUEUE, "default")
+# What the Procfile's worker serves, in this order.
+QUEUE_NAMES = (IMAGES_QUEUE, MAIL_QUEUE, SEARCH_QUEUE, BACKUPS_QUEUE, "default")
 
 # Storage or network trouble is retried with backoff; workers run --with-scheduler so the
 # intervals are honoured. A worker killed mid-job also counts as one try (docs/images.md).
 IMAGE_RETRY = Retry(max=3, interval=[10, 60, 300])
 IMAGE_JOB_TIMEOUT = 120
+# Redis trouble in the worker: try again soon (the job is idempotent, see jobs/search.py).
+SEARCH_RETRY = Retry(max=3, interval=[1, 10, 60])
+SEARCH_JOB_TIMEOUT = 60
 SCHEDULER_PREFIX = "rq:scheduler_instance:"  # rq-scheduler's heartbeat keys (expire ~70 s)
 
 
-def rq_connection(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
+def rq_connection(url: str, sentinel: SentinelSettings | None = None) -> redis.Redis:
+    """RQ's own client (bytes replies), to the same primary as the data layer's."""
+    return connect(url, sentinel, decode=False)
 
 
 def app_rq_connection() -> redis.Redis:
@@ -107,6 +114,20 @@ def remove_job(job_id: str, connection: redis.Redis | None = None) -> None:
         Job.fetch(job_id, connection=connection or app_rq_connection()).delete(
             remove_from_queue=True
         )
+
+
+def enqueue_search_index(post_id: int, connection: redis.Redis) -> Job:
+    """Bring a post's search entries up to date (every post write calls this). No fixed
+    id: a job for a post already queued or running may run again, harmlessly."""
+    return Queue(SEARCH_QUEUE, connection=connection).enqueue(
+        "jobs.search.index_post",
+        post_id,
+        retry=SEARCH_RETRY,
+        job_timeout=SEARCH_JOB_TIMEOUT,
+        result_ttl=600,
+        failure_ttl=7 * 24 * 3600,
+        description=f"Update the search index for post {post_id}",
+    )
 
 
 def queue_stats() -> dict[str, dict[str, int]]:

@@ -22,7 +22,7 @@ from email.message import EmailMessage
 
 from rq import get_current_job
 
-from blog.data import DataLayer, Post
+from blog.data import DataLayer, Post, SentinelSettings
 from blog.mailer import MailConfigError, SmtpSession, SmtpSettings
 from blog.queues import enqueue_mail, rq_connection
 from processing.mail import (
@@ -133,7 +133,7 @@ def _enqueue_batch(post_id: int, cursor: int) -> None:
         cursor,
         job_id=f"announce-{post_id}-batch-{cursor}",
         unique=True,
-        connection=rq_connection(settings()["REDIS_URL"]),
+        connection=rq_connection(settings()["REDIS_URL"], SentinelSettings.from_config(settings())),
         description=f"Post {post_id} to subscribers, batch at cursor {cursor}",
     )
 
