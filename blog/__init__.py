@@ -92,6 +92,7 @@ def register_blueprints(app: Flask) -> None:
         documents,
         exports,
         health,
+        newsletter,
         posts,
         search,
         uploads,
@@ -108,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
     documents.init_app(app)
     auth.init_app(app)
     dashboard.init_app(app, csrf)
+    newsletter.init_app(app, csrf)
 
 
 def register_commands(app: Flask) -> None:

@@ -19,6 +19,7 @@ from .connection import SentinelSettings, connect
 from .exports import ExportStore, PostForExport
 from .images import ImageStore
 from .keys import Keys
+from .mail import AnnouncementStore, MailStore, SubscriberStore
 from .models import Comment, ImageRecord, ImageVariant, Page, Post, User
 from .posts import PostInput, PostStore
 from .ratelimit import RateLimiter
@@ -75,6 +76,9 @@ class DataLayer:
         self.backups = BackupStore(r, self.keys)
         self.search = SearchIndex(r, self.keys)
         self.search_language = search_language  # for blog/search/service.py's Analyzer
+        self.subscribers = SubscriberStore(r, self.keys)
+        self.announcements = AnnouncementStore(r, self.keys)
+        self.mail = MailStore(r, self.keys)
         self.exports = ExportStore(r, self.keys, self.comments, self.images)
 
     def post_with_comments(self, post_id: int) -> tuple[Post | None, list[Comment]]:
