@@ -6,11 +6,14 @@ When REDIS_URL is set, that Redis is used and none is started.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import click
@@ -69,44 +72,80 @@ def main() -> int:
         "BACKUP_ROOT": os.environ.get("BACKUP_ROOT", str(VAR / "backups")),
     }
     redis_server = None
-    if os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = os.environ["REDIS_URL"]
-    else:
-        redis_server = RedisServer(VAR / "redis", persistent=True).start()
-        env["REDIS_URL"] = redis_server.url
-        click.echo(f"Redis (persistent, data in {VAR / 'redis'}) at {redis_server.url}")
     try:
+        if os.environ.get("REDIS_URL"):
+            env["REDIS_URL"] = os.environ["REDIS_URL"]
+        else:
+            # Its own session: Ctrl-C reaches only us, and Redis stops last (below).
+            redis_server = RedisServer(VAR / "redis", persistent=True, own_session=True).start()
+            env["REDIS_URL"] = redis_server.url
+            click.echo(f"Redis (persistent, data in {VAR / 'redis'}) at {redis_server.url}")
         ensure_author(env)
-        click.secho(
-            f"\n  Blog running at http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops it)\n", bold=True
-        )
-        honcho = [
-            str(Path(sys.executable).parent / "honcho"),
-            "-f",
-            "Procfile.dev",
-            "-d",
-            str(ROOT),
-            "start",
-        ]
-        # Procfile commands (flask, rq, ...) must come from this virtualenv.
-        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-        process = subprocess.Popen(honcho, env={**os.environ, **env, "PATH": path})
-        try:
-            return process.wait()
-        except KeyboardInterrupt:
-            # The terminal sent SIGINT to honcho too; give it time to stop its children.
-            process.send_signal(signal.SIGINT)
-            return process.wait()
+        return run_processes(env)
+    except KeyboardInterrupt:
+        return 0  # Ctrl-C before the processes ran: nothing else to stop
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
         if redis_server:
             redis_server.stop()
             click.echo(f"Redis stopped; data kept in {VAR / 'redis'}.")
 
 
+def run_processes(env: dict[str, str]) -> int:
+    """Every Procfile.dev process under honcho, until Ctrl-C (then 0) or one of them dies."""
+    honcho = [str(Path(sys.executable).parent / "honcho"), "-f", "Procfile.dev", "-d", str(ROOT)]
+    # Procfile commands (flask, rq, ...) must come from this virtualenv.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    # Its own session too: on Ctrl-C we stop honcho (and so the app's processes) while
+    # Redis still runs, so no worker dies on a lost connection with a traceback.
+    process = subprocess.Popen(
+        [*honcho, "start"], env={**os.environ, **env, "PATH": path}, start_new_session=True
+    )
+    try:
+        announce_when_up(process, int(env["PORT"]))
+        return process.wait()
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        click.echo("\nStopping the blog's processes, then Redis...")
+        process.send_signal(signal.SIGTERM)  # honcho passes SIGTERM on to each process
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        return 0
+
+
+def announce_when_up(process: subprocess.Popen, port: int, timeout: float = 90) -> None:
+    """Print the address last, once web, worker and scheduler all answer (/healthz)."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        if everything_up(port):
+            break
+        time.sleep(0.3)
+    else:
+        if process.poll() is not None:
+            return  # honcho has already said which process failed
+        click.echo(f"Not every process answered within {timeout:.0f} s; see the log above.")
+    click.secho(f"\n  Blog running at http://127.0.0.1:{port}/  (Ctrl-C stops it)\n", bold=True)
+
+
+def everything_up(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+            health = json.load(answer)
+    except (OSError, ValueError):
+        return False  # not listening yet, or 503 while a process is still starting
+    return health.get("workers", 0) >= 1 and health.get("scheduler") == "ok"
+
+
 def free_port_near(preferred: int) -> int:
+    """`preferred` unless something holds it. Tested with SO_REUSEADDR, as the servers
+    bind: a port left in TIME_WAIT by the last run is free for them."""
     import socket
 
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", preferred))
             return preferred
