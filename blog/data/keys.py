@@ -81,9 +81,9 @@ class Keys:
     def content_version(self) -> str:
         return self._k("cache", "version")
 
-    # Rate limits (expiring; never backed up).
-    def rate(self, action: str, client: str, window: int) -> str:
-        return self._k("rate", action, client, window)
+    # Rate limits: a sliding window of recent attempts (expiring; never backed up).
+    def rate(self, action: str, client: str) -> str:
+        return self._k("rate", action, client)
 
     # Backups: their own bookkeeping (never backed up, never restored).
     @property
