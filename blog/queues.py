@@ -6,6 +6,8 @@ client decodes to str).
 
 from __future__ import annotations
 
+import time
+
 import redis
 from flask import current_app
 from rq import Queue, Retry
@@ -41,6 +43,24 @@ def enqueue_image_cleaning(image_id: str) -> Job:
     )
 
 
+def enqueue_image_cleanup(connection: redis.Redis | None = None) -> Job:
+    """Delete unused images (jobs.images.remove_unused_images); one job per hour at most,
+    so a cron tick seen twice enqueues it once. Outside a Flask app pass `connection`."""
+    connection = connection or current_app.extensions["rq_connection"]
+    job_id = f"image-cleanup-{int(time.time() // 3600)}"
+    if Job.exists(job_id, connection=connection):
+        return Job.fetch(job_id, connection=connection)  # enqueueing again would reset it
+    return Queue(IMAGES_QUEUE, connection=connection).enqueue(
+        "jobs.images.remove_unused_images",
+        job_id=job_id,
+        retry=IMAGE_RETRY,
+        job_timeout=IMAGE_JOB_TIMEOUT * 5,
+        result_ttl=24 * 3600,
+        failure_ttl=7 * 24 * 3600,
+        description="Delete images no post uses",
+    )
+
+
 BACKUPS_QUEUE = "backups"
 # S3 or network trouble: try again in 1, 5 and 15 minutes (workers run --with-scheduler).
 BACKUP_RETRY = Retry(max=3, interval=[60, 300, 900])
@@ -56,7 +76,7 @@ def enqueue_backup(
     """
     queue = Queue(BACKUPS_QUEUE, connection=connection or current_app.extensions["rq_connection"])
     return queue.enqueue(
-        "jobs.backup.run_backup",
+        BACKUP_FUNCTION,
         trigger=trigger,
         job_id=job_id,
         retry=BACKUP_RETRY,
@@ -109,14 +129,31 @@ def backup_jobs() -> list[dict]:
     found = []
     for state, job_ids in ids.items():
         for job in Job.fetch_many(job_ids, connection=connection):
-            if job is not None and job.func_name == "jobs.backup.run_backup":
-                found.append(
-                    {
-                        "id": job.id,
-                        "state": state,
-                        "step": job.meta.get("step"),
-                        "progress": job.meta.get("progress", {}),
-                        "retries_left": job.retries_left,
-                    }
-                )
+            if job is not None and job.func_name == BACKUP_FUNCTION:
+                found.append(_describe_backup_job(job, state))
     return found
+
+
+BACKUP_FUNCTION = "jobs.backup.run_backup"
+# RQ's job statuses in the words of the backups page.
+_STATES = {"started": "running", "scheduled": "retry scheduled", "deferred": "queued"}
+
+
+def backup_job(job_id: str) -> dict | None:
+    """One backup job's state and progress (its job.meta), or None if RQ has no such
+    job (or it is not a backup)."""
+    job = Job.fetch_many([job_id], connection=current_app.extensions["rq_connection"])[0]
+    if job is None or job.func_name != BACKUP_FUNCTION:
+        return None
+    status = job.get_status(refresh=False) or "queued"
+    return _describe_backup_job(job, _STATES.get(status, status))
+
+
+def _describe_backup_job(job: Job, state: str) -> dict:
+    return {
+        "id": job.id,
+        "state": state,
+        "step": job.meta.get("step"),
+        "progress": job.meta.get("progress", {}),
+        "retries_left": job.retries_left,
+    }

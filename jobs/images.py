@@ -7,10 +7,12 @@ import logging
 from rq import get_current_job
 
 from blog.data import ImageVariant
+from blog.queues import enqueue_image_cleanup, rq_connection
 from blog.storage import MediaNotFound
+from blog.uploads import cleanup
 from processing.images import BadImage, UnsupportedImage, clean_image, make_variants
 
-from .context import data_layer, media_storage
+from .context import data_layer, media_storage, settings
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +71,15 @@ def clean_upload(image_id: str) -> str:
         ", ".join(clean.removed) or "nothing",
     )
     return "ready"
+
+
+def remove_unused_images() -> int:
+    """Delete the images no post has used for UNUSED_IMAGE_HOURS (idempotent)."""
+    config = settings()
+    return cleanup.remove_unused_images(data_layer(), media_storage(), config["UNUSED_IMAGE_HOURS"])
+
+
+def scheduled_cleanup() -> str:
+    """Called by the cleanup cron job: enqueue this hour's cleanup (once), with retries."""
+    job = enqueue_image_cleanup(rq_connection(settings()["REDIS_URL"]))
+    return job.id

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from flask import current_app, flash, g, redirect, render_template, url_for
+from flask import current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
 from ..auth import login_required
 from ..backup_targets import target_from_config
 from ..data import get_data
-from ..queues import BACKUPS_QUEUE, backup_jobs, enqueue_backup
+from ..queues import BACKUPS_QUEUE, backup_job, backup_jobs, enqueue_backup
+from ..templating import plural
 from . import bp
 from .schedule import registered
 
@@ -54,7 +55,44 @@ def index():
         schedule=schedule,
         cron=current_app.config["BACKUP_CRON"],
         to_datetime=lambda ts: datetime.fromtimestamp(ts, tz=UTC) if ts else None,
+        counts_text=counts_text,
     )
+
+
+def counts_text(counts: dict) -> str:
+    """ "1 post, 2 comments, 0 images" """
+    return ", ".join(
+        plural(counts.get(key, 0), noun) for key, noun in BACKUP_COUNTS if key in counts
+    )
+
+
+BACKUP_COUNTS = (("posts", "post"), ("comments", "comment"), ("images", "image"))
+
+
+def wants_json() -> bool:
+    """The page's script asks for JSON; a plain form post (no script) gets a redirect."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+@bp.get("/admin/backups/jobs/<job_id>")
+@login_required
+def job_status(job_id: str):
+    """A backup job's state and job.meta progress, then its recorded outcome."""
+    job = backup_job(job_id)
+    run = next((r for r in get_data().backups.runs(50) if r.get("job_id") == job_id), None)
+    if job is None and run is None:
+        return jsonify(error="No such backup job (finished jobs are kept for a week)."), 404
+    body = job or {"id": job_id, "state": "finished" if run.get("ok") else "failed"}
+    if run is not None:
+        body["outcome"] = {
+            "ok": bool(run.get("ok")),
+            "key": run.get("key"),
+            "size_mb": round((run.get("size") or 0) / 1048576, 1),
+            "counts": counts_text(run.get("counts") or {}),
+            "error": run.get("error"),
+        }
+    return jsonify(body)
 
 
 @bp.post("/admin/backups")
@@ -62,8 +100,14 @@ def index():
 def run_now():
     waiting = [j for j in backup_jobs() if j["state"] in ("queued", "running")]
     if waiting:  # a double click, or two authors at once: one backup is enough
-        flash(f"A backup is already {waiting[0]['state']} (job {waiting[0]['id']}).")
-        return redirect(url_for("backups.index"))
-    job = enqueue_backup(trigger=f"web:{g.user['username']}")
-    flash(f"Backup queued (job {job.id}); a worker on the '{BACKUPS_QUEUE}' queue runs it.")
+        message = f"A backup is already {waiting[0]['state']} (job {waiting[0]['id']})."
+        job_id, status = waiting[0]["id"], 409
+    else:
+        job_id = enqueue_backup(trigger=f"web:{g.user['username']}").id
+        message = f"Backup queued (job {job_id}); a worker on the '{BACKUPS_QUEUE}' queue runs it."
+        status = 202
+    if wants_json():
+        status_url = url_for("backups.job_status", job_id=job_id)
+        return jsonify(job_id=job_id, message=message, status_url=status_url), status
+    flash(message)
     return redirect(url_for("backups.index"))

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from ..rendering import MEDIA_ID
 from .keys import Keys
 
 # ---- which key is what --------------------------------------------------------------
@@ -52,6 +53,7 @@ _PATTERNS = [
     (re.compile(r"comment:\d+"), COMMENT),
     (re.compile(r"user:\d+"), USER),
     (re.compile(r"user:\d+:(posts|pending|images)"), DERIVED),
+    (re.compile(r"post:\d+:images|image:[^:]+:posts|images:unused"), DERIVED),
     (re.compile(r"image:[^:]+"), IMAGE),
     (re.compile(r"ids:[^:]+"), COUNTER),
     (re.compile(r"posts:published|slugs|tags|users|tag:.*", re.S), DERIVED),
@@ -269,6 +271,8 @@ class Exporter:
                 if record is None:
                     continue
                 if kind == IMAGE and record["type"] == "hash":
+                    if record["value"].get("status") == "deleted":
+                        continue  # no post uses it; the cleanup job is deleting it
                     self._image(record)
                 elif kind == USER:
                     self.counts.users += 1
@@ -479,6 +483,9 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
             derived.add(keys.prefix + name)
 
     published: dict[str, float] = {}
+    post_images: dict[str, set[str]] = {}
+    unused: dict[str, float] = {}
+    restored_at = time.time()
     tag_index: dict[str, dict[str, float]] = defaultdict(dict)
     slugs: dict[str, str] = {}
     user_posts: dict[str, dict[str, float]] = defaultdict(dict)
@@ -486,18 +493,21 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
     for chunk in _chunks(sorted(set(posts)), batch_size):
         pipe = r.pipeline(transaction=False)
         for post_id in chunk:
-            pipe.hmget(keys.post(post_id), "author_id", "status", "published_at", "updated_at")
+            pipe.hmget(
+                keys.post(post_id), "author_id", "status", "published_at", "updated_at", "body"
+            )
             pipe.smembers(keys.post_tags(post_id))
             pipe.smembers(keys.post_slugs(post_id))
             pipe.zrange(keys.post_pending(post_id), 0, -1, withscores=True)
         replies = pipe.execute()
         for i, post_id in enumerate(chunk):
-            (author_id, status, published_at, updated_at), tags, post_slugs, pending = replies[
-                4 * i : 4 * i + 4
-            ]
+            (author_id, status, published_at, updated_at, body), tags, post_slugs, pending = (
+                replies[4 * i : 4 * i + 4]
+            )
             if author_id is None:
                 continue
             member = str(post_id)
+            post_images[member] = set(MEDIA_ID.findall(body or ""))
             user_posts[author_id][member] = float(updated_at)
             if status != "draft":
                 published[member] = float(published_at)
@@ -510,6 +520,10 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
 
     usernames: dict[str, str] = {}
     user_images: dict[str, dict[str, float]] = defaultdict(dict)
+    image_posts: dict[str, set[str]] = defaultdict(set)
+    for member, image_ids in post_images.items():
+        for image_id in image_ids:
+            image_posts[image_id].add(member)
     for chunk in _chunks(sorted(set(users)), batch_size):
         pipe = r.pipeline(transaction=False)
         for user_id in chunk:
@@ -524,6 +538,9 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
         for image_id, (owner_id, created_at) in zip(chunk, pipe.execute(), strict=True):
             if owner_id is not None:
                 user_images[owner_id][image_id] = float(created_at)
+                if not image_posts.get(image_id):
+                    unused[image_id] = restored_at  # a fresh grace period after a restore
+    existing = {i for m in user_images.values() for i in m}
 
     with r.pipeline(transaction=True) as pipe:
         if derived:
@@ -539,6 +556,13 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
         _zadds(pipe, {keys.user_posts(int(a)): m for a, m in user_posts.items()})
         _zadds(pipe, {keys.author_pending(int(a)): m for a, m in user_pending.items()})
         _zadds(pipe, {keys.user_images(int(o)): m for o, m in user_images.items()})
+        _zadds(pipe, {keys.unused_images: unused})
+        for member, image_ids in post_images.items():
+            if image_ids & existing:
+                pipe.sadd(keys.post_images(int(member)), *(image_ids & existing))
+        for image_id, members in image_posts.items():
+            if image_id in existing:
+                pipe.sadd(keys.image_posts(image_id), *members)
         pipe.execute()
     return {
         "posts": len(published),

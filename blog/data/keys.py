@@ -35,6 +35,12 @@ class Keys:
     def post_slugs(self, post_id: int) -> str:
         return self._k("post", post_id, "slugs")
 
+    def post_images(self, post_id: int) -> str:
+        return self._k("post", post_id, "images")
+
+    def post_revision(self, post_id: int) -> str:
+        return self._k("post", post_id, "revision")
+
     @property
     def published(self) -> str:
         return self._k("posts", "published")
@@ -75,6 +81,13 @@ class Keys:
 
     def user_images(self, user_id: int) -> str:
         return self._k("user", user_id, "images")
+
+    def image_posts(self, image_id: str) -> str:
+        return self._k("image", image_id, "posts")
+
+    @property
+    def unused_images(self) -> str:
+        return self._k("images", "unused")
 
     # Listing pages change when this does (see blog/pagecache.py); never backed up.
     @property
