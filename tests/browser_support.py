@@ -115,7 +115,7 @@ def _stop(process: subprocess.Popen, timeout: float = 30) -> None:
 
 @dataclass
 class LiveApp:
-    """gunicorn serving app:app plus one rq worker on the `images` queue."""
+    """gunicorn serving app:app plus one rq worker on the `images` and `backups` queues."""
 
     redis_url: str
     directory: Path
@@ -164,6 +164,7 @@ class LiveApp:
                 "--worker-class",
                 "jobs.worker.BlogWorker",
                 "images",
+                "backups",
             ],
             cwd=ROOT,
             env=env,

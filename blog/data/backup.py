@@ -53,7 +53,8 @@ _PATTERNS = [
     (re.compile(r"comment:\d+"), COMMENT),
     (re.compile(r"user:\d+"), USER),
     (re.compile(r"user:\d+:(posts|pending|images)"), DERIVED),
-    (re.compile(r"post:\d+:images|image:[^:]+:posts|images:unused"), DERIVED),
+    # images:unused (when each unused image became unused) is kept as it is: an entity.
+    (re.compile(r"post:\d+:images|image:[^:]+:posts"), DERIVED),
     (re.compile(r"image:[^:]+"), IMAGE),
     (re.compile(r"ids:[^:]+"), COUNTER),
     (re.compile(r"posts:published|slugs|tags|users|tag:.*", re.S), DERIVED),
@@ -484,8 +485,7 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
 
     published: dict[str, float] = {}
     post_images: dict[str, set[str]] = {}
-    unused: dict[str, float] = {}
-    restored_at = time.time()
+    unused: dict[str, float] = {}  # added where missing (an upload during the export)
     tag_index: dict[str, dict[str, float]] = defaultdict(dict)
     slugs: dict[str, str] = {}
     user_posts: dict[str, dict[str, float]] = defaultdict(dict)
@@ -539,7 +539,7 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
             if owner_id is not None:
                 user_images[owner_id][image_id] = float(created_at)
                 if not image_posts.get(image_id):
-                    unused[image_id] = restored_at  # a fresh grace period after a restore
+                    unused[image_id] = float(created_at)
     existing = {i for m in user_images.values() for i in m}
 
     with r.pipeline(transaction=True) as pipe:
@@ -556,7 +556,8 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
         _zadds(pipe, {keys.user_posts(int(a)): m for a, m in user_posts.items()})
         _zadds(pipe, {keys.author_pending(int(a)): m for a, m in user_pending.items()})
         _zadds(pipe, {keys.user_images(int(o)): m for o, m in user_images.items()})
-        _zadds(pipe, {keys.unused_images: unused})
+        for chunk in _chunks(sorted(unused), 1000):
+            pipe.zadd(keys.unused_images, {i: unused[i] for i in chunk}, nx=True)
         for member, image_ids in post_images.items():
             if image_ids & existing:
                 pipe.sadd(keys.post_images(int(member)), *(image_ids & existing))
