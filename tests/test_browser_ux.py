@@ -318,6 +318,7 @@ def test_no_page_scrolls_sideways(viewport, new_context, blog_author):
         ("moderation", "/moderation"),
         ("backups", "/admin/backups"),
         ("not-found", "/posts/no-such-post"),
+        ("jobs", "/admin/jobs/"),
     ]:
         page.goto(path)
         check_page(page, name, viewport)
