@@ -192,12 +192,13 @@
       const alt = cleanAlt(row.alt.value);
       if (!alt) { row.error.textContent = "Please write alt text first."; row.alt.focus(); return; }
       row.error.textContent = "";
-      insertAtCursor("![" + alt + "](" + info.url + ")");
-      // A double click must not insert twice: the button rests a moment as "Inserted".
+      // A double click must not insert twice: the button rests a moment as "Inserted"
+      // (the guard keeps the row from being redrawn meanwhile).
+      item.dataset.guard = "1";
       insert.disabled = true;
       insert.textContent = "Inserted";
-      item.dataset.guard = "1";
-      setTimeout(() => { delete item.dataset.guard; refreshRow(row, true); }, 1200);
+      insertAtCursor("![" + alt + "](" + info.url + ")");
+      setTimeout(() => { delete item.dataset.guard; refreshRow(row, true); }, 1500);
     });
     const actions = [insert];
     if (count) {
