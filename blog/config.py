@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import secrets
 
+from processing.images import DEFAULT_MAX_PIXELS
+
 # Values that appear in tutorials and sample files: a production app must not run on them.
 KNOWN_WEAK_SECRETS = frozenset(
     {
@@ -76,6 +78,8 @@ def from_environment() -> dict:
         "LOGIN_FAILURES_PER_IP": _env_int("LOGIN_FAILURES_PER_IP", 30, 1, 10000),
         # Media: S3 when S3_BUCKET is set (AWS_* credentials), else a local directory.
         "MAX_UPLOAD_MB": _env_int("MAX_UPLOAD_MB", 20, 1, 200),
+        # Pixels an image may have; bounds a cleaning job's memory (docs/images.md).
+        "MAX_IMAGE_PIXELS": _env_int("MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS, 1, 89_478_485),
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", "var/media"),
         "S3_BUCKET": os.environ.get("S3_BUCKET", ""),
         "S3_PREFIX": os.environ.get("S3_PREFIX", ""),

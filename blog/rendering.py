@@ -64,7 +64,11 @@ URL_SCHEMES = {"http", "https", "mailto"}
 EXCERPT_LENGTH = 280
 
 _IMG = re.compile(r"<img\b[^>]*>")
-_MEDIA_SRC = re.compile(r'\ssrc="(?P<base>[^"]*/media/(?P<id>[\w-]+)/)original\.(?P<ext>\w+)"')
+# Anchored: the whole src is the media URL (site-relative, or on an http(s) host), so no
+# author text before /media/ (a comma, a data: candidate) can reach the srcset built below.
+_MEDIA_SRC = re.compile(
+    r'\ssrc="(?P<base>(?:https?://[\w.-]+(?::\d+)?)?/media/(?P<id>[\w-]+)/)original\.(?P<ext>\w+)"'
+)
 MEDIA_ID = re.compile(r"/media/([\w-]{8,64})/original\.\w+")
 # Post column is at most 46rem (736 px) wide; narrower screens use the full width.
 IMAGE_SIZES = "(max-width: 46rem) 100vw, 46rem"

@@ -14,11 +14,18 @@ from flask import (
     url_for,
 )
 
-from processing.images import EXTENSIONS, MIME_TYPES, UnsupportedImage, sniff_format
+from processing.images import (
+    EXTENSIONS,
+    MIME_BY_EXTENSION,
+    MIME_TYPES,
+    UnsupportedImage,
+    sniff_format,
+)
 
 from ..auth import login_required
 from ..data import ImageRecord, get_data
 from ..queues import enqueue_image_cleaning
+from ..storage import MediaNotFound
 from . import bp
 
 log = logging.getLogger(__name__)
@@ -114,6 +121,7 @@ def media(image_id: str, filename: str):
         record is None
         or record.status != "ready"
         or ext != record.ext
+        or ext not in MIME_BY_EXTENSION  # the type served comes from this allowlist only
         or variant not in {v.name for v in record.variants}
     ):
         abort(404)  # processing, failed or unknown: the raw upload is never served
@@ -121,14 +129,18 @@ def media(image_id: str, filename: str):
     public = storage().public_url(key)
     if public:
         return redirect(public, 302)
-    body = storage().open(key)
-    response = Response(stream_with_context(_chunks(body)), mimetype=record.mime_type)
+    try:
+        body = storage().open(key)
+    except MediaNotFound:
+        log.warning("media file missing for image %s: %s", image_id, key)
+        abort(404)
+    response = Response(stream_with_context(_stream_file(body)), mimetype=MIME_BY_EXTENSION[ext])
     response.headers["Cache-Control"] = IMMUTABLE
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
-def _chunks(body, size: int = 256 * 1024):
+def _stream_file(body, size: int = 256 * 1024):
     with body:
         while chunk := body.read(size):
             yield chunk
