@@ -272,7 +272,10 @@ class PostStore:
             if data.tags:
                 pipe.sadd(keys.post_tags(post_id), *data.tags)
             pipe.zadd(keys.user_posts(author_id), {post_id: now})
-            pipe.incr(keys.content_version)
+            if visible or (existing is not None and existing.status != "draft"):
+                # A draft saved as a draft (every autosave) changes no visitor's page:
+                # the visitors' page cache stays warm while an author types.
+                pipe.incr(keys.content_version)
             if visible:
                 pipe.zadd(keys.published, {post_id: published_at})
                 for tag in data.tags:
