@@ -215,3 +215,20 @@ def test_back_up_now_answers_json_and_reports_job_progress(app, client, auth, da
     assert client.get("/admin/backups/jobs/nope").status_code == 404
     page = client.get("/admin/backups").get_data(as_text=True)
     assert re.search(r'<script src="/static/backups.js" defer>', page)
+
+
+def test_rerender_fixes_posts_saved_before_an_upgrade(runner, data, author, photo, redis_client):
+    post = add_post(
+        data, author, "Old", body=f"Past the *boats*.\n\n![B](/media/{photo.id}/original.jpg)"
+    )
+    add_post(data, author, "Gone")
+    data.posts.delete(data.posts.get(data.posts.id_for_slug("gone")))
+    # As an older version stored it: excerpt with a stray space, no cover, no reading time.
+    redis_client.hset(f"blog:post:{post.id}", "excerpt", "Past the boats .")
+    redis_client.hdel(f"blog:post:{post.id}", "cover", "reading_minutes")
+    result = runner.invoke(args=["posts", "rerender"])
+    assert result.exit_code == 0 and "Rendered 1 post again." in result.output
+    again = data.posts.get(post.id)
+    assert again.excerpt == "Past the boats."
+    assert again.cover.id == photo.id and again.reading_minutes == 1
+    assert (again.updated_at, again.slug, again.body) == (post.updated_at, post.slug, post.body)

@@ -291,6 +291,36 @@ class PostStore:
 
         self.r.transaction(write, keys.slugs, keys.post(post_id), keys.post_tags(post_id))
 
+    def rerender(self, post_id: int) -> bool:
+        """Render a stored post again with today's renderer: its HTML, excerpt, cover and
+        reading time (after an upgrade); nothing else changes. False if it is gone."""
+        key = self.keys.post(post_id)
+
+        def write(pipe: redis.client.Pipeline) -> bool:
+            body = pipe.hget(key, "body")
+            if body is None:
+                return False
+            sizes, _ = self._image_sizes(body)
+            html = render_markdown(body, sizes)
+            cover = cover_image(html, sizes)
+            pipe.multi()
+            pipe.hset(
+                key,
+                mapping={
+                    "html": html,
+                    "excerpt": excerpt(html),
+                    "cover": json.dumps(cover) if cover else "",
+                    "reading_minutes": reading_minutes(html),
+                },
+            )
+            pipe.incr(self.keys.content_version)
+            return True
+
+        return self.r.transaction(write, key, value_from_callable=True)
+
+    def last_id(self) -> int:
+        return int(self.r.get(self.keys.next_id("post")) or 0)
+
     def _image_sizes(self, body: str) -> tuple[dict[str, ImageSizes], set[str]]:
         """Sizes of the ready uploaded images a body shows (so pages can use their
         variants), and the ids of every uploaded image it shows, ready or not."""
