@@ -36,7 +36,7 @@
     if (outcome && (finished || job.state === "retry scheduled")) {
       panel.className = "progress-panel " + (outcome.ok ? "ok" : "failed");
       const text = outcome.ok
-        ? "Backup done: " + outcome.key + " (" + outcome.size_mb + " MB): " + outcome.counts + "."
+        ? "Backup done: " + outcome.key + " (" + outcome.size + "): " + outcome.counts + "."
         : "The backup failed: " + outcome.error +
           (job.state === "retry scheduled" ? " A retry is scheduled (" + job.retries_left + " left)." : "");
       panel.replaceChildren(el("p", {}, text));

@@ -168,7 +168,8 @@
     const start = body.selectionStart ?? body.value.length;
     const end = body.selectionEnd ?? start;
     const before = body.value.slice(0, start);
-    const gap = before && !before.endsWith("\n") ? "\n\n" : "";
+    // An image on its own line, as a paragraph of its own.
+    const gap = !before || before.endsWith("\n\n") ? "" : before.endsWith("\n") ? "\n" : "\n\n";
     setBody(before + gap + text + "\n" + body.value.slice(end));
     body.focus();
   }

@@ -208,7 +208,7 @@ def test_back_up_now_answers_json_and_reports_job_progress(app, client, auth, da
     assert status["outcome"] == {
         "ok": True,
         "key": "blog-1.tar.gz",
-        "size_mb": 2.0,
+        "size": "2.0 MB",
         "counts": "1 post, 0 comments, 2 images",
         "error": None,
     }

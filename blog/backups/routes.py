@@ -69,6 +69,11 @@ def counts_text(counts: dict) -> str:
 BACKUP_COUNTS = (("posts", "post"), ("comments", "comment"), ("images", "image"))
 
 
+def human_size(size: int) -> str:
+    """ "840 KB", "12.3 MB" """
+    return f"{size / 1048576:.1f} MB" if size >= 1048576 else f"{max(1, round(size / 1024))} KB"
+
+
 def wants_json() -> bool:
     """The page's script asks for JSON; a plain form post (no script) gets a redirect."""
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
@@ -88,7 +93,7 @@ def job_status(job_id: str):
         body["outcome"] = {
             "ok": bool(run.get("ok")),
             "key": run.get("key"),
-            "size_mb": round((run.get("size") or 0) / 1048576, 1),
+            "size": human_size(run.get("size") or 0),
             "counts": counts_text(run.get("counts") or {}),
             "error": run.get("error"),
         }
