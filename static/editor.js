@@ -75,7 +75,8 @@
       if (submitting) return;
       if (!result.ok) {
         dirty = true;
-        status.textContent = result.answer.error || "Not saved.";
+        const reason = result.answer.error || "Not saved.";
+        status.textContent = reason.startsWith("Not saved") ? reason : "Not saved yet: " + reason;
         if (result.status === 0 || result.status >= 500) schedule(RETRY);
         return;
       }
