@@ -62,7 +62,15 @@ def ensure_author(env: dict[str, str]) -> None:
         click.echo(f"Created author {name!r}.")
 
 
+def _stop_requested(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Ctrl-C and a plain `kill` both stop everything in order, even when SIGINT came in
+    # ignored (a shell's background job) and would otherwise do nothing.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop_requested)
     load_dotenv(ROOT / ".env")
     env = {
         "APP_ENV": os.environ.get("APP_ENV", "development"),
@@ -85,7 +93,9 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0  # Ctrl-C before the processes ran: nothing else to stop
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+        # A second Ctrl-C (or kill) must not cut Redis's shutdown short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if redis_server:
             redis_server.stop()
             click.echo(f"Redis stopped; data kept in {VAR / 'redis'}.")
@@ -106,6 +116,7 @@ def run_processes(env: dict[str, str]) -> int:
         return process.wait()
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         click.echo("\nStopping the blog's processes, then Redis...")
         process.send_signal(signal.SIGTERM)  # honcho passes SIGTERM on to each process
         try:

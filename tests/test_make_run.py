@@ -61,7 +61,7 @@ def wait_until_up(port: int) -> dict:
     raise AssertionError("make run did not bring web, worker and scheduler up")
 
 
-def run_once(var_dir, port: int, while_up=None) -> str:
+def run_once(var_dir, port: int, while_up=None, stop_signal=signal.SIGINT, group=True) -> str:
     """Start, wait until web, worker and scheduler answer, run `while_up(log path)`,
     then Ctrl-C (SIGINT to the whole process group, as a terminal does); the output.
     Ctrl-C is a normal way to stop: exit status 0."""
@@ -73,7 +73,10 @@ def run_once(var_dir, port: int, while_up=None) -> str:
             if while_up:
                 while_up(log_path)
         finally:
-            os.killpg(process.pid, signal.SIGINT)
+            if group:
+                os.killpg(process.pid, stop_signal)
+            else:
+                process.send_signal(stop_signal)
             process.wait(timeout=60)
     output = log_path.read_text()
     assert process.returncode == 0, output
@@ -122,6 +125,14 @@ def test_ctrl_c_stops_the_app_first_and_redis_last_without_a_traceback(tmp_path)
     stopped = [m.start() for m in re.finditer(honcho_stops, output)]
     assert len(stopped) >= 3, output
     assert max(stopped) < output.index("Redis stopped; data kept")
+
+
+def test_a_plain_kill_stops_everything_in_order_too(tmp_path):
+    port, var_dir = free_port(), tmp_path / "var"
+    output = run_once(var_dir, port, stop_signal=signal.SIGTERM, group=False)
+    assert "Traceback" not in output
+    assert output.index("scheduler.1 stopped") < output.index("Redis stopped; data kept")
+    assert healthz(port) is None
 
 
 def address_printed_after_everything_is_up(port: int):
