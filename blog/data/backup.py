@@ -484,8 +484,6 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
             derived.add(keys.prefix + name)
 
     published: dict[str, float] = {}
-    post_images: dict[str, set[str]] = {}
-    unused: dict[str, float] = {}  # added where missing (an upload during the export)
     tag_index: dict[str, dict[str, float]] = defaultdict(dict)
     slugs: dict[str, str] = {}
     user_posts: dict[str, dict[str, float]] = defaultdict(dict)
@@ -493,21 +491,18 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
     for chunk in _chunks(sorted(set(posts)), batch_size):
         pipe = r.pipeline(transaction=False)
         for post_id in chunk:
-            pipe.hmget(
-                keys.post(post_id), "author_id", "status", "published_at", "updated_at", "body"
-            )
+            pipe.hmget(keys.post(post_id), "author_id", "status", "published_at", "updated_at")
             pipe.smembers(keys.post_tags(post_id))
             pipe.smembers(keys.post_slugs(post_id))
             pipe.zrange(keys.post_pending(post_id), 0, -1, withscores=True)
         replies = pipe.execute()
         for i, post_id in enumerate(chunk):
-            (author_id, status, published_at, updated_at, body), tags, post_slugs, pending = (
-                replies[4 * i : 4 * i + 4]
-            )
+            (author_id, status, published_at, updated_at), tags, post_slugs, pending = replies[
+                4 * i : 4 * i + 4
+            ]
             if author_id is None:
                 continue
             member = str(post_id)
-            post_images[member] = set(MEDIA_ID.findall(body or ""))
             user_posts[author_id][member] = float(updated_at)
             if status != "draft":
                 published[member] = float(published_at)
@@ -520,10 +515,6 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
 
     usernames: dict[str, str] = {}
     user_images: dict[str, dict[str, float]] = defaultdict(dict)
-    image_posts: dict[str, set[str]] = defaultdict(set)
-    for member, image_ids in post_images.items():
-        for image_id in image_ids:
-            image_posts[image_id].add(member)
     for chunk in _chunks(sorted(set(users)), batch_size):
         pipe = r.pipeline(transaction=False)
         for user_id in chunk:
@@ -538,9 +529,6 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
         for image_id, (owner_id, created_at) in zip(chunk, pipe.execute(), strict=True):
             if owner_id is not None:
                 user_images[owner_id][image_id] = float(created_at)
-                if not image_posts.get(image_id):
-                    unused[image_id] = float(created_at)
-    existing = {i for m in user_images.values() for i in m}
 
     with r.pipeline(transaction=True) as pipe:
         if derived:
@@ -556,21 +544,51 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
         _zadds(pipe, {keys.user_posts(int(a)): m for a, m in user_posts.items()})
         _zadds(pipe, {keys.author_pending(int(a)): m for a, m in user_pending.items()})
         _zadds(pipe, {keys.user_images(int(o)): m for o, m in user_images.items()})
-        for chunk in _chunks(sorted(unused), 1000):
-            pipe.zadd(keys.unused_images, {i: unused[i] for i in chunk}, nx=True)
-        for member, image_ids in post_images.items():
-            if image_ids & existing:
-                pipe.sadd(keys.post_images(int(member)), *(image_ids & existing))
-        for image_id, members in image_posts.items():
-            if image_id in existing:
-                pipe.sadd(keys.image_posts(image_id), *members)
         pipe.execute()
+    reindex_image_use(r, keys, batch_size)
     return {
         "posts": len(published),
         "tags": len(tag_index),
         "slugs": len(slugs),
         "authors": len(usernames),
     }
+
+
+def reindex_image_use(r: redis.Redis, keys: Keys, batch_size: int = 500) -> None:
+    """Rebuild which posts show which uploaded image (`post:<id>:images`,
+    `image:<id>:posts`) from the posts' bodies, and list in `images:unused` (by upload
+    time) the images no post shows that it lacks. Called by reindex(), after it."""
+    posts, images = [], []
+    for name in scan_app_keys(r, keys.prefix):
+        kind = classify(name)
+        if kind in (POST, IMAGE):
+            (posts if kind == POST else images).append(name.split(":", 1)[1])
+    bodies: dict[str, str] = {}
+    for chunk in _chunks(sorted(set(posts)), batch_size):
+        pipe = r.pipeline(transaction=False)
+        for post_id in chunk:
+            pipe.hget(keys.post(int(post_id)), "body")
+        bodies.update(zip(chunk, pipe.execute(), strict=True))
+    uploaded: dict[str, float] = {}
+    for chunk in _chunks(sorted(set(images)), batch_size):
+        pipe = r.pipeline(transaction=False)
+        for image_id in chunk:
+            pipe.hget(keys.image(image_id), "created_at")
+        uploaded.update((i, float(t)) for i, t in zip(chunk, pipe.execute(), strict=True) if t)
+    shown_in: dict[str, set[str]] = defaultdict(set)
+    with r.pipeline(transaction=True) as pipe:
+        for post_id, body in bodies.items():
+            shown = set(MEDIA_ID.findall(body or "")) & uploaded.keys()
+            if shown:
+                pipe.sadd(keys.post_images(int(post_id)), *shown)
+            for image_id in shown:
+                shown_in[image_id].add(post_id)
+        for image_id, post_ids in shown_in.items():
+            pipe.sadd(keys.image_posts(image_id), *post_ids)
+        unused = {i: t for i, t in uploaded.items() if i not in shown_in}
+        for chunk in _chunks(sorted(unused), 1000):
+            pipe.zadd(keys.unused_images, {i: unused[i] for i in chunk}, nx=True)
+        pipe.execute()
 
 
 def _zadds(pipe, indexes: dict[str, dict[str, float]], chunk: int = 1000) -> None:

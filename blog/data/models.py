@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -62,9 +63,7 @@ class Post:
     reading_minutes: int = 0  # 0: not known (saved before reading times were kept)
 
     @classmethod
-    def from_hash(
-        cls, h: dict[str, str], tags: set[str] | list[str] = (), comments: int = 0
-    ) -> Post:
+    def from_hash(cls, h: dict[str, str], tags: Iterable[str] = (), comments: int = 0) -> Post:
         cover = json.loads(h.get("cover") or "null")
         return cls(
             id=int(h["id"]),

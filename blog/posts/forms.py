@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from ..data import Post, Revision
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 40
@@ -69,7 +72,7 @@ class PostForm(FlaskForm):
     # an autosave of a post saved elsewhere since then is refused, never merged.
     base = HiddenField()
 
-    def validate(self, extra_validators=None) -> bool:
+    def validate(self, extra_validators: Mapping[str, Sequence] | None = None) -> bool:
         # Not a validate_publish_at(): Optional() stops the chain on an empty field, so an
         # inline validator never saw a scheduled post without a date (then a 500).
         valid = super().validate(extra_validators)
@@ -87,7 +90,7 @@ class PostForm(FlaskForm):
             return None
         return self.publish_at.data.replace(tzinfo=UTC).timestamp()
 
-    def fill_from(self, post, revision=None) -> None:
+    def fill_from(self, post: Post, revision: Revision | None = None) -> None:
         """The post's fields, or its autosaved revision's where there is one."""
         source = revision or post
         self.title.data = source.title
