@@ -131,7 +131,7 @@ def cover_image(html: str, images: Mapping[str, ImageSizes]) -> dict | None:
     for tag in _IMG.findall(html):
         src = _MEDIA_SRC.search(tag)
         sizes = images.get(src.group("id")) if src else None
-        if sizes is None:
+        if src is None or sizes is None:
             continue
         alt = _ALT.search(tag)
         return {

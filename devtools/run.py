@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from types import FrameType
 
 import click
 from dotenv import load_dotenv
@@ -62,7 +63,7 @@ def ensure_author(env: dict[str, str]) -> None:
         click.echo(f"Created author {name!r}.")
 
 
-def _stop_requested(signum, frame) -> None:
+def _stop_requested(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 

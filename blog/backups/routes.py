@@ -86,9 +86,11 @@ def job_status(job_id: str):
     """A backup job's state and job.meta progress, then its recorded outcome."""
     job = backup_job(job_id)
     run = next((r for r in get_data().backups.runs(50) if r.get("job_id") == job_id), None)
-    if job is None and run is None:
-        return jsonify(error="No such backup job (finished jobs are kept for a week)."), 404
-    body = job or {"id": job_id, "state": "finished" if run.get("ok") else "failed"}
+    if job is None:
+        if run is None:
+            return jsonify(error="No such backup job (finished jobs are kept for a week)."), 404
+        job = {"id": job_id, "state": "finished" if run.get("ok") else "failed"}
+    body = job
     if run is not None:
         body["outcome"] = {
             "ok": bool(run.get("ok")),

@@ -558,7 +558,8 @@ def reindex_image_use(r: redis.Redis, keys: Keys, batch_size: int = 500) -> None
     """Rebuild which posts show which uploaded image (`post:<id>:images`,
     `image:<id>:posts`) from the posts' bodies, and list in `images:unused` (by upload
     time) the images no post shows that it lacks. Called by reindex(), after it."""
-    posts, images = [], []
+    posts: list[str] = []
+    images: list[str] = []
     for name in scan_app_keys(r, keys.prefix):
         kind = classify(name)
         if kind in (POST, IMAGE):

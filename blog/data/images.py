@@ -67,26 +67,30 @@ class ImageStore:
 
     def unused_since(self, cutoff: float, limit: int = 500) -> list[str]:
         """Ids of images no post has used since `cutoff` (deleted posts' first)."""
-        return self.r.zrangebyscore(self.keys.unused_images, "-inf", cutoff, start=0, num=limit)
+        return cast(
+            "list[str]",
+            self.r.zrangebyscore(self.keys.unused_images, "-inf", cutoff, start=0, num=limit),
+        )
 
     def retire(self, image_id: str) -> ImageRecord | None:
         """Mark an unused image deleted (its URLs answer 404 from now on) and return it;
         None when a post uses it again meanwhile (then it leaves the unused list)."""
         keys = self.keys
+        retired: list[ImageRecord] = []
 
-        def write(pipe: redis.client.Pipeline) -> ImageRecord | None:
+        def write(pipe: redis.client.Pipeline) -> None:
+            retired.clear()  # the function runs again when a watched key changed
             in_use = pipe.scard(keys.image_posts(image_id))
-            fields = pipe.hgetall(keys.image(image_id))
+            fields = cast("dict[str, str]", pipe.hgetall(keys.image(image_id)))
             pipe.multi()
             if in_use or not fields:
                 pipe.zrem(keys.unused_images, image_id)
-                return None
+                return
             pipe.hset(keys.image(image_id), "status", "deleted")
-            return ImageRecord.from_hash(fields)
+            retired.append(ImageRecord.from_hash(fields))
 
-        return self.r.transaction(
-            write, keys.image_posts(image_id), keys.image(image_id), value_from_callable=True
-        )
+        self.r.transaction(write, keys.image_posts(image_id), keys.image(image_id))
+        return retired[0] if retired else None
 
     def forget(self, record: ImageRecord) -> None:
         """Drop a retired image's record once its files are gone from media storage."""

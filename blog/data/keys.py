@@ -35,6 +35,11 @@ class Keys:
     def post_slugs(self, post_id: int) -> str:
         return self._k("post", post_id, "slugs")
 
+    @property
+    def post_prefix(self) -> str:
+        """`post:` under the app prefix; Lua scripts append a post id to it."""
+        return self._k("post", "")
+
     def post_images(self, post_id: int) -> str:
         return self._k("post", post_id, "images")
 

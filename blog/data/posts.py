@@ -151,11 +151,11 @@ class PostStore:
         one on `pipe`; `neighbour_pair` reads its reply."""
         # EVAL, not a registered script: redis-py checks SCRIPT EXISTS before a pipeline
         # with scripts, which would cost the page one more round trip.
-        pipe.eval(_NEIGHBOURS, 1, self.keys.published, post_id, time.time(), self.keys.post(""))
+        pipe.eval(_NEIGHBOURS, 1, self.keys.published, post_id, time.time(), self.keys.post_prefix)
 
     def revision(self, post_id: int) -> Revision | None:
         """Autosaved edits of a published or scheduled post, not yet published."""
-        fields = self.r.hgetall(self.keys.post_revision(post_id))
+        fields = cast("dict[str, str]", self.r.hgetall(self.keys.post_revision(post_id)))
         return Revision.from_hash(fields) if fields else None
 
     def render(self, body: str) -> str:
@@ -253,7 +253,7 @@ class PostStore:
                 _check_unchanged(pipe, keys.post(post_id), post_id, expected_updated_at)
             old_tags = cast("set[str]", pipe.smembers(keys.post_tags(post_id)))
             _watch(pipe, [keys.tag(t) for t in old_tags | new_tags])
-            old_images = pipe.smembers(keys.post_images(post_id))
+            old_images = cast("set[str]", pipe.smembers(keys.post_images(post_id)))
             unused = self._images_left_unused(pipe, post_id, old_images - image_ids)
             slug = self._free_slug(pipe, base_slug, post_id, existing)
             leaving = old_tags - new_tags if visible else old_tags
@@ -310,11 +310,13 @@ class PostStore:
         """Render a stored post again with today's renderer: its HTML, excerpt, cover and
         reading time (after an upgrade); nothing else changes. False if it is gone."""
         key = self.keys.post(post_id)
+        done: list[bool] = []
 
-        def write(pipe: redis.client.Pipeline) -> bool:
-            body = pipe.hget(key, "body")
+        def write(pipe: redis.client.Pipeline) -> None:
+            done.clear()  # the function runs again when the post changed meanwhile
+            body = cast("str | None", pipe.hget(key, "body"))
             if body is None:
-                return False
+                return
             sizes, _ = self._image_sizes(body)
             html = render_markdown(body, sizes)
             cover = cover_image(html, sizes)
@@ -329,9 +331,10 @@ class PostStore:
                 },
             )
             pipe.incr(self.keys.content_version)
-            return True
+            done.append(True)
 
-        return self.r.transaction(write, key, value_from_callable=True)
+        self.r.transaction(write, key)
+        return bool(done)
 
     def last_id(self) -> int:
         return int(self.r.get(self.keys.next_id("post")) or 0)
@@ -351,12 +354,14 @@ class PostStore:
         }
         return sizes, {i for i, r in records.items() if r.status in ("ready", "processing")}
 
-    def _images_left_unused(self, pipe, post_id: int, dropping: set[str]) -> set[str]:
+    def _images_left_unused(
+        self, pipe: redis.client.Pipeline, post_id: int, dropping: set[str]
+    ) -> set[str]:
         """Images among `dropping` that no post but this one uses (WATCHed)."""
         _watch(pipe, [self.keys.image_posts(i) for i in dropping])
         unused = set()
         for image_id in dropping:
-            users = pipe.smembers(self.keys.image_posts(image_id))
+            users = cast("set[str]", pipe.smembers(self.keys.image_posts(image_id)))
             if users <= {str(post_id)}:
                 unused.add(image_id)
         return unused
@@ -420,7 +425,7 @@ class PostStore:
             pending_ids = pipe.zrange(keys.post_pending(post.id), 0, -1)
             slugs = pipe.smembers(keys.post_slugs(post.id))
             removable = self._tags_left_empty(pipe, post.id, stored_tags)
-            images = pipe.smembers(keys.post_images(post.id))
+            images = cast("set[str]", pipe.smembers(keys.post_images(post.id)))
             unused = self._images_left_unused(pipe, post.id, images)
             unused = {i for i in unused if pipe.exists(keys.image(i))}  # not cleaned up yet
             pipe.multi()
@@ -460,8 +465,10 @@ class PostStore:
         )
 
 
-def _check_unchanged(pipe, post_key: str, post_id: int, expected_updated_at: float) -> None:
-    stored = pipe.hget(post_key, "updated_at")
+def _check_unchanged(
+    pipe: redis.client.Pipeline, post_key: str, post_id: int, expected_updated_at: float
+) -> None:
+    stored = cast("str | None", pipe.hget(post_key, "updated_at"))
     if stored is None:
         raise PostGone(post_id)
     if float(stored) != float(expected_updated_at):

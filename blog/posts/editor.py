@@ -7,6 +7,7 @@ scheduled post are kept aside as a pending revision until the author presses "Up
 from __future__ import annotations
 
 from flask import current_app, flash, g, jsonify, redirect, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 
 from ..auth import login_required
@@ -25,7 +26,7 @@ def first_error(form: FlaskForm) -> str:
 
 @bp.post("/posts/preview")
 @login_required
-def preview():
+def preview() -> ResponseReturnValue:
     """The body rendered and sanitized exactly as the post page will show it."""
     limit = current_app.config["PREVIEWS_PER_MINUTE"]
     if not get_data().limits.hit("preview", str(g.user["id"]), limit):
@@ -38,7 +39,7 @@ def preview():
 
 @bp.post("/posts/autosave")
 @login_required
-def autosave_new():
+def autosave_new() -> ResponseReturnValue:
     """The first autosave of a new post: it becomes a draft (the editor then moves to
     its edit address)."""
     return _autosave(None)
@@ -46,11 +47,11 @@ def autosave_new():
 
 @bp.post("/posts/<slug>/autosave")
 @login_required
-def autosave(slug: str):
+def autosave(slug: str) -> ResponseReturnValue:
     return _autosave(slug)
 
 
-def _autosave(slug: str | None):
+def _autosave(slug: str | None) -> ResponseReturnValue:
     form = DraftForm()
     if not form.validate_on_submit():
         return json_error(400, first_error(form))
@@ -94,7 +95,7 @@ def _autosave(slug: str | None):
 
 @bp.post("/posts/<slug>/revision/discard")
 @login_required
-def discard_revision(slug: str):
+def discard_revision(slug: str) -> ResponseReturnValue:
     post = owned_post(slug)
     if ConfirmForm().validate_on_submit():
         get_data().posts.discard_revision(post.id)

@@ -120,7 +120,7 @@ def create() -> ResponseReturnValue:
     return editor_page(form, None)
 
 
-def editor_page(form: PostForm, post: Post | None):
+def editor_page(form: PostForm, post: Post | None) -> ResponseReturnValue:
     """The editor; a published post opens with its autosaved revision, if it has one."""
     revision = None
     if post is not None and post.status != "draft":
