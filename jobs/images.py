@@ -6,10 +6,10 @@ import logging
 
 from rq import get_current_job
 
+from blog import media_cleanup
 from blog.data import ImageVariant
 from blog.queues import enqueue_image_cleanup, rq_connection
 from blog.storage import MediaNotFound
-from blog.uploads import cleanup
 from processing.images import BadImage, UnsupportedImage, clean_image, make_variants
 
 from .context import data_layer, media_storage, settings
@@ -78,7 +78,9 @@ def clean_upload(image_id: str) -> str:
 def remove_unused_images() -> int:
     """Delete the images no post has used for UNUSED_IMAGE_HOURS (idempotent)."""
     config = settings()
-    return cleanup.remove_unused_images(data_layer(), media_storage(), config["UNUSED_IMAGE_HOURS"])
+    return media_cleanup.remove_unused_images(
+        data_layer(), media_storage(), config["UNUSED_IMAGE_HOURS"]
+    )
 
 
 def scheduled_cleanup() -> str:

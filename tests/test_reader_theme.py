@@ -158,8 +158,8 @@ def backup_root(app, tmp_path):
 
 
 def test_backup_counts_read_one_post_two_posts(app, client, auth, data, backup_root):
-    from blog.backup_targets import LocalTarget
     from blog.backups import service
+    from blog.backups.targets import LocalTarget
 
     auth.login()
     author = data.users.by_username("alice")

@@ -12,9 +12,9 @@ from rq import Queue
 
 from blog.backups.schedule import IMAGE_CLEANUP, registered, sync_schedule
 from blog.data import ImageVariant, PostInput
-from blog.data.backup import Exporter
+from blog.data.records import Exporter
+from blog.media_cleanup import remove_unused_images
 from blog.queues import IMAGES_QUEUE, enqueue_image_cleanup
-from blog.uploads.cleanup import remove_unused_images
 from tests.conftest import new_post
 from tests.helpers import add_post
 
@@ -154,7 +154,7 @@ def test_cleanup_schedule_is_registered_hourly(app, redis_client):
     assert sync_schedule(connection, "30 * * * *", IMAGE_CLEANUP)[1] is False
 
 
-def test_the_kicker_enqueues_one_cleanup_with_retries(worker_env, redis_client, monkeypatch):
+def test_the_enqueuer_enqueues_one_cleanup_with_retries(worker_env, redis_client, monkeypatch):
     import jobs.context
     from jobs.images import scheduled_cleanup
 

@@ -11,6 +11,10 @@ which enqueues `jobs.backup.run_backup` as a fresh job with RQ's Retry. rq-sched
 re-enqueues the same job object every night, so retry counters kept on it would carry
 over from one night to the next (and its `cron()` takes no Retry at all).
 
+These are rq-scheduler's keys, not the blog's (the data layer owns those): this module
+reaches them through rq-scheduler's API, and reads and writes the job's score in its
+sorted set directly where the API has no call for it.
+
 Time zone: rq-scheduler computes the next run of a cron string in the local time zone
 of the process that computes it (whatever `use_local_timezone` says). The scheduler
 process (jobs/scheduler.py) therefore runs with TZ=UTC, and this module computes the
@@ -34,11 +38,11 @@ from ..queues import BACKUPS_QUEUE, IMAGES_QUEUE
 
 @dataclass(frozen=True)
 class CronJob:
-    """A recurring job: its fixed id, the kicker function the cron calls (it enqueues the
-    real work as a fresh job with RQ's Retry), its queue and a description."""
+    """A recurring job: its fixed id, the enqueuer the cron calls (it enqueues the real
+    work as a fresh job with RQ's Retry, see above), its queue and a description."""
 
     id: str
-    kicker: str
+    enqueuer: str
     queue: str
     description: str
 
@@ -51,7 +55,7 @@ IMAGE_CLEANUP = CronJob(
     "image-cleanup", "jobs.images.scheduled_cleanup", IMAGES_QUEUE, "Delete unused images"
 )
 NIGHTLY_JOB_ID = NIGHTLY_BACKUP.id
-KICKER = NIGHTLY_BACKUP.kicker
+NIGHTLY_ENQUEUER = NIGHTLY_BACKUP.enqueuer
 
 
 class BadCron(ValueError):
@@ -105,7 +109,7 @@ def sync_schedule(
         job, _ = current
         if (
             job.meta.get("cron_string") == cron_string
-            and job.func_name == spec.kicker
+            and job.func_name == spec.enqueuer
             and job.origin == spec.queue
         ):
             return job, False
@@ -115,7 +119,7 @@ def sync_schedule(
         warnings.simplefilter("ignore", FutureWarning)
         job = scheduler.cron(
             cron_string,
-            func=spec.kicker,
+            func=spec.enqueuer,
             id=spec.id,
             queue_name=spec.queue,
             timeout=300,

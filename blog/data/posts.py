@@ -151,7 +151,14 @@ class PostStore:
         one on `pipe`; `neighbour_pair` reads its reply."""
         # EVAL, not a registered script: redis-py checks SCRIPT EXISTS before a pipeline
         # with scripts, which would cost the page one more round trip.
-        pipe.eval(_NEIGHBOURS, 1, self.keys.published, post_id, time.time(), self.keys.post_prefix)
+        pipe.eval(
+            _NEIGHBOURS,
+            1,
+            self.keys.published,
+            post_id,
+            time.time(),
+            self.keys.post(0).removesuffix("0"),
+        )
 
     def revision(self, post_id: int) -> Revision | None:
         """Autosaved edits of a published or scheduled post, not yet published."""

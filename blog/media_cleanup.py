@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import time
 
-from ..data import DataLayer
-from ..storage import MediaStorage
+from .data import DataLayer
+from .storage import MediaStorage
 
 log = logging.getLogger(__name__)
 
