@@ -24,7 +24,7 @@ import pytest
 pytest.register_assert_rewrite("tests.browser_support")
 
 from tests.browser_support import SCREENSHOTS, check_page, requires_chromium  # noqa: E402
-from tests.conftest import FIXTURES  # noqa: E402
+from tests.helpers import FIXTURES  # noqa: E402
 from tests.test_browser import expect, log_in  # noqa: E402
 
 pytest_plugins = ["tests.browser_support"]

@@ -9,8 +9,7 @@ import re
 import pytest
 
 from blog.rendering import render_markdown
-from tests.conftest import PASSWORD, csrf_token, new_post
-from tests.helpers import add_post
+from tests.helpers import PASSWORD, add_post, csrf_token, new_post
 
 
 def edit_page(client, slug: str) -> str:

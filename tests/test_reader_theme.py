@@ -11,8 +11,7 @@ import pytest
 from rq import Queue
 
 from blog.data import ImageVariant
-from tests.conftest import make_app
-from tests.helpers import add_post, elements
+from tests.helpers import add_post, elements, make_app
 
 
 def meta(page: str) -> dict[str, str]:

@@ -15,8 +15,7 @@ from blog.data import ImageVariant, PostInput
 from blog.data.records import Exporter
 from blog.media_cleanup import remove_unused_images
 from blog.queues import IMAGES_QUEUE, enqueue_image_cleanup
-from tests.conftest import new_post
-from tests.helpers import add_post
+from tests.helpers import add_post, new_post
 
 DAY = 24 * 3600
 
