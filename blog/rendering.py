@@ -121,6 +121,11 @@ def _responsive(tag: str, images: Mapping[str, ImageSizes]) -> str:
     return tag[:-1].rstrip("/ ") + extra + ">"
 
 
+def plain_text(html: str) -> str:
+    """The words of a rendered body, tags dropped and entities decoded."""
+    return str(Markup(" ".join(_TAGS.sub(" ", html).split())).unescape())
+
+
 _ALT = re.compile(r'\salt="([^"]*)"')
 WORDS_PER_MINUTE = 230
 
@@ -148,8 +153,7 @@ def cover_image(html: str, images: Mapping[str, ImageSizes]) -> dict | None:
 
 def reading_minutes(html: str) -> int:
     """Minutes a reader needs for a rendered body, at least 1."""
-    words = len(_TAGS.sub(" ", html).split())
-    return max(1, round(words / WORDS_PER_MINUTE))
+    return max(1, round(len(plain_text(html).split()) / WORDS_PER_MINUTE))
 
 
 def excerpt(html: str, length: int = EXCERPT_LENGTH) -> str:

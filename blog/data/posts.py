@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -82,6 +83,9 @@ class PostStore:
         self.r = r
         self.keys = keys
         self.images = images
+        # Called with the post id after every committed write (the app enqueues the
+        # search indexing job here); the data layer itself knows nothing of queues.
+        self.after_write: list[Callable[[int], object]] = []
 
     # ---- reads ---------------------------------------------------------------
 
@@ -131,6 +135,10 @@ class PostStore:
     def get(self, post_id: int) -> Post | None:
         posts = self._load_many([post_id])
         return posts[0] if posts else None
+
+    def get_many(self, ids: list[int]) -> list[Post]:
+        """Full posts in the order of `ids`, missing ones left out; 1 round trip."""
+        return self._load_many(ids)
 
     def id_for_slug(self, slug: str) -> int | None:
         post_id = self.r.hget(self.keys.slugs, slug)
@@ -250,6 +258,9 @@ class PostStore:
         sizes, image_ids = self._image_sizes(data.body)
         html = render_markdown(data.body, sizes)
         cover = cover_image(html, sizes)
+        # A draft saved as a draft (every autosave) changes nothing visitors see: the page
+        # cache stays warm and the search index untouched while an author types.
+        seen_by_visitors = visible or (existing is not None and existing.status != "draft")
 
         def write(pipe: redis.client.Pipeline) -> None:
             # Everything read here is WATCHed: a concurrent writer of any of these keys
@@ -294,9 +305,7 @@ class PostStore:
             if data.tags:
                 pipe.sadd(keys.post_tags(post_id), *data.tags)
             pipe.zadd(keys.user_posts(author_id), {str(post_id): now})
-            if visible or (existing is not None and existing.status != "draft"):
-                # A draft saved as a draft (every autosave) changes no visitor's page:
-                # the visitors' page cache stays warm while an author types.
+            if seen_by_visitors:
                 pipe.incr(keys.content_version)
             if visible:
                 pipe.zadd(keys.published, {str(post_id): published_at})
@@ -312,6 +321,12 @@ class PostStore:
                 pipe.srem(keys.tags, *removable)
 
         self.r.transaction(write, keys.slugs, keys.post(post_id), keys.post_tags(post_id))
+        if seen_by_visitors:
+            self._written(post_id)
+
+    def _written(self, post_id: int) -> None:
+        for listener in self.after_write:
+            listener(post_id)
 
     def rerender(self, post_id: int) -> bool:
         """Render a stored post again with today's renderer: its HTML, excerpt, cover and
@@ -470,6 +485,7 @@ class PostStore:
             keys.post_comments(post.id),
             keys.post_pending(post.id),
         )
+        self._written(post.id)
 
 
 def _check_unchanged(
