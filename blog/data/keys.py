@@ -203,6 +203,14 @@ class Keys:
     def content_version(self) -> str:
         return self.key("cache", "version")
 
+    # A pub/sub channel, not a key (nothing is ever stored under it): a PUBLISH to it
+    # is replicated like a write, which lets WAIT cover the writes other connections
+    # made before (see DataLayer.confirm_saved).
+    @property
+    @family("replication:barrier", EXCLUDED)
+    def replication_barrier(self) -> str:
+        return self.key("replication", "barrier")
+
     # Rate limits: a sliding window of recent attempts (expiring).
     @family("rate:<action>:<client>", EXCLUDED)
     def rate(self, action: str, client: str) -> str:
