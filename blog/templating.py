@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import Flask, current_app, request
 
+from .data.models import to_datetime
 from .rendering import render_comment
 
 
@@ -36,6 +37,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_date, "date")
     app.add_template_filter(plural, "plural")
     app.add_template_filter(render_comment, "comment")
+    app.jinja_env.globals["to_datetime"] = to_datetime
     app.jinja_env.globals["blog_title"] = lambda: app.config["BLOG_TITLE"]
     app.jinja_env.globals["absolute_url"] = absolute_url
     app.jinja_env.globals["canonical_url"] = canonical_url

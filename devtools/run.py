@@ -80,6 +80,7 @@ def main() -> int:
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", str(VAR / "media")),
         "BACKUP_ROOT": os.environ.get("BACKUP_ROOT", str(VAR / "backups")),
     }
+    env.update(mail_settings(env["PORT"]))
     redis_server = None
     try:
         if os.environ.get("REDIS_URL"):
@@ -113,7 +114,7 @@ def run_processes(env: dict[str, str]) -> int:
         [*honcho, "start"], env={**os.environ, **env, "PATH": path}, start_new_session=True
     )
     try:
-        announce_when_up(process, int(env["PORT"]))
+        announce_when_up(process, env)
         return process.wait()
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -128,8 +129,9 @@ def run_processes(env: dict[str, str]) -> int:
         return 0
 
 
-def announce_when_up(process: subprocess.Popen, port: int, timeout: float = 90) -> None:
+def announce_when_up(process: subprocess.Popen, env: dict[str, str], timeout: float = 90) -> None:
     """Print the address last, once web, worker and scheduler all answer (/healthz)."""
+    port = int(env["PORT"])
     deadline = time.monotonic() + timeout
     while process.poll() is None and time.monotonic() < deadline:
         if everything_up(port):
@@ -139,7 +141,10 @@ def announce_when_up(process: subprocess.Popen, port: int, timeout: float = 90) 
         if process.poll() is not None:
             return  # honcho has already said which process failed
         click.echo(f"Not every process answered within {timeout:.0f} s; see the log above.")
-    click.secho(f"\n  Blog running at http://127.0.0.1:{port}/  (Ctrl-C stops it)\n", bold=True)
+    click.secho(
+        f"\n  Blog running at http://127.0.0.1:{port}/  (Ctrl-C stops it)\n  {mail_note(env)}\n",
+        bold=True,
+    )
 
 
 def everything_up(port: int) -> bool:
@@ -149,6 +154,31 @@ def everything_up(port: int) -> bool:
     except (OSError, ValueError):
         return False  # not listening yet, or 503 while a process is still starting
     return health.get("workers", 0) >= 1 and health.get("scheduler") == "ok"
+
+
+def mail_settings(web_port: str) -> dict[str, str]:
+    """The local mail sink (Procfile.dev's `mail`) always runs; the blog sends to it
+    unless the environment (or .env) names a real SMTP server in MAIL_SERVER."""
+    sink = {"MAIL_SINK_PORT": str(free_port()), "MAIL_SINK_DIR": str(VAR / "mail")}
+    if os.environ.get("MAIL_SERVER"):
+        return sink
+    return {
+        **sink,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": sink["MAIL_SINK_PORT"],
+        "MAIL_USE_TLS": "",
+        "MAIL_USE_SSL": "",
+        "MAIL_USERNAME": "",
+        "MAIL_PASSWORD": "",
+        "MAIL_RATE_PER_SECOND": os.environ.get("MAIL_RATE_PER_SECOND", "0"),
+        "SITE_URL": os.environ.get("SITE_URL") or f"http://127.0.0.1:{web_port}",
+    }
+
+
+def mail_note(env: dict[str, str]) -> str:
+    if os.environ.get("MAIL_SERVER"):
+        return f"Mail goes to {os.environ['MAIL_SERVER']} (MAIL_SERVER)"
+    return f"Mail it sends is kept in {env['MAIL_SINK_DIR']}/ (one line per message below)"
 
 
 def free_port_near(preferred: int) -> int:

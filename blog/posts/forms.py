@@ -5,7 +5,14 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    HiddenField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -68,6 +75,8 @@ class PostForm(FlaskForm):
     publish_at = DateTimeLocalField(
         "Publish at (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
     )
+    # Sent when the post becomes visible (at once, or at its scheduled time); once only.
+    email_subscribers = BooleanField("Email this post to subscribers", default=True)
     # The post's updated_at when the editor loaded it (empty for a post not saved yet):
     # an autosave of a post saved elsewhere since then is refused, never merged.
     base = HiddenField()

@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 from ..auth import login_required, require_owner
 from ..comments.forms import CommentForm
 from ..data import Post, PostGone, PostInput, get_data
+from ..newsletter.announce import cancel_announcement, plan_announcement, wants_announcement
 from ..pagecache import cached_for_visitors
 from ..rendering import MEDIA_ID
 from ..uploads.routes import describe
@@ -115,6 +116,7 @@ def create() -> ResponseReturnValue:
     form = PostForm()
     if form.validate_on_submit():
         post = get_data().posts.create(g.user["id"], g.user["username"], post_input(form))
+        plan_announcement(post, form.email_subscribers.data)
         flash(f"Saved “{post.title}” as {post.status}.")
         return redirect(url_for("posts.show", slug=post.slug))
     return editor_page(form, None)
@@ -122,16 +124,20 @@ def create() -> ResponseReturnValue:
 
 def editor_page(form: PostForm, post: Post | None) -> ResponseReturnValue:
     """The editor; a published post opens with its autosaved revision, if it has one."""
-    revision = None
-    if post is not None and post.status != "draft":
-        revision = get_data().posts.revision(post.id)
-    if request.method == "GET" and post is not None:
-        form.fill_from(post, revision)
+    revision = announcement = None
+    if post is not None:
+        announcement = get_data().announcements.get(post.id)
+        if post.status != "draft":
+            revision = get_data().posts.revision(post.id)
+        if request.method == "GET":
+            form.fill_from(post, revision)
+            form.email_subscribers.data = wants_announcement(post, announcement)
     page = render_template(
         "posts/edit.html",
         form=form,
         post=post,
         revision=revision,
+        announcement=announcement,
         images=panel_images(form.body.data or ""),
         discard_form=ConfirmForm(),
     )
@@ -162,6 +168,7 @@ def edit(slug: str) -> ResponseReturnValue:
             post = get_data().posts.update(post, post_input(form))
         except PostGone:
             abort(404)  # deleted (in another tab) since the form was opened
+        plan_announcement(post, form.email_subscribers.data)
         flash(f"Saved “{post.title}” as {post.status}.")
         return redirect(url_for("posts.show", slug=post.slug))
     return editor_page(form, post)
@@ -173,6 +180,7 @@ def delete(slug: str) -> ResponseReturnValue:
     post = owned_post(slug)
     form = ConfirmForm()
     if form.validate_on_submit():
+        cancel_announcement(post.id)
         get_data().posts.delete(post)
         flash(f"Deleted “{post.title}”.")
         return redirect(url_for("posts.dashboard"))
