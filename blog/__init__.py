@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 from flask_wtf import CSRFProtect
 
@@ -26,6 +28,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
     config_module.check_secret_key(app.config)
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=app.config["AUTHOR_SESSION_HOURS"])
     # Not setdefault(): Flask's defaults already hold both keys (False and None).
     if "SESSION_COOKIE_SECURE" not in (overrides or {}):
         app.config["SESSION_COOKIE_SECURE"] = app.config["APP_ENV"] == "production"
@@ -35,8 +38,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024 + 65536
 
     url = app.config["REDIS_URL"]  # already carries REDIS_TLS_INSECURE, see config.py
-    app.extensions["blog_data"] = DataLayer(connect(url), app.config["KEY_PREFIX"])
-    app.extensions["rq_connection"] = rq_connection(url)
+    timeout = app.config["REDIS_TIMEOUT_SECONDS"]  # a hung Redis answers 503, not a hang
+    app.extensions["blog_data"] = DataLayer(connect(url, timeout), app.config["KEY_PREFIX"])
+    app.extensions["rq_connection"] = rq_connection(url, timeout)
     app.extensions["media_storage"] = storage_from_config(app.config)
     csrf.init_app(app)
 

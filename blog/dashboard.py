@@ -1,36 +1,71 @@
 """rq-dashboard, mounted at /admin/jobs behind author login: queues, workers, failed
-jobs (with their tracebacks) and a button to retry them."""
+jobs (with their tracebacks) and a button to retry them.
+
+Our guard, not rq-dashboard, decides what may change state: every dashboard route that
+accepts POST changes something (requeue, delete, empty, compact), so it is refused
+unless it comes as a POST from a page of this very site (Origin, else Referer). A GET
+to such a route (rq-dashboard itself answers GET on /requeue/<queue>) is a 405.
+"""
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 import rq_dashboard
-from flask import Flask, abort, redirect, request, url_for
+from flask import Flask, abort, g, jsonify, redirect, request, url_for
+from redis.exceptions import ResponseError
 from rq_dashboard.web import setup_rq_connection
 
+from .config import url_with_timeouts
+
 URL_PREFIX = "/admin/jobs"
+COMPACT_ENDPOINT = "rq_dashboard.compact_queue"
 
 
 def init_app(app: Flask, csrf) -> None:
-    app.config["RQ_DASHBOARD_REDIS_URL"] = app.config["REDIS_URL"]
+    timeout = app.config["REDIS_TIMEOUT_SECONDS"]
+    app.config["RQ_DASHBOARD_REDIS_URL"] = url_with_timeouts(
+        app.config["REDIS_URL"], timeout, timeout
+    )
     setup_rq_connection(app)
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=URL_PREFIX)
     # The dashboard's own scripts post without our CSRF token; its POSTs are guarded by
     # login, SameSite=Lax cookies and the same-origin check below instead.
     csrf.exempt(rq_dashboard.blueprint)
     app.before_request(guard_dashboard)
+    app.view_functions[COMPACT_ENDPOINT] = _compact_or_explain(app.view_functions[COMPACT_ENDPOINT])
+
+
+def _changes_state() -> bool:
+    return request.url_rule is not None and "POST" in (request.url_rule.methods or ())
 
 
 def guard_dashboard():
     if request.blueprint != "rq_dashboard":
         return None
-    from flask import g
-
     if g.user is None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    if request.method == "POST":
+    if _changes_state():
+        if request.method != "POST":
+            abort(405)
         origin = request.headers.get("Origin") or request.headers.get("Referer") or ""
         if urlsplit(origin).netloc != request.host:
             abort(403, "Job actions must come from the dashboard page itself.")
     return None
+
+
+def _compact_or_explain(view):
+    """rq's compact renames the queue's list, and Redis refuses to rename a key that does
+    not exist (an empty queue): say so instead of a 500."""
+
+    @functools.wraps(view)
+    def wrapped(queue_name: str):
+        try:
+            return view(queue_name=queue_name)
+        except ResponseError as error:
+            if "no such key" not in str(error).lower():
+                raise
+            return jsonify(status=f"The queue {queue_name!r} is empty: nothing to compact.")
+
+    return wrapped

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
 
 TITLES = {
     400: "Bad request",
@@ -15,7 +22,10 @@ TITLES = {
     415: "Unsupported file type",
     429: "Slow down",
     500: "Something went wrong",
+    503: "Temporarily unavailable",
 }
+# Submitted fields never shown back on the "cannot save" page.
+NOT_KEPT_FIELDS = frozenset({"csrf_token", "password", "website"})
 
 
 def wants_json() -> bool:
@@ -55,7 +65,43 @@ def internal_error(error: Exception):
     )
 
 
+def redis_unreachable(error: Exception):
+    """Redis hung or down: a clear 503 within the client's timeout, not a hung worker."""
+    log.error("Redis is not answering: %s", error)
+    response = render_error(
+        ServiceUnavailable(
+            "The blog's database is not answering right now. Please try again in a minute."
+        )
+    )
+    return _retry_later(response)
+
+
+def redis_full(error: Exception):
+    """Redis at maxmemory (noeviction) refuses writes; reads still work. The writer gets
+    what they typed back, so nothing is lost."""
+    log.error("Redis refuses writes (out of memory): %s", error)
+    message = "The blog cannot save right now, your text is kept. Please try again later."
+    if wants_json():
+        return _retry_later((jsonify({"error": message}), 503))
+    kept = [
+        (name, value)
+        for name, value in request.form.items(multi=True)
+        if name not in NOT_KEPT_FIELDS and value.strip()
+    ]
+    page = render_template("unsaved.html", title=TITLES[503], message=message, kept=kept, code=503)
+    return _retry_later((page, 503))
+
+
+def _retry_later(response):
+    response = current_app.make_response(response)
+    response.headers["Retry-After"] = "60"
+    return response
+
+
 def init_app(app: Flask) -> None:
+    app.register_error_handler(RedisConnectionError, redis_unreachable)
+    app.register_error_handler(RedisTimeoutError, redis_unreachable)
+    app.register_error_handler(OutOfMemoryError, redis_full)
     app.register_error_handler(CSRFError, csrf_error)
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(InternalServerError, internal_error)

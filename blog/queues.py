@@ -19,8 +19,10 @@ IMAGE_RETRY = Retry(max=3, interval=[10, 60, 300])
 IMAGE_JOB_TIMEOUT = 120
 
 
-def rq_connection(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
+def rq_connection(url: str, timeout: float | None = None) -> redis.Redis:
+    """Raw-bytes client for RQ; `timeout` as in blog.data.connect (None for processes
+    that block on Redis on purpose, like a worker waiting for jobs)."""
+    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
 
 
 def get_queue(name: str) -> Queue:

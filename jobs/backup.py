@@ -17,7 +17,7 @@ from blog.backup_targets import target_from_config
 from blog.backups import service
 from blog.queues import enqueue_backup, rq_connection
 
-from .context import data_layer, media_storage, settings
+from .context import JOB_REDIS_TIMEOUT, data_layer, media_storage, settings
 
 META_EVERY_SECONDS = 1.0
 
@@ -64,7 +64,7 @@ def run_backup(trigger: str = "job") -> dict:
 def scheduled_backup() -> str:
     """Called by the nightly cron job: enqueue this night's backup (once)."""
     config = settings()
-    connection = rq_connection(config["REDIS_URL"])
+    connection = rq_connection(config["REDIS_URL"], JOB_REDIS_TIMEOUT)
     job_id = f"backup-scheduled-{datetime.now(UTC):%Y%m%dT%H%M}"
     if Job.exists(job_id, connection=connection):
         return f"{job_id} already enqueued"

@@ -9,6 +9,10 @@ from blog import config
 from blog.data import DataLayer, connect
 from blog.storage import storage_from_config
 
+# A job's Redis call gives up after this long on a hung Redis (the job fails and is
+# retried) instead of blocking its work horse until the job timeout.
+JOB_REDIS_TIMEOUT = 30
+
 
 @cache
 def settings() -> dict:
@@ -17,7 +21,7 @@ def settings() -> dict:
 
 def data_layer() -> DataLayer:
     s = settings()
-    return DataLayer(connect(s["REDIS_URL"]), s["KEY_PREFIX"])
+    return DataLayer(connect(s["REDIS_URL"], JOB_REDIS_TIMEOUT), s["KEY_PREFIX"])
 
 
 def media_storage():

@@ -30,7 +30,7 @@ from blog.backups.schedule import (  # noqa: E402
 )
 from blog.queues import rq_connection  # noqa: E402
 
-from .context import settings  # noqa: E402
+from .context import JOB_REDIS_TIMEOUT, settings  # noqa: E402
 
 log = logging.getLogger("jobs.scheduler")
 
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logs.configure()  # one line per event on stdout, as every process of the blog
     config = settings()
-    connection = rq_connection(config["REDIS_URL"])
+    connection = rq_connection(config["REDIS_URL"], JOB_REDIS_TIMEOUT)
     try:
         job, changed = sync_schedule(connection, config["BACKUP_CRON"])
     except BadCron as error:

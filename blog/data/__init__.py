@@ -67,10 +67,31 @@ class DataLayer:
     def ping(self) -> bool:
         return bool(self.redis.ping())
 
+    def memory(self) -> tuple[int, int]:
+        """(bytes used, maxmemory); maxmemory 0 means no limit."""
+        info = self.redis.info("memory")
+        return int(info["used_memory"]), int(info.get("maxmemory", 0))
 
-def connect(url: str) -> redis.Redis:
-    """A client for redis://, rediss:// (TLS) or unix:// URLs, decoding replies to str."""
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    def accepts_writes(self) -> bool:
+        """Whether Redis takes a write now (a full Redis under noeviction refuses)."""
+        try:
+            self.redis.set(self.keys.health_probe, "1", ex=60)
+        except redis.exceptions.OutOfMemoryError:
+            return False
+        return True
+
+
+def connect(url: str, timeout: float | None = None) -> redis.Redis:
+    """A client for redis://, rediss:// (TLS) or unix:// URLs, decoding replies to str.
+    `timeout`: seconds to connect and to wait for each answer (a hung Redis then raises
+    redis.TimeoutError instead of blocking its caller for ever)."""
+    return redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        health_check_interval=30,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+    )
 
 
 def get_data() -> DataLayer:

@@ -69,6 +69,11 @@ class Keys:
     def user_posts(self, user_id: int) -> str:
         return self._k("user", user_id, "posts")
 
+    # An author's live login sessions (expiring; never backed up: after a restore every
+    # author logs in again).
+    def user_sessions(self, user_id: int) -> str:
+        return self._k("user", user_id, "sessions")
+
     # Images (uploads and their cleaning).
     def image(self, image_id: str) -> str:
         return self._k("image", image_id)
@@ -81,9 +86,18 @@ class Keys:
     def content_version(self) -> str:
         return self._k("cache", "version")
 
+    # /healthz writes here to learn whether Redis accepts writes (expiring; never backed up).
+    @property
+    def health_probe(self) -> str:
+        return self._k("health", "probe")
+
     # Rate limits (expiring; never backed up).
     def rate(self, action: str, client: str, window: int) -> str:
         return self._k("rate", action, client, window)
+
+    # Login back-off of one account for clients it does not know (expiring; never backed up).
+    def login_backoff(self, username: str) -> str:
+        return self._k("login-backoff", username)
 
     # Backups: their own bookkeeping (never backed up, never restored).
     @property
