@@ -9,7 +9,12 @@ from flask_wtf.csrf import CSRFError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    SecurityError,
+    ServiceUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,12 @@ def internal_error(error: Exception):
     )
 
 
+def untrusted_host(error: SecurityError):
+    """A Host (or X-Forwarded-Host) outside TRUSTED_HOSTS: no URL can be built for it, so
+    the answer is plain text, not a page of the site."""
+    return "Unknown host.", 400, {"Content-Type": "text/plain; charset=utf-8"}
+
+
 def redis_unreachable(error: Exception):
     """Redis hung or down: a clear 503 within the client's timeout, not a hung worker."""
     log.error("Redis is not answering: %s", error)
@@ -99,6 +110,7 @@ def _retry_later(response):
 
 
 def init_app(app: Flask) -> None:
+    app.register_error_handler(SecurityError, untrusted_host)
     app.register_error_handler(RedisConnectionError, redis_unreachable)
     app.register_error_handler(RedisTimeoutError, redis_unreachable)
     app.register_error_handler(OutOfMemoryError, redis_full)

@@ -235,6 +235,36 @@ class PostStore:
                 empty.append(tag)
         return empty
 
+    def all_ids(self) -> list[int]:
+        """Every post id, drafts included (each author's posts); 2 round trips."""
+        user_ids = self.r.hvals(self.keys.usernames)
+        pipe = self.r.pipeline(transaction=False)
+        for user_id in user_ids:
+            pipe.zrange(self.keys.user_posts(int(user_id)), 0, -1)
+        return sorted({int(i) for ids in pipe.execute() for i in ids})
+
+    def rerender(self, post_id: int) -> bool:
+        """Render a stored post's body again with today's renderer; True if its HTML
+        changed. WATCHed: an edit meanwhile wins, and this post is rendered again."""
+        keys = self.keys
+        changed = False
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            nonlocal changed
+            body, old_html = pipe.hmget(keys.post(post_id), "body", "html")
+            if body is None:
+                changed = False
+                return  # deleted meanwhile
+            html = render_markdown(body, self._image_sizes(body))
+            changed = html != old_html
+            if changed:
+                pipe.multi()
+                pipe.hset(keys.post(post_id), mapping={"html": html, "excerpt": excerpt(html)})
+                pipe.incr(keys.content_version)
+
+        self.r.transaction(write, keys.post(post_id))
+        return changed
+
     def delete(self, post: Post) -> None:
         keys = self.keys
 

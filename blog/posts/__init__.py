@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("posts", __name__)
 
-from . import feeds, routes  # noqa: F401  (routes attach to bp)
+from . import cli, feeds, routes  # noqa: F401  (routes and the CLI attach to bp)
