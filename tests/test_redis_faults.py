@@ -1,0 +1,224 @@
+"""A misbehaving Redis (issue 9): hung (SIGSTOP of the test's own redis-server), full
+(maxmemory with noeviction on the test's own server), and a worker killed mid-job.
+Each test starts its own redis-server so the session's server is never disturbed."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import time
+from contextlib import contextmanager
+
+import psutil
+import pytest
+import redis
+
+from devtools.redis_server import RedisServer
+from tests.conftest import FIXTURES, PASSWORD, ROOT, RQ, make_app
+from tests.helpers import add_post, cheap_password_hashing
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(monkeypatch):
+    cheap_password_hashing(monkeypatch)
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    server = RedisServer(tmp_path / "redis", persistent=False).start()
+    yield server
+    os.kill(server.process.pid, signal.SIGCONT)  # never leave it stopped
+    server.stop()
+
+
+@contextmanager
+def hung(server: RedisServer):
+    """Redis stops answering, connections stay open: what a stuck server looks like."""
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+
+
+def timed(function):
+    start = time.monotonic()
+    result = function()
+    return result, time.monotonic() - start
+
+
+# ---- hung Redis --------------------------------------------------------------------
+
+
+def test_hung_redis_gives_a_503_within_two_seconds(own_redis, tmp_path):
+    app = make_app(own_redis.url, MEDIA_ROOT=str(tmp_path / "media"), HEALTHZ_TOKEN="t" * 20)
+    data = app.extensions["blog_data"]
+    add_post(data, data.users.create("alice", PASSWORD), "Hello")
+    visitor, author = app.test_client(), app.test_client()
+    author.post("/login", data={"username": "alice", "password": PASSWORD})
+    assert visitor.get("/healthz").status_code == 200  # pooled connections are open
+    assert visitor.get("/posts/hello").status_code == 200
+    with hung(own_redis):
+        health, seconds = timed(lambda: visitor.get("/healthz"))
+        assert health.status_code == 503 and seconds < 2, seconds
+        assert health.get_json() == {"status": "error"}
+        details = visitor.get("/healthz", headers={"Authorization": "Bearer " + "t" * 20})
+        assert details.status_code == 503 and details.get_json()["redis"] == "error"
+        for client, path in ((visitor, "/posts/hello"), (visitor, "/"), (author, "/dashboard")):
+            page, seconds = timed(lambda c=client, p=path: c.get(p))
+            assert page.status_code == 503, path
+            assert seconds < 5, (path, seconds)
+            text = page.get_data(as_text=True)
+            assert "database is not answering" in text and '<header class="site">' in text
+    assert visitor.get("/posts/hello").status_code == 200  # back by itself
+
+
+def test_job_dashboard_on_a_hung_redis_answers(own_redis, tmp_path):
+    app = make_app(own_redis.url, MEDIA_ROOT=str(tmp_path / "media"))
+    app.extensions["blog_data"].users.create("alice", PASSWORD)
+    client = app.test_client()
+    client.post("/login", data={"username": "alice", "password": PASSWORD})
+    assert client.get("/admin/jobs/0/data/queues.json").status_code == 200
+    with hung(own_redis):
+        response, seconds = timed(lambda: client.get("/admin/jobs/0/data/queues.json"))
+    assert response.status_code == 503 and seconds < 10, seconds
+
+
+# ---- full Redis --------------------------------------------------------------------
+
+
+def fill_up(server: RedisServer) -> None:
+    """maxmemory just above what is used now: the next sizeable write is refused."""
+    r = redis.Redis.from_url(server.url)
+    used = int(r.info("memory")["used_memory"])
+    r.config_set("maxmemory-policy", "noeviction")
+    r.config_set("maxmemory", used + 4096)
+
+
+def test_full_redis_refuses_writes_clearly_and_keeps_the_text(own_redis, tmp_path):
+    app = make_app(own_redis.url, MEDIA_ROOT=str(tmp_path / "media"), HEALTHZ_TOKEN="t" * 20)
+    data = app.extensions["blog_data"]
+    add_post(data, data.users.create("alice", PASSWORD), "Hello")
+    author, visitor = app.test_client(), app.test_client()
+    author.post("/login", data={"username": "alice", "password": PASSWORD})
+    body = "My long text that must not be lost. " * 400
+    fill_up(own_redis)
+
+    saved = author.post(
+        "/posts/new", data={"title": "Unsaved", "body": body, "status": "published"}
+    )
+    assert saved.status_code == 503
+    page = saved.get_data(as_text=True)
+    assert "The blog cannot save right now, your text is kept" in page
+    assert "My long text that must not be lost." in page and "Unsaved" in page
+    assert saved.headers["Retry-After"]
+
+    comment = visitor.post(
+        "/posts/hello/comments", data={"name": "Ann", "body": "A thoughtful comment " * 200}
+    )
+    assert comment.status_code == 503
+    assert "A thoughtful comment" in comment.get_data(as_text=True)
+
+    wrong = visitor.post("/login", data={"username": "alice", "password": "wrong password"})
+    assert wrong.status_code == 503
+    assert "wrong password" not in wrong.get_data(as_text=True)  # passwords are never echoed
+
+    upload = author.post(
+        "/uploads",
+        data={
+            "image": (
+                io.BytesIO((FIXTURES / "exif-samples" / "Canon_40D.jpg").read_bytes()),
+                "x.jpg",
+            )
+        },
+        content_type="multipart/form-data",
+    )
+    assert upload.status_code == 503 and "cannot save" in upload.get_json()["error"]
+
+    # Reads keep working, for visitors and the author.
+    assert visitor.get("/posts/hello").status_code == 200
+    assert visitor.get("/").status_code == 200
+    assert author.get("/dashboard").status_code == 200
+
+    health = visitor.get("/healthz", headers={"Authorization": "Bearer " + "t" * 20})
+    assert health.status_code == 503
+    report = health.get_json()
+    assert report["writes"] == "failing" and report["status"] == "error"
+    assert report["memory"]["used_ratio"] >= 0.9
+    assert report["memory"]["max_bytes"] > 0
+
+
+# ---- a killed worker's job ----------------------------------------------------------
+
+
+def big_jpeg() -> bytes:
+    from PIL import Image
+
+    image = Image.effect_noise((4000, 3000), 64).convert("RGB")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def procfile_worker(env: dict) -> subprocess.Popen:
+    """The Procfile's worker command line, as the platform runs (and restarts) it."""
+    procfile = (ROOT / "Procfile").read_text().splitlines()
+    command = next(line for line in procfile if line.startswith("worker:")).split(":", 1)[1]
+    return subprocess.Popen(
+        [RQ, *command.split()[1:]],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s")
+
+
+@pytest.mark.slow
+def test_killed_workers_job_runs_again_within_about_two_minutes(
+    client, auth, worker_env, redis_url
+):
+    """Real waiting: SIGKILL the worker and its work horse mid-job, start a new worker
+    (a PaaS restarts the dyno), and nobody calls RQ's cleanup by hand."""
+    from rq.job import Job, JobStatus
+
+    auth.login()
+    info = client.post(
+        "/uploads",
+        data={"image": (io.BytesIO(big_jpeg()), "big.jpg")},
+        content_type="multipart/form-data",
+    ).get_json()
+    job = Job.fetch(f"clean-image-{info['id']}", connection=redis.Redis.from_url(redis_url))
+    first = procfile_worker(worker_env)
+    try:
+        wait_for(lambda: job.get_meta(refresh=True).get("step") == "cleaning", 60, 0.01)
+        worker = psutil.Process(first.pid)
+        victims = [*worker.children(recursive=True), worker]
+        for process in victims:
+            process.kill()
+        psutil.wait_procs(victims, timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        first.wait(timeout=10)
+    killed_at = time.monotonic()
+    assert job.get_status(refresh=True) == JobStatus.STARTED  # orphaned, not lost
+
+    second = procfile_worker(worker_env)
+    try:
+        wait_for(lambda: client.get(info["status_url"]).get_json()["status"] == "ready", 170, 1)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    recovered = time.monotonic() - killed_at
+    assert recovered < 150, f"the job ran again {recovered:.0f} s after the kill"
