@@ -331,3 +331,10 @@ def test_draft_slug_behaviour_is_as_documented(client, auth, data):
     alice = auth.create("alice")
     assert add_post(data, alice, "Secret plans").slug == "secret-plans-2"
     assert client.get("/posts/secret-plans").status_code == 404
+
+
+def test_session_and_limit_keys_are_never_backed_up():
+    from blog.data.backup import EXCLUDED, classify
+
+    for name in ("user:3:sessions", "login-backoff:alice", "health:probe"):
+        assert classify(name) == EXCLUDED, name
