@@ -10,6 +10,8 @@ import os
 import secrets
 from urllib.parse import urlsplit
 
+from processing.images import DEFAULT_MAX_PIXELS
+
 # Values that appear in tutorials and sample files: a production app must not run on them.
 KNOWN_WEAK_SECRETS = frozenset(
     {
@@ -89,6 +91,8 @@ def from_environment() -> dict:
         "REDIS_TIMEOUT_SECONDS": _env_int("REDIS_TIMEOUT_SECONDS", 1, 1, 60),
         # Media: S3 when S3_BUCKET is set (AWS_* credentials), else a local directory.
         "MAX_UPLOAD_MB": _env_int("MAX_UPLOAD_MB", 20, 1, 200),
+        # Pixels an image may have; bounds a cleaning job's memory (docs/images.md).
+        "MAX_IMAGE_PIXELS": _env_int("MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS, 1, 89_478_485),
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", "var/media"),
         "S3_BUCKET": os.environ.get("S3_BUCKET", ""),
         "S3_PREFIX": os.environ.get("S3_PREFIX", ""),
@@ -125,7 +129,7 @@ def trusted_hosts(raw: str, site: str) -> list[str] | None:
     or else SITE_URL's host; None (any host) when neither is set."""
     hosts = [h.strip().lower() for h in raw.split(",") if h.strip()]
     if not hosts and site.strip():
-        hosts = [urlsplit(site_url(site)).hostname]
+        hosts = [urlsplit(site_url(site)).hostname or ""]  # site_url() checked it has one
     return hosts or None
 
 

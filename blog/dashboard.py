@@ -10,10 +10,14 @@ to such a route (rq-dashboard itself answers GET on /requeue/<queue>) is a 405.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import rq_dashboard
 from flask import Flask, abort, g, jsonify, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf import CSRFProtect
 from redis.exceptions import ResponseError
 from rq_dashboard.web import setup_rq_connection
 
@@ -23,7 +27,7 @@ URL_PREFIX = "/admin/jobs"
 COMPACT_ENDPOINT = "rq_dashboard.compact_queue"
 
 
-def init_app(app: Flask, csrf) -> None:
+def init_app(app: Flask, csrf: CSRFProtect) -> None:
     timeout = app.config["REDIS_TIMEOUT_SECONDS"]
     app.config["RQ_DASHBOARD_REDIS_URL"] = url_with_timeouts(
         app.config["REDIS_URL"], timeout, timeout
@@ -41,7 +45,7 @@ def _changes_state() -> bool:
     return request.url_rule is not None and "POST" in (request.url_rule.methods or ())
 
 
-def guard_dashboard():
+def guard_dashboard() -> ResponseReturnValue | None:
     if request.blueprint != "rq_dashboard":
         return None
     if g.user is None:
@@ -55,12 +59,12 @@ def guard_dashboard():
     return None
 
 
-def _compact_or_explain(view):
+def _compact_or_explain(view: Callable[..., Any]) -> Callable[..., Any]:
     """rq's compact renames the queue's list, and Redis refuses to rename a key that does
     not exist (an empty queue): say so instead of a 500."""
 
     @functools.wraps(view)
-    def wrapped(queue_name: str):
+    def wrapped(queue_name: str) -> ResponseReturnValue:
         try:
             return view(queue_name=queue_name)
         except ResponseError as error:

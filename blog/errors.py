@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError
@@ -35,12 +36,12 @@ NOT_KEPT_FIELDS = frozenset({"csrf_token", "password", "website"})
 
 def wants_json() -> bool:
     """Upload endpoints are called by page scripts, which read JSON errors."""
-    return request.path.startswith("/uploads") or (
+    return request.path.startswith(url_for("uploads.upload")) or (
         request.accept_mimetypes.best == "application/json"
     )
 
 
-def render_error(error: HTTPException):
+def render_error(error: HTTPException) -> ResponseReturnValue:
     code = error.code or 500
     if code == 413:
         error.description = (
@@ -54,7 +55,7 @@ def render_error(error: HTTPException):
     ), code
 
 
-def csrf_error(error: CSRFError):
+def csrf_error(error: CSRFError) -> ResponseReturnValue:
     error.description = (
         "The form was sent without a valid security token (it may have expired, or the "
         "page was open in another session). Go back, reload the page and try again."
@@ -62,7 +63,7 @@ def csrf_error(error: CSRFError):
     return render_error(error)
 
 
-def internal_error(error: Exception):
+def internal_error(error: Exception) -> ResponseReturnValue:
     return render_error(
         InternalServerError(
             "The blog hit an unexpected error. It has been logged; please try again later."
@@ -70,13 +71,13 @@ def internal_error(error: Exception):
     )
 
 
-def untrusted_host(error: SecurityError):
+def untrusted_host(error: SecurityError) -> ResponseReturnValue:
     """A Host (or X-Forwarded-Host) outside TRUSTED_HOSTS: no URL can be built for it, so
     the answer is plain text, not a page of the site."""
     return "Unknown host.", 400, {"Content-Type": "text/plain; charset=utf-8"}
 
 
-def redis_unreachable(error: Exception):
+def redis_unreachable(error: Exception) -> Response:
     """Redis hung or down: a clear 503 within the client's timeout, not a hung worker."""
     log.error("Redis is not answering: %s", error)
     response = render_error(
@@ -87,7 +88,7 @@ def redis_unreachable(error: Exception):
     return _retry_later(response)
 
 
-def redis_full(error: Exception):
+def redis_full(error: Exception) -> Response:
     """Redis at maxmemory (noeviction) refuses writes; reads still work. The writer gets
     what they typed back, so nothing is lost."""
     log.error("Redis refuses writes (out of memory): %s", error)
@@ -103,8 +104,8 @@ def redis_full(error: Exception):
     return _retry_later((page, 503))
 
 
-def _retry_later(response):
-    response = current_app.make_response(response)
+def _retry_later(value: ResponseReturnValue) -> Response:
+    response = current_app.make_response(value)
     response.headers["Retry-After"] = "60"
     return response
 

@@ -9,7 +9,10 @@ does not answer the others are skipped, so a hung Redis costs one client timeout
 Anonymous callers get only {"status": "ok"}; authors and callers sending
 `Authorization: Bearer <HEALTHZ_TOKEN>` get every field:
 
-    {"status": "ok", "redis": "ok", "backup": "ok", "last_good_backup_age_seconds": 3600}
+    {"status": "ok", "redis": "ok", "backup": "ok", "last_good_backup_age_seconds": 3600,
+     "version": "0.1.0"}
+
+`version` is the installed project's (pyproject.toml), so a monitor sees which release runs.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from .data import get_data
+from .version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +131,10 @@ def may_see_details() -> bool:
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> Response:
     worst, body = run_checks()
-    body = {**body, "status": worst} if may_see_details() else {"status": worst}
+    details = {**body, "status": worst, "version": __version__}
+    body = details if may_see_details() else {"status": worst}
     response = jsonify(body)
     response.status_code = 503 if worst == "error" else 200
     response.headers["Cache-Control"] = "no-store"

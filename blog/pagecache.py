@@ -17,7 +17,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Response, current_app, g, make_response, request, session
+from flask import Flask, Response, current_app, g, make_response, request, session
+from flask.typing import ResponseReturnValue
 
 from .data import get_data
 
@@ -29,7 +30,7 @@ class _Entry:
     version: str
     expires_at: float  # wall clock, like publish times
     body: bytes
-    mimetype: str
+    mimetype: str | None
 
 
 class PageCache:
@@ -60,7 +61,7 @@ def _cacheable() -> bool:
 
 def cached_for_visitors(view: Callable) -> Callable:
     @functools.wraps(view)
-    def wrapped(*args, **kwargs):
+    def wrapped(*args: object, **kwargs: object) -> ResponseReturnValue:
         cache: PageCache | None = current_app.extensions.get("page_cache")
         if cache is None or not _cacheable():
             return view(*args, **kwargs)
@@ -80,7 +81,7 @@ def cached_for_visitors(view: Callable) -> Callable:
     return wrapped
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     seconds = app.config["PAGE_CACHE_SECONDS"]
     if seconds > 0:
         app.extensions["page_cache"] = PageCache(seconds)

@@ -72,7 +72,11 @@ GFM_EXTENSIONS = ["table", "autolink", "strikethrough", "tagfilter", "tasklist"]
 EXCERPT_LENGTH = 280
 
 _IMG = re.compile(r"<img\b[^>]*>")
-_MEDIA_SRC = re.compile(r'\ssrc="(?P<base>[^"]*/media/(?P<id>[\w-]+)/)original\.(?P<ext>\w+)"')
+# Anchored: the whole src is the media URL (site-relative, or on an http(s) host), so no
+# author text before /media/ (a comma, a data: candidate) can reach the srcset built below.
+_MEDIA_SRC = re.compile(
+    r'\ssrc="(?P<base>(?:https?://[\w.-]+(?::\d+)?)?/media/(?P<id>[\w-]+)/)original\.(?P<ext>\w+)"'
+)
 MEDIA_ID = re.compile(r"/media/([\w-]{8,64})/original\.\w+")
 # Post column is at most 46rem (736 px) wide; narrower screens use the full width.
 IMAGE_SIZES = "(max-width: 46rem) 100vw, 46rem"
@@ -112,7 +116,7 @@ def _responsive(tag: str, images: Mapping[str, ImageSizes]) -> str:
     """Add dimensions (no layout shift) and a srcset of the variants to a media <img>."""
     src = _MEDIA_SRC.search(tag)
     sizes = images.get(src.group("id")) if src else None
-    if sizes is None:
+    if src is None or sizes is None:
         return tag
     base, ext = src.group("base"), src.group("ext")
     srcset = ", ".join(f"{base}{name}.{ext} {width}w" for name, width in sizes.variants)

@@ -7,7 +7,7 @@ from functools import cache
 
 from blog import config
 from blog.data import DataLayer, connect
-from blog.storage import storage_from_config
+from blog.storage import MediaStorage, storage_from_config
 
 # A job's Redis call gives up after this long on a hung Redis (the job fails and is
 # retried) instead of blocking its work horse until the job timeout.
@@ -24,5 +24,5 @@ def data_layer() -> DataLayer:
     return DataLayer(connect(s["REDIS_URL"], JOB_REDIS_TIMEOUT), s["KEY_PREFIX"])
 
 
-def media_storage():
+def media_storage() -> MediaStorage:
     return storage_from_config(settings())

@@ -10,7 +10,7 @@ from blog.data import ImageVariant
 from blog.storage import MediaNotFound
 from processing.images import BadImage, UnsupportedImage, clean_image, make_variants
 
-from .context import data_layer, media_storage
+from .context import data_layer, media_storage, settings
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,10 @@ def clean_upload(image_id: str) -> str:
         return "failed"
     report("cleaning")
     try:
-        clean = clean_image(raw)
-        variants = make_variants(clean.data, clean.format)
+        max_pixels = settings()["MAX_IMAGE_PIXELS"]
+        clean = clean_image(raw, max_pixels=max_pixels)
+        del raw  # the upload's bytes are not needed while the variants are decoded
+        variants = make_variants(clean.data, clean.format, max_pixels=max_pixels)
     except (BadImage, UnsupportedImage) as error:
         log.info("image %s rejected: %s", image_id, error)
         data.images.mark_failed(image_id, str(error))

@@ -7,6 +7,7 @@ then stopped so it goes back on its queue, and nothing is lost.
 """
 
 import os
+from typing import Any
 
 from rq.worker import HerokuWorker
 
@@ -31,7 +32,7 @@ class BlogWorker(HerokuWorker):
     # Keep it below the platform's own grace period (Heroku: 30 s).
     imminent_shutdown_delay = int(os.environ.get("WORKER_SHUTDOWN_GRACE", "6"))
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         # `rq worker` passes RQ's defaults explicitly, so cap them rather than default them.
         for name, cap in (
             ("job_monitoring_interval", JOB_MONITORING_INTERVAL),

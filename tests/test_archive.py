@@ -1,4 +1,4 @@
-"""Unit tests for the backup archive format (processing/archive.py); no Redis, no S3."""
+"""Unit tests for the backup archive format (processing/archive/); no Redis, no S3."""
 
 from __future__ import annotations
 

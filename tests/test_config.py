@@ -103,6 +103,9 @@ def test_development_starts_without_a_key(env, app_env):
         ("COMMENTS_PER_MINUTE", "lots"),
         ("COMMENTS_PER_MINUTE", "0"),
         ("MAX_UPLOAD_MB", "0"),
+        ("MAX_IMAGE_PIXELS", "0"),
+        ("MAX_IMAGE_PIXELS", "many"),
+        ("MAX_IMAGE_PIXELS", "100000000"),  # above Pillow's own bomb limit
     ],
 )
 def test_bad_numbers_are_refused_by_name(env, name, value):

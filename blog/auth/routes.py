@@ -3,8 +3,20 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..data import get_data
 from . import bp, login_required, start_session
@@ -83,7 +95,7 @@ def _count_attempt(username: str) -> None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         username = form.username.data.strip().lower()
@@ -102,7 +114,7 @@ def login():
     return render_template("auth/login.html", form=form), status
 
 
-def _remember_device(response, username: str) -> None:
+def _remember_device(response: BaseResponse, username: str) -> None:
     device = _known_device(username) or secrets.token_urlsafe(16)
     response.set_cookie(
         DEVICE_COOKIE,
@@ -117,7 +129,7 @@ def _remember_device(response, username: str) -> None:
 
 @bp.route("/logout", methods=["POST"])
 @login_required
-def logout():
+def logout() -> ResponseReturnValue:
     get_data().users.close_session(g.user["id"], session.get("sid", ""))
     session.clear()
     flash("You are logged out.")
@@ -126,7 +138,7 @@ def logout():
 
 @bp.route("/logout/everywhere", methods=["POST"])
 @login_required
-def logout_everywhere():
+def logout_everywhere() -> ResponseReturnValue:
     """Ends every session of this author, in every browser (CSRFProtect checks the token)."""
     get_data().users.revoke_sessions(g.user["id"])
     session.clear()

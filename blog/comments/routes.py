@@ -3,6 +3,7 @@ from __future__ import annotations
 import time
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from ..auth import login_required, require_owner
 from ..data import Comment, PostGone, get_data
@@ -14,7 +15,7 @@ from .forms import CommentForm
 
 
 @bp.route("/posts/<slug>/comments", methods=["POST"])
-def create(slug: str):
+def create(slug: str) -> ResponseReturnValue:
     post, _ = load_post_by_slug(slug)
     if not post.is_visible(time.time()):
         abort(404)  # even its author cannot open a draft to comments
@@ -54,7 +55,7 @@ def owned_comment(comment_id: int) -> tuple[Comment, int]:
     data = get_data()
     comment = data.comments.get(comment_id)
     post = data.posts.get(comment.post_id) if comment else None
-    if post is None:
+    if comment is None or post is None:
         abort(404)
     require_owner(post.author_id)
     return comment, post.author_id
@@ -62,7 +63,7 @@ def owned_comment(comment_id: int) -> tuple[Comment, int]:
 
 @bp.route("/comments/<int:comment_id>/delete", methods=["POST"])
 @login_required
-def delete(comment_id: int):
+def delete(comment_id: int) -> ResponseReturnValue:
     comment, author_id = owned_comment(comment_id)
     if ConfirmForm().validate_on_submit():
         get_data().comments.delete(comment, author_id)
@@ -72,7 +73,7 @@ def delete(comment_id: int):
 
 @bp.route("/comments/<int:comment_id>/approve", methods=["POST"])
 @login_required
-def approve(comment_id: int):
+def approve(comment_id: int) -> ResponseReturnValue:
     comment, author_id = owned_comment(comment_id)
     if ConfirmForm().validate_on_submit():
         try:
@@ -85,6 +86,6 @@ def approve(comment_id: int):
 
 @bp.route("/moderation")
 @login_required
-def moderation():
+def moderation() -> ResponseReturnValue:
     pending = get_data().comments.pending_for_author(g.user["id"])
     return render_template("comments/moderation.html", comments=pending, form=ConfirmForm())

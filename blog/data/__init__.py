@@ -6,6 +6,8 @@ documented in docs/data-model.md.
 
 from __future__ import annotations
 
+from typing import cast
+
 import redis
 from flask import current_app
 
@@ -62,7 +64,7 @@ class DataLayer:
 
     def content_version(self) -> str:
         """Bumped by every write that changes a listing, in the same transaction."""
-        return self.redis.get(self.keys.content_version) or "0"
+        return cast("str | None", self.redis.get(self.keys.content_version)) or "0"
 
     def ping(self) -> bool:
         return bool(self.redis.ping())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 from slugify import slugify
@@ -58,8 +59,11 @@ class PostStore:
     def page(self, number: int, per_page: int, tag: str | None = None) -> Page:
         """Visible posts, newest first; 2 round trips."""
         index = self.keys.tag(tag) if tag else self.keys.published
-        ids = self.r.zrevrangebyscore(
-            index, time.time(), "-inf", start=(number - 1) * per_page, num=per_page + 1
+        ids = cast(
+            "list[str]",
+            self.r.zrevrangebyscore(
+                index, time.time(), "-inf", start=(number - 1) * per_page, num=per_page + 1
+            ),
         )
         posts = self._load_many([int(i) for i in ids[:per_page]], full=False)
         return Page(items=posts, number=number, has_next=len(ids) > per_page)
@@ -67,12 +71,14 @@ class PostStore:
     def newest(self, count: int, tag: str | None = None) -> list[Post]:
         """Full posts (with HTML) for feeds; 2 round trips."""
         index = self.keys.tag(tag) if tag else self.keys.published
-        ids = self.r.zrevrangebyscore(index, time.time(), "-inf", start=0, num=count)
+        ids = cast(
+            "list[str]", self.r.zrevrangebyscore(index, time.time(), "-inf", start=0, num=count)
+        )
         return self._load_many([int(i) for i in ids])
 
     def all_visible(self) -> list[tuple[str, float]]:
         """(slug, updated_at) of every visible post, for the sitemap; 2 round trips."""
-        ids = self.r.zrevrangebyscore(self.keys.published, time.time(), "-inf")
+        ids = cast("list[str]", self.r.zrevrangebyscore(self.keys.published, time.time(), "-inf"))
         pipe = self.r.pipeline(transaction=False)
         for post_id in ids:
             pipe.hmget(self.keys.post(int(post_id)), "slug", "updated_at")
@@ -80,14 +86,17 @@ class PostStore:
 
     def next_publish_time(self) -> float | None:
         """When the next scheduled post appears (listings change then without a write)."""
-        due = self.r.zrangebyscore(
-            self.keys.published, f"({time.time()}", "+inf", start=0, num=1, withscores=True
+        due = cast(
+            "list[tuple[str, float]]",
+            self.r.zrangebyscore(
+                self.keys.published, f"({time.time()}", "+inf", start=0, num=1, withscores=True
+            ),
         )
         return due[0][1] if due else None
 
     def by_author(self, author_id: int) -> list[Post]:
         """All of an author's posts, drafts included, most recently edited first."""
-        ids = self.r.zrevrange(self.keys.user_posts(author_id), 0, -1)
+        ids = cast("list[str]", self.r.zrevrange(self.keys.user_posts(author_id), 0, -1))
         return self._load_many([int(i) for i in ids], full=False)
 
     def get(self, post_id: int) -> Post | None:
@@ -100,7 +109,7 @@ class PostStore:
 
     def tag_counts(self) -> list[tuple[str, int]]:
         """Tags with their number of visible posts, most used first; 2 round trips."""
-        names = sorted(self.r.smembers(self.keys.tags))
+        names = sorted(cast("set[str]", self.r.smembers(self.keys.tags)))
         pipe = self.r.pipeline(transaction=False)
         now = time.time()
         for name in names:
@@ -134,11 +143,17 @@ class PostStore:
     def create(self, author_id: int, author: str, data: PostInput) -> Post:
         post_id = self.r.incr(self.keys.next_id("post"))
         self._save(post_id, author_id, author, data, existing=None)
-        return self.get(post_id)
+        return self._saved(post_id)
 
     def update(self, post: Post, data: PostInput) -> Post:
         self._save(post.id, post.author_id, post.author, data, existing=post)
-        return self.get(post.id)
+        return self._saved(post.id)
+
+    def _saved(self, post_id: int) -> Post:
+        post = self.get(post_id)
+        if post is None:  # deleted by another author between our EXEC and this read
+            raise PostGone(post_id)
+        return post
 
     def _save(
         self, post_id: int, author_id: int, author: str, data: PostInput, existing: Post | None
@@ -155,7 +170,7 @@ class PostStore:
             # makes EXEC fail, and redis-py runs this function again.
             if existing is not None and not pipe.exists(keys.post(post_id)):
                 raise PostGone(post_id)  # deleted meanwhile: an edit must not bring it back
-            old_tags = pipe.smembers(keys.post_tags(post_id))
+            old_tags = cast("set[str]", pipe.smembers(keys.post_tags(post_id)))
             _watch(pipe, [keys.tag(t) for t in old_tags | new_tags])
             slug = self._free_slug(pipe, base_slug, post_id, existing)
             leaving = old_tags - new_tags if visible else old_tags
@@ -184,12 +199,12 @@ class PostStore:
             pipe.delete(keys.post_tags(post_id))
             if data.tags:
                 pipe.sadd(keys.post_tags(post_id), *data.tags)
-            pipe.zadd(keys.user_posts(author_id), {post_id: now})
+            pipe.zadd(keys.user_posts(author_id), {str(post_id): now})
             pipe.incr(keys.content_version)
             if visible:
-                pipe.zadd(keys.published, {post_id: published_at})
+                pipe.zadd(keys.published, {str(post_id): published_at})
                 for tag in data.tags:
-                    pipe.zadd(keys.tag(tag), {post_id: published_at})
+                    pipe.zadd(keys.tag(tag), {str(post_id): published_at})
                 if data.tags:
                     pipe.sadd(keys.tags, *data.tags)
             else:
@@ -213,7 +228,9 @@ class PostStore:
             for image_id, r in records.items()
         }
 
-    def _free_slug(self, pipe, base: str, post_id: int, existing: Post | None) -> str:
+    def _free_slug(
+        self, pipe: redis.client.Pipeline, base: str, post_id: int, existing: Post | None
+    ) -> str:
         """The first of base, base-2, base-3... that is free or already this post's."""
         if existing and make_slug(existing.title) == base:
             return existing.slug  # title changed only in ways the slug ignores
@@ -226,7 +243,9 @@ class PostStore:
             n += 1
             candidate = f"{base}-{n}"
 
-    def _tags_left_empty(self, pipe, post_id: int, dropping: set[str]) -> list[str]:
+    def _tags_left_empty(
+        self, pipe: redis.client.Pipeline, post_id: int, dropping: set[str]
+    ) -> list[str]:
         """Tags whose only visible post is this one, so they leave the tag index."""
         empty = []
         for tag in dropping:
@@ -252,7 +271,7 @@ class PostStore:
         def write(pipe: redis.client.Pipeline) -> None:
             nonlocal changed
             body, old_html = pipe.hmget(keys.post(post_id), "body", "html")
-            if body is None:
+            if not isinstance(body, str):
                 changed = False
                 return  # deleted meanwhile
             html = render_markdown(body, self._image_sizes(body))
@@ -269,7 +288,7 @@ class PostStore:
         keys = self.keys
 
         def write(pipe: redis.client.Pipeline) -> None:
-            stored_tags = pipe.smembers(keys.post_tags(post.id))
+            stored_tags = cast("set[str]", pipe.smembers(keys.post_tags(post.id)))
             _watch(pipe, [keys.tag(t) for t in stored_tags])
             comment_ids = pipe.zrange(keys.post_comments(post.id), 0, -1)
             pending_ids = pipe.zrange(keys.post_pending(post.id), 0, -1)
@@ -322,7 +341,9 @@ def _publish_time(data: PostInput, existing: Post | None, now: float) -> float:
     if data.status == "draft":
         return 0.0
     if data.status == "scheduled":
-        return float(data.publish_at)
+        if data.publish_at is None:  # the form requires it; a caller that skips the form
+            raise ValueError("a scheduled post needs publish_at")
+        return data.publish_at
     if existing and existing.status == "published" and existing.published_at:
         return existing.published_at  # editing a published post keeps its date
     return now
