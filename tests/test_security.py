@@ -175,6 +175,21 @@ def test_address_limit_counts_attempts_on_any_account(redis_url, redis_client, m
     assert login_from(client, "10.5.5.5", username="a4").status_code == 429
 
 
+def test_successful_logins_use_up_no_limit(redis_url, redis_client, media_root):
+    """Only failures count: an author logging in and out all day is never refused."""
+    app = make_app(
+        redis_url, MEDIA_ROOT=str(media_root), LOGIN_FAILURES_PER_IP=3, LOGIN_FAILURES_PER_ACCOUNT=3
+    )
+    app.extensions["blog_data"].users.create("alice", PASSWORD)
+    known, fresh = app.test_client(), app.test_client()
+    for _ in range(6):
+        assert login_from(known, "10.6.6.6", PASSWORD).status_code == 302  # its device cookie
+        known.post("/logout")
+        fresh.delete_cookie("login_device", path="/login")
+        assert login_from(fresh, "10.6.6.7", PASSWORD).status_code == 302  # an address
+        fresh.post("/logout")
+
+
 @pytest.mark.parametrize(
     "target", ["/dashboard%0d%0aSet-Cookie:%20x=1", "/posts/new%0aX", "/a%09b", "/%0d/evil.example"]
 )

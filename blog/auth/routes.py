@@ -19,6 +19,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..data import get_data
+from ..data.ratelimit import LOGIN_ADDRESS
 from . import bp, login_required, start_session
 from .forms import LoginForm
 
@@ -72,8 +73,9 @@ def _refuse_login(limited: str, wait_seconds: int) -> None:
     abort(429, "Too many failed logins. Please wait 15 minutes and try again.")
 
 
-def _count_attempt(username: str) -> None:
-    """Count this attempt before its password is checked (docs/security.md)."""
+def _count_attempt(username: str) -> tuple[str, str]:
+    """Count this attempt before its password is checked (docs/security.md); the
+    (action, client) it was counted as."""
     config, limits = current_app.config, get_data().limits
     device = _known_device(username)
     if device is not None:
@@ -81,10 +83,11 @@ def _count_attempt(username: str) -> None:
             "login-device", device, config["LOGIN_FAILURES_PER_ACCOUNT"], LOGIN_WINDOW_SECONDS
         ):
             _refuse_login("address", 0)
-        return
+        return "login-device", device
+    address = request.remote_addr or "unknown"
     verdict = limits.login_attempt(
         username,
-        request.remote_addr or "unknown",
+        address,
         address_limit=config["LOGIN_FAILURES_PER_IP"],
         account_free=config["LOGIN_FAILURES_PER_ACCOUNT"],
         window_seconds=LOGIN_WINDOW_SECONDS,
@@ -92,6 +95,7 @@ def _count_attempt(username: str) -> None:
     )
     if not verdict.allowed:
         _refuse_login(verdict.limited, verdict.wait_seconds)
+    return LOGIN_ADDRESS, address
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -99,11 +103,11 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         username = form.username.data.strip().lower()
-        _count_attempt(username)
+        counted = _count_attempt(username)
         data = get_data()
         user = data.users.authenticate(username, form.password.data)
         if user:
-            data.limits.login_succeeded(user.username)
+            data.limits.login_succeeded(user.username, counted, LOGIN_WINDOW_SECONDS)
             start_session(user)
             flash(f"Welcome back, {user.username}.")
             response = redirect(_safe_next(request.args.get("next")))

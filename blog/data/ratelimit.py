@@ -14,6 +14,8 @@ import redis
 
 from .keys import Keys
 
+LOGIN_ADDRESS = "login-ip"  # the rate-limit action of login attempts per address
+
 # KEYS[1]: the client address's attempt counter for this window; KEYS[2]: the account's
 # back-off hash {n: attempts from unknown clients, next: earliest time of the next one}.
 # ARGV: now, address limit, free attempts per account, window seconds, longest delay.
@@ -40,6 +42,15 @@ return {'ok', 0}
 """
 
 
+# KEYS[1]: the counter the successful attempt was counted in (not re-created if its
+# window has passed meanwhile); KEYS[2]: the account's back-off hash, deleted.
+LOGIN_REFUND_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('DECR', KEYS[1]) end
+redis.call('DEL', KEYS[2])
+return 1
+"""
+
+
 @dataclass(frozen=True)
 class LoginVerdict:
     """Whether a login attempt may check its password; if not, who is limited and for
@@ -55,6 +66,7 @@ class RateLimiter:
         self.r = r
         self.keys = keys
         self._login_attempt = r.register_script(LOGIN_ATTEMPT_SCRIPT)
+        self._refund = r.register_script(LOGIN_REFUND_SCRIPT)
 
     def _key(self, action: str, client: str, window_seconds: int) -> str:
         return self.keys.rate(action, client, int(time.time() // window_seconds))
@@ -85,7 +97,7 @@ class RateLimiter:
         now = time.time()
         limited, wait = self._login_attempt(
             keys=[
-                self._key("login-ip", address, window_seconds),
+                self._key(LOGIN_ADDRESS, address, window_seconds),
                 self.keys.login_backoff(username),
             ],
             args=[now, address_limit, account_free, window_seconds, max_delay],
@@ -95,6 +107,11 @@ class RateLimiter:
             return LoginVerdict(True)
         return LoginVerdict(False, limited, int(wait))
 
-    def login_succeeded(self, username: str) -> None:
-        """The right password ends the account's back-off (only its owner knows it)."""
-        self.r.delete(self.keys.login_backoff(username))
+    def login_succeeded(self, username: str, counted: tuple[str, str], window_seconds: int) -> None:
+        """The right password ends the account's back-off (only its owner knows it) and
+        gives back the attempt it was counted as, (action, client) as counted: only
+        failures use up a limit. 1 round trip."""
+        action, client = counted
+        self._refund(
+            keys=[self._key(action, client, window_seconds), self.keys.login_backoff(username)]
+        )
