@@ -1,22 +1,21 @@
-"""A misbehaving Redis (issue 9): hung (SIGSTOP of the test's own redis-server), full
-(maxmemory with noeviction on the test's own server), and a worker killed mid-job.
-Each test starts its own redis-server so the session's server is never disturbed."""
+"""A misbehaving Redis (issue 9): hung (SIGSTOP of the test's own redis-server) and full
+(maxmemory with noeviction on the test's own server). Each test starts its own
+redis-server so the session's server is never disturbed. (A worker killed mid-job:
+tests/test_worker_kill.py.)"""
 
 from __future__ import annotations
 
 import io
 import os
 import signal
-import subprocess
 import time
 from contextlib import contextmanager
 
-import psutil
 import pytest
 import redis
 
 from devtools.redis_server import RedisServer
-from tests.conftest import FIXTURES, PASSWORD, ROOT, RQ, make_app
+from tests.conftest import FIXTURES, PASSWORD, make_app
 from tests.helpers import add_post, cheap_password_hashing
 
 
@@ -31,6 +30,18 @@ def own_redis(tmp_path):
     yield server
     os.kill(server.process.pid, signal.SIGCONT)  # never leave it stopped
     server.stop()
+
+
+@pytest.fixture
+def blog_clients(own_redis, tmp_path):
+    """The app on the test's own Redis with a post "Hello": a logged-in author's client
+    and a visitor's; /healthz details with the header `Bearer ttt...`."""
+    app = make_app(own_redis.url, MEDIA_ROOT=str(tmp_path / "media"), HEALTHZ_TOKEN="t" * 20)
+    data = app.extensions["blog_data"]
+    add_post(data, data.users.create("alice", PASSWORD), "Hello")
+    author, visitor = app.test_client(), app.test_client()
+    author.post("/login", data={"username": "alice", "password": PASSWORD})
+    return author, visitor
 
 
 @contextmanager
@@ -52,12 +63,8 @@ def timed(function):
 # ---- hung Redis --------------------------------------------------------------------
 
 
-def test_hung_redis_gives_a_503_within_two_seconds(own_redis, tmp_path):
-    app = make_app(own_redis.url, MEDIA_ROOT=str(tmp_path / "media"), HEALTHZ_TOKEN="t" * 20)
-    data = app.extensions["blog_data"]
-    add_post(data, data.users.create("alice", PASSWORD), "Hello")
-    visitor, author = app.test_client(), app.test_client()
-    author.post("/login", data={"username": "alice", "password": PASSWORD})
+def test_hung_redis_gives_a_503_within_two_seconds(own_redis, blog_clients):
+    author, visitor = blog_clients
     assert visitor.get("/healthz").status_code == 200  # pooled connections are open
     assert visitor.get("/posts/hello").status_code == 200
     with hung(own_redis):
@@ -97,12 +104,8 @@ def fill_up(server: RedisServer) -> None:
     r.config_set("maxmemory", used + 4096)
 
 
-def test_full_redis_refuses_writes_clearly_and_keeps_the_text(own_redis, tmp_path):
-    app = make_app(own_redis.url, MEDIA_ROOT=str(tmp_path / "media"), HEALTHZ_TOKEN="t" * 20)
-    data = app.extensions["blog_data"]
-    add_post(data, data.users.create("alice", PASSWORD), "Hello")
-    author, visitor = app.test_client(), app.test_client()
-    author.post("/login", data={"username": "alice", "password": PASSWORD})
+def test_full_redis_refuses_writes_clearly_and_keeps_the_text(own_redis, blog_clients):
+    author, visitor = blog_clients
     body = "My long text that must not be lost. " * 400
     fill_up(own_redis)
 
@@ -148,77 +151,3 @@ def test_full_redis_refuses_writes_clearly_and_keeps_the_text(own_redis, tmp_pat
     assert report["writes"] == "failing" and report["status"] == "error"
     assert report["memory"]["used_ratio"] >= 0.9
     assert report["memory"]["max_bytes"] > 0
-
-
-# ---- a killed worker's job ----------------------------------------------------------
-
-
-def big_jpeg() -> bytes:
-    from PIL import Image
-
-    image = Image.effect_noise((4000, 3000), 64).convert("RGB")
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=90)
-    return out.getvalue()
-
-
-def procfile_worker(env: dict) -> subprocess.Popen:
-    """The Procfile's worker command line, as the platform runs (and restarts) it."""
-    procfile = (ROOT / "Procfile").read_text().splitlines()
-    command = next(line for line in procfile if line.startswith("worker:")).split(":", 1)[1]
-    return subprocess.Popen(
-        [RQ, *command.split()[1:]],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s")
-
-
-@pytest.mark.slow
-def test_killed_workers_job_runs_again_within_about_two_minutes(
-    client, auth, worker_env, redis_url
-):
-    """Real waiting: SIGKILL the worker and its work horse mid-job, start a new worker
-    (a PaaS restarts the dyno), and nobody calls RQ's cleanup by hand."""
-    from rq.job import Job, JobStatus
-
-    auth.login()
-    info = client.post(
-        "/uploads",
-        data={"image": (io.BytesIO(big_jpeg()), "big.jpg")},
-        content_type="multipart/form-data",
-    ).get_json()
-    job = Job.fetch(f"clean-image-{info['id']}", connection=redis.Redis.from_url(redis_url))
-    first = procfile_worker(worker_env)
-    try:
-        wait_for(lambda: job.get_meta(refresh=True).get("step") == "cleaning", 60, 0.01)
-        worker = psutil.Process(first.pid)
-        victims = [*worker.children(recursive=True), worker]
-        for process in victims:
-            process.kill()
-        psutil.wait_procs(victims, timeout=10)
-    finally:
-        if first.poll() is None:
-            first.kill()
-        first.wait(timeout=10)
-    killed_at = time.monotonic()
-    assert job.get_status(refresh=True) == JobStatus.STARTED  # orphaned, not lost
-
-    second = procfile_worker(worker_env)
-    try:
-        wait_for(lambda: client.get(info["status_url"]).get_json()["status"] == "ready", 170, 1)
-    finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
-    recovered = time.monotonic() - killed_at
-    assert recovered < 150, f"the job ran again {recovered:.0f} s after the kill"
