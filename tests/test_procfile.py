@@ -37,7 +37,7 @@ def wait_for(predicate, timeout: float, what: str):
     while time.monotonic() < deadline:
         try:
             value = predicate()
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still booting, a loaded machine
             value = None
         if value:
             return value
