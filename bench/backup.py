@@ -70,8 +70,8 @@ WORDS = [
 
 
 def child(args: argparse.Namespace) -> None:
-    from blog.backup_targets import LocalTarget, S3Target, s3_client
     from blog.backups import service
+    from blog.backups.targets import LocalTarget, S3Target, s3_client
     from blog.data import DataLayer, connect
     from blog.storage import LocalStorage
 
@@ -120,7 +120,7 @@ def populate(
 ) -> None:
     """Posts with tags and comments (pipelined writes of the entity keys), and ready
     image records with their files."""
-    from blog.data.backup import reindex
+    from blog.data.reindex import reindex
 
     r, keys = data.redis, data.keys
     users = [

@@ -2,9 +2,10 @@
 
 Each check is a function registered with `@check`; it returns the fields it adds to the
 document and a level: "ok", "warning" (someone should look, the site works) or "error"
-(the site does not work: the answer is 503). Adding a check (queue lengths, workers,
-the scheduler) is one more decorated function. The Redis check runs first; when Redis
-does not answer the others are skipped, so a hung Redis costs one client timeout.
+(the site does not work: the answer is 503). Adding a check is one more decorated
+function; a feature keeps its own (the backup age: blog/backups/health.py). The Redis
+check runs first; when Redis does not answer the others are skipped, so a hung Redis
+costs one client timeout.
 
 Anonymous callers get only {"status": "ok"}; authors and callers sending
 `Authorization: Bearer <HEALTHZ_TOKEN>` get every field:
@@ -19,12 +20,12 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
 from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from .data import get_data
+from .queues import live_workers, queue_stats, scheduler_alive
 from .version import __version__
 
 log = logging.getLogger(__name__)
@@ -74,27 +75,9 @@ def memory_check() -> tuple[str, dict]:
 
 
 @check
-def backup_check() -> tuple[str, dict]:
-    """Age of the last good backup; a warning past BACKUP_WARN_HOURS (36) or if none."""
-    last_good = get_data().backups.last_good()
-    if not last_good:
-        return "warning", {"backup": "missing", "last_good_backup_age_seconds": None}
-    age = max(0, int(time.time() - float(last_good["started_at"])))
-    limit = current_app.config["BACKUP_WARN_HOURS"] * 3600
-    level = "warning" if age > limit else "ok"
-    return level, {
-        "backup": level,
-        "last_good_backup_age_seconds": age,
-        "last_good_backup": last_good.get("key"),
-    }
-
-
-@check
 def jobs_check() -> tuple[str, dict]:
     """Queues, workers and the scheduler: uploads stay `processing` without a worker, and
     no nightly backup is enqueued without the scheduler."""
-    from .queues import live_workers, queue_stats, scheduler_alive
-
     queues, workers, scheduler = queue_stats(), live_workers(), scheduler_alive()
     level = "ok" if workers and scheduler else "warning"
     return level, {

@@ -15,9 +15,9 @@ import pytest
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
-from blog.backup_targets import NAME_RE, LocalTarget, S3Target, TargetError
 from blog.backups import service
-from blog.queues import enqueue_backup
+from blog.backups.enqueue import enqueue_backup
+from blog.backups.targets import NAME_RE, LocalTarget, S3Target, TargetError
 from processing.archive import MediaItem, read_archive, write_archive
 from tests.backup_helpers import (
     CuttableProxy,
@@ -28,7 +28,7 @@ from tests.backup_helpers import (
     media_files,
     run_worker,
 )
-from tests.conftest import S3_CREDENTIALS
+from tests.helpers import S3_CREDENTIALS
 
 MiB = 1024 * 1024
 CREDENTIALS = {

@@ -15,8 +15,8 @@ import pytest
 import redis
 
 from devtools.redis_server import RedisServer
-from tests.conftest import FIXTURES, PASSWORD, make_app
-from tests.helpers import add_post, cheap_password_hashing
+from tests.conftest import PASSWORD, make_app
+from tests.helpers import FIXTURES, add_post, cheap_password_hashing
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,9 @@
-"""The data layer: the only code that speaks Redis for the web app.
+"""The data layer: the only code that reads or writes the blog's keys.
 
-Views call `get_data()` and use its stores; the key schema lives in `keys.py` and is
-documented in docs/data-model.md.
+Views, jobs and commands call `get_data()` (or build a `DataLayer`) and use its stores;
+the key schema lives in `keys.py` and is documented in docs/data-model.md. RQ's own
+keys are RQ's business (blog/queues.py, blog/backups/enqueue.py and schedule.py reach
+them through RQ and rq-scheduler).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import cast
 import redis
 from flask import current_app
 
-from .backup import BackupStore
+from .backup_runs import BackupStore
 from .comments import CommentStore, PostGone
 from .images import ImageStore
 from .keys import Keys
@@ -73,6 +75,13 @@ class DataLayer:
         """(bytes used, maxmemory); maxmemory 0 means no limit."""
         info = self.redis.info("memory")
         return int(info["used_memory"]), int(info.get("maxmemory", 0))
+
+    def eviction_policy(self) -> str | None:
+        """Redis's maxmemory-policy, or None where CONFIG is disabled (managed Redis)."""
+        try:
+            return self.redis.config_get("maxmemory-policy").get("maxmemory-policy")
+        except redis.ResponseError:
+            return None
 
     def accepts_writes(self) -> bool:
         """Whether Redis takes a write now (a full Redis under noeviction refuses)."""
