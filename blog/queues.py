@@ -57,6 +57,18 @@ def enqueue_image_cleaning(image_id: str) -> Job:
         return Job.fetch(job_id, connection=queue.connection)
 
 
+def compact_queue(name: str) -> bool:
+    """Drop the ids of deleted jobs from a queue (the dashboard's "compact"); False when
+    the queue is empty (rq renames its list, and Redis cannot rename a missing key)."""
+    try:
+        Queue(name, connection=app_rq_connection()).compact()
+    except redis.ResponseError as error:
+        if "no such key" not in str(error).lower():
+            raise
+        return False
+    return True
+
+
 def queue_stats() -> dict[str, dict[str, int]]:
     """Waiting and failed jobs per queue."""
     connection = app_rq_connection()
