@@ -50,6 +50,17 @@ def check_media() -> None:
         ) from None
 
 
+def check_site() -> list[str]:
+    """In production, SITE_URL should name the public address (docs/security.md)."""
+    config = current_app.config
+    if config["APP_ENV"] == "production" and not config["SITE_URL"]:
+        return [
+            "SITE_URL is not set: feeds and the sitemap take their links from each "
+            "request's host, and any host is answered (set SITE_URL=https://your.blog)"
+        ]
+    return []
+
+
 def sync_backup_schedule() -> str:
     from .backups.schedule import sync_schedule
 
@@ -62,7 +73,7 @@ def sync_backup_schedule() -> str:
 @with_appcontext
 def release_command() -> None:
     """Check Redis and media storage, and register the nightly backup schedule."""
-    warnings = check_redis()
+    warnings = check_redis() + check_site()
     click.echo("redis: ok")
     check_media()
     click.echo("media storage: ok")
