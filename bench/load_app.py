@@ -10,13 +10,8 @@ machine and load generator, and the blog's pages are reported as a ratio to it.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from blog import create_app
 

@@ -14,12 +14,8 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 NORMAL_POST = (
     "# A normal post\n\nSome *emphasis*, **strong**, `code`, ~~struck~~ and a "

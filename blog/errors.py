@@ -7,15 +7,14 @@ import logging
 from flask import Flask, Response, current_app, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import (
     HTTPException,
     InternalServerError,
     SecurityError,
     ServiceUnavailable,
 )
+
+from .data import STORE_UNREACHABLE, StoreFull
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +111,9 @@ def _retry_later(value: ResponseReturnValue) -> Response:
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(SecurityError, untrusted_host)
-    app.register_error_handler(RedisConnectionError, redis_unreachable)
-    app.register_error_handler(RedisTimeoutError, redis_unreachable)
-    app.register_error_handler(OutOfMemoryError, redis_full)
+    for unreachable in STORE_UNREACHABLE:
+        app.register_error_handler(unreachable, redis_unreachable)
+    app.register_error_handler(StoreFull, redis_full)
     app.register_error_handler(CSRFError, csrf_error)
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(InternalServerError, internal_error)

@@ -8,6 +8,8 @@ Keys are '/'-separated paths such as `incoming/<id>` (raw uploads, never served)
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -37,19 +39,27 @@ def s3_not_found(error: Exception) -> bool:
     return response.get("Error", {}).get("Code") in ("404", "NoSuchKey")
 
 
-def write_file_atomically(path: Path, data: bytes, temp_prefix: str) -> None:
-    """Write `data` to `path` whole or not at all: a temporary file `temp_prefix*` in
-    the same directory, fsynced, then renamed over `path`."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix)
+@contextlib.contextmanager
+def atomic_file(path: Path, temp_prefix: str, suffix: str = "") -> Iterator[io.BufferedWriter]:
+    """A file that appears at `path` whole or not at all: what the block writes goes to a
+    temporary file `temp_prefix*suffix` in the same directory, which is fsynced and renamed
+    over `path` when the block ends without an error (and removed when it raises)."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix, suffix=suffix)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_file_atomically(path: Path, data: bytes, temp_prefix: str) -> None:
+    """Write `data` to `path` whole or not at all (see atomic_file)."""
+    with atomic_file(path, temp_prefix) as f:
+        f.write(data)
 
 
 def _safe_key(key: str) -> str:
@@ -138,10 +148,14 @@ class S3Storage:
             return body.read()
 
     def open(self, key: str) -> ReadableFile:
+        from botocore.exceptions import ClientError
+
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
-        except self.client.exceptions.NoSuchKey:
-            raise MediaNotFound(key) from None
+        except ClientError as error:
+            if s3_not_found(error):
+                raise MediaNotFound(key) from None
+            raise
 
     def size(self, key: str) -> int:
         from botocore.exceptions import ClientError

@@ -15,8 +15,7 @@ import pytest
 import redis
 
 from devtools.redis_server import RedisServer
-from tests.conftest import PASSWORD, make_app
-from tests.helpers import FIXTURES, add_post, cheap_password_hashing
+from tests.helpers import FIXTURES, PASSWORD, add_post, cheap_password_hashing, make_app
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from tests.conftest import PASSWORD, make_app
-from tests.helpers import add_post, cheap_password_hashing
+from tests.helpers import PASSWORD, add_post, cheap_password_hashing, make_app
 
 STRONG_KEY = "k" * 48
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, cast
+from typing import Any
 
 from redis.exceptions import LockError
 
@@ -29,13 +27,14 @@ from processing.archive import (
     verify_archive,
     write_archive,
 )
-from processing.archive.format import ReadableFile, Writable
+from processing.archive.format import Readable, ReadableFile, Writable
 from processing.archive.streams import HashingReader
 from processing.images import MIME_BY_EXTENSION
 
 from ..data import DataLayer
 from ..data.records import Exporter, Importer, delete_app_data, has_app_data
 from ..storage import MediaNotFound, MediaStorage
+from ..version import __version__
 from .targets import BackupInfo, BackupNotFound, BackupTarget
 
 log = logging.getLogger(__name__)
@@ -49,17 +48,6 @@ LOCK_REFRESH_SECONDS = 30
 # progress(step, done, total): step is "data" (records), "media" (bytes read from media
 # storage) or "archive" (compressed bytes written); total is None when unknown.
 Progress = Callable[[str, int, int | None], None]
-
-
-def _app_version() -> str:
-    try:
-        with (Path(__file__).resolve().parents[2] / "pyproject.toml").open("rb") as f:
-            return tomllib.load(f)["project"]["version"]
-    except (OSError, KeyError, tomllib.TOMLDecodeError):
-        return "unknown"
-
-
-APP_VERSION = _app_version()
 
 
 class BackupBusy(RuntimeError):
@@ -122,25 +110,6 @@ def _keeping_lock_alive(progress: Progress | None, lock: _RunLock) -> Progress:
 
 
 # ---- small stream helpers ------------------------------------------------------------
-
-
-class _ArchiveProgressWriter:
-    """Reports the archive bytes written so far (write_archive hashes them itself)."""
-
-    def __init__(self, out: Writable, progress: Progress | None) -> None:
-        self._out, self._progress, self.size = out, progress, 0
-
-    def write(self, data: bytes | memoryview) -> int:
-        written = self._out.write(data)
-        self.size += len(data)
-        if self._progress:
-            self._progress("archive", self.size, None)
-        return written if written is not None else len(data)
-
-    def flush(self) -> None:
-        flush = getattr(self._out, "flush", None)  # as write_archive's own writer does
-        if flush is not None:
-            flush()
 
 
 class _CountingReader:
@@ -298,15 +267,16 @@ def _write_backup(
 
     def write_archive_into(out: Writable) -> ArchiveSummary:
         return write_archive(
-            _ArchiveProgressWriter(out, progress),
+            out,
             exporter.records(),
             media(),
-            app_version=APP_VERSION,
+            app_version=__version__,
             key_prefix=data.keys.prefix,
-            # write_archive reads the counts (dict(counts)) only when it writes the
-            # manifest, last: this view then holds the final figures.
-            counts=cast("dict[str, Any]", _CountsAtManifestTime(exporter)),
+            # write_archive reads the counts only when it writes the manifest, last:
+            # this view then holds the final figures.
+            counts=_CountsAtManifestTime(exporter),
             created_at=started,
+            on_write=lambda size: progress("archive", size, None),
         )
 
     return target.write(key, write_archive_into), exporter.counts.as_dict()
@@ -407,7 +377,7 @@ def restore_backup(
         deleted = delete_app_data(data.redis, data.keys) if force else 0
         importer = Importer(data.redis, data.keys)
 
-        def on_media(name: str, stream: BinaryIO) -> None:
+        def on_media(name: str, stream: Readable) -> None:
             ext = name.rsplit(".", 1)[-1].lower()
             storage.put(name, stream.read(), MIME_BY_EXTENSION.get(ext, "application/octet-stream"))
             importer.counts.media_files += 1

@@ -26,18 +26,17 @@ import contextlib
 import logging
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
-from processing.archive.format import Writable
+from processing.archive.format import ReadableFile, Writable
 
-from ..storage import s3_not_found, write_file_atomically
+from ..storage import atomic_file, s3_not_found, write_file_atomically
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +98,7 @@ class BackupTarget(Protocol):
     ) -> BackupInfo: ...
     def list(self, with_checksums: bool = False) -> list[BackupInfo]: ...
     def info(self, key: str) -> BackupInfo: ...
-    def open(self, key: str, version: str | None = None) -> BinaryIO: ...
+    def open(self, key: str, version: str | None = None) -> ReadableFile: ...
     def delete(self, key: str) -> None: ...
     def cleanup(self) -> int: ...
 
@@ -384,7 +383,7 @@ class S3Target:
             key, stamp or self._check_key(key), head["ContentLength"], sha, head.get("ETag")
         )
 
-    def open(self, key: str, version: str | None = None) -> BinaryIO:
+    def open(self, key: str, version: str | None = None) -> ReadableFile:
         from botocore.exceptions import ClientError
 
         self._check_key(key)
@@ -448,19 +447,12 @@ class LocalTarget:
     def write(self, key: str, write_contents: Callable[[Writable], ArchiveResult]) -> BackupInfo:
         path, _ = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=".tar.gz")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                result = write_contents(out)
-                out.flush()
-                os.fsync(out.fileno())
+        with atomic_file(path, TEMP_PREFIX, suffix=".tar.gz") as out:
+            result = write_contents(out)
+            # The checksum first: an archive never appears without its sidecar.
             sidecar = path.with_name(path.name + SIDECAR)
             write_file_atomically(sidecar, f"{result.sha256}  {path.name}\n".encode(), TEMP_PREFIX)
-            os.replace(temporary, path)
-            _fsync_dir(path.parent)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        _fsync_dir(path.parent)
         info = self.info(key)
         if info.size != result.bytes_written or info.sha256 != result.sha256:
             self.delete(key)
@@ -493,7 +485,7 @@ class LocalTarget:
             pass
         return BackupInfo(key, stamp, st.st_size, sha, f"{st.st_ino}:{st.st_mtime_ns}")
 
-    def open(self, key: str, version: str | None = None) -> BinaryIO:
+    def open(self, key: str, version: str | None = None) -> ReadableFile:
         path, _ = self._path(key)
         try:
             f = path.open("rb")

@@ -22,7 +22,17 @@ from .posts import PostInput, PostStore
 from .ratelimit import RateLimiter
 from .users import UsernameTaken, UserStore
 
+# What a misbehaving Redis raises, for the error pages (blog/errors.py), which never
+# import redis-py: unreachable or hung (a client timeout), or full (noeviction at
+# maxmemory refuses writes; reads still work).
+STORE_UNREACHABLE: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+StoreFull = redis.exceptions.OutOfMemoryError
+
 __all__ = [
+    "STORE_UNREACHABLE",
     "Comment",
     "DataLayer",
     "ImageRecord",
@@ -31,6 +41,7 @@ __all__ = [
     "Post",
     "PostGone",
     "PostInput",
+    "StoreFull",
     "User",
     "UsernameTaken",
     "connect",
