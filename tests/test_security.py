@@ -158,7 +158,7 @@ def test_account_back_off_lets_a_later_attempt_through(client, auth):
     for i in range(10):
         login_from(client, f"10.0.3.{i}")
     assert login_from(client, "10.0.4.1", PASSWORD).status_code == 429
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while (status := login_from(client, "10.0.4.1", PASSWORD).status_code) == 429:
         assert time.monotonic() < deadline, "the back-off never let an attempt through"
         time.sleep(0.2)

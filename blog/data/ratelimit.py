@@ -34,7 +34,7 @@ if n >= free and now < next_at then
 end
 n = n + 1
 if n >= free then
-  next_at = now + math.min(2 ^ (n - free), tonumber(ARGV[5]))
+  next_at = now + math.min(2 ^ (n - free + 2), tonumber(ARGV[5]))
 end
 redis.call('HSET', KEYS[2], 'n', n, 'next', tostring(next_at))
 redis.call('EXPIRE', KEYS[2], window)
@@ -93,7 +93,7 @@ class RateLimiter:
         """Count one login attempt by a client the account does not know, before its
         password is checked; 1 round trip. An address gets `address_limit` attempts per
         window; an account gets `account_free` attempts, then one per back-off delay
-        (1, 2, 4... seconds up to `max_delay`), never a hard lock."""
+        (4, 8, 16... seconds up to `max_delay`), never a hard lock."""
         now = time.time()
         limited, wait = self._login_attempt(
             keys=[
