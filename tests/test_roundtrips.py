@@ -6,6 +6,9 @@ from blog.data import DataLayer
 from devtools.roundtrips import RoundTripCounter
 from tests.helpers import add_post, cheap_password_hashing, make_app
 
+# Measured as a logged-in author: each request also checks the session in Redis (one
+# ZSCORE, docs/security.md), which visitors never pay; LIMITS are the pages' own.
+SESSION_CHECK = 1
 LIMITS = {
     "/": 2,
     "/tags/common": 2,
@@ -61,7 +64,7 @@ def test_pages_cost_a_fixed_number_of_round_trips(redis_url, redis_client, monke
     counts = {n: measure(redis_url, n, monkeypatch, tmp_path) for n in (5, 50)}
     for n, counted in counts.items():
         for path, limit in LIMITS.items():
-            assert 1 <= counted[path] <= limit, (n, path, counted[path])
+            assert 1 <= counted[path] <= limit + SESSION_CHECK, (n, path, counted[path])
     assert counts[5] == counts[50]  # the same, not merely within the limit
 
 
