@@ -8,13 +8,14 @@ CLI commands, logging. Workers never call it (jobs/context.py builds what jobs n
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from flask import Flask
 from flask_wtf import CSRFProtect
 
 from . import config as config_module
 from .data import DataLayer, connect
-from .queues import rq_connection
+from .queues import enqueue_search_index, rq_connection
 from .storage import storage_from_config
 
 csrf = CSRFProtect()
@@ -55,11 +56,16 @@ def configure(app: Flask, overrides: dict) -> None:
 
 
 def register_services(app: Flask) -> None:
-    """The data layer, RQ's client and media storage, shared by every request."""
+    """The data layer, RQ's client and media storage, shared by every request. Every post
+    write enqueues the search indexing job (docs/search.md)."""
     url = app.config["REDIS_URL"]  # REDIS_TLS_INSECURE is applied already (config.py)
     timeout = app.config["REDIS_TIMEOUT_SECONDS"]  # a hung Redis answers 503, not a hang
-    app.extensions["blog_data"] = DataLayer(connect(url, timeout), app.config["KEY_PREFIX"])
+    data = DataLayer(connect(url, timeout), app.config["KEY_PREFIX"], app.config["SEARCH_LANGUAGE"])
+    app.extensions["blog_data"] = data
     app.extensions["rq_connection"] = rq_connection(url, timeout)
+    data.posts.after_write.append(
+        partial(enqueue_search_index, connection=app.extensions["rq_connection"])
+    )
     app.extensions["media_storage"] = storage_from_config(app.config)
 
 
@@ -75,7 +81,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import auth, backups, comments, dashboard, health, posts, uploads
+    from . import auth, backups, comments, dashboard, health, posts, search, uploads
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(posts.bp)
@@ -83,6 +89,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(uploads.bp)
     app.register_blueprint(health.bp)
     backups.init_app(app)
+    search.init_app(app)
     auth.init_app(app)
     dashboard.init_app(app, csrf)
 

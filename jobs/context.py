@@ -21,7 +21,9 @@ def settings() -> dict:
 
 def data_layer() -> DataLayer:
     s = settings()
-    return DataLayer(connect(s["REDIS_URL"], JOB_REDIS_TIMEOUT), s["KEY_PREFIX"])
+    return DataLayer(
+        connect(s["REDIS_URL"], JOB_REDIS_TIMEOUT), s["KEY_PREFIX"], s["SEARCH_LANGUAGE"]
+    )
 
 
 def media_storage() -> MediaStorage:

@@ -20,6 +20,7 @@ from .keys import Keys
 from .models import Comment, ImageRecord, ImageVariant, Page, Post, User
 from .posts import PostInput, PostStore
 from .ratelimit import RateLimiter
+from .search import SearchIndex
 from .users import UsernameTaken, UserStore
 
 # What a misbehaving Redis raises, for the error pages (blog/errors.py), which never
@@ -52,7 +53,7 @@ __all__ = [
 class DataLayer:
     """All stores over one connection pool and one key prefix."""
 
-    def __init__(self, r: redis.Redis, prefix: str) -> None:
+    def __init__(self, r: redis.Redis, prefix: str, search_language: str = "english") -> None:
         self.redis = r
         self.keys = Keys(prefix)
         self.images = ImageStore(r, self.keys)
@@ -61,6 +62,8 @@ class DataLayer:
         self.users = UserStore(r, self.keys)
         self.limits = RateLimiter(r, self.keys)
         self.backups = BackupStore(r, self.keys)
+        self.search = SearchIndex(r, self.keys)
+        self.search_language = search_language  # for blog/search/service.py's Analyzer
 
     def post_with_comments(self, post_id: int) -> tuple[Post | None, list[Comment]]:
         """A post page's data in 2 round trips: the post, its tags and comment ids in one

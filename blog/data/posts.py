@@ -7,6 +7,7 @@ pipelined batch for the records, whatever the number of posts.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -53,6 +54,9 @@ class PostStore:
         self.r = r
         self.keys = keys
         self.images = images
+        # Called with the post id after every committed write (the app enqueues the
+        # search indexing job here); the data layer itself knows nothing of queues.
+        self.after_write: list[Callable[[int], object]] = []
 
     # ---- reads ---------------------------------------------------------------
 
@@ -102,6 +106,10 @@ class PostStore:
     def get(self, post_id: int) -> Post | None:
         posts = self._load_many([post_id])
         return posts[0] if posts else None
+
+    def get_many(self, ids: list[int]) -> list[Post]:
+        """Full posts in the order of `ids`, missing ones left out; 1 round trip."""
+        return self._load_many(ids)
 
     def id_for_slug(self, slug: str) -> int | None:
         post_id = self.r.hget(self.keys.slugs, slug)
@@ -215,6 +223,11 @@ class PostStore:
                 pipe.srem(keys.tags, *removable)
 
         self.r.transaction(write, keys.slugs, keys.post(post_id), keys.post_tags(post_id))
+        self._written(post_id)
+
+    def _written(self, post_id: int) -> None:
+        for listener in self.after_write:
+            listener(post_id)
 
     def _image_sizes(self, body: str) -> dict[str, ImageSizes]:
         """Sizes of the uploaded images a body shows, so pages can use their variants."""
@@ -264,7 +277,8 @@ class PostStore:
 
     def rerender(self, post_id: int) -> bool:
         """Render a stored post's body again with today's renderer; True if its HTML
-        changed. WATCHed: an edit meanwhile wins, and this post is rendered again."""
+        changed (then the after_write listeners run: search indexes the HTML's text).
+        WATCHed: an edit meanwhile wins, and this post is rendered again."""
         keys = self.keys
         changed = False
 
@@ -282,6 +296,8 @@ class PostStore:
                 pipe.incr(keys.content_version)
 
         self.r.transaction(write, keys.post(post_id))
+        if changed:
+            self._written(post_id)
         return changed
 
     def delete(self, post: Post) -> None:
@@ -323,6 +339,7 @@ class PostStore:
             keys.post_comments(post.id),
             keys.post_pending(post.id),
         )
+        self._written(post.id)
 
 
 def _watch(pipe: redis.client.Pipeline, keys: list[str]) -> None:
