@@ -14,7 +14,7 @@ from flask import Flask
 from flask_wtf import CSRFProtect
 
 from . import config as config_module
-from .data import DataLayer, connect
+from .data import DataLayer, SentinelSettings, connect
 from .queues import enqueue_search_index, rq_connection
 from .storage import storage_from_config
 
@@ -59,10 +59,18 @@ def register_services(app: Flask) -> None:
     """The data layer, RQ's client and media storage, shared by every request. Every post
     write enqueues the search indexing job (docs/search.md)."""
     url = app.config["REDIS_URL"]  # REDIS_TLS_INSECURE is applied already (config.py)
-    timeout = app.config["REDIS_TIMEOUT_SECONDS"]  # a hung Redis answers 503, not a hang
-    data = DataLayer(connect(url, timeout), app.config["KEY_PREFIX"], app.config["SEARCH_LANGUAGE"])
+    sentinel = SentinelSettings.from_config(app.config)
+    # Plain Redis: a hung one answers 503 within this, not a hung request (with Sentinel,
+    # the failover retries of blog/data/connection.py decide).
+    timeout = app.config["REDIS_TIMEOUT_SECONDS"]
+    data = DataLayer(
+        connect(url, sentinel, timeout=timeout),
+        app.config["KEY_PREFIX"],
+        app.config["SEARCH_LANGUAGE"],
+        wait_replicas=app.config["REDIS_WAIT_REPLICAS"],
+    )
     app.extensions["blog_data"] = data
-    app.extensions["rq_connection"] = rq_connection(url, timeout)
+    app.extensions["rq_connection"] = rq_connection(url, sentinel, timeout=timeout)
     data.posts.after_write.append(
         partial(enqueue_search_index, connection=app.extensions["rq_connection"])
     )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
+import redis
 from flask import Flask, Response, current_app, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
@@ -14,9 +13,7 @@ from werkzeug.exceptions import (
     ServiceUnavailable,
 )
 
-from .data import STORE_UNREACHABLE, StoreFull
-
-log = logging.getLogger(__name__)
+from .data import NotReplicated
 
 TITLES = {
     400: "Bad request",
@@ -27,10 +24,19 @@ TITLES = {
     415: "Unsupported file type",
     429: "Slow down",
     500: "Something went wrong",
-    503: "Temporarily unavailable",
+    503: "Try again in a moment",
 }
 # Submitted fields never shown back on the "cannot save" page.
 NOT_KEPT_FIELDS = frozenset({"csrf_token", "password", "website"})
+
+# Redis is unreachable, is handing over to a new primary (Sentinel), or could not
+# confirm a write on its replicas: nothing is wrong with the request itself.
+REDIS_UNAVAILABLE = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.ReadOnlyError,
+    NotReplicated,
+)
 
 
 def wants_json() -> bool:
@@ -70,27 +76,24 @@ def internal_error(error: Exception) -> ResponseReturnValue:
     )
 
 
-def untrusted_host(error: SecurityError) -> ResponseReturnValue:
-    """A Host (or X-Forwarded-Host) outside TRUSTED_HOSTS: no URL can be built for it, so
-    the answer is plain text, not a page of the site."""
-    return "Unknown host.", 400, {"Content-Type": "text/plain; charset=utf-8"}
-
-
-def redis_unreachable(error: Exception) -> Response:
-    """Redis hung or down: a clear 503 within the client's timeout, not a hung worker."""
-    log.error("Redis is not answering: %s", error)
-    response = render_error(
-        ServiceUnavailable(
-            "The blog's database is not answering right now. Please try again in a minute."
+def redis_unavailable(error: Exception) -> Response:
+    """Redis hung, down or failing over: a clear 503 within the client's timeout, not a
+    worker stuck until gunicorn kills it."""
+    current_app.logger.warning("Redis unavailable: %s: %s", type(error).__name__, error)
+    return _retry_later(
+        render_error(
+            ServiceUnavailable(
+                "The blog's database is not answering right now (it may be switching to its "
+                "standby). Please try again in a moment."
+            )
         )
     )
-    return _retry_later(response)
 
 
 def redis_full(error: Exception) -> Response:
     """Redis at maxmemory (noeviction) refuses writes; reads still work. The writer gets
     what they typed back, so nothing is lost."""
-    log.error("Redis refuses writes (out of memory): %s", error)
+    current_app.logger.error("Redis refuses writes (out of memory): %s", error)
     message = "The blog cannot save right now, your text is kept. Please try again later."
     if wants_json():
         return _retry_later((jsonify({"error": message}), 503))
@@ -109,11 +112,17 @@ def _retry_later(value: ResponseReturnValue) -> Response:
     return response
 
 
+def untrusted_host(error: SecurityError) -> ResponseReturnValue:
+    """A Host (or X-Forwarded-Host) outside TRUSTED_HOSTS: no URL can be built for it, so
+    the answer is plain text, not a page of the site."""
+    return "Unknown host.", 400, {"Content-Type": "text/plain; charset=utf-8"}
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(SecurityError, untrusted_host)
-    for unreachable in STORE_UNREACHABLE:
-        app.register_error_handler(unreachable, redis_unreachable)
-    app.register_error_handler(StoreFull, redis_full)
+    app.register_error_handler(redis.OutOfMemoryError, redis_full)
     app.register_error_handler(CSRFError, csrf_error)
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(InternalServerError, internal_error)
+    for kind in REDIS_UNAVAILABLE:
+        app.register_error_handler(kind, redis_unavailable)

@@ -14,6 +14,8 @@ from rq import Queue, Retry, Worker
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
+from .data.connection import SentinelSettings, connect
+
 IMAGES_QUEUE = "images"
 SEARCH_QUEUE = "search"
 BACKUPS_QUEUE = "backups"
@@ -30,10 +32,13 @@ SEARCH_JOB_TIMEOUT = 60
 SCHEDULER_PREFIX = "rq:scheduler_instance:"  # rq-scheduler's heartbeat keys (expire ~70 s)
 
 
-def rq_connection(url: str, timeout: float | None = None) -> redis.Redis:
-    """Raw-bytes client for RQ; `timeout` as in blog.data.connect (None for processes
-    that block on Redis on purpose, like a worker waiting for jobs)."""
-    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+def rq_connection(
+    url: str, sentinel: SentinelSettings | None = None, timeout: float | None = None
+) -> redis.Redis:
+    """RQ's own client (bytes replies), to the same primary as the data layer's;
+    `timeout` as in blog.data.connect (None for processes that block on Redis on purpose,
+    like a worker waiting for jobs)."""
+    return connect(url, sentinel, decode=False, timeout=timeout)
 
 
 def app_rq_connection() -> redis.Redis:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cache
 
 from blog import config
-from blog.data import DataLayer, connect
+from blog.data import DataLayer, SentinelSettings, connect
 from blog.storage import MediaStorage, storage_from_config
 
 # A job's Redis call gives up after this long on a hung Redis (the job fails and is
@@ -21,8 +21,11 @@ def settings() -> dict:
 
 def data_layer() -> DataLayer:
     s = settings()
+    sentinel = SentinelSettings.from_config(s)
     return DataLayer(
-        connect(s["REDIS_URL"], JOB_REDIS_TIMEOUT), s["KEY_PREFIX"], s["SEARCH_LANGUAGE"]
+        connect(s["REDIS_URL"], sentinel, timeout=JOB_REDIS_TIMEOUT),
+        s["KEY_PREFIX"],
+        s["SEARCH_LANGUAGE"],
     )
 
 

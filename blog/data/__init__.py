@@ -15,6 +15,7 @@ from flask import current_app
 
 from .backup_runs import BackupStore
 from .comments import CommentStore, PostGone
+from .connection import SentinelSettings, connect
 from .images import ImageStore
 from .keys import Keys
 from .models import Comment, ImageRecord, ImageVariant, Page, Post, User
@@ -23,26 +24,17 @@ from .ratelimit import RateLimiter
 from .search import SearchIndex
 from .users import UsernameTaken, UserStore
 
-# What a misbehaving Redis raises, for the error pages (blog/errors.py), which never
-# import redis-py: unreachable or hung (a client timeout), or full (noeviction at
-# maxmemory refuses writes; reads still work).
-STORE_UNREACHABLE: tuple[type[Exception], ...] = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-)
-StoreFull = redis.exceptions.OutOfMemoryError
-
 __all__ = [
-    "STORE_UNREACHABLE",
     "Comment",
     "DataLayer",
     "ImageRecord",
     "ImageVariant",
+    "NotReplicated",
     "Page",
     "Post",
     "PostGone",
     "PostInput",
-    "StoreFull",
+    "SentinelSettings",
     "User",
     "UsernameTaken",
     "connect",
@@ -50,11 +42,27 @@ __all__ = [
 ]
 
 
+# How long a write waits for its replicas before the visitor is told to try again.
+REPLICA_WAIT_MS = 2000
+
+
+class NotReplicated(redis.RedisError):
+    """The primary has the write but too few replicas confirmed it in time."""
+
+
 class DataLayer:
     """All stores over one connection pool and one key prefix."""
 
-    def __init__(self, r: redis.Redis, prefix: str, search_language: str = "english") -> None:
+    def __init__(
+        self,
+        r: redis.Redis,
+        prefix: str,
+        search_language: str = "english",
+        *,
+        wait_replicas: int = 0,
+    ) -> None:
         self.redis = r
+        self.wait_replicas = wait_replicas
         self.keys = Keys(prefix)
         self.images = ImageStore(r, self.keys)
         self.posts = PostStore(r, self.keys, self.images)
@@ -82,6 +90,22 @@ class DataLayer:
         """Bumped by every write that changes a listing, in the same transaction."""
         return cast("str | None", self.redis.get(self.keys.content_version)) or "0"
 
+    def confirm_saved(self) -> None:
+        """Return once `wait_replicas` replicas hold every write this process has made
+        (REDIS_WAIT_REPLICAS; docs/deploy.md), else raise NotReplicated.
+
+        WAIT only covers the writes of the connection it runs on, and the writes before
+        went out on pooled connections: a PUBLISH on this one enters the replication
+        stream after them, so once replicas have it they have the writes too."""
+        if not self.wait_replicas:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.publish(self.keys.replication_barrier, "")
+        pipe.wait(self.wait_replicas, REPLICA_WAIT_MS)
+        acked = pipe.execute()[1]
+        if acked < self.wait_replicas:
+            raise NotReplicated(f"{acked} of {self.wait_replicas} replicas confirmed the write")
+
     def ping(self) -> bool:
         return bool(self.redis.ping())
 
@@ -104,19 +128,6 @@ class DataLayer:
         except redis.exceptions.OutOfMemoryError:
             return False
         return True
-
-
-def connect(url: str, timeout: float | None = None) -> redis.Redis:
-    """A client for redis://, rediss:// (TLS) or unix:// URLs, decoding replies to str.
-    `timeout`: seconds to connect and to wait for each answer (a hung Redis then raises
-    redis.TimeoutError instead of blocking its caller for ever)."""
-    return redis.Redis.from_url(
-        url,
-        decode_responses=True,
-        health_check_interval=30,
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
-    )
 
 
 def get_data() -> DataLayer:

@@ -196,6 +196,14 @@ class Keys:
     def health_probe(self) -> str:
         return self.key("health", "probe")
 
+    # A pub/sub channel, not a key (nothing is ever stored under it): a PUBLISH to it
+    # is replicated like a write, which lets WAIT cover the writes other connections
+    # made before (see DataLayer.confirm_saved).
+    @property
+    @family("replication:barrier", EXCLUDED)
+    def replication_barrier(self) -> str:
+        return self.key("replication", "barrier")
+
     # Rate limits (expiring).
     @family("rate:<action>:<client>:<window>", EXCLUDED)
     def rate(self, action: str, client: str, window: int) -> str:
