@@ -14,7 +14,7 @@ from flask import Flask
 from flask_wtf import CSRFProtect
 
 from . import config as config_module
-from .data import DataLayer, SentinelSettings, connect
+from .data import REPLICA_WAIT_MS, DataLayer, SentinelSettings, connect
 from .queues import enqueue_search_index, rq_connection
 from .storage import storage_from_config
 
@@ -61,8 +61,11 @@ def register_services(app: Flask) -> None:
     url = app.config["REDIS_URL"]  # REDIS_TLS_INSECURE is applied already (config.py)
     sentinel = SentinelSettings.from_config(app.config)
     # Plain Redis: a hung one answers 503 within this, not a hung request (with Sentinel,
-    # the failover retries of blog/data/connection.py decide).
-    timeout = app.config["REDIS_TIMEOUT_SECONDS"]
+    # the failover retries of blog/data/connection.py decide). WAIT for replicas may take
+    # REPLICA_WAIT_MS by design: the read timeout leaves it that long, plus a second.
+    timeout = float(app.config["REDIS_TIMEOUT_SECONDS"])
+    if app.config["REDIS_WAIT_REPLICAS"]:
+        timeout = max(timeout, REPLICA_WAIT_MS / 1000 + 1)
     data = DataLayer(
         connect(url, sentinel, timeout=timeout),
         app.config["KEY_PREFIX"],
