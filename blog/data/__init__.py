@@ -18,6 +18,7 @@ from .comments import CommentStore, PostGone
 from .connection import SentinelSettings, connect
 from .images import ImageStore
 from .keys import Keys
+from .mail import AnnouncementStore, MailStore, SubscriberStore
 from .models import Comment, ImageRecord, ImageVariant, Page, Post, User
 from .posts import PostInput, PostStore
 from .ratelimit import RateLimiter
@@ -72,6 +73,9 @@ class DataLayer:
         self.backups = BackupStore(r, self.keys)
         self.search = SearchIndex(r, self.keys)
         self.search_language = search_language  # for blog/search/service.py's Analyzer
+        self.subscribers = SubscriberStore(r, self.keys)
+        self.announcements = AnnouncementStore(r, self.keys)
+        self.mail = MailStore(r, self.keys)
 
     def post_with_comments(self, post_id: int) -> tuple[Post | None, list[Comment]]:
         """A post page's data in 2 round trips: the post, its tags and comment ids in one

@@ -21,10 +21,16 @@ class User:
     id: int
     username: str
     password_hash: str
+    email: str = ""  # where comment notices and password resets go; may be empty
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> User:
-        return cls(id=int(h["id"]), username=h["username"], password_hash=h["password_hash"])
+        return cls(
+            id=int(h["id"]),
+            username=h["username"],
+            password_hash=h["password_hash"],
+            email=h.get("email", ""),
+        )
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,28 @@ class UserStore:
         h = cast("dict[str, str]", self.r.hgetall(self.keys.user(user_id)))
         return User.from_hash(h) if h else None
 
-    def create(self, username: str, password: str) -> User:
+    def by_login(self, login: str) -> User | None:
+        """An author by username, or by email address (authors are few: a scan is fine)."""
+        if "@" not in login:
+            return self.by_username(login)
+        ids = self.r.hvals(self.keys.usernames)
+        pipe = self.r.pipeline(transaction=False)
+        for user_id in ids:
+            pipe.hgetall(self.keys.user(int(user_id)))
+        for h in pipe.execute():
+            if h and h.get("email") and h["email"] == login.strip().lower():
+                return User.from_hash(h)
+        return None
+
+    def set_email(self, user_id: int, email: str) -> None:
+        self.r.hset(self.keys.user(user_id), "email", email)
+
+    def set_password(self, user_id: int, password: str) -> None:
+        """A new password hash. Callers then `revoke_sessions` (password change, reset)."""
+        password_hash = generate_password_hash(password, method="scrypt")
+        self.r.hset(self.keys.user(user_id), "password_hash", password_hash)
+
+    def create(self, username: str, password: str, email: str = "") -> User:
         """Create an author; usernames are unique case-insensitively (HSETNX decides)."""
         keys = self.keys
         username = username.lower()
@@ -58,12 +79,13 @@ class UserStore:
                     "id": user_id,
                     "username": username,
                     "password_hash": password_hash,
+                    "email": email,
                     "created_at": time.time(),
                 },
             )
 
         self.r.transaction(write, keys.usernames)
-        return User(user_id, username, password_hash)
+        return User(user_id, username, password_hash, email)
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The author, if the password is theirs. An unknown name costs the same scrypt
