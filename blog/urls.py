@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app, url_for
 
 
-def absolute_url(endpoint: str, **values: Any) -> str:
+def external_url(endpoint: str, **values: Any) -> str:
     """`url_for(endpoint, **values)` as an absolute URL on the configured SITE_URL (the
     request's host only when SITE_URL is not set, e.g. in development)."""
     site = current_app.config.get("SITE_URL")

@@ -110,7 +110,7 @@ def login() -> ResponseReturnValue:
         data = get_data()
         user = data.users.authenticate(username, form.password.data)
         if user:
-            data.limits.login_succeeded(user.username, counted, LOGIN_WINDOW_SECONDS)
+            data.limits.login_succeeded(user.username, counted)
             start_session(user)
             flash(f"Welcome back, {user.username}.")
             response = redirect(_safe_next(request.args.get("next")))

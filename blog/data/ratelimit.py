@@ -1,13 +1,18 @@
-"""Rate limits kept in Redis, so every web process shares one count.
+"""Sliding-window rate limits kept in Redis, so every web process shares one count.
 
-Comments use fixed windows. Logins are counted *before* the password is checked, in one
-Lua script, so parallel guesses cannot all pass a check that none of them has counted
-yet (docs/security.md explains the login limits).
+Each (action, client) has a sorted set of its recent attempts scored by time: a limit of
+N per window allows N attempts in *any* window-long span, with no burst of 2N across a
+fixed window's boundary (and tests do not depend on where the wall clock's minute falls).
+
+Logins are counted *before* the password is checked, in one Lua script, so parallel
+guesses cannot all pass a check that none of them has counted yet (docs/security.md).
 """
 
 from __future__ import annotations
 
+import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -16,16 +21,21 @@ from .keys import Keys
 
 LOGIN_ADDRESS = "login-ip"  # the rate-limit action of login attempts per address
 
-# KEYS[1]: the client address's attempt counter for this window; KEYS[2]: the account's
+# KEYS[1]: the client address's sliding window (as _HIT); KEYS[2]: the account's
 # back-off hash {n: attempts from unknown clients, next: earliest time of the next one}.
-# ARGV: now, address limit, free attempts per account, window seconds, longest delay.
+# ARGV: now, address limit, free attempts per account, window seconds, longest delay,
+# the attempt's member.
 # Returns {"ok", 0}, {"address", 0} or {"account", seconds to wait}.
-LOGIN_ATTEMPT_SCRIPT = """
+# The shebang makes Redis refuse the whole script up front when it is full (noeviction at
+# maxmemory): without it, a script whose first write only removes (ZREMRANGEBYSCORE) may
+# go on writing past the limit.
+LOGIN_ATTEMPT_SCRIPT = """#!lua
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[4])
-local from_address = redis.call('INCR', KEYS[1])
-if from_address == 1 then redis.call('EXPIRE', KEYS[1], window * 2) end
-if from_address > tonumber(ARGV[2]) then return {'address', 0} end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - window))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return {'address', 0} end
+redis.call('ZADD', KEYS[1], now, ARGV[6])
+redis.call('PEXPIRE', KEYS[1], window * 1000)
 local n = tonumber(redis.call('HGET', KEYS[2], 'n') or '0')
 local next_at = tonumber(redis.call('HGET', KEYS[2], 'next') or '0')
 local free = tonumber(ARGV[3])
@@ -42,10 +52,10 @@ return {'ok', 0}
 """
 
 
-# KEYS[1]: the counter the successful attempt was counted in (not re-created if its
-# window has passed meanwhile); KEYS[2]: the account's back-off hash, deleted.
+# KEYS[1]: the window the successful attempt was counted in (its newest attempt is
+# taken back); KEYS[2]: the account's back-off hash, deleted.
 LOGIN_REFUND_SCRIPT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('DECR', KEYS[1]) end
+redis.call('ZPOPMAX', KEYS[1])
 redis.call('DEL', KEYS[2])
 return 1
 """
@@ -61,24 +71,31 @@ class LoginVerdict:
     wait_seconds: int = 0
 
 
+# Forget attempts older than the window, then count one if the client is within its limit.
+_HIT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (tonumber(ARGV[1]) - tonumber(ARGV[2])))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 1000))
+return 1
+"""
+
+
 class RateLimiter:
-    def __init__(self, r: redis.Redis, keys: Keys) -> None:
+    def __init__(self, r: redis.Redis, keys: Keys, clock: Callable[[], float] = time.time) -> None:
         self.r = r
         self.keys = keys
+        self.clock = clock
+        self._hit = r.register_script(_HIT)
         self._login_attempt = r.register_script(LOGIN_ATTEMPT_SCRIPT)
         self._refund = r.register_script(LOGIN_REFUND_SCRIPT)
 
-    def _key(self, action: str, client: str, window_seconds: int) -> str:
-        return self.keys.rate(action, client, int(time.time() // window_seconds))
-
     def hit(self, action: str, client: str, limit: int, window_seconds: int = 60) -> bool:
-        """Count one attempt; True while the client is within its limit. 1 round trip."""
-        key = self._key(action, client, window_seconds)
-        with self.r.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, window_seconds * 2)
-            count, _ = pipe.execute()
-        return count <= limit
+        """Count one attempt; True while the client is within its limit (a refused
+        attempt is not counted). 1 round trip."""
+        now = self.clock()
+        key = self.keys.rate(action, client)
+        return bool(self._hit(keys=[key], args=[now, window_seconds, limit, _member(now)]))
 
     def login_attempt(
         self,
@@ -94,24 +111,24 @@ class RateLimiter:
         password is checked; 1 round trip. An address gets `address_limit` attempts per
         window; an account gets `account_free` attempts, then one per back-off delay
         (4, 8, 16... seconds up to `max_delay`), never a hard lock."""
-        now = time.time()
+        now = self.clock()
         limited, wait = self._login_attempt(
-            keys=[
-                self._key(LOGIN_ADDRESS, address, window_seconds),
-                self.keys.login_backoff(username),
-            ],
-            args=[now, address_limit, account_free, window_seconds, max_delay],
+            keys=[self.keys.rate(LOGIN_ADDRESS, address), self.keys.login_backoff(username)],
+            args=[now, address_limit, account_free, window_seconds, max_delay, _member(now)],
         )
         limited = limited.decode() if isinstance(limited, bytes) else limited
         if limited == "ok":
             return LoginVerdict(True)
         return LoginVerdict(False, limited, int(wait))
 
-    def login_succeeded(self, username: str, counted: tuple[str, str], window_seconds: int) -> None:
+    def login_succeeded(self, username: str, counted: tuple[str, str]) -> None:
         """The right password ends the account's back-off (only its owner knows it) and
         gives back the attempt it was counted as, (action, client) as counted: only
         failures use up a limit. 1 round trip."""
         action, client = counted
-        self._refund(
-            keys=[self._key(action, client, window_seconds), self.keys.login_backoff(username)]
-        )
+        self._refund(keys=[self.keys.rate(action, client), self.keys.login_backoff(username)])
+
+
+def _member(now: float) -> str:
+    """Unique per attempt: two attempts in the same microsecond both count."""
+    return f"{now:.6f}:{secrets.token_hex(4)}"

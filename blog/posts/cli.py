@@ -1,17 +1,18 @@
-"""`flask posts rerender`: render every stored post again with the current renderer."""
+"""`flask posts rerender`: render every stored post again with today's renderer."""
 
 from __future__ import annotations
 
 import click
 
 from ..data import get_data
+from ..templating import plural
 from . import bp
 
 
 @bp.cli.command("rerender")
-def rerender() -> None:
-    """Render every stored post's Markdown again (after a renderer change); run once."""
+def rerender_command() -> None:
+    """Render every post's HTML, excerpt, cover and reading time again (after an upgrade
+    that changed them); titles, bodies, dates and URLs stay as they are."""
     posts = get_data().posts
-    ids = posts.all_ids()
-    changed = sum(posts.rerender(post_id) for post_id in ids)
-    click.echo(f"Re-rendered {len(ids)} posts: {changed} changed.")
+    done = sum(posts.rerender(post_id) for post_id in range(1, posts.last_id() + 1))
+    click.echo(f"Rendered {plural(done, 'post')} again.")
