@@ -79,6 +79,9 @@ def main() -> int:
         "PORT": os.environ.get("PORT") or str(free_port_near(5000)),
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", str(VAR / "media")),
         "BACKUP_ROOT": os.environ.get("BACKUP_ROOT", str(VAR / "backups")),
+        # /healthz tells only its status to anonymous callers; this run reads the details
+        # (workers, scheduler) to know when to print the address.
+        "HEALTHZ_TOKEN": os.environ.get("HEALTHZ_TOKEN") or secrets.token_urlsafe(24),
     }
     env.update(mail_settings(env["PORT"]))
     redis_server = None
@@ -134,7 +137,7 @@ def announce_when_up(process: subprocess.Popen, env: dict[str, str], timeout: fl
     port = int(env["PORT"])
     deadline = time.monotonic() + timeout
     while process.poll() is None and time.monotonic() < deadline:
-        if everything_up(port):
+        if everything_up(port, env["HEALTHZ_TOKEN"]):
             break
         time.sleep(0.3)
     else:
@@ -147,9 +150,12 @@ def announce_when_up(process: subprocess.Popen, env: dict[str, str], timeout: fl
     )
 
 
-def everything_up(port: int) -> bool:
+def everything_up(port: int, token: str) -> bool:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/healthz", headers={"Authorization": f"Bearer {token}"}
+    )
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+        with urllib.request.urlopen(request, timeout=2) as answer:
             health = json.load(answer)
     except (OSError, ValueError):
         return False  # not listening yet, or 503 while a process is still starting

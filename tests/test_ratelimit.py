@@ -53,11 +53,21 @@ def test_clients_and_actions_are_counted_apart(redis_client):
 
 def test_failed_logins_slide_too(redis_client):
     limits, clock = limiter(redis_client, 10_000.0)
-    checks = [("login-account", "alice", 3), ("login-ip", "1.2.3.4", 10)]
+
+    def attempt() -> str:
+        verdict = limits.login_attempt(
+            "alice",
+            "1.2.3.4",
+            address_limit=3,
+            account_free=100,
+            window_seconds=900,
+            max_delay=60,
+        )
+        return "ok" if verdict.allowed else verdict.limited
+
     for _ in range(3):
-        assert not limits.exhausted(checks, 900)
-        limits.hit_all(checks, 900)
+        assert attempt() == "ok"
         clock.now += 100
-    assert limits.exhausted(checks, 900)
-    clock.now += 900 - 300 + 1  # the first failure has left the 15 minutes
-    assert not limits.exhausted(checks, 900)
+    assert attempt() == "address"
+    clock.now += 900 - 300 + 1  # the first attempt has left the 15 minutes
+    assert attempt() == "ok"
