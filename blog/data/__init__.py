@@ -11,6 +11,7 @@ from flask import current_app
 
 from .backup import BackupStore
 from .comments import CommentStore, PostGone
+from .contentwatch import ContentState, ContentWatch
 from .images import ImageStore
 from .keys import Keys
 from .models import Comment, ImageRecord, ImageVariant, Page, Post, User
@@ -34,6 +35,29 @@ __all__ = [
 ]
 
 
+# KEYS[1] = slugs; ARGV[1] = the slug, then (head, tail) pairs that make the keys of a
+# post, its tags, its comment ids and a comment from an id (Keys.split). Keys built from
+# ids read inside the script are not declared: fine on one Redis primary, not on a
+# Cluster (docs/data-model.md). Returns nil or {post fields, tags, comments}.
+POST_PAGE_SCRIPT = """
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return nil end
+local function key(i, x) return ARGV[i] .. x .. ARGV[i + 1] end
+local post = redis.call('HGETALL', key(2, id))
+if #post == 0 then return nil end
+local comments = {}
+for n, cid in ipairs(redis.call('ZRANGE', key(6, id), 0, -1)) do
+  comments[n] = redis.call('HGETALL', key(8, cid))
+end
+return {post, redis.call('SMEMBERS', key(4, id)), comments}
+"""
+
+
+def _pairs(flat: list[str]) -> dict[str, str]:
+    """HGETALL's reply inside a script's answer: a flat list of fields and values."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
 class DataLayer:
     """All stores over one connection pool and one key prefix."""
 
@@ -46,23 +70,29 @@ class DataLayer:
         self.users = UserStore(r, self.keys)
         self.limits = RateLimiter(r, self.keys)
         self.backups = BackupStore(r, self.keys)
-
-    def post_with_comments(self, post_id: int) -> tuple[Post | None, list[Comment]]:
-        """A post page's data in 2 round trips: the post, its tags and comment ids in one
-        pipeline, then the approved comments in another."""
+        self.content = ContentWatch(r, self.keys)
+        self._post_page = r.register_script(POST_PAGE_SCRIPT)
         keys = self.keys
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(keys.post(post_id))
-        pipe.smembers(keys.post_tags(post_id))
-        pipe.zrange(keys.post_comments(post_id), 0, -1)
-        fields, tags, comment_ids = pipe.execute()
-        if not fields:
-            return None, []
-        return Post.from_hash(fields, tags, len(comment_ids)), self.comments.load(comment_ids)
+        self._post_page_keys = [
+            part
+            for builder in (keys.post, keys.post_tags, keys.post_comments, keys.comment)
+            for part in keys.split(builder)
+        ]
 
-    def content_version(self) -> str:
-        """Bumped by every write that changes a listing, in the same transaction."""
-        return self.redis.get(self.keys.content_version) or "0"
+    def post_page(self, slug: str) -> tuple[Post | None, list[Comment]]:
+        """A post page's data in 1 round trip: the slug's post, its tags and its approved
+        comments (one Lua script; see POST_PAGE_SCRIPT)."""
+        reply = self._post_page(keys=[self.keys.slugs], args=[slug, *self._post_page_keys])
+        if not reply:
+            return None, []
+        fields, tags, comments = reply
+        comment_list = [Comment.from_hash(_pairs(c)) for c in comments if c]
+        return Post.from_hash(_pairs(fields), tags, len(comments)), comment_list
+
+    def content_state(self) -> ContentState:
+        """What visitors see and when it last changed; 0 round trips while it is unchanged
+        (server-assisted client-side caching, blog/data/contentwatch.py)."""
+        return self.content.current()
 
     def ping(self) -> bool:
         return bool(self.redis.ping())

@@ -6,6 +6,7 @@ import time
 
 import redis
 
+from .contentwatch import mark_changed
 from .keys import Keys
 from .models import Comment
 
@@ -70,7 +71,7 @@ class CommentStore:
                 pipe.zadd(keys.author_pending(author_id), {comment_id: now})
             else:
                 pipe.zadd(keys.post_comments(post_id), {comment_id: now})
-                pipe.incr(keys.content_version)
+                mark_changed(pipe, keys)
 
         self.r.transaction(write, keys.post(post_id))
         return Comment(comment_id, post_id, name, body, now, status)
@@ -88,7 +89,7 @@ class CommentStore:
             pipe.zrem(keys.post_pending(comment.post_id), comment.id)
             pipe.zrem(keys.author_pending(author_id), comment.id)
             pipe.zadd(keys.post_comments(comment.post_id), {comment.id: comment.created_at})
-            pipe.incr(keys.content_version)
+            mark_changed(pipe, keys)
 
         self.r.transaction(write, keys.post(comment.post_id), keys.comment(comment.id))
 
@@ -99,5 +100,5 @@ class CommentStore:
             pipe.zrem(keys.post_comments(comment.post_id), comment.id)
             pipe.zrem(keys.post_pending(comment.post_id), comment.id)
             pipe.zrem(keys.author_pending(author_id), comment.id)
-            pipe.incr(keys.content_version)
+            mark_changed(pipe, keys)
             pipe.execute()

@@ -15,6 +15,13 @@ class Keys:
     def _k(self, *parts: object) -> str:
         return self.prefix + ":".join(str(p) for p in parts)
 
+    @staticmethod
+    def split(builder, hole: str = "\0") -> tuple[str, str]:
+        """(head, tail) of a per-id key, so a Lua script builds `head .. id .. tail`
+        for ids it only learns inside Redis, and still only this class spells keys."""
+        head, tail = builder(hole).split(hole)
+        return head, tail
+
     # Id counters (INCR).
     def next_id(self, entity: str) -> str:
         return self._k("ids", entity)
@@ -76,10 +83,15 @@ class Keys:
     def user_images(self, user_id: int) -> str:
         return self._k("user", user_id, "images")
 
-    # Listing pages change when this does (see blog/pagecache.py); never backed up.
+    # Visitors' pages change when this does (see blog/data/contentwatch.py); never backed up.
     @property
     def content_version(self) -> str:
         return self._k("cache", "version")
+
+    # When the content version last changed (Last-Modified); never backed up.
+    @property
+    def content_changed_at(self) -> str:
+        return self._k("cache", "changed-at")
 
     # Rate limits (expiring; never backed up).
     def rate(self, action: str, client: str, window: int) -> str:

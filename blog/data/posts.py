@@ -14,6 +14,7 @@ from slugify import slugify
 
 from ..rendering import MEDIA_ID, ImageSizes, excerpt, render_markdown
 from .comments import PostGone
+from .contentwatch import mark_changed
 from .images import ImageStore
 from .keys import Keys
 from .models import Page, Post
@@ -185,7 +186,7 @@ class PostStore:
             if data.tags:
                 pipe.sadd(keys.post_tags(post_id), *data.tags)
             pipe.zadd(keys.user_posts(author_id), {post_id: now})
-            pipe.incr(keys.content_version)
+            mark_changed(pipe, keys)
             if visible:
                 pipe.zadd(keys.published, {post_id: published_at})
                 for tag in data.tags:
@@ -261,7 +262,7 @@ class PostStore:
                 pipe.hdel(keys.slugs, *slugs)
             pipe.zrem(keys.published, post.id)
             pipe.zrem(keys.user_posts(post.author_id), post.id)
-            pipe.incr(keys.content_version)
+            mark_changed(pipe, keys)
             for tag in stored_tags:
                 pipe.zrem(keys.tag(tag), post.id)
             if removable:

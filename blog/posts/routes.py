@@ -5,7 +5,7 @@ import time
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from ..auth import login_required, require_owner
-from ..comments.forms import CommentForm
+from ..comments.forms import COMMENT_NOTICES, CommentForm
 from ..data import Post, PostGone, PostInput, get_data
 from ..pagecache import cached_for_visitors
 from . import bp
@@ -73,13 +73,19 @@ def load_post_by_slug(slug: str) -> tuple[Post, bool]:
 
 
 @bp.route("/posts/<slug>")
+@cached_for_visitors
 def show(slug: str):
-    post, comments = get_data().post_with_comments(post_id_for(slug))
+    post, comments = get_data().post_page(slug)
     post = ensure_readable(post)
     if post.slug != slug:
         return redirect(url_for("posts.show", slug=post.slug), 301)
     return render_template(
-        "posts/show.html", post=post, comments=comments, comment_form=CommentForm(), now=time.time()
+        "posts/show.html",
+        post=post,
+        comments=comments,
+        comment_form=CommentForm(),
+        notice=COMMENT_NOTICES.get(request.args.get("comment", "")),
+        now=time.time(),
     )
 
 
