@@ -173,6 +173,7 @@ class Scenario:
     seed: Callable[[DataLayer], dict]
     write: Callable[[DataLayer, dict], object]
     watches: bool = True  # reads before writing, so must WATCH
+    script: bool = False  # one Lua script instead (reads and writes at once, no retry)
 
 
 def seed_one(data):
@@ -203,14 +204,25 @@ def edit(data, ctx, **changes):
 
 
 SCENARIOS = [
-    Scenario("create", seed_one, lambda d, ctx: add(d, "Hello", ["redis", "python"])),
-    Scenario("create-draft", seed_one, lambda d, ctx: add(d, "Hello", ["secret"], status="draft")),
+    Scenario("create", seed_one, lambda d, ctx: add(d, "Hello", ["redis", "python"]), script=True),
+    Scenario(
+        "create-draft",
+        seed_one,
+        lambda d, ctx: add(d, "Hello", ["secret"], status="draft"),
+        script=True,
+    ),
     Scenario(
         "update-retag-rename",
         seed_two_with_comments,
         lambda d, ctx: edit(d, ctx, title="Gamma", tags=["shared", "fresh"]),
+        script=True,
     ),
-    Scenario("unpublish", seed_two_with_comments, lambda d, ctx: edit(d, ctx, status="draft")),
+    Scenario(
+        "unpublish",
+        seed_two_with_comments,
+        lambda d, ctx: edit(d, ctx, status="draft"),
+        script=True,
+    ),
     Scenario("delete", seed_two_with_comments, lambda d, ctx: d.posts.delete(ctx["post"])),
     Scenario(
         "comment-add",
@@ -321,7 +333,7 @@ def frozen_clock(monkeypatch):
     """The data layer's clock stands still, so a write is the same bytes every run (a
     timestamp's text length varies) and a budget of N bytes cuts at the same place."""
     clock = SimpleNamespace(time=lambda: 1_700_000_000.25)
-    for module in ("posts", "comments", "users"):
+    for module in ("posts", "comments", "users", "contentwatch"):
         monkeypatch.setattr(f"blog.data.{module}.time", clock)
 
 
@@ -434,7 +446,7 @@ WRITES = {
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
-def test_writes_are_one_watched_transaction(redis_url, redis_client, scenario):
+def test_writes_are_one_watched_transaction_or_one_script(redis_url, redis_client, scenario):
     h = Harness(redis_url, scenario)
     proxy, error = h.run(budget=None)
     assert error is None
@@ -443,7 +455,10 @@ def test_writes_are_one_watched_transaction(redis_url, redis_client, scenario):
     transactions = 0
     for cmd in commands:
         name = cmd[0].upper()
-        if name == "WATCH":
+        if name in ("EVALSHA", "EVAL"):  # a script runs atomically, like MULTI/EXEC
+            assert scenario.script and not in_multi, cmd
+            transactions += 1
+        elif name == "WATCH":
             assert not in_multi
             watched = True
         elif name == "MULTI":

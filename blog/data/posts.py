@@ -6,6 +6,7 @@ pipelined batch for the records, whatever the number of posts.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -36,6 +37,73 @@ SUMMARY_FIELDS = (
     "updated_at",
 )
 
+# Saves a post: KEYS = slugs, post, its tags, its slugs, posts:published, tags, the
+# author's posts, the content version and its time; ARGV[1] = JSON (see _save), ARGV[2],
+# ARGV[3] = head and tail of a tag's key (Keys.split). All reads come before the first
+# write, so a script that fails fails before writing. Returns the slug, or nil when an
+# edited post no longer exists.
+SAVE_SCRIPT = """
+local p = cjson.decode(ARGV[1])
+local id = p.id
+if p.existing and redis.call('EXISTS', KEYS[2]) == 0 then return nil end
+local function tag_key(name) return ARGV[2] .. name .. ARGV[3] end
+local function set_of(list)
+  local set = {}
+  for _, v in ipairs(list) do set[v] = true end
+  return set
+end
+-- the first of base, base-2, base-3... that is free or already this post's
+local slug = p.keep
+if slug == '' then
+  local reserved, n = set_of(p.reserved), 1
+  slug = p.base
+  while true do
+    if not reserved[slug] then
+      local owner = redis.call('HGET', KEYS[1], slug)
+      if not owner or owner == id then break end
+    end
+    n = n + 1
+    slug = p.base .. '-' .. n
+  end
+end
+local new_tags = set_of(p.tags)
+local leaving, removable = {}, {}
+for _, tag in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  if not p.visible or not new_tags[tag] then
+    table.insert(leaving, tag)
+    -- a tag whose only visible post is this one leaves the tag index
+    local key = tag_key(tag)
+    if redis.call('ZCARD', key) <= 1 and redis.call('ZSCORE', key, id) then
+      table.insert(removable, tag)
+    end
+  end
+end
+local f = p.fields
+local mapping = {'slug', slug}
+for name, value in pairs(f) do
+  table.insert(mapping, name)
+  table.insert(mapping, value)
+end
+redis.call('HSET', KEYS[2], unpack(mapping))
+redis.call('HSET', KEYS[1], slug, id)
+redis.call('SADD', KEYS[4], slug)
+redis.call('DEL', KEYS[3])
+if #p.tags > 0 then redis.call('SADD', KEYS[3], unpack(p.tags)) end
+redis.call('ZADD', KEYS[7], p.now, id)
+redis.call('INCR', KEYS[8])  -- contentwatch.mark_changed, inside the script
+redis.call('SET', KEYS[9], p.now)
+if p.visible then
+  redis.call('ZADD', KEYS[5], f.published_at, id)
+  for _, tag in ipairs(p.tags) do redis.call('ZADD', tag_key(tag), f.published_at, id) end
+  if #p.tags > 0 then redis.call('SADD', KEYS[6], unpack(p.tags)) end
+else
+  redis.call('ZREM', KEYS[5], id)
+end
+for _, tag in ipairs(leaving) do redis.call('ZREM', tag_key(tag), id) end
+if #removable > 0 then redis.call('SREM', KEYS[6], unpack(removable)) end
+return slug
+"""
+
 
 @dataclass(frozen=True)
 class PostInput:
@@ -53,6 +121,7 @@ class PostStore:
         self.r = r
         self.keys = keys
         self.images = images
+        self._save_script = r.register_script(SAVE_SCRIPT)
 
     # ---- reads ---------------------------------------------------------------
 
@@ -133,74 +202,68 @@ class PostStore:
     # ---- writes --------------------------------------------------------------
 
     def create(self, author_id: int, author: str, data: PostInput) -> Post:
+        """2 round trips: a new id, then the script."""
         post_id = self.r.incr(self.keys.next_id("post"))
-        self._save(post_id, author_id, author, data, existing=None)
-        return self.get(post_id)
+        fields = self._save(post_id, author_id, author, data, existing=None)
+        return Post.from_hash(fields, data.tags)
 
     def update(self, post: Post, data: PostInput) -> Post:
-        self._save(post.id, post.author_id, post.author, data, existing=post)
-        return self.get(post.id)
+        fields = self._save(post.id, post.author_id, post.author, data, existing=post)
+        return Post.from_hash(fields, data.tags, post.comment_count)
 
     def _save(
         self, post_id: int, author_id: int, author: str, data: PostInput, existing: Post | None
-    ) -> None:
+    ) -> dict[str, str]:
+        """Write a post and every index it is in, atomically and in 1 round trip (one
+        Lua script: concurrent writers never conflict, so nothing is retried; the script
+        is idempotent for a given id, so redis-py may resend it after a cut)."""
         keys = self.keys
         now = time.time()
-        base_slug = make_slug(data.title)
-        new_tags = set(data.tags)
-        visible = data.status != "draft"
         html = render_markdown(data.body, self._image_sizes(data.body))
-
-        def write(pipe: redis.client.Pipeline) -> None:
-            # Everything read here is WATCHed: a concurrent writer of any of these keys
-            # makes EXEC fail, and redis-py runs this function again.
-            if existing is not None and not pipe.exists(keys.post(post_id)):
-                raise PostGone(post_id)  # deleted meanwhile: an edit must not bring it back
-            old_tags = pipe.smembers(keys.post_tags(post_id))
-            _watch(pipe, [keys.tag(t) for t in old_tags | new_tags])
-            slug = self._free_slug(pipe, base_slug, post_id, existing)
-            leaving = old_tags - new_tags if visible else old_tags
-            removable = self._tags_left_empty(pipe, post_id, leaving)
-            published_at = _publish_time(data, existing, now)
-            pipe.multi()
-            pipe.hset(
+        fields = {
+            "id": post_id,
+            "title": data.title,
+            "body": data.body,
+            "html": html,
+            "excerpt": excerpt(html),
+            "author_id": author_id,
+            "author": author,
+            "status": data.status,
+            "published_at": _publish_time(data, existing, now),
+            "created_at": existing.created_at if existing else now,
+            "updated_at": now,
+        }
+        base = make_slug(data.title)
+        payload = {
+            "id": str(post_id),
+            "existing": existing is not None,
+            "base": base,
+            # the title changed only in ways the slug ignores: keep the slug
+            "keep": existing.slug if existing and make_slug(existing.title) == base else "",
+            "reserved": sorted(RESERVED_SLUGS),
+            # strings, not numbers: Lua would print floats with 14 digits
+            "fields": {name: str(value) for name, value in fields.items()},
+            "tags": data.tags,
+            "visible": data.status != "draft",
+            "now": str(now),
+        }
+        slug = self._save_script(
+            keys=[
+                keys.slugs,
                 keys.post(post_id),
-                mapping={
-                    "id": post_id,
-                    "slug": slug,
-                    "title": data.title,
-                    "body": data.body,
-                    "html": html,
-                    "excerpt": excerpt(html),
-                    "author_id": author_id,
-                    "author": author,
-                    "status": data.status,
-                    "published_at": published_at,
-                    "created_at": existing.created_at if existing else now,
-                    "updated_at": now,
-                },
-            )
-            pipe.hset(keys.slugs, slug, post_id)
-            pipe.sadd(keys.post_slugs(post_id), slug)
-            pipe.delete(keys.post_tags(post_id))
-            if data.tags:
-                pipe.sadd(keys.post_tags(post_id), *data.tags)
-            pipe.zadd(keys.user_posts(author_id), {post_id: now})
-            mark_changed(pipe, keys)
-            if visible:
-                pipe.zadd(keys.published, {post_id: published_at})
-                for tag in data.tags:
-                    pipe.zadd(keys.tag(tag), {post_id: published_at})
-                if data.tags:
-                    pipe.sadd(keys.tags, *data.tags)
-            else:
-                pipe.zrem(keys.published, post_id)
-            for tag in leaving:
-                pipe.zrem(keys.tag(tag), post_id)
-            if removable:
-                pipe.srem(keys.tags, *removable)
-
-        self.r.transaction(write, keys.slugs, keys.post(post_id), keys.post_tags(post_id))
+                keys.post_tags(post_id),
+                keys.post_slugs(post_id),
+                keys.published,
+                keys.tags,
+                keys.user_posts(author_id),
+                keys.content_version,
+                keys.content_changed_at,
+            ],
+            args=[json.dumps(payload), *keys.split(keys.tag)],
+        )
+        if slug is None:
+            raise PostGone(post_id)  # deleted meanwhile: an edit must not bring it back
+        return {**payload["fields"], "slug": slug}
 
     def _image_sizes(self, body: str) -> dict[str, ImageSizes]:
         """Sizes of the uploaded images a body shows, so pages can use their variants."""
@@ -213,19 +276,6 @@ class PostStore:
             )
             for image_id, r in records.items()
         }
-
-    def _free_slug(self, pipe, base: str, post_id: int, existing: Post | None) -> str:
-        """The first of base, base-2, base-3... that is free or already this post's."""
-        if existing and make_slug(existing.title) == base:
-            return existing.slug  # title changed only in ways the slug ignores
-        candidate, n = base, 1
-        while True:
-            if candidate not in RESERVED_SLUGS:
-                owner = pipe.hget(self.keys.slugs, candidate)
-                if owner is None or int(owner) == post_id:
-                    return candidate
-            n += 1
-            candidate = f"{base}-{n}"
 
     def _tags_left_empty(self, pipe, post_id: int, dropping: set[str]) -> list[str]:
         """Tags whose only visible post is this one, so they leave the tag index."""
