@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import http.cookiejar
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -44,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -84,6 +87,7 @@ GOALS = [
     ("create", "sqlite-create", 1.0),
 ]
 PASSWORD = secrets.token_urlsafe(16)
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 # The trivial route runs first and last: the ratio is to the mean of the two, and their
 # difference shows how much the machine drifted during the run.
 SCENARIOS = (
@@ -184,6 +188,22 @@ def warm_up(host: str, paths: list[str], rounds: int) -> None:
                 if response.status != 200:
                     raise RuntimeError(f"warm-up: {path} answered {response.status}")
                 response.read()
+
+
+def logged_in(host: str, login_path: str, form: dict, csrf_page: str | None) -> dict:
+    """Log the author in once (scrypt is slow on purpose: not part of any scenario); the
+    session cookie (and the form's CSRF token) for locust's Author users."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    if csrf_page:
+        page = opener.open(host + login_path, timeout=30).read().decode()
+        form = {**form, "csrf_token": CSRF.search(page).group(1)}
+    opener.open(host + login_path, urllib.parse.urlencode(form).encode(), timeout=60).read()
+    token = ""
+    if csrf_page:
+        token = CSRF.search(opener.open(host + csrf_page, timeout=30).read().decode()).group(1)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    return {"cookie": cookie, "token": token}
 
 
 # ---- one scenario --------------------------------------------------------------------
@@ -476,7 +496,6 @@ def main() -> int:
             "LOAD_COMMENTERS": str(args.commenters),
             "LOAD_COMMENT_RATE": str(args.comment_rate / args.commenters),
             "LOAD_SQLITE_DB": str(sqlite_db),
-            "LOAD_PASSWORD": PASSWORD,
             "LOAD_BODY": BODY,
         }
         gunicorn, host = start_gunicorn(args.workers, env, work / "gunicorn.log")
@@ -497,6 +516,14 @@ def main() -> int:
             ],
             rounds=10 * args.workers,
         )
+        author = logged_in(
+            host, "/login", {"username": "alice", "password": PASSWORD}, "/posts/new"
+        )
+        flaskr = logged_in(
+            host, "/sqlite/auth/login", {"username": "alice", "password": PASSWORD}, None
+        )
+        env["LOAD_BLOG_COOKIE"], env["LOAD_BLOG_TOKEN"] = author["cookie"], author["token"]
+        env["LOAD_SQLITE_COOKIE"] = flaskr["cookie"]
         results = []
         for scenario in scenarios:
             page = scenario.removesuffix("+c")

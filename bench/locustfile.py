@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import uuid
 
 from locust import FastHttpUser, constant, constant_throughput, task
@@ -31,8 +30,6 @@ MARKER = os.environ.get("LOAD_MARKER", "load-comment")
 COMMENT_RATE = float(os.environ.get("LOAD_COMMENT_RATE", "1"))
 COMMENTERS = int(os.environ.get("LOAD_COMMENTERS", "5"))
 
-CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
-PASSWORD = os.environ.get("LOAD_PASSWORD", "")
 BODY = os.environ.get("LOAD_BODY", "")
 
 
@@ -63,43 +60,35 @@ class Reader(FastHttpUser):
 
 
 class Author(FastHttpUser):
-    wait_time = constant(0)
+    """Logged in before the run (bench/load.py): its session cookie and CSRF token."""
 
-    def on_start(self) -> None:
-        self.token = ""
-        if PAGE == "sqlite-create":
-            form = {"username": "alice", "password": PASSWORD}
-            self.client.post("/sqlite/auth/login", data=form, name="login")
-            return
-        login = self.client.get("/login", name="login").text or ""
-        form = {"username": "alice", "password": PASSWORD, "csrf_token": token(login)}
-        self.client.post("/login", data=form, name="login")
-        self.token = token(self.client.get("/posts/new", name="login").text or "")
+    wait_time = constant(0)
 
     @task
     def create(self) -> None:
         title = f"Load post {uuid.uuid4().hex[:12]}"
         if PAGE == "sqlite-create":
-            path, form = "/sqlite/create", {"title": title, "body": BODY}
+            path, cookie = "/sqlite/create", os.environ["LOAD_SQLITE_COOKIE"]
+            form = {"title": title, "body": BODY}
         else:
-            path = "/posts/new"
+            path, cookie = "/posts/new", os.environ["LOAD_BLOG_COOKIE"]
             form = {
                 "title": title,
                 "body": BODY,
                 "tags": "redis, load",
                 "status": "published",
-                "csrf_token": self.token,
+                "csrf_token": os.environ["LOAD_BLOG_TOKEN"],
             }
         with self.client.post(
-            path, data=form, name=PAGE, allow_redirects=False, catch_response=True
+            path,
+            data=form,
+            headers={"Cookie": cookie},
+            name=PAGE,
+            allow_redirects=False,
+            catch_response=True,
         ) as response:
             if response.status_code != 302:
                 response.failure(f"status {response.status_code}, expected 302")
-
-
-def token(page: str) -> str:
-    found = CSRF.search(page)
-    return found.group(1) if found else ""
 
 
 class Commenter(FastHttpUser):
