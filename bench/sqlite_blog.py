@@ -168,15 +168,23 @@ def create_app(database: str, secret_key: str) -> Flask:
     app.config.from_mapping(SECRET_KEY=secret_key, DATABASE=database)
     app.jinja_loader = DictLoader(TEMPLATES)
     app.teardown_appcontext(close_db)
+    app.before_request(load_logged_in_user)
+    blog_routes(app)
+    auth_routes(app)
+    return app
 
-    @app.before_request
-    def load_logged_in_user() -> None:
-        user_id = session.get("user_id")
-        g.user = (
-            None
-            if user_id is None
-            else get_db().execute("SELECT * FROM user WHERE id = ?", (user_id,)).fetchone()
-        )
+
+def load_logged_in_user() -> None:
+    user_id = session.get("user_id")
+    g.user = (
+        None
+        if user_id is None
+        else get_db().execute("SELECT * FROM user WHERE id = ?", (user_id,)).fetchone()
+    )
+
+
+def blog_routes(app: Flask) -> None:
+    """The tutorial's blog blueprint: index (paginated here), a post page, create."""
 
     @app.route("/")
     def index():
@@ -220,6 +228,10 @@ def create_app(database: str, secret_key: str) -> Flask:
                 return redirect(url_for("index"))
         return render_template("create.html")
 
+
+def auth_routes(app: Flask) -> None:
+    """The tutorial's auth blueprint: log in and out (authors exist from the seed)."""
+
     @app.route("/auth/login", methods=("GET", "POST"))
     def login():
         if request.method == "POST":
@@ -240,8 +252,6 @@ def create_app(database: str, secret_key: str) -> Flask:
     def logout():
         session.clear()
         return redirect(url_for("index"))
-
-    return app
 
 
 def seed(database: Path, posts: int, body: str, username: str, password: str) -> None:

@@ -7,12 +7,14 @@ from urllib.parse import urlsplit
 
 import rq_dashboard
 from flask import Flask, abort, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf import CSRFProtect
 from rq_dashboard.web import setup_rq_connection
 
 URL_PREFIX = "/admin/jobs"
 
 
-def init_app(app: Flask, csrf) -> None:
+def init_app(app: Flask, csrf: CSRFProtect) -> None:
     app.config["RQ_DASHBOARD_REDIS_URL"] = app.config["REDIS_URL"]
     setup_rq_connection(app)
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=URL_PREFIX)
@@ -22,7 +24,7 @@ def init_app(app: Flask, csrf) -> None:
     app.before_request(guard_dashboard)
 
 
-def guard_dashboard():
+def guard_dashboard() -> ResponseReturnValue | None:
     if request.blueprint != "rq_dashboard":
         return None
     from flask import g

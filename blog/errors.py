@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -20,12 +21,12 @@ TITLES = {
 
 def wants_json() -> bool:
     """Upload endpoints are called by page scripts, which read JSON errors."""
-    return request.path.startswith("/uploads") or (
+    return request.path.startswith(url_for("uploads.upload")) or (
         request.accept_mimetypes.best == "application/json"
     )
 
 
-def render_error(error: HTTPException):
+def render_error(error: HTTPException) -> ResponseReturnValue:
     code = error.code or 500
     if code == 413:
         error.description = (
@@ -39,7 +40,7 @@ def render_error(error: HTTPException):
     ), code
 
 
-def csrf_error(error: CSRFError):
+def csrf_error(error: CSRFError) -> ResponseReturnValue:
     error.description = (
         "The form was sent without a valid security token (it may have expired, or the "
         "page was open in another session). Go back, reload the page and try again."
@@ -47,7 +48,7 @@ def csrf_error(error: CSRFError):
     return render_error(error)
 
 
-def internal_error(error: Exception):
+def internal_error(error: Exception) -> ResponseReturnValue:
     return render_error(
         InternalServerError(
             "The blog hit an unexpected error. It has been logged; please try again later."

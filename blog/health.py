@@ -5,7 +5,10 @@ document and a level: "ok", "warning" (someone should look, the site works) or "
 (the site does not work: the answer is 503). Adding a check (queue lengths, workers,
 the scheduler) is one more decorated function.
 
-    {"status": "ok", "redis": "ok", "backup": "ok", "last_good_backup_age_seconds": 3600}
+    {"status": "ok", "redis": "ok", "backup": "ok", "last_good_backup_age_seconds": 3600,
+     "version": "0.1.0"}
+
+`version` is the installed project's (pyproject.toml), so a monitor sees which release runs.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from .data import get_data
+from .version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,7 @@ def backup_check() -> tuple[str, dict]:
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> Response:
     body: dict = {}
     worst = "ok"
     for function in CHECKS:
@@ -70,6 +74,7 @@ def healthz():
         body.update(fields)
         worst = max(worst, level, key=LEVELS.index)
     body["status"] = worst
+    body["version"] = __version__
     response = jsonify(body)
     response.status_code = 503 if worst == "error" else 200
     response.headers["Cache-Control"] = "no-store"

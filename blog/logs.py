@@ -23,13 +23,16 @@ class JobIdFilter(logging.Filter):
         return True
 
 
+class _BlogHandler(logging.StreamHandler):
+    """The handler `configure` installs, recognisable so a second call adds none."""
+
+
 def configure(level: str = "INFO") -> None:
     """One stdout handler on the root logger; safe to call more than once."""
     root = logging.getLogger()
-    if any(getattr(h, "_blog", False) for h in root.handlers):
+    if any(isinstance(h, _BlogHandler) for h in root.handlers):
         return
-    handler = logging.StreamHandler(sys.stdout)
-    handler._blog = True
+    handler = _BlogHandler(sys.stdout)
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.addFilter(JobIdFilter())
     root.addHandler(handler)

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, Response, current_app, g, make_response, request, session
+from flask.typing import ResponseReturnValue
 from werkzeug.http import is_resource_modified
 
 from .data import ContentState, get_data
@@ -39,7 +40,7 @@ class _Entry:
     tag: str
     expires_at: float
     body: bytes
-    mimetype: str
+    mimetype: str | None
 
 
 class PageCache:
@@ -90,7 +91,7 @@ def _visitor_headers(response: Response, state: ContentState, etag: str) -> Resp
 
 def cached_for_visitors(view: Callable) -> Callable:
     @functools.wraps(view)
-    def wrapped(*args, **kwargs):
+    def wrapped(*args: object, **kwargs: object) -> ResponseReturnValue:
         cache: PageCache | None = current_app.extensions.get("page_cache")
         http = current_app.config["HTTP_CACHE_SECONDS"] > 0
         if not (cache or http) or not _for_visitors():

@@ -103,7 +103,7 @@ def _responsive(tag: str, images: Mapping[str, ImageSizes]) -> str:
     """Add dimensions (no layout shift) and a srcset of the variants to a media <img>."""
     src = _MEDIA_SRC.search(tag)
     sizes = images.get(src.group("id")) if src else None
-    if sizes is None:
+    if src is None or sizes is None:
         return tag
     base, ext = src.group("base"), src.group("ext")
     srcset = ", ".join(f"{base}{name}.{ext} {width}w" for name, width in sizes.variants)

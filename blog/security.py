@@ -44,7 +44,10 @@ def init_app(app: Flask) -> None:
         # Behind the router, X-Forwarded-For/Proto/Host say who the client really is:
         # the comment and login rate limits count the client, not the router.
         hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        # Flask's documented way to wrap its WSGI callable (mypy sees a method).
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
     media = urlsplit(app.config.get("MEDIA_URL") or "")
     media_origin = f" {media.scheme}://{media.netloc}" if media.netloc else ""
     page_csp = CSP.format(media=media_origin)

@@ -12,7 +12,9 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, Protocol
+
+from processing.archive.format import ReadableFile
 
 
 class MediaNotFound(KeyError):
@@ -22,7 +24,7 @@ class MediaNotFound(KeyError):
 class MediaStorage(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
     def get(self, key: str) -> bytes: ...
-    def open(self, key: str) -> BinaryIO: ...
+    def open(self, key: str) -> ReadableFile: ...
     def size(self, key: str) -> int: ...
     def delete(self, key: str) -> None: ...
     def public_url(self, key: str) -> str | None: ...
@@ -60,7 +62,7 @@ class LocalStorage:
         with self.open(key) as f:
             return f.read()
 
-    def open(self, key: str) -> BinaryIO:
+    def open(self, key: str) -> ReadableFile:
         try:
             return self._path(key).open("rb")
         except FileNotFoundError:
@@ -95,7 +97,7 @@ class S3Storage:
         prefix: str = "",
         endpoint_url: str | None = None,
         public_base_url: str | None = None,
-        client=None,
+        client: Any = None,  # a boto3 S3 client (boto3 ships no types)
     ) -> None:
         import boto3
 
@@ -116,7 +118,7 @@ class S3Storage:
         with self.open(key) as body:
             return body.read()
 
-    def open(self, key: str) -> BinaryIO:
+    def open(self, key: str) -> ReadableFile:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
         except self.client.exceptions.NoSuchKey:

@@ -19,15 +19,15 @@ def _counting(base: type) -> type:
     class Counting(base):
         counter = _Counter
 
-        def send_packed_command(self, command, check_health=True):
+        def send_packed_command(self, command: object, check_health: bool = True) -> None:
             _Counter.round_trips += 1
             return super().send_packed_command(command, check_health)
 
-        def send_command(self, *args, **kwargs):
+        def send_command(self, *args: object, **kwargs: object) -> None:
             _Counter.commands += 1
             return super().send_command(*args, **kwargs)
 
-        def pack_commands(self, commands):
+        def pack_commands(self, commands: list) -> list:
             _Counter.commands += len(commands)  # a pipeline, sent in one go
             return super().pack_commands(commands)
 

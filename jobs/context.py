@@ -7,7 +7,7 @@ from functools import cache
 
 from blog import config
 from blog.data import DataLayer, connect
-from blog.storage import storage_from_config
+from blog.storage import MediaStorage, storage_from_config
 
 
 @cache
@@ -20,5 +20,5 @@ def data_layer() -> DataLayer:
     return DataLayer(connect(s["REDIS_URL"]), s["KEY_PREFIX"])
 
 
-def media_storage():
+def media_storage() -> MediaStorage:
     return storage_from_config(settings())

@@ -90,7 +90,6 @@ def server_env(redis_url: str, media_root: Path, backup_root: Path) -> dict[str,
         S3_BUCKET="",
         MEDIA_URL="",
         BACKUP_BUCKET="",
-        PYTHONPATH=str(ROOT),
         PYTHONUNBUFFERED="1",
     )
     return env

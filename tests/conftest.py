@@ -81,9 +81,7 @@ def worker_env(redis_url, media_root) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("S3_", "AWS_", "MEDIA_", "KEY_PREFIX", "REDIS_"))
     }
-    env.update(
-        REDIS_URL=redis_url, MEDIA_ROOT=str(media_root), KEY_PREFIX="blog:", PYTHONPATH=str(ROOT)
-    )
+    env.update(REDIS_URL=redis_url, MEDIA_ROOT=str(media_root), KEY_PREFIX="blog:")
     return env
 
 

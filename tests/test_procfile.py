@@ -206,12 +206,15 @@ def test_procfile_processes_run_the_whole_flow(
         backups = author.get(f"{base}/admin/backups").text
         assert author.post(f"{base}/admin/backups", data={"csrf_token": token(backups)}).ok
         s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+
+        def stored() -> list[str]:
+            listing = s3.list_objects_v2(Bucket=s3_bucket, Prefix="backups/")
+            return [o["Key"] for o in listing.get("Contents", []) if o["Key"].endswith(".tar.gz")]
+
+        # The run's temporary object under backups/incomplete/ lives until the final
+        # copy is made: wait for the final one, and check the temporary one went away.
         backup = wait_for(
-            lambda: [
-                o["Key"]
-                for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix="backups/").get("Contents", [])
-                if o["Key"].endswith(".tar.gz")
-            ],
+            lambda: [key for key in stored() if "/incomplete/" not in key],
             60,
             "the backup object",
         )
@@ -221,6 +224,7 @@ def test_procfile_processes_run_the_whole_flow(
             30,
             "the backup to be recorded",
         )
+        assert stored() == backup
     finally:
         os.killpg(honcho.pid, signal.SIGTERM)  # what the platform does on a restart
         honcho.wait(timeout=60)

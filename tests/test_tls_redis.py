@@ -105,7 +105,7 @@ def test_self_signed_tls_redis_needs_the_switch(tls_redis, media_root, monkeypat
 
 
 def test_rq_worker_connects_through_rq_settings(tls_redis):
-    env = {**os.environ, "REDIS_URL": tls_redis, "REDIS_TLS_INSECURE": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "REDIS_URL": tls_redis, "REDIS_TLS_INSECURE": "1"}
     result = subprocess.run(
         [RQ, "worker", "-c", "jobs.rq_settings", "--burst", "images"],
         cwd=ROOT,

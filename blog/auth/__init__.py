@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 
 from flask import Blueprint, Flask, abort, g, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 bp = Blueprint("auth", __name__)
 
@@ -25,7 +26,7 @@ def load_logged_in_user() -> None:
 
 def login_required(view: Callable) -> Callable:
     @functools.wraps(view)
-    def wrapped(*args, **kwargs):
+    def wrapped(*args: object, **kwargs: object) -> ResponseReturnValue:
         if g.user is None:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)

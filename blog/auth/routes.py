@@ -3,6 +3,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from ..data import get_data
 from . import bp, login_required
@@ -37,7 +38,7 @@ def login_limits(username: str) -> list[tuple[str, str, int]]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         data = get_data()
@@ -60,7 +61,7 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 @login_required
-def logout():
+def logout() -> ResponseReturnValue:
     session.clear()
     flash("You are logged out.")
     return redirect(url_for("posts.index"))

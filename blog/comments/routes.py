@@ -3,6 +3,7 @@ from __future__ import annotations
 import time
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from .. import csrf
 from ..auth import login_required, require_owner
@@ -19,7 +20,7 @@ from .forms import CommentForm
 # so a visitor's post page carries no token and is the same for everyone (the cache
 # serves it); a request with an author's session still needs the author's token.
 @csrf.exempt
-def create(slug: str):
+def create(slug: str) -> ResponseReturnValue:
     if from_other_origin():
         abort(403, "Comments must be sent from the post's own page on this site.")
     data = get_data()
@@ -49,7 +50,7 @@ def create(slug: str):
     return thanked(post.slug, "waiting" if moderated else "thanks")
 
 
-def thanked(slug: str, notice: str):
+def thanked(slug: str, notice: str) -> ResponseReturnValue:
     """Back to the post, saying thanks in the URL: no session, so no cookie, and the page
     stays one that every visitor who commented shares (and the cache serves)."""
     return redirect(url_for("posts.show", slug=slug, comment=notice) + "#comments")
@@ -59,7 +60,7 @@ def owned_comment(comment_id: int) -> tuple[Comment, int]:
     data = get_data()
     comment = data.comments.get(comment_id)
     post = data.posts.get(comment.post_id) if comment else None
-    if post is None:
+    if comment is None or post is None:
         abort(404)
     require_owner(post.author_id)
     return comment, post.author_id
@@ -67,7 +68,7 @@ def owned_comment(comment_id: int) -> tuple[Comment, int]:
 
 @bp.route("/comments/<int:comment_id>/delete", methods=["POST"])
 @login_required
-def delete(comment_id: int):
+def delete(comment_id: int) -> ResponseReturnValue:
     comment, author_id = owned_comment(comment_id)
     if ConfirmForm().validate_on_submit():
         get_data().comments.delete(comment, author_id)
@@ -77,7 +78,7 @@ def delete(comment_id: int):
 
 @bp.route("/comments/<int:comment_id>/approve", methods=["POST"])
 @login_required
-def approve(comment_id: int):
+def approve(comment_id: int) -> ResponseReturnValue:
     comment, author_id = owned_comment(comment_id)
     if ConfirmForm().validate_on_submit():
         try:
@@ -90,6 +91,6 @@ def approve(comment_id: int):
 
 @bp.route("/moderation")
 @login_required
-def moderation():
+def moderation() -> ResponseReturnValue:
     pending = get_data().comments.pending_for_author(g.user["id"])
     return render_template("comments/moderation.html", comments=pending, form=ConfirmForm())

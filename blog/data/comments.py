@@ -67,10 +67,10 @@ class CommentStore:
                 },
             )
             if moderated:
-                pipe.zadd(keys.post_pending(post_id), {comment_id: now})
-                pipe.zadd(keys.author_pending(author_id), {comment_id: now})
+                pipe.zadd(keys.post_pending(post_id), {str(comment_id): now})
+                pipe.zadd(keys.author_pending(author_id), {str(comment_id): now})
             else:
-                pipe.zadd(keys.post_comments(post_id), {comment_id: now})
+                pipe.zadd(keys.post_comments(post_id), {str(comment_id): now})
                 mark_changed(pipe, keys)
 
         self.r.transaction(write, keys.post(post_id))
@@ -88,7 +88,7 @@ class CommentStore:
             pipe.hset(keys.comment(comment.id), "status", "approved")
             pipe.zrem(keys.post_pending(comment.post_id), comment.id)
             pipe.zrem(keys.author_pending(author_id), comment.id)
-            pipe.zadd(keys.post_comments(comment.post_id), {comment.id: comment.created_at})
+            pipe.zadd(keys.post_comments(comment.post_id), {str(comment.id): comment.created_at})
             mark_changed(pipe, keys)
 
         self.r.transaction(write, keys.post(comment.post_id), keys.comment(comment.id))

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 
 import redis
+from redis.connection import ConnectionInterface
 
 from .keys import Keys
 
@@ -80,7 +81,7 @@ class ContentWatch:
         self.r = r
         self.keys = keys
         self._lock = threading.Lock()
-        self._connection: redis.connection.AbstractConnection | None = None
+        self._connection: ConnectionInterface | None = None
         self._pid = 0
         self._state: ContentState | None = None
 
@@ -101,7 +102,10 @@ class ContentWatch:
             self._connection, self._state, self._pid = None, None, os.getpid()
         if self._connection is not None:
             return
-        connection = self.r.connection_pool.make_connection()
+        pool = self.r.connection_pool
+        # RESP2 on this one connection (redis-py 8 speaks RESP3 by default): invalidations
+        # then arrive as plain pub/sub messages on the channel below.
+        connection = pool.connection_class(**{**pool.connection_kwargs, "protocol": 2})
         connection.connect()
         connection.send_command("CLIENT", "ID")
         client_id = connection.read_response()
@@ -118,6 +122,8 @@ class ContentWatch:
     def _drain(self) -> bool:
         """Read the invalidations waiting on the socket; False if any (or it broke)."""
         connection = self._connection
+        if connection is None:
+            return False
         unchanged = True
         try:
             while connection.can_read(timeout=0):

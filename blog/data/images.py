@@ -7,8 +7,10 @@ import json
 import secrets
 import time
 from dataclasses import asdict
+from typing import cast
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from .keys import Keys
 from .models import ImageRecord, ImageVariant
@@ -23,7 +25,8 @@ class ImageStore:
         self, owner_id: int, fmt: str, ext: str, mime_type: str, size: int, original_name: str
     ) -> ImageRecord:
         image_id = secrets.token_urlsafe(12)  # unguessable: processing images stay private
-        record = {
+        now = time.time()
+        record: dict[FieldT, EncodableT] = {
             "id": image_id,
             "owner_id": owner_id,
             "status": "processing",
@@ -32,16 +35,16 @@ class ImageStore:
             "mime_type": mime_type,
             "bytes": size,
             "original_name": original_name[:200],
-            "created_at": time.time(),
+            "created_at": now,
         }
         with self.r.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.image(image_id), mapping=record)
-            pipe.zadd(self.keys.user_images(owner_id), {image_id: record["created_at"]})
+            pipe.zadd(self.keys.user_images(owner_id), {image_id: now})
             pipe.execute()
-        return ImageRecord.from_hash({k: str(v) for k, v in record.items()})
+        return ImageRecord.from_hash({str(k): str(v) for k, v in record.items()})
 
     def get(self, image_id: str) -> ImageRecord | None:
-        h = self.r.hgetall(self.keys.image(image_id))
+        h = cast("dict[str, str]", self.r.hgetall(self.keys.image(image_id)))
         return ImageRecord.from_hash(h) if h else None
 
     def get_many(self, image_ids: list[str]) -> dict[str, ImageRecord]:

@@ -5,6 +5,8 @@ docs/data-model.md lists every key, its type and who writes it; keep the two in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class Keys:
     """Builds every key the app uses, under one configurable prefix (default `blog:`)."""
@@ -16,7 +18,7 @@ class Keys:
         return self.prefix + ":".join(str(p) for p in parts)
 
     @staticmethod
-    def split(builder, hole: str = "\0") -> tuple[str, str]:
+    def split(builder: Callable[..., str], hole: str = "\0") -> tuple[str, str]:
         """(head, tail) of a per-id key, so a Lua script builds `head .. id .. tail`
         for ids it only learns inside Redis, and still only this class spells keys."""
         head, tail = builder(hole).split(hole)

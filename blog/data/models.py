@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -41,9 +42,7 @@ class Post:
     comment_count: int = 0
 
     @classmethod
-    def from_hash(
-        cls, h: dict[str, str], tags: set[str] | list[str] = (), comments: int = 0
-    ) -> Post:
+    def from_hash(cls, h: dict[str, str], tags: Iterable[str] = (), comments: int = 0) -> Post:
         return cls(
             id=int(h["id"]),
             slug=h["slug"],

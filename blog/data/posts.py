@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 from slugify import slugify
@@ -128,8 +129,11 @@ class PostStore:
     def page(self, number: int, per_page: int, tag: str | None = None) -> Page:
         """Visible posts, newest first; 2 round trips."""
         index = self.keys.tag(tag) if tag else self.keys.published
-        ids = self.r.zrevrangebyscore(
-            index, time.time(), "-inf", start=(number - 1) * per_page, num=per_page + 1
+        ids = cast(
+            "list[str]",
+            self.r.zrevrangebyscore(
+                index, time.time(), "-inf", start=(number - 1) * per_page, num=per_page + 1
+            ),
         )
         posts = self._load_many([int(i) for i in ids[:per_page]], full=False)
         return Page(items=posts, number=number, has_next=len(ids) > per_page)
@@ -137,27 +141,22 @@ class PostStore:
     def newest(self, count: int, tag: str | None = None) -> list[Post]:
         """Full posts (with HTML) for feeds; 2 round trips."""
         index = self.keys.tag(tag) if tag else self.keys.published
-        ids = self.r.zrevrangebyscore(index, time.time(), "-inf", start=0, num=count)
+        ids = cast(
+            "list[str]", self.r.zrevrangebyscore(index, time.time(), "-inf", start=0, num=count)
+        )
         return self._load_many([int(i) for i in ids])
 
     def all_visible(self) -> list[tuple[str, float]]:
         """(slug, updated_at) of every visible post, for the sitemap; 2 round trips."""
-        ids = self.r.zrevrangebyscore(self.keys.published, time.time(), "-inf")
+        ids = cast("list[str]", self.r.zrevrangebyscore(self.keys.published, time.time(), "-inf"))
         pipe = self.r.pipeline(transaction=False)
         for post_id in ids:
             pipe.hmget(self.keys.post(int(post_id)), "slug", "updated_at")
         return [(slug, float(updated)) for slug, updated in pipe.execute() if slug]
 
-    def next_publish_time(self) -> float | None:
-        """When the next scheduled post appears (listings change then without a write)."""
-        due = self.r.zrangebyscore(
-            self.keys.published, f"({time.time()}", "+inf", start=0, num=1, withscores=True
-        )
-        return due[0][1] if due else None
-
     def by_author(self, author_id: int) -> list[Post]:
         """All of an author's posts, drafts included, most recently edited first."""
-        ids = self.r.zrevrange(self.keys.user_posts(author_id), 0, -1)
+        ids = cast("list[str]", self.r.zrevrange(self.keys.user_posts(author_id), 0, -1))
         return self._load_many([int(i) for i in ids], full=False)
 
     def get(self, post_id: int) -> Post | None:
@@ -170,7 +169,7 @@ class PostStore:
 
     def tag_counts(self) -> list[tuple[str, int]]:
         """Tags with their number of visible posts, most used first; 2 round trips."""
-        names = sorted(self.r.smembers(self.keys.tags))
+        names = sorted(cast("set[str]", self.r.smembers(self.keys.tags)))
         pipe = self.r.pipeline(transaction=False)
         now = time.time()
         for name in names:
@@ -220,7 +219,7 @@ class PostStore:
         keys = self.keys
         now = time.time()
         html = render_markdown(data.body, self._image_sizes(data.body))
-        fields = {
+        fields: dict[str, object] = {
             "id": post_id,
             "title": data.title,
             "body": data.body,
@@ -234,6 +233,8 @@ class PostStore:
             "updated_at": now,
         }
         base = make_slug(data.title)
+        # strings, not numbers: Lua would print floats with 14 digits
+        strings = {name: str(value) for name, value in fields.items()}
         payload = {
             "id": str(post_id),
             "existing": existing is not None,
@@ -241,8 +242,7 @@ class PostStore:
             # the title changed only in ways the slug ignores: keep the slug
             "keep": existing.slug if existing and make_slug(existing.title) == base else "",
             "reserved": sorted(RESERVED_SLUGS),
-            # strings, not numbers: Lua would print floats with 14 digits
-            "fields": {name: str(value) for name, value in fields.items()},
+            "fields": strings,
             "tags": data.tags,
             "visible": data.status != "draft",
             "now": str(now),
@@ -263,7 +263,7 @@ class PostStore:
         )
         if slug is None:
             raise PostGone(post_id)  # deleted meanwhile: an edit must not bring it back
-        return {**payload["fields"], "slug": slug}
+        return {**strings, "slug": str(slug)}
 
     def _image_sizes(self, body: str) -> dict[str, ImageSizes]:
         """Sizes of the uploaded images a body shows, so pages can use their variants."""
@@ -277,7 +277,9 @@ class PostStore:
             for image_id, r in records.items()
         }
 
-    def _tags_left_empty(self, pipe, post_id: int, dropping: set[str]) -> list[str]:
+    def _tags_left_empty(
+        self, pipe: redis.client.Pipeline, post_id: int, dropping: set[str]
+    ) -> list[str]:
         """Tags whose only visible post is this one, so they leave the tag index."""
         empty = []
         for tag in dropping:
@@ -290,7 +292,7 @@ class PostStore:
         keys = self.keys
 
         def write(pipe: redis.client.Pipeline) -> None:
-            stored_tags = pipe.smembers(keys.post_tags(post.id))
+            stored_tags = cast("set[str]", pipe.smembers(keys.post_tags(post.id)))
             _watch(pipe, [keys.tag(t) for t in stored_tags])
             comment_ids = pipe.zrange(keys.post_comments(post.id), 0, -1)
             pending_ids = pipe.zrange(keys.post_pending(post.id), 0, -1)
@@ -343,7 +345,9 @@ def _publish_time(data: PostInput, existing: Post | None, now: float) -> float:
     if data.status == "draft":
         return 0.0
     if data.status == "scheduled":
-        return float(data.publish_at)
+        if data.publish_at is None:  # the form requires it; a caller that skips the form
+            raise ValueError("a scheduled post needs publish_at")
+        return data.publish_at
     if existing and existing.status == "published" and existing.published_at:
         return existing.published_at  # editing a published post keeps its date
     return now

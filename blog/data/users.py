@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import redis
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -28,7 +29,7 @@ class UserStore:
         return self.get(int(user_id)) if user_id else None
 
     def get(self, user_id: int) -> User | None:
-        h = self.r.hgetall(self.keys.user(user_id))
+        h = cast("dict[str, str]", self.r.hgetall(self.keys.user(user_id)))
         return User.from_hash(h) if h else None
 
     def create(self, username: str, password: str) -> User:

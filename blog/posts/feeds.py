@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from flask import abort, make_response, render_template
+from flask import Response, abort, make_response, render_template
 
 from ..data import get_data
 from ..pagecache import cached_for_visitors
@@ -14,13 +14,13 @@ from . import bp
 FEED_SIZE = 20
 
 
-def xml_response(template: str, **context):
+def xml_response(template: str, **context: object) -> Response:
     response = make_response(render_template(template, **context))
     response.mimetype = "application/atom+xml" if template.endswith(".atom") else "application/xml"
     return response
 
 
-def _feed(tag: str | None):
+def _feed(tag: str | None) -> Response:
     posts = get_data().posts.newest(FEED_SIZE, tag=tag)
     if tag and not posts:
         abort(404)
@@ -32,19 +32,19 @@ def _feed(tag: str | None):
 
 @bp.route("/feed.atom")
 @cached_for_visitors
-def feed():
+def feed() -> Response:
     return _feed(None)
 
 
 @bp.route("/tags/<tag>/feed.atom")
 @cached_for_visitors
-def tag_feed(tag: str):
+def tag_feed(tag: str) -> Response:
     return _feed(tag)
 
 
 @bp.route("/sitemap.xml")
 @cached_for_visitors
-def sitemap():
+def sitemap() -> Response:
     entries = [
         (slug, datetime.fromtimestamp(updated, UTC))
         for slug, updated in get_data().posts.all_visible()

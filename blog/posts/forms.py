@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from ..data import Post
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 40
@@ -66,7 +69,7 @@ class PostForm(FlaskForm):
         "Publish at (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
     )
 
-    def validate(self, extra_validators=None) -> bool:
+    def validate(self, extra_validators: Mapping[str, Sequence] | None = None) -> bool:
         # Not a validate_publish_at(): Optional() stops the chain on an empty field, so an
         # inline validator never saw a scheduled post without a date (then a 500).
         valid = super().validate(extra_validators)
@@ -84,7 +87,7 @@ class PostForm(FlaskForm):
             return None
         return self.publish_at.data.replace(tzinfo=UTC).timestamp()
 
-    def fill_from(self, post) -> None:
+    def fill_from(self, post: Post) -> None:
         self.title.data = post.title
         self.body.data = post.body
         self.tags.data = ", ".join(post.tags)

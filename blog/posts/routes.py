@@ -3,6 +3,7 @@ from __future__ import annotations
 import time
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from ..auth import login_required, require_owner
 from ..comments.forms import COMMENT_NOTICES, CommentForm
@@ -29,7 +30,7 @@ def per_page() -> int:
 
 @bp.route("/")
 @cached_for_visitors
-def index():
+def index() -> ResponseReturnValue:
     page = get_data().posts.page(page_number(), per_page())
     if not page.items and page.number > 1:
         abort(404)
@@ -38,13 +39,13 @@ def index():
 
 @bp.route("/tags")
 @cached_for_visitors
-def tags():
+def tags() -> ResponseReturnValue:
     return render_template("posts/tags.html", tags=get_data().posts.tag_counts())
 
 
 @bp.route("/tags/<tag>")
 @cached_for_visitors
-def tag(tag: str):
+def tag(tag: str) -> ResponseReturnValue:
     page = get_data().posts.page(page_number(), per_page(), tag=tag)
     if not page.items:
         abort(404)
@@ -74,7 +75,7 @@ def load_post_by_slug(slug: str) -> tuple[Post, bool]:
 
 @bp.route("/posts/<slug>")
 @cached_for_visitors
-def show(slug: str):
+def show(slug: str) -> ResponseReturnValue:
     post, comments = get_data().post_page(slug)
     post = ensure_readable(post)
     if post.slug != slug:
@@ -91,7 +92,7 @@ def show(slug: str):
 
 @bp.route("/dashboard")
 @login_required
-def dashboard():
+def dashboard() -> ResponseReturnValue:
     posts = get_data().posts.by_author(g.user["id"])
     return render_template("posts/dashboard.html", posts=posts, now=time.time())
 
@@ -108,7 +109,7 @@ def post_input(form: PostForm) -> PostInput:
 
 @bp.route("/posts/new", methods=["GET", "POST"])
 @login_required
-def create():
+def create() -> ResponseReturnValue:
     form = PostForm()
     if form.validate_on_submit():
         post = get_data().posts.create(g.user["id"], g.user["username"], post_input(form))
@@ -125,7 +126,7 @@ def owned_post(slug: str) -> Post:
 
 @bp.route("/posts/<slug>/edit", methods=["GET", "POST"])
 @login_required
-def edit(slug: str):
+def edit(slug: str) -> ResponseReturnValue:
     post = owned_post(slug)
     form = PostForm()
     if form.validate_on_submit():
@@ -142,7 +143,7 @@ def edit(slug: str):
 
 @bp.route("/posts/<slug>/delete", methods=["GET", "POST"])
 @login_required
-def delete(slug: str):
+def delete(slug: str) -> ResponseReturnValue:
     post = owned_post(slug)
     form = ConfirmForm()
     if form.validate_on_submit():

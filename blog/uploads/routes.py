@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 from flask import (
     Response,
@@ -13,7 +14,9 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 
+from processing.archive.format import ReadableFile
 from processing.images import (
     EXTENSIONS,
     MIME_BY_EXTENSION,
@@ -25,7 +28,7 @@ from processing.images import (
 from ..auth import login_required
 from ..data import ImageRecord, get_data
 from ..queues import enqueue_image_cleaning
-from ..storage import MediaNotFound
+from ..storage import MediaNotFound, MediaStorage
 from . import bp
 
 log = logging.getLogger(__name__)
@@ -34,11 +37,11 @@ log = logging.getLogger(__name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-def storage():
+def storage() -> MediaStorage:
     return current_app.extensions["media_storage"]
 
 
-def json_error(status: int, message: str):
+def json_error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": message}), status
 
 
@@ -47,7 +50,7 @@ def media_url(record: ImageRecord, variant: str = "original") -> str:
 
 
 def describe(record: ImageRecord) -> dict:
-    body = {
+    body: dict[str, object] = {
         "id": record.id,
         "status": record.status,
         "url": media_url(record),
@@ -76,7 +79,7 @@ def describe(record: ImageRecord) -> dict:
 
 @bp.route("/uploads", methods=["POST"])
 @login_required
-def upload():
+def upload() -> ResponseReturnValue:
     upload = request.files.get("image")
     if upload is None or not upload.filename:
         return json_error(400, "Choose an image file to upload.")
@@ -106,7 +109,7 @@ def upload():
 
 @bp.route("/uploads/<image_id>/status")
 @login_required
-def status(image_id: str):
+def status(image_id: str) -> ResponseReturnValue:
     record = get_data().images.get(image_id)
     if record is None or record.owner_id != g.user["id"]:
         return json_error(404, "No such upload.")  # another author's upload does not exist
@@ -114,7 +117,7 @@ def status(image_id: str):
 
 
 @bp.route("/media/<image_id>/<filename>")
-def media(image_id: str, filename: str):
+def media(image_id: str, filename: str) -> ResponseReturnValue:
     record = get_data().images.get(image_id)
     variant, _, ext = filename.partition(".")
     if (
@@ -140,7 +143,7 @@ def media(image_id: str, filename: str):
     return response
 
 
-def _stream_file(body, size: int = 256 * 1024):
+def _stream_file(body: ReadableFile, size: int = 256 * 1024) -> Iterator[bytes]:
     with body:
         while chunk := body.read(size):
             yield chunk

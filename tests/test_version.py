@@ -1,0 +1,16 @@
+"""The project installs itself (`make install` runs `pip install -e .`): its version comes
+from the installed metadata and /healthz reports it."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib.metadata import version
+
+from tests.conftest import ROOT
+
+
+def test_healthz_reports_the_installed_version(client):
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        declared = tomllib.load(f)["project"]["version"]
+    assert version("redis-blog") == declared
+    assert client.get("/healthz").get_json()["version"] == declared
