@@ -56,8 +56,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         uploads,
     )
 
+    pagecache.init_app(app)  # before security: its ProxyFix must wrap the cache's middleware
     security.init_app(app)
-    pagecache.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
     app.register_blueprint(auth.bp)

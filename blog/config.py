@@ -73,6 +73,8 @@ def from_environment() -> dict:
         "POSTS_PER_PAGE": _env_int("POSTS_PER_PAGE", 10, 1, 100),
         # Seconds a web process may reuse a rendered listing page for visitors (0: off).
         "PAGE_CACHE_SECONDS": _env_int("PAGE_CACHE_SECONDS", 5, 0, 3600),
+        # Memory each web process may spend on those pages (least recently used go first).
+        "PAGE_CACHE_MB": _env_int("PAGE_CACHE_MB", 32, 1, 4096),
         # Visitors' pages over HTTP (ETag, 304): how long a CDN may keep one (s-maxage;
         # 0: no validators, no shared caching) and serve it stale while it revalidates.
         "HTTP_CACHE_SECONDS": _env_int("HTTP_CACHE_SECONDS", 10, 0, 86400),

@@ -4,8 +4,9 @@ Home, tag and post pages, `/tags`, the feeds and the sitemap look the same to ev
 anonymous visitor, and most traffic is anonymous. Every write that changes them bumps
 the content version in its transaction, and each web process learns of it from Redis
 without asking (blog/data/contentwatch.py), so a cached page costs no Redis round trip
-and is never shown after a write that changed it. Entries also expire after
-PAGE_CACHE_SECONDS.
+and is never shown after a write that changed it. A hit is answered by a WSGI middleware
+before Flask runs (ServeFromCache), with the headers the app gave the page. Entries also
+expire after PAGE_CACHE_SECONDS.
 
 The same state gives HTTP validators: `ETag` and `Last-Modified` on visitors' pages, a
 `304 Not Modified` without rendering, and `Cache-Control` that lets a CDN keep a page
@@ -20,33 +21,43 @@ import functools
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import redis
 from flask import Flask, Response, current_app, g, make_response, request, session
 from flask.typing import ResponseReturnValue
-from werkzeug.http import is_resource_modified
+from werkzeug.http import is_resource_modified, parse_cookie, parse_date, unquote_etag
 
 from .data import ContentState, get_data
 
-MAX_ENTRIES = 512
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 PRIVATE = "private, no-store"
+MARK = "blog.page_cache"  # environ key: (cache key, content tag) of a shareable answer
 
 
 @dataclass(frozen=True)
 class _Entry:
     tag: str
     expires_at: float
+    headers: list[tuple[str, str]]  # as the app answered: security headers, validators
     body: bytes
-    mimetype: str | None
 
 
 class PageCache:
-    def __init__(self, seconds: float, max_entries: int = MAX_ENTRIES) -> None:
+    """Least recently used pages, at most `max_bytes` of bodies (a post page can be a
+    200,000-character post with its comments, a home page a few kilobytes)."""
+
+    def __init__(self, seconds: float, max_bytes: int) -> None:
         self.seconds = seconds
-        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.size = 0
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
     def get(self, key: str, tag: str) -> _Entry | None:
@@ -56,12 +67,94 @@ class PageCache:
         self._entries.move_to_end(key)
         return entry
 
-    def put(self, key: str, tag: str, response: Response) -> None:
-        expires_at = time.monotonic() + self.seconds
-        self._entries[key] = _Entry(tag, expires_at, response.get_data(), response.mimetype)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+    def put(self, key: str, tag: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        if len(body) > self.max_bytes:
+            return
+        self._drop(key)
+        self._entries[key] = _Entry(tag, time.monotonic() + self.seconds, headers, body)
+        self.size += len(body)
+        while self.size > self.max_bytes:
+            self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: str) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self.size -= len(entry.body)
+
+
+def cache_key(environ: WSGIEnvironment) -> str:
+    """Host, path and query: absolute links in feeds and the sitemap come from the host."""
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    return f"{environ.get('HTTP_HOST', '')}{path}?{environ.get('QUERY_STRING', '')}"
+
+
+class ServeFromCache:
+    """WSGI middleware: a visitor's cached page is answered before Flask runs at all (no
+    request context, session, hooks or view), with the headers the app gave it then.
+
+    Only for GET/HEAD without a session cookie (authors and anyone with a flash message
+    carry one). Pages get in through `cached_for_visitors`, which marks the request;
+    this stores the finished response (after every after_request hook) on its way out.
+    """
+
+    def __init__(self, app: Flask, wsgi_app: WSGIApplication, cache: PageCache) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.cache = cache
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self._anonymous_read(environ):
+            entry = self._entry(environ)
+            if entry is not None:
+                return _answer(entry, environ, start_response)
+        captured: list = []
+
+        def capture(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            captured[:] = [status, headers]
+            return start_response(status, headers, exc_info)
+
+        body = self.wsgi_app(environ, capture)
+        mark = environ.get(MARK)
+        if mark is None or not captured or not captured[0].startswith("200"):
+            return body
+        headers = captured[1]
+        if any(name.lower() == "set-cookie" for name, _ in headers):
+            return body  # belongs to one client
+        chunks = b"".join(body)
+        if hasattr(body, "close"):
+            body.close()
+        if environ.get("REQUEST_METHOD") == "GET":
+            self.cache.put(mark[0], mark[1], list(headers), chunks)
+        return [chunks]
+
+    def _anonymous_read(self, environ: WSGIEnvironment) -> bool:
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return False
+        cookie = self.app.config["SESSION_COOKIE_NAME"]
+        return cookie not in parse_cookie(environ)
+
+    def _entry(self, environ: WSGIEnvironment) -> _Entry | None:
+        try:
+            state = self.app.extensions["blog_data"].content_state()
+        except redis.RedisError:
+            return None  # let the app answer (and say that Redis is down)
+        return self.cache.get(cache_key(environ), state.tag)
+
+
+def _answer(entry: _Entry, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+    headers = dict(entry.headers)
+    etag = headers.get("ETag")
+    modified = parse_date(headers.get("Last-Modified"))
+    if etag and not is_resource_modified(
+        environ, etag=unquote_etag(etag)[0], last_modified=modified
+    ):
+        kept = [(k, v) for k, v in entry.headers if k not in ("Content-Length", "Content-Type")]
+        start_response("304 NOT MODIFIED", kept)
+        return []
+    start_response("200 OK", entry.headers)
+    return [] if environ.get("REQUEST_METHOD") == "HEAD" else [entry.body]
 
 
 def _for_visitors() -> bool:
@@ -102,17 +195,11 @@ def cached_for_visitors(view: Callable) -> Callable:
             request.environ, etag=etag, last_modified=_last_modified(state)
         ):
             return _visitor_headers(Response(status=304), state, etag)
-        # The host is part of the key: absolute links in feeds and the sitemap come from it.
-        key = request.host + request.full_path
-        entry = cache.get(key, state.tag) if cache else None
-        if entry is not None:
-            response = Response(entry.body, mimetype=entry.mimetype)
-        else:
-            response = make_response(view(*args, **kwargs))
-            if response.status_code != 200 or session.modified:
-                return response  # an error, or a page that started a session: not shared
-            if cache:
-                cache.put(key, state.tag, response)
+        response = make_response(view(*args, **kwargs))
+        if response.status_code != 200 or session.modified:
+            return response  # an error, or a page that started a session: not shared
+        if cache:  # ServeFromCache keeps the finished response
+            request.environ[MARK] = (cache_key(request.environ), state.tag)
         return _visitor_headers(response, state, etag) if http else response
 
     return wrapped
@@ -140,5 +227,9 @@ def init_app(app: Flask) -> None:
     app.config["RELEASE_TAG"] = release_tag(Path(app.root_path).parent)
     seconds = app.config["PAGE_CACHE_SECONDS"]
     if seconds > 0:
-        app.extensions["page_cache"] = PageCache(seconds)
+        cache = PageCache(seconds, app.config["PAGE_CACHE_MB"] * 1024 * 1024)
+        app.extensions["page_cache"] = cache
+        # Inside ProxyFix (security.init_app runs later and wraps this), so the host in
+        # the key is the one the app itself sees.
+        app.wsgi_app = ServeFromCache(app, app.wsgi_app, cache)  # type: ignore[method-assign]
     app.after_request(_private)
