@@ -10,8 +10,8 @@ from tests.conftest import make_app
 from tests.helpers import add_post, cheap_password_hashing
 
 LIMITS = {
-    "/": 2,
-    "/tags/common": 2,
+    "/": 1,
+    "/tags/common": 1,
     "/posts/{slug}": 1,
     "/tags": 2,
     "/feed.atom": 2,
