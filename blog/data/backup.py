@@ -43,7 +43,7 @@ USER = "user"
 IMAGE = "image"
 COUNTER = "counter"  # ids:<entity> - exported last
 DERIVED = "derived"  # rebuilt by reindex(), never exported
-EXCLUDED = "excluded"  # rate:*, backup:*, cache:* - neither exported nor restored
+EXCLUDED = "excluded"  # rate:*, backup:*, create:*, cache:version|changed-at: not backed up
 OTHER = "other"  # unknown keys: exported and restored as they are
 
 _PATTERNS = [
@@ -55,7 +55,7 @@ _PATTERNS = [
     (re.compile(r"image:[^:]+"), IMAGE),
     (re.compile(r"ids:[^:]+"), COUNTER),
     (re.compile(r"posts:published|slugs|tags|users|tag:.*", re.S), DERIVED),
-    (re.compile(r"(rate|backup|cache):.*", re.S), EXCLUDED),
+    (re.compile(r"(rate|backup|create):.*|cache:(version|changed-at)", re.S), EXCLUDED),
 ]
 # Counters that must be in every backup even if SCAN missed a key created meanwhile.
 KNOWN_COUNTERS = ("ids:post", "ids:comment", "ids:user")

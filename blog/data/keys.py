@@ -28,6 +28,11 @@ class Keys:
     def next_id(self, entity: str) -> str:
         return self._k("ids", entity)
 
+    # The id a post create took, by a token the create made up: a create resent after a
+    # cut connection finds its id again (expires after an hour; never backed up).
+    def create_token(self, token: str) -> str:
+        return self._k("create", token)
+
     # Posts.
     def post(self, post_id: int) -> str:
         return self._k("post", post_id)

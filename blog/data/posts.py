@@ -7,6 +7,7 @@ pipelined batch for the records, whatever the number of posts.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from dataclasses import dataclass
 from typing import cast
@@ -38,16 +39,27 @@ SUMMARY_FIELDS = (
     "updated_at",
 )
 
-# Saves a post: KEYS = slugs, post, its tags, its slugs, posts:published, tags, the
-# author's posts, the content version and its time; ARGV[1] = JSON (see _save), ARGV[2],
-# ARGV[3] = head and tail of a tag's key (Keys.split). All reads come before the first
-# write, so a script that fails fails before writing. Returns the slug, or nil when an
-# edited post no longer exists.
+# Saves a post. KEYS = slugs, posts:published, tags, the author's posts, the content
+# version and its time, ids:post, the create's token key. ARGV[1] = JSON (see _save);
+# ARGV[2..9] = (head, tail) of a post's key, its tags, its slugs and a tag's key
+# (Keys.split). A create takes its id here, once per token: resent after a cut
+# connection, it finds the id it took and writes the same post again, not a second one.
+# All reads come before the first write, so a script that fails fails before writing.
+# Returns {id, slug}, or nil when an edited post no longer exists.
 SAVE_SCRIPT = """
 local p = cjson.decode(ARGV[1])
+local function key(i, x) return ARGV[i] .. x .. ARGV[i + 1] end
 local id = p.id
-if p.existing and redis.call('EXISTS', KEYS[2]) == 0 then return nil end
-local function tag_key(name) return ARGV[2] .. name .. ARGV[3] end
+if id == '' then
+  id = redis.call('GET', KEYS[8])
+  if not id then
+    id = tostring(redis.call('INCR', KEYS[7]))
+    redis.call('SET', KEYS[8], id, 'EX', 3600)
+  end
+elseif redis.call('EXISTS', key(2, id)) == 0 then
+  return nil
+end
+local post, post_tags = key(2, id), key(4, id)
 local function set_of(list)
   local set = {}
   for _, v in ipairs(list) do set[v] = true end
@@ -69,40 +81,40 @@ if slug == '' then
 end
 local new_tags = set_of(p.tags)
 local leaving, removable = {}, {}
-for _, tag in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+for _, tag in ipairs(redis.call('SMEMBERS', post_tags)) do
   if not p.visible or not new_tags[tag] then
     table.insert(leaving, tag)
     -- a tag whose only visible post is this one leaves the tag index
-    local key = tag_key(tag)
-    if redis.call('ZCARD', key) <= 1 and redis.call('ZSCORE', key, id) then
+    local tag_key = key(8, tag)
+    if redis.call('ZCARD', tag_key) <= 1 and redis.call('ZSCORE', tag_key, id) then
       table.insert(removable, tag)
     end
   end
 end
 local f = p.fields
-local mapping = {'slug', slug}
+local mapping = {'id', id, 'slug', slug}
 for name, value in pairs(f) do
   table.insert(mapping, name)
   table.insert(mapping, value)
 end
-redis.call('HSET', KEYS[2], unpack(mapping))
+redis.call('HSET', post, unpack(mapping))
 redis.call('HSET', KEYS[1], slug, id)
-redis.call('SADD', KEYS[4], slug)
-redis.call('DEL', KEYS[3])
-if #p.tags > 0 then redis.call('SADD', KEYS[3], unpack(p.tags)) end
-redis.call('ZADD', KEYS[7], p.now, id)
-redis.call('INCR', KEYS[8])  -- contentwatch.mark_changed, inside the script
-redis.call('SET', KEYS[9], p.now)
+redis.call('SADD', key(6, id), slug)
+redis.call('DEL', post_tags)
+if #p.tags > 0 then redis.call('SADD', post_tags, unpack(p.tags)) end
+redis.call('ZADD', KEYS[4], p.now, id)
+redis.call('INCR', KEYS[5])  -- contentwatch.mark_changed, inside the script
+redis.call('SET', KEYS[6], p.now)
 if p.visible then
-  redis.call('ZADD', KEYS[5], f.published_at, id)
-  for _, tag in ipairs(p.tags) do redis.call('ZADD', tag_key(tag), f.published_at, id) end
-  if #p.tags > 0 then redis.call('SADD', KEYS[6], unpack(p.tags)) end
+  redis.call('ZADD', KEYS[2], f.published_at, id)
+  for _, tag in ipairs(p.tags) do redis.call('ZADD', key(8, tag), f.published_at, id) end
+  if #p.tags > 0 then redis.call('SADD', KEYS[3], unpack(p.tags)) end
 else
-  redis.call('ZREM', KEYS[5], id)
+  redis.call('ZREM', KEYS[2], id)
 end
-for _, tag in ipairs(leaving) do redis.call('ZREM', tag_key(tag), id) end
-if #removable > 0 then redis.call('SREM', KEYS[6], unpack(removable)) end
-return slug
+for _, tag in ipairs(leaving) do redis.call('ZREM', key(8, tag), id) end
+if #removable > 0 then redis.call('SREM', KEYS[3], unpack(removable)) end
+return {id, slug}
 """
 
 # One page of a listing: KEYS[1] = the index (posts:published or tag:<name>); ARGV = now,
@@ -141,6 +153,11 @@ class PostStore:
         self.keys = keys
         self.images = images
         self._save_script = r.register_script(SAVE_SCRIPT)
+        self._save_keys = [
+            part
+            for builder in (keys.post, keys.post_tags, keys.post_slugs, keys.tag)
+            for part in keys.split(builder)
+        ]
         self._page_script = r.register_script(PAGE_SCRIPT)
         self._summary_keys = [
             part
@@ -231,9 +248,8 @@ class PostStore:
     # ---- writes --------------------------------------------------------------
 
     def create(self, author_id: int, author: str, data: PostInput) -> Post:
-        """2 round trips: a new id, then the script."""
-        post_id = self.r.incr(self.keys.next_id("post"))
-        fields = self._save(post_id, author_id, author, data, existing=None)
+        """1 round trip: the script takes the new id itself."""
+        fields = self._save(None, author_id, author, data, existing=None)
         return Post.from_hash(fields, data.tags)
 
     def update(self, post: Post, data: PostInput) -> Post:
@@ -241,16 +257,20 @@ class PostStore:
         return Post.from_hash(fields, data.tags, post.comment_count)
 
     def _save(
-        self, post_id: int, author_id: int, author: str, data: PostInput, existing: Post | None
+        self,
+        post_id: int | None,
+        author_id: int,
+        author: str,
+        data: PostInput,
+        existing: Post | None,
     ) -> dict[str, str]:
         """Write a post and every index it is in, atomically and in 1 round trip (one
-        Lua script: concurrent writers never conflict, so nothing is retried; the script
-        is idempotent for a given id, so redis-py may resend it after a cut)."""
+        Lua script, SAVE_SCRIPT: concurrent writers never conflict, so nothing is
+        retried; resending it after a cut connection writes the same post again)."""
         keys = self.keys
         now = time.time()
         html = render_markdown(data.body, self._image_sizes(data.body))
         fields: dict[str, object] = {
-            "id": post_id,
             "title": data.title,
             "body": data.body,
             "html": html,
@@ -266,8 +286,7 @@ class PostStore:
         # strings, not numbers: Lua would print floats with 14 digits
         strings = {name: str(value) for name, value in fields.items()}
         payload = {
-            "id": str(post_id),
-            "existing": existing is not None,
+            "id": "" if post_id is None else str(post_id),
             "base": base,
             # the title changed only in ways the slug ignores: keep the slug
             "keep": existing.slug if existing and make_slug(existing.title) == base else "",
@@ -277,23 +296,23 @@ class PostStore:
             "visible": data.status != "draft",
             "now": str(now),
         }
-        slug = self._save_script(
+        reply = self._save_script(
             keys=[
                 keys.slugs,
-                keys.post(post_id),
-                keys.post_tags(post_id),
-                keys.post_slugs(post_id),
                 keys.published,
                 keys.tags,
                 keys.user_posts(author_id),
                 keys.content_version,
                 keys.content_changed_at,
+                keys.next_id("post"),
+                keys.create_token(secrets.token_urlsafe(12)),
             ],
-            args=[json.dumps(payload), *keys.split(keys.tag)],
+            args=[json.dumps(payload), *self._save_keys],
         )
-        if slug is None:
+        if reply is None:
             raise PostGone(post_id)  # deleted meanwhile: an edit must not bring it back
-        return {**strings, "slug": str(slug)}
+        saved_id, slug = reply
+        return {**strings, "id": str(saved_id), "slug": str(slug)}
 
     def _image_sizes(self, body: str) -> dict[str, ImageSizes]:
         """Sizes of the uploaded images a body shows, so pages can use their variants."""
