@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 MB = 1024 * 1024
 WORDS = [
@@ -70,8 +69,8 @@ WORDS = [
 
 
 def child(args: argparse.Namespace) -> None:
-    from blog.backup_targets import LocalTarget, S3Target, s3_client
     from blog.backups import service
+    from blog.backups.targets import LocalTarget, S3Target, s3_client
     from blog.data import DataLayer, connect
     from blog.storage import LocalStorage
 
@@ -120,7 +119,7 @@ def populate(
 ) -> None:
     """Posts with tags and comments (pipelined writes of the entity keys), and ready
     image records with their files."""
-    from blog.data.backup import reindex
+    from blog.data.reindex import reindex
 
     r, keys = data.redis, data.keys
     users = [
@@ -223,7 +222,8 @@ def tar_czf(media_root: Path, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
+def parse_args() -> tuple[argparse.Namespace, list[str]]:
+    """The arguments and the list of targets, checked."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -240,43 +240,79 @@ def main() -> None:
     parser.add_argument("--target", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(args)
+        return args, []
     if not 0 < args.scale <= 4:
         parser.error("--scale must be in (0, 4]")
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     if not targets or set(targets) - {"local", "s3"}:
         parser.error("--targets takes local, s3 or local,s3")
+    return args, targets
 
+
+def start_moto():
+    """A moto S3 server in this process with the bucket created: (server, client, endpoint)."""
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        os.environ.setdefault(name, value)
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    s3.create_bucket(Bucket="bench-backups")
+    return moto, s3, endpoint
+
+
+def measure_target(
+    server_url: str, media_root: Path, spec: str, target: str, s3, tar: tuple[float, int]
+) -> dict:
+    """One backup to one target, as a table row (tar = tar czf's seconds and size)."""
+    tar_seconds, tar_size = tar
+    run = run_backup_child(server_url, media_root, spec)
+    if target == "s3":  # moto keeps objects in this process's memory
+        s3.delete_object(Bucket="bench-backups", Key=run["key"])
+    media_mb = run["counts"]["media_bytes"] / MB
+    return {
+        "posts": run["counts"]["posts"],
+        "media_mb": media_mb,
+        "target": target,
+        "archive_mb": run["size"] / MB,
+        "seconds": run["elapsed"],
+        "mb_s": media_mb / run["elapsed"],
+        "tar_mb_s": media_mb / tar_seconds,
+        "tar_mb": tar_size / MB,
+        "peak_rss_mb": run["peak_rss_mb"],
+    }
+
+
+def measure_tar(media_root: Path, work: Path) -> tuple[float, int]:
+    """tar czf over the same images: (seconds, archive size)."""
+    out = work / "tar.tar.gz"
+    seconds = tar_czf(media_root, out)
+    size = out.stat().st_size
+    out.unlink()
+    return seconds, size
+
+
+def run_steps(args: argparse.Namespace, targets: list[str], work: Path, server_url: str) -> list:
+    """Two steps (1x then 2x the data), each backed up to every target: the table rows."""
     from blog.data import DataLayer, connect
-    from devtools.redis_server import RedisServer
 
     step_posts, step_bytes = int(10_000 * args.scale), int(200 * MB * args.scale)
-    work = Path(tempfile.mkdtemp(prefix="bench-backup-"))
-    server = RedisServer(work / "redis", persistent=False).start()
-    moto = None
+    moto, s3, endpoint = start_moto() if "s3" in targets else (None, None, "")
     rows = []
     try:
-        if "s3" in targets:
-            import logging
-
-            import boto3
-            from moto.server import ThreadedMotoServer
-
-            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
-
-            for name, value in {
-                "AWS_ACCESS_KEY_ID": "bench",
-                "AWS_SECRET_ACCESS_KEY": "bench",
-                "AWS_DEFAULT_REGION": "us-east-1",
-            }.items():
-                os.environ.setdefault(name, value)
-            moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-            moto.start()
-            host, port = moto.get_host_and_port()
-            endpoint = f"http://{host}:{port}"
-            s3 = boto3.client("s3", endpoint_url=endpoint)
-            s3.create_bucket(Bucket="bench-backups")
-        data = DataLayer(connect(server.url), "blog:")
+        data = DataLayer(connect(server_url), "blog:")
         media_root = work / "media"
         rng = random.Random(1)
         for step in (1, 2):
@@ -287,40 +323,24 @@ def main() -> None:
                 f"({step * step_posts:,} posts, {step * step_bytes / MB:.0f} MB of images)",
                 file=sys.stderr,
             )
-            tar_seconds = tar_czf(media_root, work / "tar.tar.gz")
-            tar_size = (work / "tar.tar.gz").stat().st_size
-            (work / "tar.tar.gz").unlink()
+            tar = measure_tar(media_root, work)
             for target in targets:
                 spec = (
                     f"local:{work / 'backups'}"
                     if target == "local"
                     else f"s3:bench-backups@{endpoint}"
                 )
-                run = run_backup_child(server.url, media_root, spec)
-                if target == "s3":  # moto keeps objects in this process's memory
-                    s3.delete_object(Bucket="bench-backups", Key=run["key"])
-                media_mb = run["counts"]["media_bytes"] / MB
-                rows.append(
-                    {
-                        "posts": run["counts"]["posts"],
-                        "media_mb": media_mb,
-                        "target": target,
-                        "archive_mb": run["size"] / MB,
-                        "seconds": run["elapsed"],
-                        "mb_s": media_mb / run["elapsed"],
-                        "tar_mb_s": media_mb / tar_seconds,
-                        "tar_mb": tar_size / MB,
-                        "peak_rss_mb": run["peak_rss_mb"],
-                    }
-                )
-                print(f"[step {step}] {target}: {run['elapsed']:.1f} s", file=sys.stderr)
+                row = measure_target(server_url, media_root, spec, target, s3, tar)
+                rows.append(row)
+                print(f"[step {step}] {target}: {row['seconds']:.1f} s", file=sys.stderr)
             shutil.rmtree(work / "backups", ignore_errors=True)
     finally:
-        server.stop()
         if moto is not None:
             moto.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    return rows
 
+
+def print_table(rows: list, targets: list[str]) -> None:
     header = (
         "| posts | images MB | target | archive MB | backup s | backup MB/s | "
         "tar czf MB/s | ratio | peak RSS MB |"
@@ -338,6 +358,23 @@ def main() -> None:
         peaks = [r["peak_rss_mb"] for r in rows if r["target"] == target]
         if len(peaks) == 2:
             print(f"peak memory ratio ({target}, 2x data / 1x data): {peaks[1] / peaks[0]:.2f}")
+
+
+def main() -> None:
+    args, targets = parse_args()
+    if args.child:
+        return child(args)
+
+    from devtools.redis_server import RedisServer
+
+    work = Path(tempfile.mkdtemp(prefix="bench-backup-"))
+    server = RedisServer(work / "redis", persistent=False).start()
+    try:
+        rows = run_steps(args, targets, work, server.url)
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print_table(rows, targets)
 
 
 if __name__ == "__main__":

@@ -24,14 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from PIL import Image
+
+from devtools.redis_server import RedisServer
+from processing.images import clean_image
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from PIL import Image  # noqa: E402
-
-from devtools.redis_server import RedisServer  # noqa: E402
-from processing.images import clean_image  # noqa: E402
-
 PHOTO = ROOT / "tests" / "fixtures" / "exif-samples" / "gps" / "DSCN0010.jpg"
 
 
@@ -108,7 +106,6 @@ def measure_upload_to_ready(uploads: int) -> list[float]:
         **os.environ,
         "REDIS_URL": server.url,
         "MEDIA_ROOT": str(work / "media"),
-        "PYTHONPATH": str(ROOT),
     }
     worker = subprocess.Popen(
         [

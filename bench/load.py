@@ -51,13 +51,13 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import sqlite_blog  # bench/ is the script's own directory
+from seed import BODY, TAGS, seed
 
-from bench import sqlite_blog  # noqa: E402
-from bench.seed import BODY, TAGS, seed  # noqa: E402
-from blog.data import DataLayer, connect  # noqa: E402
-from devtools.redis_server import RedisServer, free_port  # noqa: E402
+from blog.data import DataLayer, connect
+from devtools.redis_server import RedisServer, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PREFIX = "blog:"
 LOCUSTFILE = ROOT / "bench" / "locustfile.py"
@@ -487,7 +487,6 @@ def main() -> int:
             "COMMENTS_PER_MINUTE": str(COMMENTS_PER_MINUTE),
             "COMMENT_MODERATION": "0",
             "TRUSTED_PROXIES": "0",
-            "PYTHONPATH": str(ROOT),
             "LOAD_POSTS": str(args.posts),
             "LOAD_TAGS": str(len(TAGS)),
             "LOAD_TARGETS": ",".join(slug for _, slug in targets),

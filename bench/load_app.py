@@ -13,13 +13,9 @@ machine and load generator, and every page is reported as a ratio to a real alte
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.sqlite_blog import create_app as create_sqlite_blog
 from blog import create_app

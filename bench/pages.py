@@ -20,9 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from seed import seed  # bench/ is the script's own directory
 
-from bench.seed import seed
 from blog import create_app
 from blog.data import DataLayer
 from devtools.redis_server import RedisServer

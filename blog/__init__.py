@@ -1,4 +1,9 @@
-"""A blog whose only datastore is Redis; slow work runs in RQ workers."""
+"""A blog whose only datastore is Redis; slow work runs in RQ workers.
+
+`create_app` builds the web app in steps, as cookiecutter-flask's factory does: settings,
+the services every request uses (data layer, RQ, media storage), extensions, blueprints,
+CLI commands, logging. Workers never call it (jobs/context.py builds what jobs need).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,19 @@ csrf = CSRFProtect()
 def create_app(overrides: dict | None = None) -> Flask:
     """Application factory: settings come from the environment, then `overrides` (tests)."""
     app = Flask(__name__, static_folder="../static", template_folder="../templates")
+    configure(app, overrides or {})
+    register_services(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    if not app.testing:
+        from . import logs
+
+        logs.configure()
+    return app
+
+
+def configure(app: Flask, overrides: dict) -> None:
     app.config.from_mapping(config_module.from_environment())
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
@@ -23,43 +41,38 @@ def create_app(overrides: dict | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         MAX_FORM_MEMORY_SIZE=1024 * 1024,  # a 200,000-character body in UTF-8, with room
     )
-    if overrides:
-        app.config.update(overrides)
+    app.config.update(overrides)
     config_module.check_secret_key(app.config)
     # Not setdefault(): Flask's defaults already hold both keys (False and None).
-    if "SESSION_COOKIE_SECURE" not in (overrides or {}):
+    if "SESSION_COOKIE_SECURE" not in overrides:
         app.config["SESSION_COOKIE_SECURE"] = app.config["APP_ENV"] == "production"
-
     # Werkzeug answers 413 past this; the multipart envelope needs a little room.
-    if "MAX_CONTENT_LENGTH" not in (overrides or {}):
+    if "MAX_CONTENT_LENGTH" not in overrides:
         app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_MB"] * 1024 * 1024 + 65536
 
-    url = app.config["REDIS_URL"]  # already carries REDIS_TLS_INSECURE, see config.py
+
+def register_services(app: Flask) -> None:
+    """The data layer, RQ's client and media storage, shared by every request."""
+    url = app.config["REDIS_URL"]  # REDIS_TLS_INSECURE is applied already (config.py)
     app.extensions["blog_data"] = DataLayer(connect(url), app.config["KEY_PREFIX"])
     app.extensions["rq_connection"] = rq_connection(url)
     app.extensions["media_storage"] = storage_from_config(app.config)
+
+
+def register_extensions(app: Flask) -> None:
+    """Request hooks: CSRF, security headers, the page cache, templates, error pages."""
+    from . import errors, pagecache, security, templating
+
     csrf.init_app(app)
-
-    from . import (
-        auth,
-        backups,
-        comments,
-        dashboard,
-        errors,
-        health,
-        logs,
-        pagecache,
-        posts,
-        release,
-        security,
-        templating,
-        uploads,
-    )
-
     pagecache.init_app(app)  # before security: its ProxyFix must wrap the cache's middleware
     security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from . import auth, backups, comments, dashboard, health, posts, uploads
+
     app.register_blueprint(auth.bp)
     app.register_blueprint(posts.bp)
     app.register_blueprint(comments.bp)
@@ -68,7 +81,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     backups.init_app(app)
     auth.init_app(app)
     dashboard.init_app(app, csrf)
+
+
+def register_commands(app: Flask) -> None:
+    """`flask release` here; `flask backup ...` and `flask create-user` come with their
+    blueprints."""
+    from . import release
+
     app.cli.add_command(release.release_command)
-    if not app.testing:
-        logs.configure()
-    return app

@@ -29,6 +29,7 @@ KNOWN_WEAK_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LENGTH = 16
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 class ConfigError(RuntimeError):
@@ -60,10 +61,7 @@ def from_environment() -> dict:
     return {
         "APP_ENV": os.environ.get("APP_ENV", "production").strip().lower(),
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
-        "REDIS_URL": effective_redis_url(
-            os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), _env_bool("REDIS_TLS_INSECURE")
-        ),
-        "REDIS_TLS_INSECURE": _env_bool("REDIS_TLS_INSECURE"),
+        "REDIS_URL": redis_url_from_environment(),
         "BLOG_TITLE": os.environ.get("BLOG_TITLE", "A Redis Blog"),
         "KEY_PREFIX": os.environ.get("KEY_PREFIX", "blog:"),
         "COMMENT_MODERATION": _env_bool("COMMENT_MODERATION"),
@@ -104,6 +102,13 @@ def from_environment() -> dict:
         "BACKUP_PART_MB": _env_int("BACKUP_PART_MB", 8, 5, 5120),
         "BACKUP_WARN_HOURS": _env_int("BACKUP_WARN_HOURS", 36, 1, 24 * 365),
     }
+
+
+def redis_url_from_environment() -> str:
+    """REDIS_URL (default: a local Redis), with REDIS_TLS_INSECURE applied."""
+    return effective_redis_url(
+        os.environ.get("REDIS_URL", DEFAULT_REDIS_URL), _env_bool("REDIS_TLS_INSECURE")
+    )
 
 
 def effective_redis_url(url: str, tls_insecure: bool) -> str:

@@ -2,8 +2,8 @@
 
 Each check is a function registered with `@check`; it returns the fields it adds to the
 document and a level: "ok", "warning" (someone should look, the site works) or "error"
-(the site does not work: the answer is 503). Adding a check (queue lengths, workers,
-the scheduler) is one more decorated function.
+(the site does not work: the answer is 503). Adding a check is one more decorated
+function; a feature keeps its own (the backup age: blog/backups/health.py).
 
     {"status": "ok", "redis": "ok", "backup": "ok", "last_good_backup_age_seconds": 3600,
      "version": "0.1.0"}
@@ -14,12 +14,12 @@ the scheduler) is one more decorated function.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 
 from .data import get_data
+from .queues import live_workers, queue_stats, scheduler_alive
 from .version import __version__
 
 log = logging.getLogger(__name__)
@@ -46,25 +46,6 @@ def redis_check() -> tuple[str, dict]:
     return "ok", {"redis": "ok"}
 
 
-@check
-def backup_check() -> tuple[str, dict]:
-    """Age of the last good backup; a warning past BACKUP_WARN_HOURS (36) or if none."""
-    try:
-        last_good = get_data().backups.last_good()
-    except Exception:  # Redis down: redis_check reports it
-        return "ok", {"backup": "unknown", "last_good_backup_age_seconds": None}
-    if not last_good:
-        return "warning", {"backup": "missing", "last_good_backup_age_seconds": None}
-    age = max(0, int(time.time() - float(last_good["started_at"])))
-    limit = current_app.config["BACKUP_WARN_HOURS"] * 3600
-    level = "warning" if age > limit else "ok"
-    return level, {
-        "backup": level,
-        "last_good_backup_age_seconds": age,
-        "last_good_backup": last_good.get("key"),
-    }
-
-
 @bp.get("/healthz")
 def healthz() -> Response:
     body: dict = {}
@@ -85,8 +66,6 @@ def healthz() -> Response:
 def jobs_check() -> tuple[str, dict]:
     """Queues, workers and the scheduler: uploads stay `processing` without a worker, and
     no nightly backup is enqueued without the scheduler."""
-    from .queues import live_workers, queue_stats, scheduler_alive
-
     try:
         queues, workers, scheduler = queue_stats(), live_workers(), scheduler_alive()
     except Exception:  # Redis down: redis_check reports it

@@ -1,79 +1,63 @@
-"""Handing work to RQ workers. Job functions live in `jobs/`; this module only enqueues.
+"""Handing work to RQ workers, and asking RQ how its queues, workers and scheduler are.
 
-RQ keeps its own Redis client because it needs raw bytes replies (the data layer's
-client decodes to str).
+Job functions live in `jobs/`. RQ owns its keys (`rq:*`) and this module reaches them
+only through RQ's API (plus rq-scheduler's heartbeat keys, which that library offers
+no call for). RQ keeps its own Redis client because it needs raw bytes replies (the
+data layer's client decodes to str). Backup runs are enqueued by blog/backups/enqueue.py.
 """
 
 from __future__ import annotations
 
 import redis
 from flask import current_app
-from rq import Queue, Retry
+from rq import Queue, Retry, Worker
+from rq.exceptions import DuplicateJobError
 from rq.job import Job
-from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 IMAGES_QUEUE = "images"
+BACKUPS_QUEUE = "backups"
+QUEUE_NAMES = (IMAGES_QUEUE, BACKUPS_QUEUE, "default")  # what the Procfile's worker serves
+
 # Storage or network trouble is retried with backoff; workers run --with-scheduler so the
-# intervals are honoured. A worker killed mid-job also counts as one try (see docs/jobs.md).
+# intervals are honoured. A worker killed mid-job also counts as one try (docs/images.md).
 IMAGE_RETRY = Retry(max=3, interval=[10, 60, 300])
 IMAGE_JOB_TIMEOUT = 120
+SCHEDULER_PREFIX = "rq:scheduler_instance:"  # rq-scheduler's heartbeat keys (expire ~70 s)
 
 
 def rq_connection(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
 
 
-def get_queue(name: str) -> Queue:
-    return Queue(name, connection=current_app.extensions["rq_connection"])
+def app_rq_connection() -> redis.Redis:
+    """The current app's RQ client (made once by create_app)."""
+    return current_app.extensions["rq_connection"]
 
 
 def enqueue_image_cleaning(image_id: str) -> Job:
-    """One job per image; the fixed job id makes a repeated enqueue harmless."""
-    return get_queue(IMAGES_QUEUE).enqueue(
-        "jobs.images.clean_upload",
-        image_id,
-        job_id=f"clean-image-{image_id}",
-        retry=IMAGE_RETRY,
-        job_timeout=IMAGE_JOB_TIMEOUT,
-        result_ttl=3600,
-        failure_ttl=7 * 24 * 3600,
-        description=f"Remove metadata from image {image_id}",
-    )
-
-
-BACKUPS_QUEUE = "backups"
-# S3 or network trouble: try again in 1, 5 and 15 minutes (workers run --with-scheduler).
-BACKUP_RETRY = Retry(max=3, interval=[60, 300, 900])
-BACKUP_JOB_TIMEOUT = 3 * 3600
-
-
-def enqueue_backup(
-    trigger: str = "web", connection: redis.Redis | None = None, job_id: str | None = None
-) -> Job:
-    """One backup run on the `backups` queue (jobs.backup.run_backup), with retries.
-
-    Outside a Flask app (the nightly cron job runs in a worker) pass `connection`.
-    """
-    queue = Queue(BACKUPS_QUEUE, connection=connection or current_app.extensions["rq_connection"])
-    return queue.enqueue(
-        "jobs.backup.run_backup",
-        trigger=trigger,
-        job_id=job_id,
-        retry=BACKUP_RETRY,
-        job_timeout=BACKUP_JOB_TIMEOUT,
-        result_ttl=7 * 24 * 3600,
-        failure_ttl=30 * 24 * 3600,
-        description=f"Back up all blog data and images ({trigger})",
-    )
-
-
-QUEUE_NAMES = (IMAGES_QUEUE, BACKUPS_QUEUE, "default")
-SCHEDULER_PREFIX = "rq:scheduler_instance:"  # rq-scheduler's heartbeat keys (expire ~70 s)
+    """One job per image, enqueued once: RQ's `unique=True` checks the fixed id and
+    enqueues in one Lua script; a repeat returns the job already there."""
+    queue = Queue(IMAGES_QUEUE, connection=app_rq_connection())
+    job_id = f"clean-image-{image_id}"
+    try:
+        return queue.enqueue(
+            "jobs.images.clean_upload",
+            image_id,
+            job_id=job_id,
+            unique=True,
+            retry=IMAGE_RETRY,
+            job_timeout=IMAGE_JOB_TIMEOUT,
+            result_ttl=3600,
+            failure_ttl=7 * 24 * 3600,
+            description=f"Remove metadata from image {image_id}",
+        )
+    except DuplicateJobError:
+        return Job.fetch(job_id, connection=queue.connection)
 
 
 def queue_stats() -> dict[str, dict[str, int]]:
     """Waiting and failed jobs per queue."""
-    connection = current_app.extensions["rq_connection"]
+    connection = app_rq_connection()
     stats = {}
     for name in QUEUE_NAMES:
         queue = Queue(name, connection=connection)
@@ -82,41 +66,14 @@ def queue_stats() -> dict[str, dict[str, int]]:
 
 
 def live_workers() -> int:
-    from rq import Worker
-
-    return Worker.count(connection=current_app.extensions["rq_connection"])
+    return Worker.count(connection=app_rq_connection())
 
 
 def scheduler_alive() -> bool:
     """A live rq-scheduler process keeps its key alive; a dead one's key has expired or
     says 'death'."""
-    connection = current_app.extensions["rq_connection"]
+    connection = app_rq_connection()
     for key in connection.scan_iter(match=SCHEDULER_PREFIX + "*", count=100):
         if not connection.hexists(key, "death"):
             return True
     return False
-
-
-def backup_jobs() -> list[dict]:
-    """Backup jobs waiting, running, or waiting for a retry, with their progress."""
-    connection = current_app.extensions["rq_connection"]
-    queue = Queue(BACKUPS_QUEUE, connection=connection)
-    ids = {
-        "running": StartedJobRegistry(queue=queue).get_job_ids(),
-        "queued": queue.get_job_ids(),
-        "retry scheduled": ScheduledJobRegistry(queue=queue).get_job_ids(),
-    }
-    found = []
-    for state, job_ids in ids.items():
-        for job in Job.fetch_many(job_ids, connection=connection):
-            if job is not None and job.func_name == "jobs.backup.run_backup":
-                found.append(
-                    {
-                        "id": job.id,
-                        "state": state,
-                        "step": job.meta.get("step"),
-                        "progress": job.meta.get("progress", {}),
-                        "retries_left": job.retries_left,
-                    }
-                )
-    return found

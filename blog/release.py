@@ -1,26 +1,27 @@
 """`flask --app app release`: what a deploy checks before new code takes traffic.
 
 The Procfile's `release` process runs it once per deploy; a failure stops the deploy
-with a message that says what to fix.
+with a message that says what to fix. It asks Redis through the data layer, the bucket
+through boto3, and registers the schedule through blog/backups/schedule.py.
 """
 
 from __future__ import annotations
 
 import click
-import redis
 from flask import current_app
 from flask.cli import with_appcontext
 
 from .data import get_data
+from .queues import app_rq_connection
+from .storage import S3Storage, app_storage
 
 
 def check_redis() -> list[str]:
     """Redis answers, and will not silently evict the blog's data when memory runs out."""
     data = get_data()
     data.ping()
-    try:
-        policy = data.redis.config_get("maxmemory-policy").get("maxmemory-policy")
-    except redis.ResponseError:  # managed Redis often forbids CONFIG
+    policy = data.eviction_policy()
+    if policy is None:  # managed Redis often forbids CONFIG
         return [
             "could not read maxmemory-policy (CONFIG is disabled here); make sure it is noeviction"
         ]
@@ -37,15 +38,14 @@ def check_media() -> None:
     """With S3, the bucket exists and the credentials may use it."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    storage = current_app.extensions["media_storage"]
-    bucket = getattr(storage, "bucket", None)
-    if not bucket:
+    storage = app_storage()
+    if not isinstance(storage, S3Storage):
         return
     try:
-        storage.client.head_bucket(Bucket=bucket)
+        storage.client.head_bucket(Bucket=storage.bucket)
     except (BotoCoreError, ClientError) as error:
         raise click.ClickException(
-            f"media bucket {bucket!r} is not usable ({error}). Check S3_BUCKET, "
+            f"media bucket {storage.bucket!r} is not usable ({error}). Check S3_BUCKET, "
             "S3_ENDPOINT_URL and the AWS_* credentials."
         ) from None
 
@@ -54,7 +54,7 @@ def sync_backup_schedule() -> str:
     from .backups.schedule import sync_schedule
 
     cron = current_app.config["BACKUP_CRON"]
-    _, changed = sync_schedule(current_app.extensions["rq_connection"], cron)
+    _, changed = sync_schedule(app_rq_connection(), cron)
     return f"backup schedule {cron!r} (UTC) {'registered' if changed else 'unchanged'}"
 
 

@@ -7,12 +7,14 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .dashboard import URL_PREFIX as DASHBOARD_URL_PREFIX
+
 # Pages carry no inline script or style: every script lives in static/.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{media}; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
-# rq-dashboard (mounted at /admin/jobs) ships inline scripts, styles and underscore.js
+# rq-dashboard (mounted at DASHBOARD_URL_PREFIX) ships inline scripts, styles and underscore.js
 # templates (compiled with new Function) of its own; only its pages get this policy.
 DASHBOARD_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
@@ -54,7 +56,7 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def add_headers(response: Response) -> Response:
-        dashboard = request.path.startswith("/admin/jobs")
+        dashboard = request.path.startswith(DASHBOARD_URL_PREFIX)
         response.headers.setdefault(
             "Content-Security-Policy", DASHBOARD_CSP if dashboard else page_csp
         )

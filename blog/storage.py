@@ -8,13 +8,15 @@ Keys are '/'-separated paths such as `incoming/<id>` (raw uploads, never served)
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from processing.archive.format import ReadableFile
+from processing.archive.format import ReadableFile, media_name_problem
 
 
 class MediaNotFound(KeyError):
@@ -28,13 +30,47 @@ class MediaStorage(Protocol):
     def size(self, key: str) -> int: ...
     def delete(self, key: str) -> None: ...
     def public_url(self, key: str) -> str | None: ...
+    def keys(self, prefix: str = "") -> Iterator[str]: ...
+
+
+def s3_not_found(error: Exception) -> bool:
+    """A botocore ClientError that says the object (or key) does not exist."""
+    response = getattr(error, "response", None) or {}
+    return response.get("Error", {}).get("Code") in ("404", "NoSuchKey")
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, temp_prefix: str, suffix: str = "") -> Iterator[io.BufferedWriter]:
+    """A file that appears at `path` whole or not at all: what the block writes goes to a
+    temporary file `temp_prefix*suffix` in the same directory, which is fsynced and renamed
+    over `path` when the block ends without an error (and removed when it raises)."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix, suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_file_atomically(path: Path, data: bytes, temp_prefix: str) -> None:
+    """Write `data` to `path` whole or not at all (see atomic_file)."""
+    with atomic_file(path, temp_prefix) as f:
+        f.write(data)
 
 
 def _safe_key(key: str) -> str:
-    parts = key.split("/")
-    if not key or any(p in ("", ".", "..") for p in parts) or key.startswith("/"):
-        raise ValueError(f"invalid media key {key!r}")
+    """A key that cannot leave the media root (the archive's rule for media names)."""
+    problem = media_name_problem(key)
+    if problem:
+        raise ValueError(f"invalid media key {key!r}: {problem}")
     return key
+
+
+TEMP_PREFIX = ".part-"  # a write in progress; never listed
 
 
 class LocalStorage:
@@ -49,14 +85,7 @@ class LocalStorage:
     def put(self, key: str, data: bytes, content_type: str) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_file_atomically(path, data, TEMP_PREFIX)
 
     def get(self, key: str) -> bytes:
         with self.open(key) as f:
@@ -84,7 +113,7 @@ class LocalStorage:
         base = self.root / prefix if prefix else self.root
         if base.exists():
             for path in sorted(base.rglob("*")):
-                if path.is_file() and not path.name.startswith(".part-"):
+                if path.is_file() and not path.name.startswith(TEMP_PREFIX):
                     yield path.relative_to(self.root).as_posix()
 
 
@@ -119,10 +148,14 @@ class S3Storage:
             return body.read()
 
     def open(self, key: str) -> ReadableFile:
+        from botocore.exceptions import ClientError
+
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
-        except self.client.exceptions.NoSuchKey:
-            raise MediaNotFound(key) from None
+        except ClientError as error:
+            if s3_not_found(error):
+                raise MediaNotFound(key) from None
+            raise
 
     def size(self, key: str) -> int:
         from botocore.exceptions import ClientError
@@ -130,7 +163,7 @@ class S3Storage:
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            if s3_not_found(error):
                 raise MediaNotFound(key) from None
             raise
         return head["ContentLength"]
@@ -150,7 +183,7 @@ class S3Storage:
                 yield item["Key"][len(self.prefix) :]
 
 
-def storage_from_config(config: Mapping) -> LocalStorage | S3Storage:
+def storage_from_config(config: Mapping) -> MediaStorage:
     """S3 when S3_BUCKET is set (credentials from the standard AWS_* variables), else
     the local MEDIA_ROOT directory."""
     if config.get("S3_BUCKET"):
@@ -161,3 +194,10 @@ def storage_from_config(config: Mapping) -> LocalStorage | S3Storage:
             config.get("MEDIA_URL"),
         )
     return LocalStorage(config["MEDIA_ROOT"])
+
+
+def app_storage() -> MediaStorage:
+    """The current app's media storage (made once by create_app)."""
+    from flask import current_app
+
+    return current_app.extensions["media_storage"]

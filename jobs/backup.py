@@ -1,8 +1,9 @@
 """The backup jobs: thin wrappers around blog/backups/service.py.
 
-`run_backup` is enqueued with RQ's Retry (1, 5, 15 minutes) on the `backups` queue by the
-"Back up now" button, `flask backup run --enqueue` and, each night, by
-`scheduled_backup`, which rq-scheduler's cron job calls (see blog/backups/schedule.py).
+`run_backup` is enqueued with RQ's Retry (1, 5, 15 minutes) on the `backups` queue
+(blog/backups/enqueue.py) by the "Back up now" button, `flask backup run --enqueue` and,
+each night, by `scheduled_backup`, which rq-scheduler's cron job calls (registered by
+blog/backups/schedule.py; the `scheduler` process is jobs/scheduler.py).
 """
 
 from __future__ import annotations
@@ -11,18 +12,18 @@ import time
 from datetime import UTC, datetime
 
 from rq import get_current_job
-from rq.job import Job
 
-from blog.backup_targets import target_from_config
 from blog.backups import service
-from blog.queues import enqueue_backup, rq_connection
+from blog.backups.enqueue import enqueue_backup
+from blog.backups.targets import target_from_config
+from blog.queues import rq_connection
 
 from .context import data_layer, media_storage, settings
 
 META_EVERY_SECONDS = 1.0
 
 
-class _MetaProgress:
+class _JobMetaProgress:
     """Progress in job.meta for the page and the dashboard, saved at most once a second."""
 
     def __init__(self) -> None:
@@ -45,7 +46,7 @@ class _MetaProgress:
 
 def run_backup(trigger: str = "job") -> dict:
     """Back up now. Failures raise, so RQ retries with backoff; every try is recorded."""
-    progress = _MetaProgress()
+    progress = _JobMetaProgress()
     progress.save("starting")
     config = settings()
     outcome = service.run_backup(
@@ -62,11 +63,8 @@ def run_backup(trigger: str = "job") -> dict:
 
 
 def scheduled_backup() -> str:
-    """Called by the nightly cron job: enqueue this night's backup (once)."""
-    config = settings()
-    connection = rq_connection(config["REDIS_URL"])
+    """Called by the nightly cron job: enqueue this night's backup, once (the id names
+    the minute; a second call finds the job already there)."""
+    connection = rq_connection(settings()["REDIS_URL"])
     job_id = f"backup-scheduled-{datetime.now(UTC):%Y%m%dT%H%M}"
-    if Job.exists(job_id, connection=connection):
-        return f"{job_id} already enqueued"
-    enqueue_backup(trigger="schedule", connection=connection, job_id=job_id)
-    return job_id
+    return enqueue_backup(trigger="schedule", connection=connection, job_id=job_id).id

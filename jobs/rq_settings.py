@@ -1,11 +1,6 @@
-"""Settings for `rq worker -c jobs.rq_settings` and `rqscheduler`: the same Redis URL the
-app uses, including the REDIS_TLS_INSECURE switch for self-signed rediss:// add-ons."""
+"""Settings for `rq worker -c jobs.rq_settings` and `rqscheduler`: the Redis URL the app
+uses, read by the same code (blog/config.py), REDIS_TLS_INSECURE included."""
 
-import os
+from blog.config import redis_url_from_environment
 
-from blog.config import effective_redis_url
-
-REDIS_URL = effective_redis_url(
-    os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-    os.environ.get("REDIS_TLS_INSECURE", "").strip().lower() in {"1", "true", "yes", "on"},
-)
+REDIS_URL = redis_url_from_environment()

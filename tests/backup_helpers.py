@@ -16,8 +16,8 @@ from pathlib import Path
 import redis
 
 from blog.data import DataLayer, ImageVariant, PostInput
-from blog.data.backup import EXCLUDED, classify
-from tests.conftest import ROOT, RQ
+from blog.data.keys import EXCLUDED, family_of
+from tests.helpers import ROOT, RQ
 
 TITLES = [
     "Grüße aus Köln",
@@ -41,12 +41,25 @@ BODIES = [
 TAGS = ["python", "redis", "köln", "日本", "news", "emoji-🎉", "long-tag-name-here"]
 
 
+def classify(name: str) -> str:
+    """A key family's builder name ("post", "comment", ...), "post-part" for the keys
+    read with a post, "excluded", or "other" for a key no builder makes."""
+    family = family_of(name)
+    if family is None:
+        return "other"
+    if family.backup is EXCLUDED:
+        return "excluded"
+    if family.read_with == "post" and family.name != "comment":
+        return "post-part"
+    return family.name
+
+
 def logical_dump(r: redis.Redis, prefix: str = "blog:") -> dict:
     """Every app key (rate limits and backup bookkeeping aside) with type, value, TTL set."""
     dump = {}
     for key in r.scan_iter(match=prefix + "*", count=1000):
         name = key[len(prefix) :]
-        if classify(name) == EXCLUDED:
+        if classify(name) == "excluded":
             continue
         rtype = r.type(key)
         if rtype == "string":

@@ -27,7 +27,7 @@ import pytest
 import redis
 
 from devtools.redis_server import free_port
-from tests.conftest import PASSWORD, ROOT, RQ
+from tests.helpers import PASSWORD, ROOT, RQ
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

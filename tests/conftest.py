@@ -9,19 +9,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import redis
 
-from blog import create_app
 from devtools.redis_server import RedisServer
-
-PASSWORD = "correct horse battery"
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-RQ = str(Path(sys.executable).parent / "rq")
+from tests.helpers import PASSWORD, ROOT, RQ, S3_CREDENTIALS, make_app
 
 
 @pytest.fixture(scope="session")
@@ -42,19 +36,6 @@ def redis_client(redis_url):
     client.flushall()
     yield client
     client.close()
-
-
-def make_app(redis_url: str, **overrides):
-    config = {
-        "TESTING": True,
-        "APP_ENV": "testing",
-        "REDIS_URL": redis_url,
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "WTF_CSRF_ENABLED": False,
-        "COMMENT_MODERATION": False,
-    }
-    config.update(overrides)
-    return create_app(config)
 
 
 @pytest.fixture
@@ -152,19 +133,6 @@ def auth(app, client):
     return AuthActions(app, client)
 
 
-def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'name="csrf_token" value="([^"]+)"', html
-    )
-    assert match, "no CSRF token in page"
-    return match.group(1)
-
-
-def new_post(client, title="Hello", body="Some *text*", tags="", status="published", **extra):
-    form = {"title": title, "body": body, "tags": tags, "status": status, **extra}
-    return client.post("/posts/new", data=form)
-
-
 @pytest.fixture(scope="session")
 def s3_endpoint():
     """A real S3 API over HTTP (moto's server mode), shared by the session."""
@@ -175,13 +143,6 @@ def s3_endpoint():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
-
-
-S3_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 @pytest.fixture

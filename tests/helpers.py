@@ -1,14 +1,29 @@
-"""Small helpers shared by the web tests (fixtures stay in conftest.py)."""
+"""Helpers and constants shared by the tests (fixtures stay in conftest.py, which
+imports from here; tests import from here, never from conftest.py)."""
 
 from __future__ import annotations
 
 import html
 import re
+import sys
 from html.parser import HTMLParser
+from pathlib import Path
 
 from werkzeug.security import generate_password_hash
 
+from blog import create_app
 from blog.data import PostInput
+
+PASSWORD = "correct horse battery"
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+RQ = str(Path(sys.executable).parent / "rq")
+
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 SUMMARY_TITLE = re.compile(r'<article class="summary">\s*<h2><a href="([^"]+)">([^<]*)</a>')
 
@@ -89,3 +104,29 @@ def assert_site_layout(page_html: str) -> None:
     assert '<nav aria-label="Main">' in page_html
     assert 'href="/tags">Tags</a>' in page_html
     assert '<footer class="site">' in page_html
+
+
+def make_app(redis_url: str, **overrides):
+    config = {
+        "TESTING": True,
+        "APP_ENV": "testing",
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "WTF_CSRF_ENABLED": False,
+        "COMMENT_MODERATION": False,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "no CSRF token in page"
+    return match.group(1)
+
+
+def new_post(client, title="Hello", body="Some *text*", tags="", status="published", **extra):
+    form = {"title": title, "body": body, "tags": tags, "status": status, **extra}
+    return client.post("/posts/new", data=form)

@@ -8,6 +8,8 @@ The key schema is blog/data/keys.py.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import redis
 
 from blog.data.keys import Keys
@@ -35,113 +37,204 @@ def _scan(r: redis.Redis, prefix: str) -> list[str]:
     return sorted(r.scan_iter(match=prefix.replace("*", r"\*") + "*", count=1000))
 
 
-def problems(r: redis.Redis, prefix: str = "blog:") -> list[str]:
-    """Every rule the stored data breaks, as readable sentences."""
-    k = Keys(prefix)
-    found: list[str] = []
-    post_ids: set[int] = set()
-    sub_owners: set[int] = set()
-    comment_ids: set[int] = set()
-    tag_keys: set[str] = set()
+@dataclass
+class _Ids:
+    """The ids found by scanning the keys: posts, owners of post:N:* keys, comments, tags."""
+
+    posts: set[int] = field(default_factory=set)
+    sub_owners: set[int] = field(default_factory=set)
+    comments: set[int] = field(default_factory=set)
+    tags: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _PostIndexes:
+    """The post hashes and every index over them, read once."""
+
+    posts: dict[int, dict[str, str]]
+    post_tags: dict[int, set[str]]
+    slugs: dict[str, str]
+    published: dict[str, float]
+    tag_sets: dict[str, dict[str, float]]
+    tag_index: set[str]
+
+
+def _scan_ids(r: redis.Redis, prefix: str) -> _Ids:
+    ids = _Ids()
     for key in _scan(r, prefix):
         parts = key[len(prefix) :].split(":")
         if parts[0] == "post" and len(parts) == 2:
-            post_ids.add(int(parts[1]))
+            ids.posts.add(int(parts[1]))
         elif parts[0] == "post" and len(parts) == 3 and parts[2] in POST_SUBKEYS:
-            sub_owners.add(int(parts[1]))
+            ids.sub_owners.add(int(parts[1]))
         elif parts[0] == "comment" and len(parts) == 2:
-            comment_ids.add(int(parts[1]))
+            ids.comments.add(int(parts[1]))
         elif parts[0] == "tag":
-            tag_keys.add(":".join(parts[1:]))
+            ids.tags.add(":".join(parts[1:]))
+    return ids
 
-    posts = {pid: r.hgetall(k.post(pid)) for pid in post_ids}
-    post_tags = {pid: r.smembers(k.post_tags(pid)) for pid in post_ids}
-    slugs = r.hgetall(k.slugs)
-    published = dict(r.zrange(k.published, 0, -1, withscores=True))
-    tag_sets = {t: dict(r.zrange(k.tag(t), 0, -1, withscores=True)) for t in tag_keys}
-    tag_index = r.smembers(k.tags)
 
-    for pid in sorted(sub_owners - post_ids):
-        found.append(f"post {pid} is gone but some of its post:{pid}:* keys remain")
+def _read_post_indexes(r: redis.Redis, k: Keys, ids: _Ids) -> _PostIndexes:
+    return _PostIndexes(
+        posts={pid: r.hgetall(k.post(pid)) for pid in ids.posts},
+        post_tags={pid: r.smembers(k.post_tags(pid)) for pid in ids.posts},
+        slugs=r.hgetall(k.slugs),
+        published=dict(r.zrange(k.published, 0, -1, withscores=True)),
+        tag_sets={t: dict(r.zrange(k.tag(t), 0, -1, withscores=True)) for t in ids.tags},
+        tag_index=r.smembers(k.tags),
+    )
 
-    for pid, h in posts.items():
+
+def _leftover_subkeys(ids: _Ids) -> list[str]:
+    return [
+        f"post {pid} is gone but some of its post:{pid}:* keys remain"
+        for pid in sorted(ids.sub_owners - ids.posts)
+    ]
+
+
+def _post_identity_problems(
+    r: redis.Redis, k: Keys, pid: int, h: dict[str, str], idx: _PostIndexes
+) -> list[str]:
+    """Its id, its slugs both ways, its place in its author's list."""
+    found = []
+    if int(h["id"]) != pid:
+        found.append(f"post {pid} says its id is {h['id']}")
+    if idx.slugs.get(h["slug"]) != str(pid):
+        found.append(f"post {pid}'s slug {h['slug']!r} does not resolve to it")
+    own = {s for s, owner in idx.slugs.items() if owner == str(pid)}
+    if r.smembers(k.post_slugs(pid)) != own:
+        found.append(f"post {pid}'s slug set differs from the slugs pointing at it")
+    if str(pid) not in r.zrange(k.user_posts(int(h["author_id"])), 0, -1):
+        found.append(f"post {pid} is missing from its author's list")
+    return found
+
+
+def _visible_post_problems(
+    pid: int, h: dict[str, str], in_tags: set[str], idx: _PostIndexes
+) -> list[str]:
+    """A published or scheduled post: in posts:published and its tag indexes, by date."""
+    found = []
+    if str(pid) not in idx.published:
+        found.append(f"{h['status']} post {pid} is not in posts:published")
+    elif idx.published[str(pid)] != float(h["published_at"]):
+        found.append(f"post {pid}'s score in posts:published is not its date")
+    if in_tags != idx.post_tags[pid]:
+        found.append(
+            f"post {pid} has tags {sorted(idx.post_tags[pid])} but is in the "
+            f"tag indexes {sorted(in_tags)}"
+        )
+    for t in in_tags:
+        if idx.tag_sets[t][str(pid)] != float(h["published_at"]):
+            found.append(f"post {pid}'s score in tag {t!r} is not its date")
+    return found
+
+
+def _draft_problems(pid: int, in_tags: set[str], idx: _PostIndexes) -> list[str]:
+    """A draft is in no public index."""
+    found = []
+    if str(pid) in idx.published:
+        found.append(f"draft {pid} is in posts:published")
+    if in_tags:
+        found.append(f"draft {pid} is in the tag indexes {sorted(in_tags)}")
+    return found
+
+
+def _post_problems(r: redis.Redis, k: Keys, idx: _PostIndexes) -> list[str]:
+    found: list[str] = []
+    for pid, h in idx.posts.items():
         missing = POST_FIELDS - set(h)
         if missing:
             found.append(f"post {pid} lacks fields {sorted(missing)}")
             continue
-        if int(h["id"]) != pid:
-            found.append(f"post {pid} says its id is {h['id']}")
-        if slugs.get(h["slug"]) != str(pid):
-            found.append(f"post {pid}'s slug {h['slug']!r} does not resolve to it")
-        own = {s for s, owner in slugs.items() if owner == str(pid)}
-        if r.smembers(k.post_slugs(pid)) != own:
-            found.append(f"post {pid}'s slug set differs from the slugs pointing at it")
-        if str(pid) not in r.zrange(k.user_posts(int(h["author_id"])), 0, -1):
-            found.append(f"post {pid} is missing from its author's list")
-        visible = h["status"] != "draft"
-        in_tags = {t for t, members in tag_sets.items() if str(pid) in members}
-        if visible:
-            if str(pid) not in published:
-                found.append(f"{h['status']} post {pid} is not in posts:published")
-            elif published[str(pid)] != float(h["published_at"]):
-                found.append(f"post {pid}'s score in posts:published is not its date")
-            if in_tags != post_tags[pid]:
-                found.append(
-                    f"post {pid} has tags {sorted(post_tags[pid])} but is in the "
-                    f"tag indexes {sorted(in_tags)}"
-                )
-            for t in in_tags:
-                if tag_sets[t][str(pid)] != float(h["published_at"]):
-                    found.append(f"post {pid}'s score in tag {t!r} is not its date")
+        found += _post_identity_problems(r, k, pid, h, idx)
+        in_tags = {t for t, members in idx.tag_sets.items() if str(pid) in members}
+        if h["status"] != "draft":
+            found += _visible_post_problems(pid, h, in_tags, idx)
         else:
-            if str(pid) in published:
-                found.append(f"draft {pid} is in posts:published")
-            if in_tags:
-                found.append(f"draft {pid} is in the tag indexes {sorted(in_tags)}")
+            found += _draft_problems(pid, in_tags, idx)
+    return found
 
-    for slug, owner in slugs.items():
-        if int(owner) not in post_ids:
-            found.append(f"slug {slug!r} points at missing post {owner}")
-    for member in published:
-        if int(member) not in post_ids:
-            found.append(f"posts:published holds missing post {member}")
-    for t, members in tag_sets.items():
+
+def _dangling_index_problems(ids: _Ids, idx: _PostIndexes) -> list[str]:
+    """Slugs and posts:published pointing at posts that are gone."""
+    found = [
+        f"slug {slug!r} points at missing post {owner}"
+        for slug, owner in idx.slugs.items()
+        if int(owner) not in ids.posts
+    ]
+    found += [
+        f"posts:published holds missing post {member}"
+        for member in idx.published
+        if int(member) not in ids.posts
+    ]
+    return found
+
+
+def _tag_problems(ids: _Ids, idx: _PostIndexes) -> list[str]:
+    """Each tag index holds only existing posts that have the tag, and matches the tags set."""
+    found = []
+    for t, members in idx.tag_sets.items():
         for member in members:
-            if int(member) not in post_ids:
+            if int(member) not in ids.posts:
                 found.append(f"tag {t!r} holds missing post {member}")
-            elif t not in post_tags[int(member)]:
+            elif t not in idx.post_tags[int(member)]:
                 found.append(f"tag {t!r} holds post {member}, which does not have the tag")
-        if t not in tag_index:
+        if t not in idx.tag_index:
             found.append(f"tag {t!r} has posts but is not in the tags set")
-    for t in tag_index:
-        if not tag_sets.get(t):
+    for t in idx.tag_index:
+        if not idx.tag_sets.get(t):
             found.append(f"tag {t!r} is in the tags set but its index is empty")
+    return found
 
-    # Comments: each in exactly one of its post's lists, matching its status.
+
+def _comment_listings(
+    r: redis.Redis, k: Keys, ids: _Ids, found: list[str]
+) -> dict[int, tuple[int, str]]:
+    """comment id -> (post id, "approved" or "pending") from the posts' comment lists;
+    a comment listed twice goes into `found`."""
     listed: dict[int, tuple[int, str]] = {}
-    for pid in post_ids | sub_owners:
+    for pid in ids.posts | ids.sub_owners:
         for status, key in (("approved", k.post_comments(pid)), ("pending", k.post_pending(pid))):
             for cid in r.zrange(key, 0, -1):
                 if int(cid) in listed:
                     found.append(f"comment {cid} is listed twice")
                 listed[int(cid)] = (pid, status)
-    for cid in sorted(set(listed) - comment_ids):
-        found.append(f"post {listed[cid][0]} lists missing comment {cid}")
-    pending_by_author: dict[int, set[int]] = {}
-    for cid in sorted(comment_ids):
+    return listed
+
+
+def _comment_hash_problems(
+    r: redis.Redis,
+    k: Keys,
+    ids: _Ids,
+    idx: _PostIndexes,
+    listed: dict[int, tuple[int, str]],
+    pending_by_author: dict[int, set[int]],
+) -> list[str]:
+    """Each comment belongs to an existing post and is listed there under its status;
+    the pending ones are collected by the author who moderates them."""
+    found = []
+    for cid in sorted(ids.comments):
         h = r.hgetall(k.comment(cid))
         missing = COMMENT_FIELDS - set(h)
         if missing:
             found.append(f"comment {cid} lacks fields {sorted(missing)}")
             continue
         pid = int(h["post_id"])
-        if pid not in post_ids:
+        if pid not in ids.posts:
             found.append(f"comment {cid} is an orphan: post {pid} is gone")
         elif listed.get(cid) != (pid, h["status"]):
             found.append(f"comment {cid} ({h['status']}) is not listed as such on post {pid}")
         elif h["status"] == "pending":
-            author = int(posts[pid].get("author_id", 0))
+            author = int(idx.posts[pid].get("author_id", 0))
             pending_by_author.setdefault(author, set()).add(cid)
+    return found
+
+
+def _user_list_problems(
+    r: redis.Redis, prefix: str, idx: _PostIndexes, pending_by_author: dict[int, set[int]]
+) -> list[str]:
+    """Each author's moderation queue and post list hold exactly what is theirs."""
+    found = []
     for key in _scan(r, prefix + "user:"):
         parts = key[len(prefix) :].split(":")
         if len(parts) == 3 and parts[2] == "pending":
@@ -154,23 +247,67 @@ def problems(r: redis.Redis, prefix: str = "blog:") -> list[str]:
                 )
         elif len(parts) == 3 and parts[2] == "posts":
             for member in r.zrange(key, 0, -1):
-                post = posts.get(int(member))
+                post = idx.posts.get(int(member))
                 if post is None or post.get("author_id") != parts[1]:
                     found.append(
                         f"author {parts[1]}'s post list holds post {member}, "
                         "which is missing or not theirs"
                     )
-    for uid in set(pending_by_author) - {
+    return found
+
+
+def _missing_queue_problems(
+    r: redis.Redis, prefix: str, pending_by_author: dict[int, set[int]]
+) -> list[str]:
+    queues = {
         int(key[len(prefix) :].split(":")[1])
         for key in _scan(r, prefix + "user:")
         if key.endswith(":pending")
-    }:
-        found.append(f"author {uid} has pending comments but no moderation queue")
+    }
+    return [
+        f"author {uid} has pending comments but no moderation queue"
+        for uid in set(pending_by_author) - queues
+    ]
 
-    for name, uid in r.hgetall(k.usernames).items():
-        if r.hget(k.user(int(uid)), "username") != name:
-            found.append(f"username {name!r} points at user {uid}, which is not them")
+
+def _comment_problems(
+    r: redis.Redis, k: Keys, prefix: str, ids: _Ids, idx: _PostIndexes
+) -> list[str]:
+    """Comments: each in exactly one of its post's lists, matching its status."""
+    found: list[str] = []
+    listed = _comment_listings(r, k, ids, found)
+    found += [
+        f"post {listed[cid][0]} lists missing comment {cid}"
+        for cid in sorted(set(listed) - ids.comments)
+    ]
+    pending_by_author: dict[int, set[int]] = {}
+    found += _comment_hash_problems(r, k, ids, idx, listed, pending_by_author)
+    found += _user_list_problems(r, prefix, idx, pending_by_author)
+    found += _missing_queue_problems(r, prefix, pending_by_author)
     return found
+
+
+def _username_problems(r: redis.Redis, k: Keys) -> list[str]:
+    return [
+        f"username {name!r} points at user {uid}, which is not them"
+        for name, uid in r.hgetall(k.usernames).items()
+        if r.hget(k.user(int(uid)), "username") != name
+    ]
+
+
+def problems(r: redis.Redis, prefix: str = "blog:") -> list[str]:
+    """Every rule the stored data breaks, as readable sentences."""
+    k = Keys(prefix)
+    ids = _scan_ids(r, prefix)
+    idx = _read_post_indexes(r, k, ids)
+    return [
+        *_leftover_subkeys(ids),
+        *_post_problems(r, k, idx),
+        *_dangling_index_problems(ids, idx),
+        *_tag_problems(ids, idx),
+        *_comment_problems(r, k, prefix, ids, idx),
+        *_username_problems(r, k),
+    ]
 
 
 def assert_consistent(r: redis.Redis, prefix: str = "blog:") -> None:

@@ -6,8 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import PASSWORD
-from tests.helpers import add_post, assert_site_layout, cheap_password_hashing
+from tests.helpers import PASSWORD, add_post, assert_site_layout, cheap_password_hashing
 
 
 @pytest.fixture(autouse=True)

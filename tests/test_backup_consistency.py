@@ -12,11 +12,11 @@ import time
 import pytest
 import redis
 
-from blog.backup_targets import LocalTarget
 from blog.backups import service
+from blog.backups.targets import LocalTarget
 from blog.data import DataLayer, PostGone, PostInput
-from blog.data.backup import Exporter, Importer
 from blog.data.keys import Keys
+from blog.data.records import Exporter, Importer
 from blog.storage import LocalStorage
 from tests.backup_helpers import check_invariants, make_varied_data
 

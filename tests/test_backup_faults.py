@@ -15,9 +15,9 @@ import pytest
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
-from blog.backup_targets import NAME_RE, LocalTarget, S3Target, TargetError
 from blog.backups import service
-from blog.queues import enqueue_backup
+from blog.backups.enqueue import enqueue_backup
+from blog.backups.targets import NAME_RE, LocalTarget, S3Target, TargetError
 from processing.archive import MediaItem, read_archive, write_archive
 from tests.backup_helpers import (
     CuttableProxy,
@@ -28,7 +28,7 @@ from tests.backup_helpers import (
     media_files,
     run_worker,
 )
-from tests.conftest import S3_CREDENTIALS
+from tests.helpers import S3_CREDENTIALS
 
 MiB = 1024 * 1024
 CREDENTIALS = {
@@ -122,13 +122,13 @@ def test_any_error_mid_stream_aborts_the_upload(s3_endpoint, s3_bucket):
     target = S3Target(s3_bucket, client=client, part_size=5 * MiB)
     key = target.new_key(datetime.now(UTC))
 
-    def produce(out):
+    def write_contents(out):
         for _ in range(3):
             out.write(b"\x8f" * (4 * MiB))
         raise RuntimeError("media storage went away")
 
     with pytest.raises(RuntimeError, match="went away"):
-        target.write(key, produce)
+        target.write(key, write_contents)
     assert client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
     assert not client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads")
 
@@ -141,12 +141,12 @@ def test_a_stored_object_that_fails_its_check_is_deleted(s3_endpoint, s3_bucket)
     class Lying:  # claims one byte more than it wrote
         sha256, bytes_written = hashlib.sha256(b"12345").hexdigest(), 6
 
-    def produce(out):
+    def write_contents(out):
         out.write(b"12345")
         return Lying()
 
     with pytest.raises(TargetError, match="failed its check"):
-        target.write(key, produce)
+        target.write(key, write_contents)
     assert client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
     head = None
     with pytest.raises(Exception):  # noqa: B017 - any 404

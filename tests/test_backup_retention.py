@@ -10,9 +10,9 @@ import boto3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blog.backup_targets import BackupInfo, LocalTarget, S3Target, backup_name
 from blog.backups import service
 from blog.backups.service import plan_retention
+from blog.backups.targets import BackupInfo, LocalTarget, S3Target, backup_name
 
 NOW = datetime(2025, 6, 30, 3, 0, tzinfo=UTC)
 

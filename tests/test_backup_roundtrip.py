@@ -15,9 +15,10 @@ import boto3
 import pytest
 from rq import Queue
 
-from blog.backup_targets import NAME_RE, LocalTarget, S3Target
 from blog.backups import service
-from blog.data.backup import Exporter, Importer, reindex
+from blog.backups.targets import NAME_RE, LocalTarget, S3Target
+from blog.data.records import Exporter, Importer
+from blog.data.reindex import reindex
 from tests.backup_helpers import (
     add_image,
     check_invariants,
@@ -27,7 +28,7 @@ from tests.backup_helpers import (
     media_files,
     run_worker,
 )
-from tests.conftest import S3_CREDENTIALS, make_app
+from tests.helpers import S3_CREDENTIALS, make_app
 
 KEY_RE = re.compile(r"backups/(\d{4})/(\d{2})/(\d{2})/blog-\1\2\3T\d{6}Z\.tar\.gz")
 
@@ -228,7 +229,7 @@ def test_images_uploaded_through_the_real_flow_come_back(
     client, auth, app, data, redis_client, burst_worker, tmp_path
 ):
     """HTTP upload, a real worker cleans it, then back up, lose everything, restore."""
-    from tests.conftest import FIXTURES
+    from tests.helpers import FIXTURES
 
     app.config["BACKUP_ROOT"] = str(tmp_path / "backups")
     auth.login()

@@ -13,7 +13,7 @@ import redis
 from rq import Queue
 
 from blog.backups.schedule import (
-    KICKER,
+    NIGHTLY_ENQUEUER,
     NIGHTLY_JOB_ID,
     BadCron,
     next_run,
@@ -23,7 +23,7 @@ from blog.backups.schedule import (
 )
 from blog.data import DataLayer
 from tests.backup_helpers import env_with, outcome_json, run_worker
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 PYTHON = sys.executable
 RQSCHEDULER = str(Path(sys.executable).parent / "rqscheduler")
@@ -44,7 +44,7 @@ def test_registering_twice_keeps_one_job_and_a_new_cron_replaces_it(rq_conn):
     assert [job.id for job in scheduler.get_jobs()] == [NIGHTLY_JOB_ID]
     assert rq_conn.zcard(scheduler.scheduled_jobs_key) == 1
     job, when = registered(rq_conn)
-    assert job.func_name == KICKER and job.origin == "backups"
+    assert job.func_name == NIGHTLY_ENQUEUER and job.origin == "backups"
     assert when == next_run("0 3 * * *")
     assert (when.hour, when.minute, when.utcoffset().total_seconds()) == (3, 0, 0)
 

@@ -9,9 +9,9 @@ import time
 import pytest
 from rq import Queue
 
-from blog.backup_targets import LocalTarget
 from blog.backups import service
-from tests.conftest import csrf_token, make_app
+from blog.backups.targets import LocalTarget
+from tests.helpers import csrf_token, make_app
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from PIL import Image
 pytest.register_assert_rewrite("tests.browser_support")
 
 from tests.browser_support import check_page, requires_chromium  # noqa: E402
-from tests.conftest import FIXTURES  # noqa: E402
+from tests.helpers import FIXTURES  # noqa: E402
 
 pytest_plugins = ["tests.browser_support"]  # its fixtures: live_app, new_context, ...
 

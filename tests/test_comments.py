@@ -6,8 +6,7 @@ import pytest
 
 from blog.data import PostInput
 from blog.data.comments import CommentGone
-from tests.conftest import PASSWORD, make_app
-from tests.helpers import add_post, assert_site_layout, cheap_password_hashing
+from tests.helpers import PASSWORD, add_post, assert_site_layout, cheap_password_hashing, make_app
 from tests.invariants import assert_consistent
 
 

@@ -14,7 +14,7 @@ import sys
 from PIL import Image
 
 from processing.images import DEFAULT_MAX_PIXELS
-from tests.conftest import ROOT, RQ
+from tests.helpers import ROOT, RQ
 
 LIMIT_MB = 300
 #: Runs the command, then prints the largest resident set of any descendant it waited for.

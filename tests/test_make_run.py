@@ -15,7 +15,7 @@ import pytest
 
 from blog.data import DataLayer, PostInput, connect
 from devtools.redis_server import free_port
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, PASSWORD, ROOT, make_app
-from tests.helpers import cheap_password_hashing
+from tests.helpers import FIXTURES, PASSWORD, ROOT, cheap_password_hashing, make_app
 
 STRONG_KEY = "k" * 48
 

@@ -7,8 +7,7 @@ import time
 from blog.data import DataLayer, PostInput
 from blog.pagecache import PageCache
 from devtools.roundtrips import RoundTripCounter
-from tests.conftest import make_app
-from tests.helpers import add_post
+from tests.helpers import add_post, make_app
 
 
 def counted_app(redis_url, media_root, **overrides):

@@ -9,7 +9,6 @@ from urllib.parse import quote
 import pytest
 
 from blog.data import PostGone, PostInput
-from tests.conftest import new_post
 from tests.helpers import (
     add_post,
     assert_site_layout,
@@ -17,6 +16,7 @@ from tests.helpers import (
     elements,
     labels,
     listed_titles,
+    new_post,
 )
 from tests.invariants import assert_consistent
 

@@ -18,7 +18,7 @@ import requests
 from rq import Queue
 
 from devtools.redis_server import free_port
-from tests.conftest import FIXTURES, ROOT, S3_CREDENTIALS
+from tests.helpers import FIXTURES, ROOT, S3_CREDENTIALS
 
 pytestmark = [
     pytest.mark.slow,

@@ -6,8 +6,7 @@ import redis
 
 from blog.data import DataLayer
 from devtools.roundtrips import RoundTripCounter
-from tests.conftest import make_app
-from tests.helpers import add_post, cheap_password_hashing
+from tests.helpers import add_post, cheap_password_hashing, make_app
 
 LIMITS = {
     "/": 1,

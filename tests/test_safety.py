@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 from flask import abort, url_for
 
-from tests.conftest import PASSWORD, csrf_token, make_app
-from tests.helpers import add_post, assert_site_layout, cheap_password_hashing
+from tests.helpers import (
+    PASSWORD,
+    add_post,
+    assert_site_layout,
+    cheap_password_hashing,
+    csrf_token,
+    make_app,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ import redis
 
 from blog.config import effective_redis_url
 from devtools.redis_server import find_redis_server, free_port
-from tests.conftest import ROOT, RQ, make_app
+from tests.helpers import ROOT, RQ, make_app
 
 
 def test_effective_url_adds_the_switch_only_for_tls_urls():

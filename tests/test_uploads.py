@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from blog.storage import LocalStorage, MediaNotFound, S3Storage
-from tests.conftest import FIXTURES, make_app
+from tests.helpers import FIXTURES, make_app
 
 GPS_JPEG = FIXTURES / "exif-samples" / "gps" / "DSCN0010.jpg"
 
@@ -110,7 +110,7 @@ def test_upload_needs_csrf_token(csrf_app, auth):
     auth.__init__(csrf_app, client)
     auth.create()
     page = client.get("/login").get_data(as_text=True)
-    from tests.conftest import PASSWORD, csrf_token
+    from tests.helpers import PASSWORD, csrf_token
 
     token = csrf_token(page)
     client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf_token": token})

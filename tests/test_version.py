@@ -6,7 +6,7 @@ from __future__ import annotations
 import tomllib
 from importlib.metadata import version
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_healthz_reports_the_installed_version(client):

@@ -23,7 +23,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
-from tests.conftest import ROOT, RQ
+from tests.helpers import ROOT, RQ
 
 pytestmark = pytest.mark.slow
 

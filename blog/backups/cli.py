@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from datetime import UTC, datetime
+from typing import TextIO
 
 import click
 from flask import current_app
@@ -12,12 +13,13 @@ from flask.cli import with_appcontext
 
 from processing.archive import ArchiveError
 
-from ..backup_targets import BackupNotFound, TargetError
 from ..data import get_data
-from ..queues import enqueue_backup
+from ..queues import app_rq_connection
+from ..storage import app_storage
 from . import service
-from .routes import backup_target
-from .schedule import BadCron, registered, sync_schedule
+from .enqueue import enqueue_backup
+from .schedule import BadCron, next_run, registered, sync_schedule
+from .targets import BackupNotFound, TargetError, app_target
 
 MB = 1024 * 1024
 
@@ -30,7 +32,7 @@ class ProgressLine:
     """One status line redrawn in place on a terminal (a bar once the media size is
     known); a line every few seconds when output is not a terminal."""
 
-    def __init__(self, stream=None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.state: dict[str, tuple[int, int | None]] = {}
@@ -85,13 +87,13 @@ def run_command(enqueue: bool) -> None:
         job = enqueue_backup(trigger="cli")
         click.echo(f"Queued backup job {job.id} on the 'backups' queue.")
         return
-    target = backup_target()
+    target = app_target()
     click.echo(f"Backing up to {target.description}")
     progress = ProgressLine()
     try:
         outcome = service.run_backup(
             get_data(),
-            current_app.extensions["media_storage"],
+            app_storage(),
             target,
             current_app.config,
             progress=progress,
@@ -139,7 +141,7 @@ def _when(timestamp: float | None) -> str:
 @with_appcontext
 def list_command() -> None:
     """The stored backups, newest first, with what each run recorded."""
-    target = backup_target()
+    target = app_target()
     try:
         backups = target.list(with_checksums=True)
     except Exception as error:
@@ -176,7 +178,7 @@ def list_command() -> None:
 @with_appcontext
 def verify_command(key: str) -> None:
     """Download backup KEY and check every checksum and every record."""
-    target = backup_target()
+    target = app_target()
     try:
         info, manifest = service.verify_backup(target, key)
     except BackupNotFound as error:
@@ -201,12 +203,10 @@ def verify_command(key: str) -> None:
 @with_appcontext
 def restore_command(key: str, force: bool) -> None:
     """Restore backup KEY into Redis and media storage (checked in full first)."""
-    target = backup_target()
+    target = app_target()
     click.echo(f"Checking {key} before writing anything...")
     try:
-        result = service.restore_backup(
-            get_data(), current_app.extensions["media_storage"], target, key, force=force
-        )
+        result = service.restore_backup(get_data(), app_storage(), target, key, force=force)
     except BackupNotFound as error:
         raise _fail(str(error)) from None
     except (ArchiveError, TargetError) as error:
@@ -235,12 +235,12 @@ def restore_command(key: str, force: bool) -> None:
 def schedule_command(cron: str | None) -> None:
     """Register the nightly backup with rq-scheduler (UTC) and show the next run."""
     cron = cron if cron is not None else current_app.config["BACKUP_CRON"]
-    connection = current_app.extensions["rq_connection"]
+    connection = app_rq_connection()
     try:
         _, changed = sync_schedule(connection, cron)
     except BadCron as error:
         raise click.BadParameter(str(error), param_hint="'--cron' / BACKUP_CRON") from None
-    _, when = registered(connection)
+    _, when = registered(connection) or (None, next_run(cron))
     click.echo(
         f"Nightly backup {'registered' if changed else 'already registered'}: "
         f"'{cron}' in UTC; next run {when:%Y-%m-%d %H:%M}Z. "

@@ -5,40 +5,35 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from flask import current_app, flash, g, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 
 from ..auth import login_required
-from ..backup_targets import target_from_config
 from ..data import get_data
-from ..queues import BACKUPS_QUEUE, backup_jobs, enqueue_backup
-from . import bp
+from ..queues import BACKUPS_QUEUE, app_rq_connection
+from .enqueue import backup_jobs, enqueue_backup
 from .schedule import registered
+from .targets import app_target
 
 log = logging.getLogger(__name__)
 
-
-def backup_target():
-    """One target per app (an S3 client is costly to build)."""
-    target = current_app.extensions.get("backup_target")
-    if target is None:
-        target = current_app.extensions["backup_target"] = target_from_config(current_app.config)
-    return target
+bp = Blueprint("backups", __name__)
 
 
 @bp.get("/admin/backups")
 @login_required
-def index():
+def index() -> str:
     data = get_data()
     list_error = None
     try:
-        backups = backup_target().list()
+        backups = app_target().list()
     except Exception as error:  # the page must say so, not crash
         log.exception("cannot list backups")
         backups, list_error = [], f"{type(error).__name__}: {error}"
     runs = data.backups.runs(20)
     outcomes = {run["key"]: run for run in runs if run.get("ok") and run.get("key")}
     try:
-        schedule = registered(current_app.extensions["rq_connection"])
+        schedule = registered(app_rq_connection())
     except Exception:
         schedule = None
     return render_template(
@@ -48,7 +43,7 @@ def index():
         runs=runs,
         last=runs[0] if runs else None,
         last_good=data.backups.last_good(),
-        target=backup_target().description,
+        target=app_target().description,
         list_error=list_error,
         jobs=backup_jobs(),
         schedule=schedule,
@@ -59,7 +54,7 @@ def index():
 
 @bp.post("/admin/backups")
 @login_required
-def run_now():
+def run_now() -> ResponseReturnValue:
     waiting = [j for j in backup_jobs() if j["state"] in ("queued", "running")]
     if waiting:  # a double click, or two authors at once: one backup is enough
         flash(f"A backup is already {waiting[0]['state']} (job {waiting[0]['id']}).")

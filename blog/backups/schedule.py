@@ -11,6 +11,10 @@ which enqueues `jobs.backup.run_backup` as a fresh job with RQ's Retry. rq-sched
 re-enqueues the same job object every night, so retry counters kept on it would carry
 over from one night to the next (and its `cron()` takes no Retry at all).
 
+These are rq-scheduler's keys, not the blog's (the data layer owns those): this module
+reaches them through rq-scheduler's API, and reads and writes the job's score in its
+sorted set directly where the API has no call for it.
+
 Time zone: rq-scheduler computes the next run of a cron string in the local time zone
 of the process that computes it (whatever `use_local_timezone` says). The scheduler
 process (jobs/scheduler.py) therefore runs with TZ=UTC, and this module computes the
@@ -31,7 +35,8 @@ from rq_scheduler import Scheduler
 from ..queues import BACKUPS_QUEUE
 
 NIGHTLY_JOB_ID = "nightly-backup"
-KICKER = "jobs.backup.scheduled_backup"
+# What the cron job calls: it enqueues the night's run (see the docstring above).
+NIGHTLY_ENQUEUER = "jobs.backup.scheduled_backup"
 
 
 class BadCron(ValueError):
@@ -79,7 +84,7 @@ def sync_schedule(connection: redis.Redis, cron_string: str) -> tuple[Job, bool]
         job, _ = current
         if (
             job.meta.get("cron_string") == cron_string
-            and job.func_name == KICKER
+            and job.func_name == NIGHTLY_ENQUEUER
             and job.origin == BACKUPS_QUEUE
         ):
             return job, False
@@ -89,7 +94,7 @@ def sync_schedule(connection: redis.Redis, cron_string: str) -> tuple[Job, bool]
         warnings.simplefilter("ignore", FutureWarning)
         job = scheduler.cron(
             cron_string,
-            func=KICKER,
+            func=NIGHTLY_ENQUEUER,
             id=NIGHTLY_JOB_ID,
             queue_name=BACKUPS_QUEUE,
             timeout=300,

@@ -2,28 +2,40 @@
 
 Plain functions over a data layer, a media storage and a backup target, so they run
 the same in an RQ worker (jobs/backup.py), in `flask backup ...` and in tests.
-The pieces: blog/data/backup.py (which keys, how to read and write them),
-processing/archive.py (the archive format), blog/backup_targets.py (where it goes).
+The pieces: blog/data/keys.py (which keys are what), blog/data/records.py (how to
+read and write them), processing/archive/ (the archive format), targets.py (where it
+goes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import secrets
 import time
-import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import BinaryIO
+from types import TracebackType
+from typing import Any
 
-from processing.archive import ArchiveError, MediaItem, read_archive, verify_archive, write_archive
+from redis.exceptions import LockError
+
+from processing.archive import (
+    ArchiveError,
+    ArchiveSummary,
+    MediaItem,
+    read_archive,
+    verify_archive,
+    write_archive,
+)
+from processing.archive.format import Readable, ReadableFile, Writable
+from processing.archive.streams import HashingReader
 from processing.images import MIME_BY_EXTENSION
 
-from ..backup_targets import BackupInfo, BackupNotFound, BackupTarget
 from ..data import DataLayer
-from ..data.backup import Exporter, Importer, delete_app_data, has_app_data
-from ..storage import MediaNotFound
+from ..data.records import Exporter, Importer, delete_app_data, has_app_data
+from ..storage import MediaNotFound, MediaStorage
+from ..version import __version__
+from .targets import BackupInfo, BackupNotFound, BackupTarget
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +50,6 @@ LOCK_REFRESH_SECONDS = 30
 Progress = Callable[[str, int, int | None], None]
 
 
-def _app_version() -> str:
-    try:
-        with (Path(__file__).resolve().parents[2] / "pyproject.toml").open("rb") as f:
-            return tomllib.load(f)["project"]["version"]
-    except (OSError, KeyError, tomllib.TOMLDecodeError):
-        return "unknown"
-
-
-APP_VERSION = _app_version()
-
-
 class BackupBusy(RuntimeError):
     """Another backup or restore holds the lock."""
 
@@ -61,15 +62,16 @@ class RestoreFailed(RuntimeError):
     """The archive was good but writing it failed part-way."""
 
 
-class _Lock:
-    """The backup lock, held for one run and refreshed by beat() while work goes on."""
+class _RunLock:
+    """The backup lock (redis-py's Lock), held for one run; beat() pushes its expiry
+    back while work goes on."""
 
     def __init__(self, data: DataLayer, what: str) -> None:
-        self._store, self._token, self._what = data.backups, secrets.token_hex(8), what
-        self._lock_key, self._last = data.keys.backup_lock, 0.0
+        self._lock = data.backups.lock(LOCK_SECONDS)
+        self._what, self._lock_key, self._last = what, data.keys.backup_lock, 0.0
 
-    def __enter__(self) -> _Lock:
-        if not self._store.acquire_lock(self._token, LOCK_SECONDS):
+    def __enter__(self) -> _RunLock:
+        if not self._lock.acquire():
             raise BackupBusy(
                 f"cannot start the {self._what}: another backup or restore is "
                 f"running (lock {self._lock_key} is held)"
@@ -77,16 +79,28 @@ class _Lock:
         self._last = time.monotonic()
         return self
 
+    @contextlib.contextmanager
+    def beating(self) -> Iterator[None]:
+        """Around each read of an archive: reading is a sign of life too."""
+        self.beat()
+        yield
+
     def beat(self) -> None:
         if time.monotonic() - self._last >= LOCK_REFRESH_SECONDS:
             self._last = time.monotonic()
-            self._store.refresh_lock(self._token, LOCK_SECONDS)
+            try:
+                self._lock.reacquire()
+            except LockError:  # expired meanwhile: the run goes on, as it would have
+                log.warning("the %s lost its lock %s", self._what, self._lock_key)
 
-    def __exit__(self, *exc) -> None:
-        self._store.release_lock(self._token)
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(LockError):  # expired, or taken by someone else since
+            self._lock.release()
 
 
-def _with_beat(progress: Progress | None, lock: _Lock) -> Progress:
+def _keeping_lock_alive(progress: Progress | None, lock: _RunLock) -> Progress:
+    """A progress callback that also refreshes the lock: bytes flowing mean we are alive."""
+
     def report(step: str, done: int, total: int | None) -> None:
         lock.beat()
         if progress:
@@ -98,26 +112,11 @@ def _with_beat(progress: Progress | None, lock: _Lock) -> Progress:
 # ---- small stream helpers ------------------------------------------------------------
 
 
-class _CountingWriter:
-    def __init__(self, out: BinaryIO, progress: Progress | None) -> None:
-        self._out, self._progress, self.size = out, progress, 0
-
-    def write(self, data) -> int:
-        written = self._out.write(data)
-        self.size += len(data)
-        if self._progress:
-            self._progress("archive", self.size, None)
-        return written if written is not None else len(data)
-
-    def flush(self) -> None:
-        self._out.flush()
-
-
 class _CountingReader:
     """Wraps a media file so its bytes count toward progress while the archive reads."""
 
     def __init__(
-        self, raw: BinaryIO, counter: list[int], total: int, progress: Progress | None
+        self, raw: ReadableFile, counter: list[int], total: int, progress: Progress | None
     ) -> None:
         self._raw, self._counter, self._total, self._progress = raw, counter, total, progress
 
@@ -128,54 +127,32 @@ class _CountingReader:
             self._progress("media", self._counter[0], self._total)
         return data
 
-    def close(self) -> None:
-        self._raw.close()
-
-    def __enter__(self):
+    def __enter__(self) -> _CountingReader:
+        self._raw.__enter__()
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._raw.__exit__(kind, error, tb)
 
 
-class _Sha256Reader:
-    """Hashes the archive bytes as the reader pulls them, to compare with the checksum
-    recorded when the backup was stored."""
-
-    def __init__(self, raw: BinaryIO, lock: _Lock | None = None) -> None:
-        import hashlib
-
-        self._raw, self._sha, self.size, self._lock = raw, hashlib.sha256(), 0, lock
-
-    def read(self, size: int = -1) -> bytes:
-        if self._lock:
-            self._lock.beat()
-        data = self._raw.read(size)
-        self._sha.update(data)
-        self.size += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
-
-    def hexdigest(self) -> str:
-        return self._sha.hexdigest()
-
-
-class _LiveCounts(Mapping):
+class _CountsAtManifestTime(Mapping[str, int]):
     """The exporter's counts as they are when the manifest is written (last)."""
 
     def __init__(self, exporter: Exporter) -> None:
         self._exporter = exporter
 
-    def _now(self) -> dict:
+    def _now(self) -> dict[str, int]:
         return self._exporter.counts.as_dict()
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> int:
         return self._now()[key]
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[str]:
         return iter(self._now())
 
     def __len__(self) -> int:
@@ -185,7 +162,7 @@ class _LiveCounts(Mapping):
 # ---- backup ---------------------------------------------------------------------------
 
 
-def _media_size(storage) -> Callable[[str], int | None]:
+def _media_size(storage: MediaStorage) -> Callable[[str], int | None]:
     def size(key: str) -> int | None:
         try:
             return storage.size(key)
@@ -195,7 +172,7 @@ def _media_size(storage) -> Callable[[str], int | None]:
     return size
 
 
-def _free_key(target: BackupTarget, when: datetime) -> str:
+def _unused_backup_key(target: BackupTarget, when: datetime) -> str:
     """The key for a run started at `when`; a second later if that one is taken."""
     for _ in range(60):
         key = target.new_key(when)
@@ -209,7 +186,7 @@ def _free_key(target: BackupTarget, when: datetime) -> str:
 
 def run_backup(
     data: DataLayer,
-    storage,
+    storage: MediaStorage,
     target: BackupTarget,
     config: Mapping,
     *,
@@ -221,15 +198,15 @@ def run_backup(
 
     Returns the outcome; on failure records it and re-raises (so RQ can retry).
     """
-    with _Lock(data, "backup") as lock:
+    with _RunLock(data, "backup") as lock:
         return _run_backup(
-            data, storage, target, config, _with_beat(progress, lock), trigger, job_id
+            data, storage, target, config, _keeping_lock_alive(progress, lock), trigger, job_id
         )
 
 
 def _run_backup(
     data: DataLayer,
-    storage,
+    storage: MediaStorage,
     target: BackupTarget,
     config: Mapping,
     progress: Progress,
@@ -248,53 +225,61 @@ def _run_backup(
         cleaned = target.cleanup()
         if cleaned:
             log.info("removed %d leftovers of interrupted backups", cleaned)
-        key = _free_key(target, started.replace(microsecond=0))
-        outcome["key"] = key
-        exporter = Exporter(
-            data.redis,
-            data.keys,
-            _media_size(storage),
-            progress=lambda n: progress("data", n, None),
-        )
-
-        def media() -> Iterator[MediaItem]:
-            files = exporter.media_files()  # records() is consumed by now
-            total, counter = sum(size for _, size in files), [0]
-            for name, size in files:
-                yield MediaItem(
-                    name,
-                    size,
-                    lambda name=name: _CountingReader(storage.open(name), counter, total, progress),
-                )
-
-        def produce(out: BinaryIO):
-            return write_archive(
-                _CountingWriter(out, progress),
-                exporter.records(),
-                media(),
-                app_version=APP_VERSION,
-                key_prefix=data.keys.prefix,
-                counts=_LiveCounts(exporter),
-                created_at=started,
-            )
-
-        info = target.write(key, produce)
-        outcome.update(
-            ok=True, size=info.size, sha256=info.sha256, counts=exporter.counts.as_dict()
-        )
+        key = outcome["key"] = _unused_backup_key(target, started.replace(microsecond=0))
+        info, counts = _write_backup(data, storage, target, key, started, progress)
+        outcome.update(ok=True, size=info.size, sha256=info.sha256, counts=counts)
     except Exception as error:
         outcome.update(error=f"{type(error).__name__}: {error}", finished_at=time.time())
         data.backups.record(outcome)
         raise
-    else:
-        try:
-            outcome["deleted"] = apply_retention(target, config)
-        except Exception as error:  # the backup itself is good
-            log.exception("retention failed")
-            outcome["retention_error"] = f"{type(error).__name__}: {error}"
-        outcome["finished_at"] = time.time()
-        data.backups.record(outcome)
-        return outcome
+    try:
+        outcome["deleted"] = apply_retention(target, config)
+    except Exception as error:  # the backup itself is good
+        log.exception("retention failed")
+        outcome["retention_error"] = f"{type(error).__name__}: {error}"
+    outcome["finished_at"] = time.time()
+    data.backups.record(outcome)
+    return outcome
+
+
+def _write_backup(
+    data: DataLayer,
+    storage: MediaStorage,
+    target: BackupTarget,
+    key: str,
+    started: datetime,
+    progress: Progress,
+) -> tuple[BackupInfo, dict[str, int]]:
+    """Stream records and media into an archive stored under `key`; (info, counts)."""
+    exporter = Exporter(
+        data.redis, data.keys, _media_size(storage), progress=lambda n: progress("data", n, None)
+    )
+
+    def media() -> Iterator[MediaItem]:
+        files = exporter.media_files()  # records() is consumed by now
+        total, counter = sum(size for _, size in files), [0]
+
+        def opener(name: str) -> Callable[[], _CountingReader]:
+            return lambda: _CountingReader(storage.open(name), counter, total, progress)
+
+        for name, size in files:
+            yield MediaItem(name, size, opener(name))
+
+    def write_archive_into(out: Writable) -> ArchiveSummary:
+        return write_archive(
+            out,
+            exporter.records(),
+            media(),
+            app_version=__version__,
+            key_prefix=data.keys.prefix,
+            # write_archive reads the counts only when it writes the manifest, last:
+            # this view then holds the final figures.
+            counts=_CountsAtManifestTime(exporter),
+            created_at=started,
+            on_write=lambda size: progress("archive", size, None),
+        )
+
+    return target.write(key, write_archive_into), exporter.counts.as_dict()
 
 
 # ---- retention ------------------------------------------------------------------------
@@ -333,7 +318,7 @@ def apply_retention(
 
 
 def _read_checked(
-    target: BackupTarget, info: BackupInfo, lock: _Lock | None = None, **callbacks
+    target: BackupTarget, info: BackupInfo, lock: _RunLock | None = None, **callbacks: Any
 ) -> dict:
     """One full pass over a stored archive: every member checksum, every record, and
     the SHA-256 of the whole file against the one recorded at backup time."""
@@ -343,7 +328,9 @@ def _read_checked(
             "completed backup run): refusing it"
         )
     with target.open(info.key, info.version) as raw:
-        reader = _Sha256Reader(raw, lock)
+        # Hashes the archive bytes as the reader pulls them, to compare with the
+        # checksum recorded when the backup was stored.
+        reader = HashingReader(raw, guard=lock.beating if lock else contextlib.nullcontext)
         manifest = read_archive(reader, **callbacks) if callbacks else verify_archive(reader)
         reader.drain()
     if reader.size != info.size:
@@ -365,7 +352,12 @@ def verify_backup(target: BackupTarget, key: str) -> tuple[BackupInfo, dict]:
 
 
 def restore_backup(
-    data: DataLayer, storage, target: BackupTarget, key: str, *, force: bool = False
+    data: DataLayer,
+    storage: MediaStorage,
+    target: BackupTarget,
+    key: str,
+    *,
+    force: bool = False,
 ) -> dict:
     """Restore a backup into Redis and media storage, in two passes.
 
@@ -374,7 +366,7 @@ def restore_backup(
     deleted (with force) and pass 2 writes, re-reading the same object version.
     """
     info = target.info(key)
-    with _Lock(data, "restore") as lock:
+    with _RunLock(data, "restore") as lock:
         if has_app_data(data.redis, data.keys) and not force:
             raise RestoreRefused(
                 f"Redis already holds blog data under the prefix {data.keys.prefix!r}. "
@@ -385,7 +377,7 @@ def restore_backup(
         deleted = delete_app_data(data.redis, data.keys) if force else 0
         importer = Importer(data.redis, data.keys)
 
-        def on_media(name: str, stream: BinaryIO) -> None:
+        def on_media(name: str, stream: Readable) -> None:
             ext = name.rsplit(".", 1)[-1].lower()
             storage.put(name, stream.read(), MIME_BY_EXTENSION.get(ext, "application/octet-stream"))
             importer.counts.media_files += 1

@@ -1,7 +1,9 @@
-"""The data layer: the only code that speaks Redis for the web app.
+"""The data layer: the only code that reads or writes the blog's keys.
 
-Views call `get_data()` and use its stores; the key schema lives in `keys.py` and is
-documented in docs/data-model.md.
+Views, jobs and commands call `get_data()` (or build a `DataLayer`) and use its stores;
+the key schema lives in `keys.py` and is documented in docs/data-model.md. RQ's own
+keys are RQ's business (blog/queues.py, blog/backups/enqueue.py and schedule.py reach
+them through RQ and rq-scheduler).
 """
 
 from __future__ import annotations
@@ -9,11 +11,11 @@ from __future__ import annotations
 import redis
 from flask import current_app
 
-from .backup import BackupStore
+from .backup_runs import BackupStore
 from .comments import CommentStore, PostGone
 from .contentwatch import ContentState, ContentWatch
 from .images import ImageStore
-from .keys import Keys
+from .keys import Keys, split_key
 from .models import Comment, ImageRecord, ImageVariant, Page, Post, User
 from .posts import PostInput, PostStore
 from .ratelimit import RateLimiter
@@ -36,7 +38,7 @@ __all__ = [
 
 
 # KEYS[1] = slugs; ARGV[1] = the slug, then (head, tail) pairs that make the keys of a
-# post, its tags, its comment ids and a comment from an id (Keys.split). Keys built from
+# post, its tags, its comment ids and a comment from an id (split_key). Keys built from
 # ids read inside the script are not declared: fine on one Redis primary, not on a
 # Cluster (docs/data-model.md). Returns nil or {post fields, tags, comments}.
 POST_PAGE_SCRIPT = """
@@ -76,7 +78,7 @@ class DataLayer:
         self._post_page_keys = [
             part
             for builder in (keys.post, keys.post_tags, keys.post_comments, keys.comment)
-            for part in keys.split(builder)
+            for part in split_key(builder)
         ]
 
     def post_page(self, slug: str) -> tuple[Post | None, list[Comment]]:
@@ -96,6 +98,13 @@ class DataLayer:
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
+
+    def eviction_policy(self) -> str | None:
+        """Redis's maxmemory-policy, or None where CONFIG is disabled (managed Redis)."""
+        try:
+            return self.redis.config_get("maxmemory-policy").get("maxmemory-policy")
+        except redis.ResponseError:
+            return None
 
 
 def connect(url: str) -> redis.Redis:

@@ -1,118 +1,265 @@
-"""The Redis key schema: the only place that spells a key.
+"""The Redis key schema: the only place that spells a key, and says what backups do with it.
 
-docs/data-model.md lists every key, its type and who writes it; keep the two in step.
+Every key builder of `Keys` carries its *family*: a template in the notation of
+docs/data-model.md (`post:<id>:tags`) and a backup class:
+
+* `ENTITY`: the data itself, archived and restored (`read_with="post"`: read in the
+  same atomic step as its post);
+* `DERIVED`: an index rebuilt from the entities after a restore (`blog/data/reindex.py`);
+* `EXCLUDED`: neither archived nor restored (caches, rate limits, backup bookkeeping).
+
+A new key family is one decorated method::
+
+    @family("draft:<id>", ENTITY)
+    def draft(self, draft_id: int) -> str:
+        return self.key("draft", draft_id)
+
+tests/test_key_schema.py fails when a builder has no family or builds keys its
+template does not match. Placeholders: `<id>` is a decimal id, `<token>` one segment
+without ':', any other `<name>` is free text (may hold ':').
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import enum
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TypeVar
+
+
+class Backup(enum.Enum):
+    """What a backup does with a key family."""
+
+    ENTITY = "entity"
+    DERIVED = "derived"
+    EXCLUDED = "excluded"
+
+
+ENTITY, DERIVED, EXCLUDED = Backup.ENTITY, Backup.DERIVED, Backup.EXCLUDED
+
+_SLOT_PATTERNS = {"id": r"(\d+)", "token": r"([^:]+)"}
+_FREE_TEXT = r"(.+)"
+_SLOT = re.compile(r"<([a-z_]+)>")
+
+
+@dataclass(frozen=True)
+class KeyFamily:
+    """One family of keys: its builder's name, its template and its backup class."""
+
+    name: str
+    template: str
+    backup: Backup
+    read_with: str | None = None  # the entity whose atomic read includes this key
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        parts = _SLOT.split(self.template)  # literal, slot, literal, slot, ...
+        regex = "".join(
+            re.escape(part) if i % 2 == 0 else _SLOT_PATTERNS.get(part, _FREE_TEXT)
+            for i, part in enumerate(parts)
+        )
+        return re.compile(regex, re.S)
+
+    def match(self, name: str) -> tuple[str, ...] | None:
+        """The slot values of a key name (without the prefix), or None."""
+        found = self.pattern.fullmatch(name)
+        return found.groups() if found else None
+
+
+Builder = TypeVar("Builder", bound=Callable)
+
+
+def family(
+    template: str, backup: Backup, *, read_with: str | None = None
+) -> Callable[[Builder], Builder]:
+    """Attach a key family to a builder of `Keys` (put it under `@property` if any)."""
+
+    def attach(builder: Builder) -> Builder:
+        described = KeyFamily(builder.__name__, template, backup, read_with)
+        builder.key_family = described  # type: ignore[attr-defined]
+        return builder
+
+    return attach
+
+
+def split_key(builder: Callable[..., str], hole: str = "\0") -> tuple[str, str]:
+    """(head, tail) of a per-id key (builder: a method of Keys), so a Lua script builds
+    `head .. id .. tail` for ids it only learns inside Redis, and only Keys spells keys."""
+    head, tail = builder(hole).split(hole)
+    return head, tail
 
 
 class Keys:
     """Builds every key the app uses, under one configurable prefix (default `blog:`)."""
 
+    # The entities whose ids come from `INCR ids:<entity>`; a backup always holds these.
+    ID_ENTITIES = ("post", "comment", "user")
+
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
 
-    def _k(self, *parts: object) -> str:
+    def key(self, *parts: object) -> str:
+        """The prefixed key made of these ':'-joined parts."""
         return self.prefix + ":".join(str(p) for p in parts)
 
-    @staticmethod
-    def split(builder: Callable[..., str], hole: str = "\0") -> tuple[str, str]:
-        """(head, tail) of a per-id key, so a Lua script builds `head .. id .. tail`
-        for ids it only learns inside Redis, and still only this class spells keys."""
-        head, tail = builder(hole).split(hole)
-        return head, tail
+    def name(self, key: str) -> str:
+        """A key without the prefix, as archives and families spell it."""
+        return key.removeprefix(self.prefix)
 
     # Id counters (INCR).
+    @family("ids:<token>", ENTITY)
     def next_id(self, entity: str) -> str:
-        return self._k("ids", entity)
+        return self.key("ids", entity)
 
     # The id a post create took, by a token the create made up: a create resent after a
-    # cut connection finds its id again (expires after an hour; never backed up).
+    # cut connection finds its id again (expires after an hour).
+    @family("create:<token>", EXCLUDED)
     def create_token(self, token: str) -> str:
-        return self._k("create", token)
+        return self.key("create", token)
 
     # Posts.
+    @family("post:<id>", ENTITY)
     def post(self, post_id: int) -> str:
-        return self._k("post", post_id)
+        return self.key("post", post_id)
 
+    @family("post:<id>:tags", ENTITY, read_with="post")
     def post_tags(self, post_id: int) -> str:
-        return self._k("post", post_id, "tags")
+        return self.key("post", post_id, "tags")
 
+    @family("post:<id>:comments", ENTITY, read_with="post")
     def post_comments(self, post_id: int) -> str:
-        return self._k("post", post_id, "comments")
+        return self.key("post", post_id, "comments")
 
+    @family("post:<id>:pending", ENTITY, read_with="post")
     def post_pending(self, post_id: int) -> str:
-        return self._k("post", post_id, "pending")
+        return self.key("post", post_id, "pending")
 
+    @family("post:<id>:slugs", ENTITY, read_with="post")
     def post_slugs(self, post_id: int) -> str:
-        return self._k("post", post_id, "slugs")
+        return self.key("post", post_id, "slugs")
 
     @property
+    @family("posts:published", DERIVED)
     def published(self) -> str:
-        return self._k("posts", "published")
+        return self.key("posts", "published")
 
     @property
+    @family("slugs", DERIVED)
     def slugs(self) -> str:
-        return self._k("slugs")
+        return self.key("slugs")
 
     # Tags.
+    @family("tag:<name>", DERIVED)
     def tag(self, name: str) -> str:
-        return self._k("tag", name)
+        return self.key("tag", name)
 
     @property
+    @family("tags", DERIVED)
     def tags(self) -> str:
-        return self._k("tags")
+        return self.key("tags")
 
     # Comments.
+    @family("comment:<id>", ENTITY, read_with="post")
     def comment(self, comment_id: int) -> str:
-        return self._k("comment", comment_id)
+        return self.key("comment", comment_id)
 
+    @family("user:<id>:pending", DERIVED)
     def author_pending(self, user_id: int) -> str:
-        return self._k("user", user_id, "pending")
+        return self.key("user", user_id, "pending")
 
     # Authors.
+    @family("user:<id>", ENTITY)
     def user(self, user_id: int) -> str:
-        return self._k("user", user_id)
+        return self.key("user", user_id)
 
     @property
+    @family("users", DERIVED)
     def usernames(self) -> str:
-        return self._k("users")
+        return self.key("users")
 
+    @family("user:<id>:posts", DERIVED)
     def user_posts(self, user_id: int) -> str:
-        return self._k("user", user_id, "posts")
+        return self.key("user", user_id, "posts")
 
     # Images (uploads and their cleaning).
+    @family("image:<token>", ENTITY)
     def image(self, image_id: str) -> str:
-        return self._k("image", image_id)
+        return self.key("image", image_id)
 
+    @family("user:<id>:images", DERIVED)
     def user_images(self, user_id: int) -> str:
-        return self._k("user", user_id, "images")
+        return self.key("user", user_id, "images")
 
-    # Visitors' pages change when this does (see blog/data/contentwatch.py); never backed up.
+    # Visitors' pages change when this does (see blog/data/contentwatch.py).
     @property
+    @family("cache:version", EXCLUDED)
     def content_version(self) -> str:
-        return self._k("cache", "version")
+        return self.key("cache", "version")
 
-    # When the content version last changed (Last-Modified); never backed up.
+    # When the content version last changed (visitors' Last-Modified).
     @property
+    @family("cache:changed-at", EXCLUDED)
     def content_changed_at(self) -> str:
-        return self._k("cache", "changed-at")
+        return self.key("cache", "changed-at")
 
-    # Rate limits (expiring; never backed up).
+    # Rate limits (expiring).
+    @family("rate:<action>:<client>:<window>", EXCLUDED)
     def rate(self, action: str, client: str, window: int) -> str:
-        return self._k("rate", action, client, window)
+        return self.key("rate", action, client, window)
 
-    # Backups: their own bookkeeping (never backed up, never restored).
+    # Backups: their own bookkeeping (kept by `restore --force`, see reindex.py).
     @property
+    @family("backup:runs", EXCLUDED)
     def backup_runs(self) -> str:
-        return self._k("backup", "runs")
+        return self.key("backup", "runs")
 
     @property
+    @family("backup:last-good", EXCLUDED)
     def backup_last_good(self) -> str:
-        return self._k("backup", "last-good")
+        return self.key("backup", "last-good")
 
     @property
+    @family("backup:lock", EXCLUDED)
     def backup_lock(self) -> str:
-        return self._k("backup", "lock")
+        return self.key("backup", "lock")
+
+
+_NOT_BUILDERS = ("key", "name")  # the helpers every builder uses
+
+
+def builders(schema: type[Keys] = Keys) -> Iterator[tuple[str, Callable]]:
+    """(name, function) of every key builder `schema` defines (properties unwrapped)."""
+    for attr, value in vars(schema).items():
+        function = value.fget if isinstance(value, property) else value
+        if callable(function) and not attr.startswith("_") and attr not in _NOT_BUILDERS:
+            yield attr, function
+
+
+def _families() -> tuple[KeyFamily, ...]:
+    found = tuple(getattr(f, "key_family", None) for _, f in builders())
+    return tuple(f for f in found if f is not None)
+
+
+FAMILIES = _families()
+_BY_NAME = {f.name: f for f in FAMILIES}
+# Families by their first segment (every template starts with a literal one), so that
+# classifying each of a backup's keys tries a handful of patterns, not all of them.
+_BY_HEAD: dict[str, list[KeyFamily]] = {}
+for _family in FAMILIES:
+    _BY_HEAD.setdefault(_family.template.split(":", 1)[0], []).append(_family)
+
+
+def family_of(name: str) -> KeyFamily | None:
+    """The family of a key name (without the prefix); None for a key nobody builds
+    (backups keep such keys as they are)."""
+    for candidate in _BY_HEAD.get(name.split(":", 1)[0], ()):
+        if candidate.pattern.fullmatch(name):
+            return candidate
+    return None
+
+
+def family_named(builder: str) -> KeyFamily:
+    """The family of the builder `Keys.<builder>`."""
+    return _BY_NAME[builder]

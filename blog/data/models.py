@@ -6,7 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-STATUSES = ("draft", "published", "scheduled")
+
+def media_key(image_id: str, variant: str, ext: str) -> str:
+    """Where an image's file lives in media storage (blog/storage.py)."""
+    return f"images/{image_id}/{variant}.{ext}"
 
 
 def to_datetime(timestamp: float) -> datetime:
@@ -160,7 +163,7 @@ class ImageRecord:
         )
 
     def storage_key(self, variant: str = "original") -> str:
-        return f"images/{self.id}/{variant}.{self.ext}"
+        return media_key(self.id, variant, self.ext)
 
     @property
     def incoming_key(self) -> str:

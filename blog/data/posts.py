@@ -19,7 +19,7 @@ from ..rendering import MEDIA_ID, ImageSizes, excerpt, render_markdown
 from .comments import PostGone
 from .contentwatch import mark_changed
 from .images import ImageStore
-from .keys import Keys
+from .keys import Keys, split_key
 from .models import Page, Post
 
 SLUG_MAX_LENGTH = 80
@@ -42,7 +42,7 @@ SUMMARY_FIELDS = (
 # Saves a post. KEYS = slugs, posts:published, tags, the author's posts, the content
 # version and its time, ids:post, the create's token key. ARGV[1] = JSON (see _save);
 # ARGV[2..9] = (head, tail) of a post's key, its tags, its slugs and a tag's key
-# (Keys.split). A create takes its id here, once per token: resent after a cut
+# (split_key). A create takes its id here, once per token: resent after a cut
 # connection, it finds the id it took and writes the same post again, not a second one.
 # All reads come before the first write, so a script that fails fails before writing.
 # Returns {id, slug}, or nil when an edited post no longer exists.
@@ -118,7 +118,7 @@ return {id, slug}
 """
 
 # One page of a listing: KEYS[1] = the index (posts:published or tag:<name>); ARGV = now,
-# offset, count, then (head, tail) of the post, tags and comments keys (Keys.split),
+# offset, count, then (head, tail) of the post, tags and comments keys (split_key),
 # then the summary fields. Returns {HMGET fields, tags, comment count} per post.
 PAGE_SCRIPT = """
 local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'LIMIT', ARGV[2], ARGV[3])
@@ -156,13 +156,13 @@ class PostStore:
         self._save_keys = [
             part
             for builder in (keys.post, keys.post_tags, keys.post_slugs, keys.tag)
-            for part in keys.split(builder)
+            for part in split_key(builder)
         ]
         self._page_script = r.register_script(PAGE_SCRIPT)
         self._summary_keys = [
             part
             for builder in (keys.post, keys.post_tags, keys.post_comments)
-            for part in keys.split(builder)
+            for part in split_key(builder)
         ]
 
     # ---- reads ---------------------------------------------------------------

@@ -28,17 +28,13 @@ from processing.images import (
 from ..auth import login_required
 from ..data import ImageRecord, get_data
 from ..queues import enqueue_image_cleaning
-from ..storage import MediaNotFound, MediaStorage
+from ..storage import MediaNotFound, app_storage
 from . import bp
 
 log = logging.getLogger(__name__)
 
 # An image's bytes never change once ready: caches may keep them for a year.
 IMMUTABLE = "public, max-age=31536000, immutable"
-
-
-def storage() -> MediaStorage:
-    return current_app.extensions["media_storage"]
 
 
 def json_error(status: int, message: str) -> tuple[Response, int]:
@@ -98,7 +94,7 @@ def upload() -> ResponseReturnValue:
         g.user["id"], fmt, EXTENSIONS[fmt], MIME_TYPES[fmt], len(data), upload.filename
     )
     try:
-        storage().put(record.incoming_key, data, "application/octet-stream")
+        app_storage().put(record.incoming_key, data, "application/octet-stream")
         enqueue_image_cleaning(record.id)
     except Exception:
         log.exception("could not hand image %s to the workers", record.id)
@@ -129,11 +125,11 @@ def media(image_id: str, filename: str) -> ResponseReturnValue:
     ):
         abort(404)  # processing, failed or unknown: the raw upload is never served
     key = record.storage_key(variant)
-    public = storage().public_url(key)
+    public = app_storage().public_url(key)
     if public:
         return redirect(public, 302)
     try:
-        body = storage().open(key)
+        body = app_storage().open(key)
     except MediaNotFound:
         log.warning("media file missing for image %s: %s", image_id, key)
         abort(404)
@@ -144,6 +140,7 @@ def media(image_id: str, filename: str) -> ResponseReturnValue:
 
 
 def _stream_file(body: ReadableFile, size: int = 256 * 1024) -> Iterator[bytes]:
+    """A media file streamed to the client in `size` reads, closed at the end."""
     with body:
         while chunk := body.read(size):
             yield chunk

@@ -16,10 +16,13 @@ from .format import COPY_BUFSIZE, GZIP_MAGIC, ArchiveError, Readable, Writable
 
 class HashingWriter:
     """Counts and hashes every byte on its way to ``out``, in ~1 MiB writes
-    (few, large writes suit pipes feeding multipart uploads)."""
+    (few, large writes suit pipes feeding multipart uploads). ``on_write`` hears the
+    byte count so far after each of them (a progress display counts with this writer
+    instead of wrapping ``out`` in a second counting one)."""
 
-    def __init__(self, out: Writable) -> None:
+    def __init__(self, out: Writable, on_write: Callable[[int], None] | None = None) -> None:
         self._out = out
+        self._on_write = on_write
         self._buf = bytearray()
         self.sha = hashlib.sha256()
         self.size = 0
@@ -49,6 +52,8 @@ class HashingWriter:
             if written is None or written >= len(pending):
                 break
             pending = memoryview(pending)[written:]
+        if self._on_write is not None:
+            self._on_write(self.size)
 
 
 class HashingReader(io.RawIOBase):

@@ -8,7 +8,7 @@ import io
 import json
 import tarfile
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -135,7 +135,7 @@ def _build_manifest(
     created: datetime,
     app_version: str,
     key_prefix: str,
-    counts: dict[str, Any],
+    counts: Mapping[str, Any],
     members: dict[str, Any],
 ) -> dict[str, Any]:
     return {
@@ -171,9 +171,10 @@ def write_archive(
     *,
     app_version: str,
     key_prefix: str,
-    counts: dict[str, Any],
+    counts: Mapping[str, Any],
     created_at: datetime | None = None,
     compresslevel: int = 6,
+    on_write: Callable[[int], None] | None = None,
 ) -> ArchiveSummary:
     """Write one backup archive to ``out`` in a single streaming pass.
 
@@ -181,10 +182,15 @@ def write_archive(
     an S3 multipart upload); it is flushed but not closed. Memory stays bounded
     regardless of data size. If this raises, what was written is not a valid
     archive (no manifest): discard it / abort the upload.
+
+    ``counts`` is read once, when the manifest is written (last), so a live view
+    of counts that grow while the records stream gives the final figures.
+    ``on_write(n)`` is called with the archive bytes written so far, after each
+    (~1 MiB) write to ``out``.
     """
     created = _utc_timestamp(created_at)
     mtime = int(created.timestamp())
-    sink = HashingWriter(out)
+    sink = HashingWriter(out, on_write)
     # tarfile's own "w|gz" hardcodes level 9 before Python 3.12; GzipFile lets the
     # caller pick (6 is ~2x faster than 9 and images hardly compress anyway).
     with (

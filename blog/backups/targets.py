@@ -26,14 +26,17 @@ import contextlib
 import logging
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
+
+from processing.archive.format import ReadableFile, Writable
+
+from ..storage import atomic_file, s3_not_found, write_file_atomically
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +93,12 @@ class BackupTarget(Protocol):
     description: str
 
     def new_key(self, when: datetime) -> str: ...
-    def write(self, key: str, produce: Callable[[BinaryIO], ArchiveResult]) -> BackupInfo: ...
+    def write(
+        self, key: str, write_contents: Callable[[Writable], ArchiveResult]
+    ) -> BackupInfo: ...
     def list(self, with_checksums: bool = False) -> list[BackupInfo]: ...
     def info(self, key: str) -> BackupInfo: ...
-    def open(self, key: str, version: str | None = None) -> BinaryIO: ...
+    def open(self, key: str, version: str | None = None) -> ReadableFile: ...
     def delete(self, key: str) -> None: ...
     def cleanup(self) -> int: ...
 
@@ -111,7 +116,13 @@ class MultipartWriter:
     """
 
     def __init__(
-        self, client, bucket: str, key: str, part_size: int, extra: dict, in_flight: int = 2
+        self,
+        client: Any,  # a boto3 S3 client (boto3 ships no types)
+        bucket: str,
+        key: str,
+        part_size: int,
+        extra: dict[str, str],
+        in_flight: int = 2,
     ) -> None:
         self.client, self.bucket, self.key = client, bucket, key
         self.part_size = part_size
@@ -125,14 +136,12 @@ class MultipartWriter:
         self._slots = threading.BoundedSemaphore(in_flight)
         self._pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="s3-part")
         self._next_part = 1
-        self.bytes_sent = 0
-        self.parts_sent = 0
 
     # The archive writer calls only write() and flush().
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         self._raise_failed()
         self._buf += data
         while len(self._buf) >= self.part_size:
@@ -174,13 +183,12 @@ class MultipartWriter:
         self._parts[number] = {"ETag": reply["ETag"], "PartNumber": number}
         if reply.get("ChecksumSHA256"):
             self._parts[number]["ChecksumSHA256"] = reply["ChecksumSHA256"]
-        self.bytes_sent += len(body)
-        self.parts_sent += 1
 
     def _raise_failed(self) -> None:
         for future in self._futures:
-            if future.done() and future.exception() is not None:
-                raise future.exception()
+            error = future.exception() if future.done() else None
+            if error is not None:
+                raise error
         self._futures = [f for f in self._futures if not f.done()]
 
     def complete(self) -> None:
@@ -215,7 +223,8 @@ class MultipartWriter:
             )
 
 
-def s3_client(endpoint_url: str | None = None):
+def s3_client(endpoint_url: str | None = None) -> Any:
+    """A boto3 S3 client with bounded retries and timeouts (boto3 ships no types)."""
     import boto3
     from botocore.config import Config
 
@@ -231,7 +240,7 @@ class S3Target:
         bucket: str,
         prefix: str = "backups",
         *,
-        client=None,
+        client: Any = None,
         endpoint_url: str | None = None,
         sse_kms_key_id: str = "",
         part_size: int = 8 * MiB,
@@ -270,14 +279,14 @@ class S3Target:
             )
         return stamp
 
-    def write(self, key: str, produce: Callable[[BinaryIO], ArchiveResult]) -> BackupInfo:
+    def write(self, key: str, write_contents: Callable[[Writable], ArchiveResult]) -> BackupInfo:
         self._check_key(key)
         temporary = self._incomplete_prefix() + key.rsplit("/", 1)[1]
         upload = MultipartWriter(
             self.client, self.bucket, temporary, self.part_size, self.sse, self.in_flight
         )
         try:
-            result = produce(upload)
+            result = write_contents(upload)
             upload.complete()
         except BaseException:
             upload.abort()
@@ -361,7 +370,7 @@ class S3Target:
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            if s3_not_found(error):
                 raise BackupNotFound(f"no backup {key!r} in {self.description}") from None
             raise
         return self._info_from_head(key, head, stamp)
@@ -374,7 +383,7 @@ class S3Target:
             key, stamp or self._check_key(key), head["ContentLength"], sha, head.get("ETag")
         )
 
-    def open(self, key: str, version: str | None = None) -> BinaryIO:
+    def open(self, key: str, version: str | None = None) -> ReadableFile:
         from botocore.exceptions import ClientError
 
         self._check_key(key)
@@ -382,10 +391,9 @@ class S3Target:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=key, **extra)["Body"]
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            if code in ("404", "NoSuchKey"):
+            if s3_not_found(error):
                 raise BackupNotFound(f"no backup {key!r} in {self.description}") from None
-            if code in ("412", "PreconditionFailed"):
+            if error.response.get("Error", {}).get("Code") in ("412", "PreconditionFailed"):
                 raise TargetError(f"backup {key} changed while it was being read") from None
             raise
 
@@ -436,22 +444,15 @@ class LocalTarget:
             )
         return self.root / key, stamp
 
-    def write(self, key: str, produce: Callable[[BinaryIO], ArchiveResult]) -> BackupInfo:
+    def write(self, key: str, write_contents: Callable[[Writable], ArchiveResult]) -> BackupInfo:
         path, _ = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=".tar.gz")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                result = produce(out)
-                out.flush()
-                os.fsync(out.fileno())
+        with atomic_file(path, TEMP_PREFIX, suffix=".tar.gz") as out:
+            result = write_contents(out)
+            # The checksum first: an archive never appears without its sidecar.
             sidecar = path.with_name(path.name + SIDECAR)
-            _write_atomically(sidecar, f"{result.sha256}  {path.name}\n".encode())
-            os.replace(temporary, path)
-            _fsync_dir(path.parent)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+            write_file_atomically(sidecar, f"{result.sha256}  {path.name}\n".encode(), TEMP_PREFIX)
+        _fsync_dir(path.parent)
         info = self.info(key)
         if info.size != result.bytes_written or info.sha256 != result.sha256:
             self.delete(key)
@@ -484,7 +485,7 @@ class LocalTarget:
             pass
         return BackupInfo(key, stamp, st.st_size, sha, f"{st.st_ino}:{st.st_mtime_ns}")
 
-    def open(self, key: str, version: str | None = None) -> BinaryIO:
+    def open(self, key: str, version: str | None = None) -> ReadableFile:
         path, _ = self._path(key)
         try:
             f = path.open("rb")
@@ -516,19 +517,6 @@ class LocalTarget:
         return removed
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -537,7 +525,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def target_from_config(config: Mapping[str, Any], client=None) -> S3Target | LocalTarget:
+def app_target() -> S3Target | LocalTarget:
+    """The current app's backup target, built once per app (an S3 client is costly)."""
+    from flask import current_app
+
+    target = current_app.extensions.get("backup_target")
+    if target is None:
+        target = current_app.extensions["backup_target"] = target_from_config(current_app.config)
+    return target
+
+
+def target_from_config(config: Mapping[str, Any], client: Any = None) -> S3Target | LocalTarget:
     """S3 when BACKUP_BUCKET or S3_BUCKET is set (AWS_* credentials), else BACKUP_ROOT."""
     bucket = config.get("BACKUP_BUCKET") or config.get("S3_BUCKET")
     if bucket:

@@ -1,64 +1,39 @@
-"""Logical export and import of the blog's Redis data, and the rebuild of derived indexes.
+"""The blog's Redis data as archive records, and back: what a backup exports and a
+restore imports.
 
-This is the only code that knows which keys are *entities* (the data itself: exported)
-and which are *derived indexes* (recomputed from the entities by :func:`reindex`, never
-exported). docs/backup.md says what that buys; in short:
+Which keys are what comes from the key schema (`blog/data/keys.py`: entity, derived or
+excluded); docs/backup.md says what that buys. In short:
 
 * SCAN is not a point-in-time snapshot, so the export reads each entity in one atomic
-  step: a post together with its tags, slugs, comment lists and the comments in those
-  lists (one Lua script per post, many per round trip); an author, an image or any
-  other key with one command. An entity written during the export is either in the
-  archive whole, as it was at one moment, or not at all.
-* Indexes that span entities (`posts:published`, `tag:*`, `tags`, `slugs`, `users`,
-  `user:<id>:posts|pending|images`) cannot be read consistently with those entities
-  while writers run, so they are not exported: a restore rebuilds them, which makes
-  them agree with the restored entities by construction.
+  step: a post together with the keys read with it (tags, slugs, comment lists and the
+  comments in those lists: one Lua script per post, many per round trip); an author, an
+  image or any other key with one command. An entity written during the export is
+  either in the archive whole, as it was at one moment, or not at all.
+* Derived indexes span entities and cannot be read consistently with them while
+  writers run, so they are not exported: a restore rebuilds them (`reindex.py`), which
+  makes them agree with the restored entities by construction.
 * The id counters (`ids:*`) are read last, so each is >= every exported id.
-* `rate:*` (ephemeral) and `backup:*` (this feature's own bookkeeping) are excluded.
-  Any other key under the prefix is exported and restored as it is (type, value, TTL).
+* Excluded keys are neither exported nor restored. A key no builder makes is exported
+  and restored as it is (type, value, TTL).
 
-Records have the shape of processing/archive.py: {"key" (without the prefix), "type",
+Records have the shape of processing/archive/format.py: {"key" (without the prefix), "type",
 "value", "ttl_ms"}.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
-from .keys import Keys
-
-# ---- which key is what --------------------------------------------------------------
-
-POST = "post"  # post:<id> - read as a group with its parts and comments
-POST_PART = "post-part"  # post:<id>:tags|slugs|comments|pending - inside the post group
-COMMENT = "comment"  # comment:<id> - inside its post's group
-USER = "user"
-IMAGE = "image"
-COUNTER = "counter"  # ids:<entity> - exported last
-DERIVED = "derived"  # rebuilt by reindex(), never exported
-EXCLUDED = "excluded"  # rate:*, backup:*, create:*, cache:version|changed-at: not backed up
-OTHER = "other"  # unknown keys: exported and restored as they are
-
-_PATTERNS = [
-    (re.compile(r"post:\d+"), POST),
-    (re.compile(r"post:\d+:(tags|slugs|comments|pending)"), POST_PART),
-    (re.compile(r"comment:\d+"), COMMENT),
-    (re.compile(r"user:\d+"), USER),
-    (re.compile(r"user:\d+:(posts|pending|images)"), DERIVED),
-    (re.compile(r"image:[^:]+"), IMAGE),
-    (re.compile(r"ids:[^:]+"), COUNTER),
-    (re.compile(r"posts:published|slugs|tags|users|tag:.*", re.S), DERIVED),
-    (re.compile(r"(rate|backup|create):.*|cache:(version|changed-at)", re.S), EXCLUDED),
-]
-# Counters that must be in every backup even if SCAN missed a key created meanwhile.
-KNOWN_COUNTERS = ("ids:post", "ids:comment", "ids:user")
+from .keys import ENTITY, EXCLUDED, KeyFamily, Keys, family_named, family_of
+from .models import media_key
+from .reindex import reindex, scan_app_keys
 
 INTERRUPTED_BY_RESTORE = (
     "Interrupted by a restore: the upload was still being "
@@ -68,24 +43,16 @@ MEDIA_MISSING_ERROR = (
     "The image's files were missing when the backup was made. Please upload it again."
 )
 MEDIA_MISSING_FLAG = "backup_media_missing"
+# The families the post's Lua script (_POST_GROUP) reads with it: exactly those whose
+# family says read_with="post" (tests/test_key_schema.py holds the two together).
+READ_WITH_POST = frozenset({"post_tags", "post_slugs", "post_comments", "post_pending", "comment"})
+# `restore --force` keeps these: the restore's own lock, and the record of past runs.
+KEPT_BY_RESTORE = frozenset({"backup_runs", "backup_last_good", "backup_lock"})
 
 
-def classify(name: str) -> str:
-    """What a key (without the app prefix) is, for backup purposes."""
-    for pattern, kind in _PATTERNS:
-        if pattern.fullmatch(name):
-            return kind
-    return OTHER
-
-
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
-
-
-def scan_app_keys(r: redis.Redis, prefix: str, count: int = 1000) -> Iterator[str]:
-    """Every key under the prefix, without the prefix (SCAN may repeat a key)."""
-    for key in r.scan_iter(match=_glob_escape(prefix) + "*", count=count):
-        yield key[len(prefix) :]
+def _exported_alone(family: KeyFamily | None) -> bool:
+    """Read with one command of its own (not a derived, excluded or post-part key)."""
+    return family is None or (family.backup is ENTITY and family.read_with is None)
 
 
 def image_media_keys(fields: dict[str, str]) -> list[str]:
@@ -96,7 +63,7 @@ def image_media_keys(fields: dict[str, str]) -> list[str]:
     except (ValueError, TypeError, KeyError):
         names = []
     names = ["original", *[n for n in names if n != "original"]]
-    return [f"images/{image_id}/{name}.{ext}" for name in names]
+    return [media_key(image_id, name, ext) for name in names]
 
 
 # ---- export ---------------------------------------------------------------------------
@@ -135,6 +102,11 @@ return cjson.encode({t, v, redis.call('PTTL', KEYS[1])})
 """
 
 
+def _post_id(name: str) -> int:
+    (post_id,) = family_named("post").match(name) or ("0",)
+    return int(post_id)
+
+
 def _pairs(flat: list | dict) -> list[tuple[str, str]]:
     flat = flat or []  # cjson encodes an empty Lua table as {}
     return list(zip(flat[0::2], flat[1::2], strict=True))
@@ -144,7 +116,8 @@ def _zset(flat: list) -> list[list]:
     return [[member, float(score)] for member, score in _pairs(flat)]
 
 
-def _value(rtype: str, raw):
+def _value(rtype: str, raw: Any) -> Any:
+    """A Lua script's decoded JSON reply in the archive's value encoding."""
     if rtype == "hash":
         return dict(_pairs(raw))
     if rtype == "set":
@@ -156,7 +129,7 @@ def _value(rtype: str, raw):
     return raw  # string
 
 
-def _record(key: str, rtype: str, value, ttl_ms: int | None = None) -> dict:
+def _record(key: str, rtype: str, value: Any, ttl_ms: int | None = None) -> dict:
     return {"key": key, "type": rtype, "value": value, "ttl_ms": ttl_ms}
 
 
@@ -207,14 +180,16 @@ class Exporter:
 
     def records(self) -> Iterator[dict]:
         seen: set[str] = set()
-        counters: set[str] = set(KNOWN_COUNTERS)
+        # Counters that must be in every backup even if SCAN missed one created meanwhile.
+        counters = {self.keys.name(self.keys.next_id(e)) for e in Keys.ID_ENTITIES}
         batch: list[tuple[str, str]] = []
         for name in scan_app_keys(self.r, self.prefix):
-            kind = classify(name)
-            if kind == COUNTER:
+            family = family_of(name)
+            kind = family.name if family else ""
+            if kind == "next_id":
                 counters.add(name)
                 continue
-            if kind not in (POST, USER, IMAGE, OTHER) or name in seen:
+            if not _exported_alone(family) or name in seen:
                 continue
             seen.add(name)
             batch.append((kind, name))
@@ -242,64 +217,68 @@ class Exporter:
         return record
 
     def _read_batch(self, batch: list[tuple[str, str]]) -> Iterator[dict]:
-        p = self.prefix
+        keys = self.keys
+        # The script appends comment ids (known only inside it) to this.
+        comment_stem = keys.comment(0).removesuffix("0")
         pipe = self.r.pipeline(transaction=False)
         for kind, name in batch:
-            if kind == POST:
-                post_key = p + name
+            if kind == "post":
+                post_id = _post_id(name)
                 self._post_group(
                     keys=[
-                        post_key,
-                        post_key + ":tags",
-                        post_key + ":slugs",
-                        post_key + ":comments",
-                        post_key + ":pending",
+                        keys.post(post_id),
+                        keys.post_tags(post_id),
+                        keys.post_slugs(post_id),
+                        keys.post_comments(post_id),
+                        keys.post_pending(post_id),
                     ],
-                    args=[p + "comment:"],
+                    args=[comment_stem],
                     client=pipe,
                 )
             else:
-                self._one_key(keys=[p + name], client=pipe)
+                self._one_key(keys=[self.prefix + name], client=pipe)
         for (kind, name), body in zip(batch, pipe.execute(), strict=True):
             reply = json.loads(body) if body else None
-            if kind == POST:
-                yield from self._post_records(name, reply)
+            if kind == "post":
+                yield from self._post_records(_post_id(name), reply)
             else:
                 record = self._key_record(name, reply)
                 if record is None:
                     continue
-                if kind == IMAGE and record["type"] == "hash":
+                if kind == "image" and record["type"] == "hash":
                     self._image(record)
-                elif kind == USER:
+                elif kind == "user":
                     self.counts.users += 1
                 else:
                     self.counts.other_keys += 1
                 yield self._emit(record)
 
-    def _post_records(self, name: str, reply) -> Iterator[dict]:
+    def _post_records(self, post_id: int, reply: list | None) -> Iterator[dict]:
         if not reply:
             return  # deleted after SCAN saw it: not in this backup
         post, tags, slugs, approved, pending, comments = (part or [] for part in reply)
+        keys = self.keys
         self.counts.posts += 1
-        yield self._emit(_record(name, "hash", dict(_pairs(post))))
-        for suffix, rtype, raw in (
-            (":tags", "set", tags),
-            (":slugs", "set", slugs),
-            (":comments", "zset", approved),
-            (":pending", "zset", pending),
+        yield self._emit(_record(keys.name(keys.post(post_id)), "hash", dict(_pairs(post))))
+        for key, rtype, raw in (
+            (keys.post_tags(post_id), "set", tags),
+            (keys.post_slugs(post_id), "set", slugs),
+            (keys.post_comments(post_id), "zset", approved),
+            (keys.post_pending(post_id), "zset", pending),
         ):
             if raw:
-                yield self._emit(_record(name + suffix, rtype, _value(rtype, raw)))
+                yield self._emit(_record(keys.name(key), rtype, _value(rtype, raw)))
         members = [m for m, _ in _pairs(approved)] + [m for m, _ in _pairs(pending)]
         for comment_id, fields in zip(members, comments, strict=True):
             if fields:  # a listed comment without its hash is skipped, never invented
                 self.counts.comments += 1
-                yield self._emit(_record(f"comment:{comment_id}", "hash", dict(_pairs(fields))))
+                name = keys.name(keys.comment(int(comment_id)))
+                yield self._emit(_record(name, "hash", dict(_pairs(fields))))
 
-    def _key_record(self, name: str, reply) -> dict | None:
-        rtype = reply[0]
-        if rtype == "none":
+    def _key_record(self, name: str, reply: list | None) -> dict | None:
+        if not reply or reply[0] == "none":
             return None  # deleted after SCAN saw it
+        rtype = reply[0]
         if len(reply) == 1:
             self.counts.unsupported_keys += 1  # a stream or module type: not exportable
             return None
@@ -376,13 +355,13 @@ class Importer:
 
     def add(self, record: dict) -> None:
         name, rtype, value = record["key"], record["type"], record["value"]
-        kind = classify(name)
-        if kind in (DERIVED, EXCLUDED) or (rtype != "string" and not value):
+        family = family_of(name)
+        if (family and family.backup is not ENTITY) or (rtype != "string" and not value):
             self.counts.skipped_keys += 1  # derived, excluded, or empty (Redis keeps none)
             return
-        if kind == IMAGE and rtype == "hash":
+        if family and family.name == "image" and rtype == "hash":
             value = self._image(value)
-        self._count(kind, name)
+        self._count(family, name)
         key = self.keys.prefix + name
         pipe = self._pipe
         pipe.delete(key)
@@ -403,20 +382,17 @@ class Importer:
         if self._pending >= self.batch_size:
             self.flush()
 
-    def _count(self, kind: str, name: str) -> None:
-        if kind == POST:
-            self.counts.posts += 1
-        elif kind == COMMENT:
-            self.counts.comments += 1
-        elif kind == USER:
-            self.counts.users += 1
-        elif kind == IMAGE:
-            self.counts.images += 1
-        elif kind == OTHER:
+    def _count(self, family: KeyFamily | None, name: str) -> None:
+        if family is None:
             self.counts.other_keys += 1
-        if kind in (POST, COMMENT, USER):
-            entity, _, number = name.partition(":")
-            self._max_ids[entity] = max(self._max_ids[entity], int(number))
+            return
+        counted = {"post": "posts", "comment": "comments", "user": "users", "image": "images"}
+        if family.name in counted:
+            attribute = counted[family.name]
+            setattr(self.counts, attribute, getattr(self.counts, attribute) + 1)
+        if family.name in Keys.ID_ENTITIES:
+            (number,) = family.match(name) or ("0",)
+            self._max_ids[family.name] = max(self._max_ids[family.name], int(number))
 
     def _image(self, fields: dict[str, str]) -> dict[str, str]:
         fields = dict(fields)
@@ -453,126 +429,24 @@ class Importer:
         return reindex(self.r, self.keys)
 
 
-# ---- derived indexes ------------------------------------------------------------------
-
-
-def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]:
-    """Recompute every derived index from the entities, replacing what is there.
-
-    Scores follow the writers: `posts:published` and `tag:<name>` by publish time (drafts
-    excluded), `tags` = tags with at least one published or scheduled post, `slugs` from
-    each post's slug set, `user:<id>:posts` by the post's last edit, `user:<id>:pending`
-    by comment time (the post's pending list), `users` from author hashes,
-    `user:<id>:images` by upload time. The new indexes replace the old in one MULTI/EXEC.
-    Meant for a restore (no concurrent writers); memory grows with the number of posts.
-    """
-    posts, users, images, derived = [], [], [], set()
-    for name in scan_app_keys(r, keys.prefix):
-        kind = classify(name)
-        if kind == POST:
-            posts.append(int(name.split(":")[1]))
-        elif kind == USER:
-            users.append(int(name.split(":")[1]))
-        elif kind == IMAGE:
-            images.append(name.split(":", 1)[1])
-        elif kind == DERIVED:
-            derived.add(keys.prefix + name)
-
-    published: dict[str, float] = {}
-    tag_index: dict[str, dict[str, float]] = defaultdict(dict)
-    slugs: dict[str, str] = {}
-    user_posts: dict[str, dict[str, float]] = defaultdict(dict)
-    user_pending: dict[str, dict[str, float]] = defaultdict(dict)
-    for chunk in _chunks(sorted(set(posts)), batch_size):
-        pipe = r.pipeline(transaction=False)
-        for post_id in chunk:
-            pipe.hmget(keys.post(post_id), "author_id", "status", "published_at", "updated_at")
-            pipe.smembers(keys.post_tags(post_id))
-            pipe.smembers(keys.post_slugs(post_id))
-            pipe.zrange(keys.post_pending(post_id), 0, -1, withscores=True)
-        replies = pipe.execute()
-        for i, post_id in enumerate(chunk):
-            (author_id, status, published_at, updated_at), tags, post_slugs, pending = replies[
-                4 * i : 4 * i + 4
-            ]
-            if author_id is None:
-                continue
-            member = str(post_id)
-            user_posts[author_id][member] = float(updated_at)
-            if status != "draft":
-                published[member] = float(published_at)
-                for tag in tags:
-                    tag_index[tag][member] = float(published_at)
-            for slug in post_slugs:
-                slugs[slug] = member
-            for comment_id, score in pending:
-                user_pending[author_id][comment_id] = score
-
-    usernames: dict[str, str] = {}
-    user_images: dict[str, dict[str, float]] = defaultdict(dict)
-    for chunk in _chunks(sorted(set(users)), batch_size):
-        pipe = r.pipeline(transaction=False)
-        for user_id in chunk:
-            pipe.hget(keys.user(user_id), "username")
-        for user_id, username in zip(chunk, pipe.execute(), strict=True):
-            if username is not None:
-                usernames[username] = str(user_id)
-    for chunk in _chunks(sorted(set(images)), batch_size):
-        pipe = r.pipeline(transaction=False)
-        for image_id in chunk:
-            pipe.hmget(keys.image(image_id), "owner_id", "created_at")
-        for image_id, (owner_id, created_at) in zip(chunk, pipe.execute(), strict=True):
-            if owner_id is not None:
-                user_images[owner_id][image_id] = float(created_at)
-
-    with r.pipeline(transaction=True) as pipe:
-        if derived:
-            pipe.delete(*derived)
-        _zadds(pipe, {keys.published: published})
-        _zadds(pipe, {keys.tag(t): m for t, m in tag_index.items()})
-        if tag_index:
-            pipe.sadd(keys.tags, *tag_index)
-        if slugs:
-            pipe.hset(keys.slugs, mapping=slugs)
-        if usernames:
-            pipe.hset(keys.usernames, mapping=usernames)
-        _zadds(pipe, {keys.user_posts(int(a)): m for a, m in user_posts.items()})
-        _zadds(pipe, {keys.author_pending(int(a)): m for a, m in user_pending.items()})
-        _zadds(pipe, {keys.user_images(int(o)): m for o, m in user_images.items()})
-        pipe.execute()
-    return {
-        "posts": len(published),
-        "tags": len(tag_index),
-        "slugs": len(slugs),
-        "authors": len(usernames),
-    }
-
-
-def _zadds(pipe, indexes: dict[str, dict[str, float]], chunk: int = 1000) -> None:
-    for key, members in indexes.items():
-        items = list(members.items())
-        for i in range(0, len(items), chunk):
-            pipe.zadd(key, dict(items[i : i + chunk]))
-
-
-def _chunks(items: list, size: int) -> Iterable[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
 # ---- what is in the store -------------------------------------------------------------
 
 
 def has_app_data(r: redis.Redis, keys: Keys) -> bool:
     """True when any key other than rate limits and backup bookkeeping exists."""
-    return any(classify(name) != EXCLUDED for name in scan_app_keys(r, keys.prefix))
+    for name in scan_app_keys(r, keys.prefix):
+        family = family_of(name)
+        if family is None or family.backup is not EXCLUDED:
+            return True
+    return False
 
 
 def delete_app_data(r: redis.Redis, keys: Keys, batch_size: int = 500) -> int:
     """Delete every app key except backup bookkeeping (used by `restore --force`)."""
     doomed, deleted = [], 0
     for name in scan_app_keys(r, keys.prefix):
-        if not name.startswith("backup:"):
+        family = family_of(name)
+        if family is None or family.name not in KEPT_BY_RESTORE:
             doomed.append(keys.prefix + name)
         if len(doomed) >= batch_size:
             deleted += r.unlink(*doomed)
@@ -580,53 +454,3 @@ def delete_app_data(r: redis.Redis, keys: Keys, batch_size: int = 500) -> int:
     if doomed:
         deleted += r.unlink(*doomed)
     return deleted
-
-
-# ---- backup outcomes ------------------------------------------------------------------
-
-RUNS_KEPT = 200
-_RELEASE_LOCK = (
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-)
-_REFRESH_LOCK = (
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
-)
-
-
-class BackupStore:
-    """Outcomes of backup runs (`backup:runs`, newest first; `backup:last-good`) and the
-    lock that keeps two backups or restores from running at once (`backup:lock`)."""
-
-    def __init__(self, r: redis.Redis, keys: Keys) -> None:
-        self.r = r
-        self.keys = keys
-
-    def record(self, outcome: dict) -> None:
-        body = json.dumps(outcome, sort_keys=True)
-        with self.r.pipeline(transaction=True) as pipe:
-            pipe.lpush(self.keys.backup_runs, body)
-            pipe.ltrim(self.keys.backup_runs, 0, RUNS_KEPT - 1)
-            if outcome.get("ok"):
-                pipe.set(self.keys.backup_last_good, body)
-            pipe.execute()
-
-    def runs(self, limit: int = 50) -> list[dict]:
-        return [json.loads(x) for x in self.r.lrange(self.keys.backup_runs, 0, limit - 1)]
-
-    def last(self) -> dict | None:
-        runs = self.runs(1)
-        return runs[0] if runs else None
-
-    def last_good(self) -> dict | None:
-        body = self.r.get(self.keys.backup_last_good)
-        return json.loads(body) if body else None
-
-    def acquire_lock(self, token: str, ttl_seconds: int) -> bool:
-        return bool(self.r.set(self.keys.backup_lock, token, nx=True, ex=ttl_seconds))
-
-    def refresh_lock(self, token: str, ttl_seconds: int) -> bool:
-        return bool(self.r.eval(_REFRESH_LOCK, 1, self.keys.backup_lock, token, ttl_seconds * 1000))
-
-    def release_lock(self, token: str) -> None:
-        self.r.eval(_RELEASE_LOCK, 1, self.keys.backup_lock, token)
