@@ -6,7 +6,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask.typing import ResponseReturnValue
 
 from ..auth import login_required, require_owner
-from ..comments.forms import COMMENT_NOTICES, CommentForm
+from ..comments.forms import COMMENT_NOTICES, blank_comment_fields
 from ..data import Post, PostGone, PostInput, get_data
 from ..pagecache import cached_for_visitors
 from . import bp
@@ -84,7 +84,8 @@ def show(slug: str) -> ResponseReturnValue:
         "posts/show.html",
         post=post,
         comments=comments,
-        comment_form=CommentForm(),
+        comment_form=None,
+        comment_fields=blank_comment_fields(),
         notice=COMMENT_NOTICES.get(request.args.get("comment", "")),
         now=time.time(),
     )
