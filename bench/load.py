@@ -9,10 +9,11 @@ Then runs gunicorn on bench/load_app.py: the real blog with its page cache, the 
 uncached (/uncached/), the tutorial blog (/sqlite/) and a trivial Flask route
 ("ok" at /trivial/), all in the same workers. Locust then runs one scenario at a time,
 each for --seconds with --users closed-loop users (no think time): the trivial route;
-the SQLite blog's index page (page 1, indexed) and post page (a random one of all
-posts); the blog's home, post (random) and tag (page 1 of a random tag) pages uncached
-(-off) and cached; creating posts through each blog's form (logged in once per user; the
-POST is measured); then home, post and tag again while --commenters more users post
+the SQLite blog's index page (page 1, indexed) before and after the blog's home and tag
+(page 1 of a random tag) pages, uncached (-off) and cached; the SQLite blog's post page
+(a random one of all posts) before and after the blog's, uncached and cached; creating
+posts through the SQLite blog's form before and after the blog's (logged in once
+before the run; the POST is measured); then home, post and tag again while --commenters more users post
 comments at --comment-rate a second in total (each comment is a POST and the redirect
 back to the post, as a browser does); then the trivial route again, so the ratios are to
 the mean of two trivial runs and their gap shows drift.
