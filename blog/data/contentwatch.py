@@ -134,9 +134,3 @@ class ContentWatch:
             self._connection, self._state = None, None
             return False
         return unchanged
-
-    def close(self) -> None:
-        with self._lock:
-            if self._connection is not None and self._pid == os.getpid():
-                self._connection.disconnect()
-            self._connection, self._state = None, None
