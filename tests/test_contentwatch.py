@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 
 from blog.data import DataLayer, connect
+from blog.data.reindex import reindex
 from devtools.redis_server import free_port
 from devtools.roundtrips import RoundTripCounter
 from tests.conftest import ROOT, make_app
@@ -74,6 +75,19 @@ def test_restore_or_flush_changes_every_validator(redis_url, redis_client, media
     add_post(data, author, "After")
     after = data.content_state()
     assert after.version == before.version and after.tag != before.tag
+
+
+def test_a_reindex_after_a_restore_makes_every_process_re_render(
+    redis_url, redis_client, media_root
+):
+    app = make_app(redis_url, MEDIA_ROOT=str(media_root), PAGE_CACHE_SECONDS=3600)
+    data = app.extensions["blog_data"]
+    add_post(data, data.users.create("alice", "long enough password"), "Kept")
+    client = app.test_client()
+    assert "Kept" in client.get("/").get_data(as_text=True)
+    redis_client.hset(data.keys.post(1), "title", "Restored")  # a restore writes entities
+    reindex(redis_client, data.keys)  # ...then rebuilds the indexes
+    assert "Restored" in client.get("/").get_data(as_text=True)
 
 
 # ---- real processes ----------------------------------------------------------------

@@ -21,6 +21,7 @@ import redis
 from redis.client import Pipeline
 from redis.typing import EncodableT
 
+from .contentwatch import mark_changed
 from .keys import DERIVED, Keys, family_of
 
 Scores = dict[str, float]
@@ -68,6 +69,9 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
     _index_authors(r, keys, sorted(entities.users), indexes, batch_size)
     _index_images(r, keys, sorted(entities.images), indexes, batch_size)
     _replace(r, keys, entities.derived, indexes)
+    with r.pipeline(transaction=True) as pipe:  # what visitors see changed: re-render
+        mark_changed(pipe, keys)
+        pipe.execute()
     return {
         "posts": len(indexes.published),
         "tags": len(indexes.tags),
