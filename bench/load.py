@@ -13,10 +13,11 @@ the SQLite blog's index page (page 1, indexed) before and after the blog's home 
 (page 1 of a random tag) pages, uncached (-off) and cached; the SQLite blog's post page
 (a random one of all posts) before and after the blog's, uncached and cached; creating
 posts through the SQLite blog's form before and after the blog's (logged in once
-before the run; the POST is measured); then home, post and tag again while --commenters more users post
-comments at --comment-rate a second in total (each comment is a POST and the redirect
-back to the post, as a browser does); then the trivial route again, so the ratios are to
-the mean of two trivial runs and their gap shows drift.
+before the run; the POST is measured); then home, post and tag again while
+--commenters more users post comments at --comment-rate a second in total (each
+comment is a POST and the redirect back to the post, as a browser does); then the
+trivial route again, so the ratios are to the mean of two trivial runs and their gap
+shows drift.
 
 Prints, as a markdown table: requests/s, p50 and p99 (ms), errors and the ratio to the
 trivial route's requests/s; the CPU the server, Redis and locust used; whether every

@@ -10,7 +10,8 @@ import os
 
 from rq.worker import HerokuWorker
 
-import jobs.images  # noqa: F401  (preloaded for the work horses)
+import jobs.images  # preloaded for the work horses
+import jobs.search  # noqa: F401
 from blog import logs
 
 logs.configure()

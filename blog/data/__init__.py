@@ -19,6 +19,7 @@ from .keys import Keys, split_key
 from .models import Comment, ImageRecord, ImageVariant, Page, Post, User
 from .posts import PostInput, PostStore
 from .ratelimit import RateLimiter
+from .search import SearchIndex
 from .users import UsernameTaken, UserStore
 
 __all__ = [
@@ -63,7 +64,7 @@ def _pairs(flat: list[str]) -> dict[str, str]:
 class DataLayer:
     """All stores over one connection pool and one key prefix."""
 
-    def __init__(self, r: redis.Redis, prefix: str) -> None:
+    def __init__(self, r: redis.Redis, prefix: str, search_language: str = "english") -> None:
         self.redis = r
         self.keys = Keys(prefix)
         self.images = ImageStore(r, self.keys)
@@ -74,6 +75,8 @@ class DataLayer:
         self.backups = BackupStore(r, self.keys)
         self.content = ContentWatch(r, self.keys)
         self._post_page = r.register_script(POST_PAGE_SCRIPT)
+        self.search = SearchIndex(r, self.keys)
+        self.search_language = search_language  # for blog/search/service.py's Analyzer
         keys = self.keys
         self._post_page_keys = [
             part

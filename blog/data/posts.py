@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -164,6 +165,9 @@ class PostStore:
             for builder in (keys.post, keys.post_tags, keys.post_comments)
             for part in split_key(builder)
         ]
+        # Called with the post id after every committed write (the app enqueues the
+        # search indexing job here); the data layer itself knows nothing of queues.
+        self.after_write: list[Callable[[int], object]] = []
 
     # ---- reads ---------------------------------------------------------------
 
@@ -209,6 +213,10 @@ class PostStore:
     def get(self, post_id: int) -> Post | None:
         posts = self._load_many([post_id])
         return posts[0] if posts else None
+
+    def get_many(self, ids: list[int]) -> list[Post]:
+        """Full posts in the order of `ids`, missing ones left out; 1 round trip."""
+        return self._load_many(ids)
 
     def id_for_slug(self, slug: str) -> int | None:
         post_id = self.r.hget(self.keys.slugs, slug)
@@ -312,7 +320,12 @@ class PostStore:
         if reply is None:
             raise PostGone(post_id)  # deleted meanwhile: an edit must not bring it back
         saved_id, slug = reply
+        self._written(int(saved_id))
         return {**strings, "id": str(saved_id), "slug": str(slug)}
+
+    def _written(self, post_id: int) -> None:
+        for listener in self.after_write:
+            listener(post_id)
 
     def _image_sizes(self, body: str) -> dict[str, ImageSizes]:
         """Sizes of the uploaded images a body shows, so pages can use their variants."""
@@ -376,6 +389,7 @@ class PostStore:
             keys.post_comments(post.id),
             keys.post_pending(post.id),
         )
+        self._written(post.id)
 
 
 def _watch(pipe: redis.client.Pipeline, keys: list[str]) -> None:
