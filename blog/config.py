@@ -73,6 +73,15 @@ def from_environment() -> dict:
         "APP_ENV": os.environ.get("APP_ENV", "production").strip().lower(),
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
         "REDIS_URL": redis_url_from_environment(),
+        "REDIS_TLS_INSECURE": _env_bool("REDIS_TLS_INSECURE"),
+        # Redis Sentinel (docs/deploy.md): the sentinels name the primary; REDIS_URL then
+        # gives only credentials, database and TLS.
+        "REDIS_SENTINELS": parse_sentinels(os.environ.get("REDIS_SENTINELS", "")),
+        "REDIS_SENTINEL_MASTER": os.environ.get("REDIS_SENTINEL_MASTER", "mymaster").strip(),
+        "REDIS_SENTINEL_PASSWORD": os.environ.get("REDIS_SENTINEL_PASSWORD", ""),
+        # Replicas that must hold a comment or an upload before the visitor is told it
+        # is saved (Redis WAIT); 0 = answer once the primary has it.
+        "REDIS_WAIT_REPLICAS": _env_int("REDIS_WAIT_REPLICAS", 0, 0, 10),
         "BLOG_TITLE": os.environ.get("BLOG_TITLE", "A Redis Blog"),
         "KEY_PREFIX": os.environ.get("KEY_PREFIX", "blog:"),
         "COMMENT_MODERATION": _env_bool("COMMENT_MODERATION"),
@@ -114,6 +123,29 @@ def from_environment() -> dict:
         "BACKUP_PART_MB": _env_int("BACKUP_PART_MB", 8, 5, 5120),
         "BACKUP_WARN_HOURS": _env_int("BACKUP_WARN_HOURS", 36, 1, 24 * 365),
     }
+
+
+MAX_SENTINELS = 16
+
+
+def parse_sentinels(raw: str) -> list[tuple[str, int]]:
+    """`host:port,host:port` (IPv6 as `[::1]:26379`) into (host, port) pairs."""
+    sentinels = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(
+                f"REDIS_SENTINELS must be a comma-separated list of host:port, got {item!r}"
+            )
+        sentinels.append((host, int(port)))
+    if len(sentinels) > MAX_SENTINELS:
+        raise ConfigError(
+            f"REDIS_SENTINELS lists {len(sentinels)} sentinels; at most {MAX_SENTINELS}"
+        )
+    return sentinels
 
 
 def redis_url_from_environment() -> str:

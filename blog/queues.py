@@ -14,6 +14,8 @@ from rq import Queue, Retry, Worker
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
+from .data.connection import SentinelSettings, connect
+
 IMAGES_QUEUE = "images"
 SEARCH_QUEUE = "search"
 BACKUPS_QUEUE = "backups"
@@ -30,8 +32,9 @@ SEARCH_JOB_TIMEOUT = 60
 SCHEDULER_PREFIX = "rq:scheduler_instance:"  # rq-scheduler's heartbeat keys (expire ~70 s)
 
 
-def rq_connection(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
+def rq_connection(url: str, sentinel: SentinelSettings | None = None) -> redis.Redis:
+    """RQ's own client (bytes replies), to the same primary as the data layer's."""
+    return connect(url, sentinel, decode=False)
 
 
 def app_rq_connection() -> redis.Redis:

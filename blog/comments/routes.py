@@ -45,6 +45,7 @@ def create(slug: str) -> ResponseReturnValue:
         data.comments.add(
             post.id, post.author_id, form.name.data.strip(), form.body.data, moderated=moderated
         )
+        data.confirm_saved()  # on REDIS_WAIT_REPLICAS replicas before we say "thank you"
     except PostGone:
         abort(404)
     return thanked(post.slug, "waiting" if moderated else "thanks")

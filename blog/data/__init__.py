@@ -13,6 +13,7 @@ from flask import current_app
 
 from .backup_runs import BackupStore
 from .comments import CommentStore, PostGone
+from .connection import SentinelSettings, connect
 from .contentwatch import ContentState, ContentWatch
 from .images import ImageStore
 from .keys import Keys, split_key
@@ -27,10 +28,12 @@ __all__ = [
     "DataLayer",
     "ImageRecord",
     "ImageVariant",
+    "NotReplicated",
     "Page",
     "Post",
     "PostGone",
     "PostInput",
+    "SentinelSettings",
     "User",
     "UsernameTaken",
     "connect",
@@ -61,11 +64,27 @@ def _pairs(flat: list[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
+# How long a write waits for its replicas before the visitor is told to try again.
+REPLICA_WAIT_MS = 2000
+
+
+class NotReplicated(redis.RedisError):
+    """The primary has the write but too few replicas confirmed it in time."""
+
+
 class DataLayer:
     """All stores over one connection pool and one key prefix."""
 
-    def __init__(self, r: redis.Redis, prefix: str, search_language: str = "english") -> None:
+    def __init__(
+        self,
+        r: redis.Redis,
+        prefix: str,
+        search_language: str = "english",
+        *,
+        wait_replicas: int = 0,
+    ) -> None:
         self.redis = r
+        self.wait_replicas = wait_replicas
         self.keys = Keys(prefix)
         self.images = ImageStore(r, self.keys)
         self.posts = PostStore(r, self.keys, self.images)
@@ -99,6 +118,22 @@ class DataLayer:
         (server-assisted client-side caching, blog/data/contentwatch.py)."""
         return self.content.current()
 
+    def confirm_saved(self) -> None:
+        """Return once `wait_replicas` replicas hold every write this process has made
+        (REDIS_WAIT_REPLICAS; docs/deploy.md), else raise NotReplicated.
+
+        WAIT only covers the writes of the connection it runs on, and the writes before
+        went out on pooled connections: a PUBLISH on this one enters the replication
+        stream after them, so once replicas have it they have the writes too."""
+        if not self.wait_replicas:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.publish(self.keys.replication_barrier, "")
+        pipe.wait(self.wait_replicas, REPLICA_WAIT_MS)
+        acked = pipe.execute()[1]
+        if acked < self.wait_replicas:
+            raise NotReplicated(f"{acked} of {self.wait_replicas} replicas confirmed the write")
+
     def ping(self) -> bool:
         return bool(self.redis.ping())
 
@@ -108,11 +143,6 @@ class DataLayer:
             return self.redis.config_get("maxmemory-policy").get("maxmemory-policy")
         except redis.ResponseError:
             return None
-
-
-def connect(url: str) -> redis.Redis:
-    """A client for redis://, rediss:// (TLS) or unix:// URLs, decoding replies to str."""
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
 
 
 def get_data() -> DataLayer:

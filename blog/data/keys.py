@@ -204,6 +204,14 @@ class Keys:
     def content_changed_at(self) -> str:
         return self.key("cache", "changed-at")
 
+    # A pub/sub channel, not a key (nothing is ever stored under it): a PUBLISH to it
+    # is replicated like a write, which lets WAIT cover the writes other connections
+    # made before (see DataLayer.confirm_saved).
+    @property
+    @family("replication:barrier", EXCLUDED)
+    def replication_barrier(self) -> str:
+        return self.key("replication", "barrier")
+
     # Rate limits (expiring).
     @family("rate:<action>:<client>:<window>", EXCLUDED)
     def rate(self, action: str, client: str, window: int) -> str:
