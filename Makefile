@@ -63,6 +63,7 @@ bench: $(DEV_STAMP)  ## Run every benchmark with its documented defaults; figure
 	$(BIN)/python bench/images.py
 	$(BIN)/python bench/backup.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/mail.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info

@@ -84,7 +84,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import auth, backups, comments, dashboard, health, posts, search, uploads
+    from . import auth, backups, comments, dashboard, health, newsletter, posts, search, uploads
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(posts.bp)
@@ -95,6 +95,7 @@ def register_blueprints(app: Flask) -> None:
     search.init_app(app)
     auth.init_app(app)
     dashboard.init_app(app, csrf)
+    newsletter.init_app(app, csrf)
 
 
 def register_commands(app: Flask) -> None:

@@ -122,6 +122,20 @@ def from_environment() -> dict:
         "BACKUP_SSE_KMS_KEY_ID": os.environ.get("BACKUP_SSE_KMS_KEY_ID", "").strip(),
         "BACKUP_PART_MB": _env_int("BACKUP_PART_MB", 8, 5, 5120),
         "BACKUP_WARN_HOURS": _env_int("BACKUP_WARN_HOURS", 36, 1, 24 * 365),
+        # The public base URL: jobs run outside any request and need it for links in mail.
+        "SITE_URL": os.environ.get("SITE_URL", "").strip().rstrip("/"),
+        # Mail (docs/mail.md): the standard Flask mail settings. No MAIL_SERVER: no mail.
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "").strip(),
+        "MAIL_PORT": _env_int("MAIL_PORT", 25, 1, 65535),
+        "MAIL_USE_TLS": _env_bool("MAIL_USE_TLS"),  # STARTTLS
+        "MAIL_USE_SSL": _env_bool("MAIL_USE_SSL"),  # implicit TLS (port 465)
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "").strip(),
+        # A provider's sending limit, shared by every worker (0: no limit).
+        "MAIL_RATE_PER_SECOND": _env_int("MAIL_RATE_PER_SECOND", 10, 0, 100_000),
+        # Subscribers per announcement job, all over one SMTP connection.
+        "MAIL_BATCH_SIZE": _env_int("MAIL_BATCH_SIZE", 100, 1, 1000),
     }
 
 

@@ -10,9 +10,8 @@ import os
 
 from rq.worker import HerokuWorker
 
-import jobs.images  # preloaded for the work horses
-import jobs.search  # noqa: F401
 from blog import logs
+from jobs import images, mail, search  # noqa: F401  (preloaded for the work horses)
 
 logs.configure()
 

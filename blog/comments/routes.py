@@ -9,6 +9,7 @@ from .. import csrf
 from ..auth import login_required, require_owner
 from ..data import Comment, PostGone, get_data
 from ..data.comments import CommentGone
+from ..newsletter.announce import notify_comment
 from ..posts.forms import ConfirmForm
 from ..security import from_other_origin
 from . import bp
@@ -48,6 +49,7 @@ def create(slug: str) -> ResponseReturnValue:
         data.confirm_saved()  # on REDIS_WAIT_REPLICAS replicas before we say "thank you"
     except PostGone:
         abort(404)
+    notify_comment(post.id)
     return thanked(post.slug, "waiting" if moderated else "thanks")
 
 

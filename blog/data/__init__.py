@@ -17,6 +17,7 @@ from .connection import SentinelSettings, connect
 from .contentwatch import ContentState, ContentWatch
 from .images import ImageStore
 from .keys import Keys, split_key
+from .mail import AnnouncementStore, MailStore, SubscriberStore
 from .models import Comment, ImageRecord, ImageVariant, Page, Post, User
 from .posts import PostInput, PostStore
 from .ratelimit import RateLimiter
@@ -96,6 +97,9 @@ class DataLayer:
         self._post_page = r.register_script(POST_PAGE_SCRIPT)
         self.search = SearchIndex(r, self.keys)
         self.search_language = search_language  # for blog/search/service.py's Analyzer
+        self.subscribers = SubscriberStore(r, self.keys)
+        self.announcements = AnnouncementStore(r, self.keys)
+        self.mail = MailStore(r, self.keys)
         keys = self.keys
         self._post_page_keys = [
             part
