@@ -316,13 +316,12 @@ def assert_consistent(r: redis.Redis, prefix: str = "blog:") -> None:
 
 
 def snapshot(r: redis.Redis, prefix: str = "blog:") -> dict:
-    """All keys and values under the prefix, minus id counters, rate limits, create
-    tokens, timestamps and sorted-set scores (timestamps): equal snapshots mean the same
-    content."""
+    """All keys and values under the prefix, minus id counters, rate limits, timestamps
+    and sorted-set scores (timestamps): equal snapshots mean the same content."""
     out: dict = {}
     for key in _scan(r, prefix):
         rest = key[len(prefix) :]
-        if rest.startswith(("ids:", "rate:", "create:")):
+        if rest.startswith(("ids:", "rate:")):
             continue
         kind = r.type(key)
         if kind == "hash":

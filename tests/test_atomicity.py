@@ -173,7 +173,6 @@ class Scenario:
     seed: Callable[[DataLayer], dict]
     write: Callable[[DataLayer, dict], object]
     watches: bool = True  # reads before writing, so must WATCH
-    script: bool = False  # one Lua script instead (reads and writes at once, no retry)
 
 
 def seed_one(data):
@@ -204,25 +203,14 @@ def edit(data, ctx, **changes):
 
 
 SCENARIOS = [
-    Scenario("create", seed_one, lambda d, ctx: add(d, "Hello", ["redis", "python"]), script=True),
-    Scenario(
-        "create-draft",
-        seed_one,
-        lambda d, ctx: add(d, "Hello", ["secret"], status="draft"),
-        script=True,
-    ),
+    Scenario("create", seed_one, lambda d, ctx: add(d, "Hello", ["redis", "python"])),
+    Scenario("create-draft", seed_one, lambda d, ctx: add(d, "Hello", ["secret"], status="draft")),
     Scenario(
         "update-retag-rename",
         seed_two_with_comments,
         lambda d, ctx: edit(d, ctx, title="Gamma", tags=["shared", "fresh"]),
-        script=True,
     ),
-    Scenario(
-        "unpublish",
-        seed_two_with_comments,
-        lambda d, ctx: edit(d, ctx, status="draft"),
-        script=True,
-    ),
+    Scenario("unpublish", seed_two_with_comments, lambda d, ctx: edit(d, ctx, status="draft")),
     Scenario("delete", seed_two_with_comments, lambda d, ctx: d.posts.delete(ctx["post"])),
     Scenario(
         "comment-add",
@@ -446,7 +434,7 @@ WRITES = {
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
-def test_writes_are_one_watched_transaction_or_one_script(redis_url, redis_client, scenario):
+def test_writes_are_one_watched_transaction(redis_url, redis_client, scenario):
     h = Harness(redis_url, scenario)
     proxy, error = h.run(budget=None)
     assert error is None
@@ -455,10 +443,7 @@ def test_writes_are_one_watched_transaction_or_one_script(redis_url, redis_clien
     transactions = 0
     for cmd in commands:
         name = cmd[0].upper()
-        if name in ("EVALSHA", "EVAL"):  # a script runs atomically, like MULTI/EXEC
-            assert scenario.script and not in_multi, cmd
-            transactions += 1
-        elif name == "WATCH":
+        if name == "WATCH":
             assert not in_multi
             watched = True
         elif name == "MULTI":

@@ -17,8 +17,8 @@ def sample_key(keys: Keys, name: str, function) -> str:
     """Call a builder with a sample value per parameter (int or str, as annotated)."""
     hints = inspect.signature(function, eval_str=True).parameters
     arguments = [SAMPLE_ARGUMENTS[p.annotation] for p in list(hints.values())[1:]]
-    if name in ("image", "create_token"):
-        arguments = ["Ab3_-x"]  # one segment (secrets.token_urlsafe)
+    if name in ("image", "image_posts"):
+        arguments = ["Ab3_-x"]  # image ids are one segment (secrets.token_urlsafe)
     if name == "next_id":
         arguments = ["post"]
     return getattr(keys, name)(*arguments) if arguments else getattr(keys, name)

@@ -99,6 +99,8 @@ def assert_whole_post_page(page: str, post, redis_url: str) -> None:
     assert post.tags and all(f"#{tag}" in page for tag in post.tags)
     assert len(comments) >= 2 and page.count('class="comment"') == len(comments)
     assert all(f"<strong>{c.name}</strong>" in page for c in comments)
+    older = data.posts.page(1, 2).items[1]  # the newest post's previous one
+    assert "Previous post" in page and older.title in page
 
 
 def test_a_visitors_post_page_is_one_round_trip(redis_url, redis_client, monkeypatch, tmp_path):

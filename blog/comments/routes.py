@@ -25,7 +25,7 @@ def create(slug: str) -> ResponseReturnValue:
     if from_other_origin():
         abort(403, "Comments must be sent from the post's own page on this site.")
     data = get_data()
-    post, comments = data.post_page(slug)
+    post, comments, _ = data.post_page(slug)
     if post is None or not post.is_visible(time.time()):
         abort(404)  # even its author cannot open a draft to comments
     if g.user is not None and current_app.config.get("WTF_CSRF_ENABLED", True):

@@ -8,6 +8,8 @@ them through RQ and rq-scheduler).
 
 from __future__ import annotations
 
+import time
+
 import redis
 from flask import current_app
 
@@ -18,8 +20,8 @@ from .contentwatch import ContentState, ContentWatch
 from .images import ImageStore
 from .keys import Keys, split_key
 from .mail import AnnouncementStore, MailStore, SubscriberStore
-from .models import Comment, ImageRecord, ImageVariant, Page, Post, User
-from .posts import PostInput, PostStore
+from .models import Comment, ImageRecord, ImageVariant, Page, Post, Revision, User
+from .posts import PostChanged, PostInput, PostStore, neighbour_pair
 from .ratelimit import RateLimiter
 from .search import SearchIndex
 from .users import UsernameTaken, UserStore
@@ -32,8 +34,10 @@ __all__ = [
     "NotReplicated",
     "Page",
     "Post",
+    "PostChanged",
     "PostGone",
     "PostInput",
+    "Revision",
     "SentinelSettings",
     "User",
     "UsernameTaken",
@@ -42,10 +46,12 @@ __all__ = [
 ]
 
 
-# KEYS[1] = slugs; ARGV[1] = the slug, then (head, tail) pairs that make the keys of a
-# post, its tags, its comment ids and a comment from an id (split_key). Keys built from
+# KEYS[1] = slugs, KEYS[2] = posts:published; ARGV[1] = the slug, then (head, tail)
+# pairs that make the keys of a post, its tags, its comment ids and a comment from an id
+# (split_key), then the time now. Keys built from
 # ids read inside the script are not declared: fine on one Redis primary, not on a
-# Cluster (docs/data-model.md). Returns nil or {post fields, tags, comments}.
+# Cluster (docs/data-model.md). Returns nil or {post fields, tags, comments, {older,
+# newer}} (each neighbour {slug, title} or empty).
 POST_PAGE_SCRIPT = """
 local id = redis.call('HGET', KEYS[1], ARGV[1])
 if not id then return nil end
@@ -56,7 +62,20 @@ local comments = {}
 for n, cid in ipairs(redis.call('ZRANGE', key(6, id), 0, -1)) do
   comments[n] = redis.call('HGETALL', key(8, cid))
 end
-return {post, redis.call('SMEMBERS', key(4, id)), comments}
+-- the visible posts published just before and just after it (previous/next links)
+local function card(ids)
+  if #ids == 0 then return {} end
+  return redis.call('HMGET', key(2, ids[1]), 'slug', 'title')
+end
+local neighbours = {{}, {}}
+local score = redis.call('ZSCORE', KEYS[2], id)
+if score then
+  neighbours = {
+    card(redis.call('ZREVRANGEBYSCORE', KEYS[2], '(' .. score, '-inf', 'LIMIT', 0, 1)),
+    card(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. score, ARGV[10], 'LIMIT', 0, 1)),
+  }
+end
+return {post, redis.call('SMEMBERS', key(4, id)), comments, neighbours}
 """
 
 
@@ -107,15 +126,19 @@ class DataLayer:
             for part in split_key(builder)
         ]
 
-    def post_page(self, slug: str) -> tuple[Post | None, list[Comment]]:
-        """A post page's data in 1 round trip: the slug's post, its tags and its approved
-        comments (one Lua script; see POST_PAGE_SCRIPT)."""
-        reply = self._post_page(keys=[self.keys.slugs], args=[slug, *self._post_page_keys])
+    def post_page(self, slug: str) -> tuple[Post | None, list[Comment], tuple]:
+        """A post page's data in 1 round trip: the slug's post, its tags, its approved
+        comments and its (older, newer) neighbours (one Lua script, POST_PAGE_SCRIPT)."""
+        reply = self._post_page(
+            keys=[self.keys.slugs, self.keys.published],
+            args=[slug, *self._post_page_keys, time.time()],
+        )
         if not reply:
-            return None, []
-        fields, tags, comments = reply
+            return None, [], (None, None)
+        fields, tags, comments, neighbours = reply
         comment_list = [Comment.from_hash(_pairs(c)) for c in comments if c]
-        return Post.from_hash(_pairs(fields), tags, len(comments)), comment_list
+        post = Post.from_hash(_pairs(fields), tags, len(comments))
+        return post, comment_list, neighbour_pair(neighbours)
 
     def content_state(self) -> ContentState:
         """What visitors see and when it last changed; 0 round trips while it is unchanged

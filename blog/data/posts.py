@@ -7,7 +7,6 @@ pipelined batch for the records, whatever the number of posts.
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,12 +15,19 @@ from typing import cast
 import redis
 from slugify import slugify
 
-from ..rendering import MEDIA_ID, ImageSizes, excerpt, render_markdown
+from ..rendering import (
+    MEDIA_ID,
+    ImageSizes,
+    cover_image,
+    excerpt,
+    reading_minutes,
+    render_markdown,
+)
 from .comments import PostGone
 from .contentwatch import mark_changed
 from .images import ImageStore
 from .keys import Keys, split_key
-from .models import Page, Post
+from .models import Page, Post, Revision
 
 SLUG_MAX_LENGTH = 80
 # Paths under /posts/ that are routes, not posts: a post titled "New" gets "new-2".
@@ -38,85 +44,9 @@ SUMMARY_FIELDS = (
     "published_at",
     "created_at",
     "updated_at",
+    "cover",
+    "reading_minutes",
 )
-
-# Saves a post. KEYS = slugs, posts:published, tags, the author's posts, the content
-# version and its time, ids:post, the create's token key. ARGV[1] = JSON (see _save);
-# ARGV[2..9] = (head, tail) of a post's key, its tags, its slugs and a tag's key
-# (split_key). A create takes its id here, once per token: resent after a cut
-# connection, it finds the id it took and writes the same post again, not a second one.
-# All reads come before the first write, so a script that fails fails before writing.
-# Returns {id, slug}, or nil when an edited post no longer exists.
-SAVE_SCRIPT = """
-local p = cjson.decode(ARGV[1])
-local function key(i, x) return ARGV[i] .. x .. ARGV[i + 1] end
-local id = p.id
-if id == '' then
-  id = redis.call('GET', KEYS[8])
-  if not id then
-    id = tostring(redis.call('INCR', KEYS[7]))
-    redis.call('SET', KEYS[8], id, 'EX', 3600)
-  end
-elseif redis.call('EXISTS', key(2, id)) == 0 then
-  return nil
-end
-local post, post_tags = key(2, id), key(4, id)
-local function set_of(list)
-  local set = {}
-  for _, v in ipairs(list) do set[v] = true end
-  return set
-end
--- the first of base, base-2, base-3... that is free or already this post's
-local slug = p.keep
-if slug == '' then
-  local reserved, n = set_of(p.reserved), 1
-  slug = p.base
-  while true do
-    if not reserved[slug] then
-      local owner = redis.call('HGET', KEYS[1], slug)
-      if not owner or owner == id then break end
-    end
-    n = n + 1
-    slug = p.base .. '-' .. n
-  end
-end
-local new_tags = set_of(p.tags)
-local leaving, removable = {}, {}
-for _, tag in ipairs(redis.call('SMEMBERS', post_tags)) do
-  if not p.visible or not new_tags[tag] then
-    table.insert(leaving, tag)
-    -- a tag whose only visible post is this one leaves the tag index
-    local tag_key = key(8, tag)
-    if redis.call('ZCARD', tag_key) <= 1 and redis.call('ZSCORE', tag_key, id) then
-      table.insert(removable, tag)
-    end
-  end
-end
-local f = p.fields
-local mapping = {'id', id, 'slug', slug}
-for name, value in pairs(f) do
-  table.insert(mapping, name)
-  table.insert(mapping, value)
-end
-redis.call('HSET', post, unpack(mapping))
-redis.call('HSET', KEYS[1], slug, id)
-redis.call('SADD', key(6, id), slug)
-redis.call('DEL', post_tags)
-if #p.tags > 0 then redis.call('SADD', post_tags, unpack(p.tags)) end
-redis.call('ZADD', KEYS[4], p.now, id)
-redis.call('INCR', KEYS[5])  -- contentwatch.mark_changed, inside the script
-redis.call('SET', KEYS[6], p.now)
-if p.visible then
-  redis.call('ZADD', KEYS[2], f.published_at, id)
-  for _, tag in ipairs(p.tags) do redis.call('ZADD', key(8, tag), f.published_at, id) end
-  if #p.tags > 0 then redis.call('SADD', KEYS[3], unpack(p.tags)) end
-else
-  redis.call('ZREM', KEYS[2], id)
-end
-for _, tag in ipairs(leaving) do redis.call('ZREM', key(8, tag), id) end
-if #removable > 0 then redis.call('SREM', KEYS[3], unpack(removable)) end
-return {id, slug}
-"""
 
 # One page of a listing: KEYS[1] = the index (posts:published or tag:<name>); ARGV = now,
 # offset, count, then (head, tail) of the post, tags and comments keys (split_key),
@@ -137,6 +67,10 @@ return out
 """
 
 
+class PostChanged(RuntimeError):
+    """The post was saved elsewhere (another tab) since the editor loaded it."""
+
+
 @dataclass(frozen=True)
 class PostInput:
     """What an author submits; validated by the form before it gets here."""
@@ -153,12 +87,6 @@ class PostStore:
         self.r = r
         self.keys = keys
         self.images = images
-        self._save_script = r.register_script(SAVE_SCRIPT)
-        self._save_keys = [
-            part
-            for builder in (keys.post, keys.post_tags, keys.post_slugs, keys.tag)
-            for part in split_key(builder)
-        ]
         self._page_script = r.register_script(PAGE_SCRIPT)
         self._summary_keys = [
             part
@@ -232,6 +160,15 @@ class PostStore:
         counts = [(n, c) for n, c in zip(names, pipe.execute(), strict=True) if c]
         return sorted(counts, key=lambda item: (-item[1], item[0]))
 
+    def revision(self, post_id: int) -> Revision | None:
+        """Autosaved edits of a published or scheduled post, not yet published."""
+        fields = cast("dict[str, str]", self.r.hgetall(self.keys.post_revision(post_id)))
+        return Revision.from_hash(fields) if fields else None
+
+    def render(self, body: str) -> str:
+        """A body as the post page would show it (the editor's preview)."""
+        return render_markdown(body, self._image_sizes(body)[0])
+
     def _load_many(self, ids: list[int], full: bool = True) -> list[Post]:
         if not ids:
             return []
@@ -256,88 +193,230 @@ class PostStore:
     # ---- writes --------------------------------------------------------------
 
     def create(self, author_id: int, author: str, data: PostInput) -> Post:
-        """1 round trip: the script takes the new id itself."""
-        fields = self._save(None, author_id, author, data, existing=None)
-        return Post.from_hash(fields, data.tags)
+        post_id = self.r.incr(self.keys.next_id("post"))
+        self._save(post_id, author_id, author, data, existing=None)
+        return self._saved(post_id)
 
-    def update(self, post: Post, data: PostInput) -> Post:
-        fields = self._save(post.id, post.author_id, post.author, data, existing=post)
-        return Post.from_hash(fields, data.tags, post.comment_count)
+    def update(self, post: Post, data: PostInput, expected_updated_at: float | None = None) -> Post:
+        """Save an edit (and drop any autosaved revision). With `expected_updated_at`
+        (autosave), refuse with PostChanged if the post was saved since then."""
+        self._save(post.id, post.author_id, post.author, data, post, expected_updated_at)
+        return self._saved(post.id)
+
+    def _saved(self, post_id: int) -> Post:
+        post = self.get(post_id)
+        if post is None:  # deleted by another author between our EXEC and this read
+            raise PostGone(post_id)
+        return post
+
+    def save_revision(self, post: Post, data: PostInput, expected_updated_at: float) -> float:
+        """Keep autosaved edits of a published or scheduled post aside, unpublished, until
+        the author presses Update (update() then drops them); returns the save time."""
+        keys, now = self.keys, time.time()
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            _check_unchanged(pipe, keys.post(post.id), post.id, expected_updated_at)
+            pipe.multi()
+            pipe.hset(
+                keys.post_revision(post.id),
+                mapping={
+                    "title": data.title,
+                    "body": data.body,
+                    "tags": json.dumps(data.tags),
+                    "saved_at": now,
+                },
+            )
+
+        self.r.transaction(write, keys.post(post.id))
+        return now
+
+    def discard_revision(self, post_id: int) -> None:
+        self.r.delete(self.keys.post_revision(post_id))
 
     def _save(
         self,
-        post_id: int | None,
+        post_id: int,
         author_id: int,
         author: str,
         data: PostInput,
         existing: Post | None,
-    ) -> dict[str, str]:
-        """Write a post and every index it is in, atomically and in 1 round trip (one
-        Lua script, SAVE_SCRIPT: concurrent writers never conflict, so nothing is
-        retried; resending it after a cut connection writes the same post again)."""
+        expected_updated_at: float | None = None,
+    ) -> None:
         keys = self.keys
         now = time.time()
-        html = render_markdown(data.body, self._image_sizes(data.body))
-        fields: dict[str, object] = {
-            "title": data.title,
-            "body": data.body,
-            "html": html,
-            "excerpt": excerpt(html),
-            "author_id": author_id,
-            "author": author,
-            "status": data.status,
-            "published_at": _publish_time(data, existing, now),
-            "created_at": existing.created_at if existing else now,
-            "updated_at": now,
-        }
-        base = make_slug(data.title)
-        # strings, not numbers: Lua would print floats with 14 digits
-        strings = {name: str(value) for name, value in fields.items()}
-        payload = {
-            "id": "" if post_id is None else str(post_id),
-            "base": base,
-            # the title changed only in ways the slug ignores: keep the slug
-            "keep": existing.slug if existing and make_slug(existing.title) == base else "",
-            "reserved": sorted(RESERVED_SLUGS),
-            "fields": strings,
-            "tags": data.tags,
-            "visible": data.status != "draft",
-            "now": str(now),
-        }
-        reply = self._save_script(
-            keys=[
-                keys.slugs,
-                keys.published,
-                keys.tags,
-                keys.user_posts(author_id),
-                keys.content_version,
-                keys.content_changed_at,
-                keys.next_id("post"),
-                keys.create_token(secrets.token_urlsafe(12)),
-            ],
-            args=[json.dumps(payload), *self._save_keys],
-        )
-        if reply is None:
-            raise PostGone(post_id)  # deleted meanwhile: an edit must not bring it back
-        saved_id, slug = reply
-        self._written(int(saved_id))
-        return {**strings, "id": str(saved_id), "slug": str(slug)}
+        base_slug = make_slug(data.title)
+        new_tags = set(data.tags)
+        visible = data.status != "draft"
+        sizes, image_ids = self._image_sizes(data.body)
+        html = render_markdown(data.body, sizes)
+        cover = cover_image(html, sizes)
+        # A draft saved as a draft (every autosave) changes nothing visitors see: the page
+        # cache stays warm and the search index untouched while an author types.
+        seen_by_visitors = visible or (existing is not None and existing.status != "draft")
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            # Everything read here is WATCHed: a concurrent writer of any of these keys
+            # makes EXEC fail, and redis-py runs this function again.
+            if existing is not None and not pipe.exists(keys.post(post_id)):
+                raise PostGone(post_id)  # deleted meanwhile: an edit must not bring it back
+            if expected_updated_at is not None:
+                _check_unchanged(pipe, keys.post(post_id), post_id, expected_updated_at)
+            old_tags = cast("set[str]", pipe.smembers(keys.post_tags(post_id)))
+            _watch(pipe, [keys.tag(t) for t in old_tags | new_tags])
+            old_images = cast("set[str]", pipe.smembers(keys.post_images(post_id)))
+            unused = self._images_left_unused(pipe, post_id, old_images - image_ids)
+            slug = self._free_slug(pipe, base_slug, post_id, existing)
+            leaving = old_tags - new_tags if visible else old_tags
+            removable = self._tags_left_empty(pipe, post_id, leaving)
+            published_at = _publish_time(data, existing, now)
+            pipe.multi()
+            pipe.hset(
+                keys.post(post_id),
+                mapping={
+                    "id": post_id,
+                    "slug": slug,
+                    "title": data.title,
+                    "body": data.body,
+                    "html": html,
+                    "excerpt": excerpt(html),
+                    "author_id": author_id,
+                    "author": author,
+                    "status": data.status,
+                    "published_at": published_at,
+                    "created_at": existing.created_at if existing else now,
+                    "updated_at": now,
+                    "cover": json.dumps(cover) if cover else "",
+                    "reading_minutes": reading_minutes(html),
+                },
+            )
+            pipe.delete(keys.post_revision(post_id))
+            self._write_image_use(pipe, post_id, image_ids, old_images, unused, now)
+            pipe.hset(keys.slugs, slug, post_id)
+            pipe.sadd(keys.post_slugs(post_id), slug)
+            pipe.delete(keys.post_tags(post_id))
+            if data.tags:
+                pipe.sadd(keys.post_tags(post_id), *data.tags)
+            pipe.zadd(keys.user_posts(author_id), {str(post_id): now})
+            if seen_by_visitors:
+                mark_changed(pipe, keys)
+            if visible:
+                pipe.zadd(keys.published, {str(post_id): published_at})
+                for tag in data.tags:
+                    pipe.zadd(keys.tag(tag), {str(post_id): published_at})
+                if data.tags:
+                    pipe.sadd(keys.tags, *data.tags)
+            else:
+                pipe.zrem(keys.published, post_id)
+            for tag in leaving:
+                pipe.zrem(keys.tag(tag), post_id)
+            if removable:
+                pipe.srem(keys.tags, *removable)
+
+        self.r.transaction(write, keys.slugs, keys.post(post_id), keys.post_tags(post_id))
+        if seen_by_visitors:
+            self._written(post_id)
 
     def _written(self, post_id: int) -> None:
         for listener in self.after_write:
             listener(post_id)
 
-    def _image_sizes(self, body: str) -> dict[str, ImageSizes]:
-        """Sizes of the uploaded images a body shows, so pages can use their variants."""
-        records = self.images.get_many(sorted(set(MEDIA_ID.findall(body))))
-        return {
+    def rerender(self, post_id: int) -> bool:
+        """Render a stored post again with today's renderer: its HTML, excerpt, cover and
+        reading time (after an upgrade); nothing else changes. False if it is gone."""
+        key = self.keys.post(post_id)
+        done: list[bool] = []
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            done.clear()  # the function runs again when the post changed meanwhile
+            body = cast("str | None", pipe.hget(key, "body"))
+            if body is None:
+                return
+            sizes, _ = self._image_sizes(body)
+            html = render_markdown(body, sizes)
+            cover = cover_image(html, sizes)
+            pipe.multi()
+            pipe.hset(
+                key,
+                mapping={
+                    "html": html,
+                    "excerpt": excerpt(html),
+                    "cover": json.dumps(cover) if cover else "",
+                    "reading_minutes": reading_minutes(html),
+                },
+            )
+            mark_changed(pipe, self.keys)
+            done.append(True)
+
+        self.r.transaction(write, key)
+        return bool(done)
+
+    def last_id(self) -> int:
+        return int(self.r.get(self.keys.next_id("post")) or 0)
+
+    def _image_sizes(self, body: str) -> tuple[dict[str, ImageSizes], set[str]]:
+        """Sizes of the ready uploaded images a body shows (so pages can use their
+        variants), and the ids of every uploaded image it shows, ready or not."""
+        records = self.images.get_many(sorted(set(MEDIA_ID.findall(body))), ready_only=False)
+        sizes = {
             image_id: ImageSizes(
                 r.width,
                 r.height,
                 sorted(((v.name, v.width) for v in r.variants), key=lambda nv: nv[1]),
             )
             for image_id, r in records.items()
+            if r.status == "ready"
         }
+        return sizes, {i for i, r in records.items() if r.status in ("ready", "processing")}
+
+    def _images_left_unused(
+        self, pipe: redis.client.Pipeline, post_id: int, dropping: set[str]
+    ) -> set[str]:
+        """Images among `dropping` that no post but this one uses (WATCHed)."""
+        _watch(pipe, [self.keys.image_posts(i) for i in dropping])
+        unused = set()
+        for image_id in dropping:
+            users = cast("set[str]", pipe.smembers(self.keys.image_posts(image_id)))
+            if users <= {str(post_id)}:
+                unused.add(image_id)
+        return unused
+
+    def _write_image_use(
+        self,
+        pipe: redis.client.Pipeline,
+        post_id: int,
+        now_used: set[str],
+        before: set[str],
+        unused: set[str],
+        at: float,
+    ) -> None:
+        """Record which images the post shows; images it stopped showing that no other
+        post uses wait in the unused list (score `at`: 0 means due for cleanup at once)."""
+        keys = self.keys
+        pipe.delete(keys.post_images(post_id))
+        if now_used:
+            pipe.sadd(keys.post_images(post_id), *now_used)
+            pipe.zrem(keys.unused_images, *now_used)
+        for image_id in now_used - before:
+            pipe.sadd(keys.image_posts(image_id), post_id)
+        for image_id in before - now_used:
+            pipe.srem(keys.image_posts(image_id), post_id)
+        if unused:
+            pipe.zadd(keys.unused_images, dict.fromkeys(unused, at))
+
+    def _free_slug(
+        self, pipe: redis.client.Pipeline, base: str, post_id: int, existing: Post | None
+    ) -> str:
+        """The first of base, base-2, base-3... that is free or already this post's."""
+        if existing and make_slug(existing.title) == base:
+            return existing.slug  # title changed only in ways the slug ignores
+        candidate, n = base, 1
+        while True:
+            if candidate not in RESERVED_SLUGS:
+                owner = pipe.hget(self.keys.slugs, candidate)
+                if owner is None or int(owner) == post_id:
+                    return candidate
+            n += 1
+            candidate = f"{base}-{n}"
 
     def _tags_left_empty(
         self, pipe: redis.client.Pipeline, post_id: int, dropping: set[str]
@@ -360,7 +439,15 @@ class PostStore:
             pending_ids = pipe.zrange(keys.post_pending(post.id), 0, -1)
             slugs = pipe.smembers(keys.post_slugs(post.id))
             removable = self._tags_left_empty(pipe, post.id, stored_tags)
+            images = cast("set[str]", pipe.smembers(keys.post_images(post.id)))
+            unused = self._images_left_unused(pipe, post.id, images)
+            unused = {i for i in unused if pipe.exists(keys.image(i))}  # not cleaned up yet
             pipe.multi()
+            # Its images no other post shows answer 404 at once; the cleanup job then
+            # deletes their files (score 0: due now).
+            for image_id in unused:
+                pipe.hset(keys.image(image_id), "status", "deleted")
+            self._write_image_use(pipe, post.id, set(), images, unused, 0)
             for cid in [*comment_ids, *pending_ids]:
                 pipe.delete(keys.comment(int(cid)))
             if pending_ids:
@@ -371,6 +458,7 @@ class PostStore:
                 keys.post_comments(post.id),
                 keys.post_pending(post.id),
                 keys.post_slugs(post.id),
+                keys.post_revision(post.id),
                 keys.announcement(post.id),  # a deleted post is never announced
                 keys.announcement_sent(post.id),
             )
@@ -392,6 +480,22 @@ class PostStore:
             keys.post_pending(post.id),
         )
         self._written(post.id)
+
+
+def _check_unchanged(
+    pipe: redis.client.Pipeline, post_key: str, post_id: int, expected_updated_at: float
+) -> None:
+    stored = cast("str | None", pipe.hget(post_key, "updated_at"))
+    if stored is None:
+        raise PostGone(post_id)
+    if float(stored) != float(expected_updated_at):
+        raise PostChanged(post_id)
+
+
+def neighbour_pair(reply: list) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
+    """POST_PAGE_SCRIPT's neighbours as ((slug, title) older, (slug, title) newer)."""
+    pairs = [tuple(card) if card and card[0] else None for card in (reply or [[], []])]
+    return pairs[0], pairs[1]
 
 
 def _watch(pipe: redis.client.Pipeline, keys: list[str]) -> None:

@@ -10,6 +10,8 @@ from ..comments.forms import COMMENT_NOTICES, blank_comment_fields
 from ..data import Post, PostGone, PostInput, get_data
 from ..newsletter.announce import cancel_announcement, plan_announcement, wants_announcement
 from ..pagecache import cached_for_visitors
+from ..rendering import MEDIA_ID
+from ..uploads.routes import describe
 from . import bp
 from .forms import ConfirmForm, PostForm, normalise_tags
 
@@ -77,7 +79,7 @@ def load_post_by_slug(slug: str) -> tuple[Post, bool]:
 @bp.route("/posts/<slug>")
 @cached_for_visitors
 def show(slug: str) -> ResponseReturnValue:
-    post, comments = get_data().post_page(slug)
+    post, comments, (older, newer) = get_data().post_page(slug)
     post = ensure_readable(post)
     if post.slug != slug:
         return redirect(url_for("posts.show", slug=post.slug), 301)
@@ -89,6 +91,8 @@ def show(slug: str) -> ResponseReturnValue:
         comment_fields=blank_comment_fields(),
         notice=COMMENT_NOTICES.get(request.args.get("comment", "")),
         now=time.time(),
+        older=older,
+        newer=newer,
     )
 
 
@@ -118,7 +122,37 @@ def create() -> ResponseReturnValue:
         plan_announcement(post, form.email_subscribers.data)
         flash(f"Saved “{post.title}” as {post.status}.")
         return redirect(url_for("posts.show", slug=post.slug))
-    return render_template("posts/edit.html", form=form, post=None), 400 if form.errors else 200
+    return editor_page(form, None)
+
+
+def editor_page(form: PostForm, post: Post | None) -> ResponseReturnValue:
+    """The editor; a published post opens with its autosaved revision, if it has one."""
+    revision = announcement = None
+    if post is not None:
+        announcement = get_data().announcements.get(post.id)
+        if post.status != "draft":
+            revision = get_data().posts.revision(post.id)
+        if request.method == "GET":
+            form.fill_from(post, revision)
+            form.email_subscribers.data = wants_announcement(post, announcement)
+    page = render_template(
+        "posts/edit.html",
+        form=form,
+        post=post,
+        revision=revision,
+        announcement=announcement,
+        images=panel_images(form.body.data or ""),
+        discard_form=ConfirmForm(),
+    )
+    return page, 400 if form.errors else 200
+
+
+def panel_images(body: str) -> list[dict]:
+    """The uploaded images a body shows, in order, for the editor's images panel (the
+    same shape as the upload status answer)."""
+    ids = list(dict.fromkeys(MEDIA_ID.findall(body)))
+    records = get_data().images.get_many(ids)
+    return [describe(records[i]) for i in ids if i in records]
 
 
 def owned_post(slug: str) -> Post:
@@ -140,13 +174,7 @@ def edit(slug: str) -> ResponseReturnValue:
         plan_announcement(post, form.email_subscribers.data)
         flash(f"Saved “{post.title}” as {post.status}.")
         return redirect(url_for("posts.show", slug=post.slug))
-    announcement = get_data().announcements.get(post.id)
-    if request.method == "GET":
-        form.fill_from(post)
-        form.email_subscribers.data = wants_announcement(post, announcement)
-    return render_template(
-        "posts/edit.html", form=form, post=post, announcement=announcement
-    ), 400 if form.errors else 200
+    return editor_page(form, post)
 
 
 @bp.route("/posts/<slug>/delete", methods=["GET", "POST"])
