@@ -84,7 +84,19 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import auth, backups, comments, dashboard, health, newsletter, posts, search, uploads
+    from . import (
+        auth,
+        backups,
+        comments,
+        dashboard,
+        documents,
+        exports,
+        health,
+        newsletter,
+        posts,
+        search,
+        uploads,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(posts.bp)
@@ -93,14 +105,16 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     backups.init_app(app)
     search.init_app(app)
+    exports.init_app(app)
+    documents.init_app(app)
     auth.init_app(app)
     dashboard.init_app(app, csrf)
     newsletter.init_app(app, csrf)
 
 
 def register_commands(app: Flask) -> None:
-    """`flask release` here; `flask backup ...` and `flask create-user` come with their
-    blueprints."""
+    """`flask release` here; `flask backup ...`, `flask export ...` and `flask create-user`
+    come with their blueprints."""
     from . import release
 
     app.cli.add_command(release.release_command)

@@ -127,6 +127,9 @@ def from_environment() -> dict:
         "BACKUP_SSE_KMS_KEY_ID": os.environ.get("BACKUP_SSE_KMS_KEY_ID", "").strip(),
         "BACKUP_PART_MB": _env_int("BACKUP_PART_MB", 8, 5, 5120),
         "BACKUP_WARN_HOURS": _env_int("BACKUP_WARN_HOURS", 36, 1, 24 * 365),
+        # Exported documents (docs/export.md) are deleted this many hours after they
+        # were built, by the scheduled cleanup.
+        "EXPORT_KEEP_HOURS": _env_int("EXPORT_KEEP_HOURS", 24, 1, 24 * 365),
         # The public base URL: jobs run outside any request and need it for links in mail.
         "SITE_URL": os.environ.get("SITE_URL", "").strip().rstrip("/"),
         # Mail (docs/mail.md): the standard Flask mail settings. No MAIL_SERVER: no mail.

@@ -25,8 +25,9 @@ IMAGES_QUEUE = "images"
 MAIL_QUEUE = "mail"
 SEARCH_QUEUE = "search"
 BACKUPS_QUEUE = "backups"
+DOCUMENTS_QUEUE = "documents"  # long jobs an author watches: blog/documents/
 # What the Procfile's worker serves, in this order.
-QUEUE_NAMES = (IMAGES_QUEUE, MAIL_QUEUE, SEARCH_QUEUE, BACKUPS_QUEUE, "default")
+QUEUE_NAMES = (IMAGES_QUEUE, MAIL_QUEUE, SEARCH_QUEUE, BACKUPS_QUEUE, DOCUMENTS_QUEUE, "default")
 
 # Storage or network trouble is retried with backoff; workers run --with-scheduler so the
 # intervals are honoured. A worker killed mid-job also counts as one try (docs/images.md).

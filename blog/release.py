@@ -79,11 +79,18 @@ def sync_image_cleanup_schedule() -> str:
     return f"image cleanup schedule {cron!r} (UTC) {'registered' if changed else 'unchanged'}"
 
 
+def sync_export_cleanup() -> str:
+    from .exports.schedule import CLEANUP_CRON, sync_cleanup_schedule
+
+    changed = sync_cleanup_schedule(app_rq_connection())
+    return f"export cleanup {CLEANUP_CRON!r} {'registered' if changed else 'unchanged'}"
+
+
 @click.command("release")
 @with_appcontext
 def release_command() -> None:
     """Check Redis, media storage and mail settings; register the nightly backup and the
-    image cleanup schedules."""
+    image cleanup schedules and the export cleanup."""
     warnings = check_redis()
     click.echo("redis: ok")
     check_media()
@@ -91,5 +98,6 @@ def release_command() -> None:
     click.echo(check_mail())
     click.echo(sync_backup_schedule())
     click.echo(sync_image_cleanup_schedule())
+    click.echo(sync_export_cleanup())
     for warning in warnings:
         click.secho(f"warning: {warning}", fg="yellow")

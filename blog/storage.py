@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from processing.archive.format import ReadableFile, media_name_problem
+from processing.archive.format import Readable, ReadableFile, media_name_problem
 
 
 class MediaNotFound(KeyError):
@@ -31,6 +32,8 @@ class MediaStorage(Protocol):
     def delete(self, key: str) -> None: ...
     def public_url(self, key: str) -> str | None: ...
     def keys(self, prefix: str = "") -> Iterator[str]: ...
+    def put_file(self, key: str, source: Readable, content_type: str) -> None: ...
+    def download_url(self, key: str, filename: str, expires: int) -> str | None: ...
 
 
 def s3_not_found(error: Exception) -> bool:
@@ -87,6 +90,16 @@ class LocalStorage:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_file_atomically(path, data, TEMP_PREFIX)
 
+    def put_file(self, key: str, source: Readable, content_type: str) -> None:
+        """Like put, streamed from a file (large documents): all or nothing."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path, TEMP_PREFIX) as f:
+            shutil.copyfileobj(source, f, 1024 * 1024)
+
+    def download_url(self, key: str, filename: str, expires: int) -> str | None:
+        return None  # the app streams local files to their owner itself
+
     def get(self, key: str) -> bytes:
         with self.open(key) as f:
             return f.read()
@@ -133,7 +146,13 @@ class S3Storage:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
-        self.client = client or boto3.client("s3", endpoint_url=endpoint_url or None)
+        from botocore.config import Config
+
+        # Signature V4 everywhere: presigned links then say how long they live
+        # (X-Amz-Expires), and every region accepts them.
+        self.client = client or boto3.client(
+            "s3", endpoint_url=endpoint_url or None, config=Config(signature_version="s3v4")
+        )
 
     def _key(self, key: str) -> str:
         return self.prefix + _safe_key(key)
@@ -142,6 +161,25 @@ class S3Storage:
         self.client.put_object(
             Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
         )
+
+    def put_file(self, key: str, source: Readable, content_type: str) -> None:
+        """Streamed in parts (multipart past 8 MiB): the object appears only complete."""
+        self.client.upload_fileobj(
+            source, self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}
+        )
+
+    def download_url(self, key: str, filename: str, expires: int) -> str | None:
+        """A presigned GET that saves the object as `filename`, valid `expires` seconds."""
+        url: str = self.client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": self._key(key),
+                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            },
+            ExpiresIn=expires,
+        )
+        return url
 
     def get(self, key: str) -> bytes:
         with self.open(key) as body:

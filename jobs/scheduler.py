@@ -3,9 +3,10 @@
 Runs in UTC (TZ=UTC, set before anything reads the clock): rq-scheduler reads cron
 strings in the process's local time zone, so BACKUP_CRON="0 3 * * *" means 03:00 UTC
 whatever the host's zone. It syncs the nightly backup's cron job (BACKUP_CRON, fixed
-job id), then runs rq-scheduler's loop, which moves due jobs to their queues. Two of
-these processes never enqueue a job twice: rq-scheduler takes a lock in Redis for each
-pass. `--burst` enqueues what is due once, then exits (tests, one-off runs).
+job id) and the hourly cleanup of exported documents, then runs rq-scheduler's loop,
+which moves due jobs to their queues. Two of these processes never enqueue a job twice:
+rq-scheduler takes a lock in Redis for each pass. `--burst` enqueues what is due once,
+then exits (tests, one-off runs).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from blog.backups.schedule import (  # noqa: E402
     sync_schedule,
 )
 from blog.data import SentinelSettings  # noqa: E402
+from blog.exports.schedule import CLEANUP_CRON, sync_cleanup_schedule  # noqa: E402
 from blog.queues import rq_connection  # noqa: E402
 
 from .context import settings  # noqa: E402
@@ -84,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         "registered" if changed else "unchanged",
         config["IMAGE_CLEANUP_CRON"],
     )
+    changed = sync_cleanup_schedule(connection)
+    log.info("export cleanup %s: %s", "registered" if changed else "unchanged", CLEANUP_CRON)
     run_through_failovers(connection, args.interval, args.burst)
     return 0
 

@@ -11,7 +11,7 @@ import os
 from rq.worker import HerokuWorker
 
 from blog import logs
-from jobs import images, mail, search  # noqa: F401  (preloaded for the work horses)
+from jobs import export, images, mail, search  # noqa: F401  (preloaded for the work horses)
 
 logs.configure()
 

@@ -12,8 +12,10 @@ def test_release_checks_redis_and_registers_the_schedule(runner):
     assert result.exit_code == 0, result.output
     assert "redis: ok" in result.output and "media storage: ok" in result.output
     assert "backup schedule '0 3 * * *' (UTC) registered" in result.output
+    assert "export cleanup '17 * * * *' registered" in result.output
     again = runner.invoke(args=["release"])
     assert "(UTC) unchanged" in again.output  # a second deploy keeps the one job
+    assert "export cleanup '17 * * * *' unchanged" in again.output
 
 
 @pytest.fixture

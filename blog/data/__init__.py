@@ -17,6 +17,7 @@ from .backup_runs import BackupStore
 from .comments import CommentStore, PostGone
 from .connection import SentinelSettings, connect
 from .contentwatch import ContentState, ContentWatch
+from .exports import ExportStore, PostForExport
 from .images import ImageStore
 from .keys import Keys, split_key
 from .mail import AnnouncementStore, MailStore, SubscriberStore
@@ -33,7 +34,9 @@ __all__ = [
     "ImageVariant",
     "NotReplicated",
     "Page",
+    "ExportStore",
     "Post",
+    "PostForExport",
     "PostChanged",
     "PostGone",
     "PostInput",
@@ -119,6 +122,7 @@ class DataLayer:
         self.subscribers = SubscriberStore(r, self.keys)
         self.announcements = AnnouncementStore(r, self.keys)
         self.mail = MailStore(r, self.keys)
+        self.exports = ExportStore(r, self.keys, self.comments, self.images)
         keys = self.keys
         self._post_page_keys = [
             part

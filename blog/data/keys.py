@@ -345,6 +345,17 @@ class Keys:
         head, *_, tag_counts = self.search_layout()
         return f"{head}{generation}{tag_counts}"
 
+    # Document exports (blog/exports): which build runs and the last finished file, per
+    # author and format. Excluded from backups: the files expire after EXPORT_KEEP_HOURS
+    # and are never archived, so a restored pointer would point at nothing.
+    @family("export:<id>:<format>:build", EXCLUDED)
+    def export_build(self, user_id: int, fmt: str) -> str:
+        return self.key("export", user_id, fmt, "build")
+
+    @family("export:<id>:<format>:file", EXCLUDED)
+    def export_file(self, user_id: int, fmt: str) -> str:
+        return self.key("export", user_id, fmt, "file")
+
 
 _NOT_BUILDERS = ("key", "name")  # the helpers every builder uses
 

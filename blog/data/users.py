@@ -24,6 +24,10 @@ class UserStore:
     def count(self) -> int:
         return self.r.hlen(self.keys.usernames)
 
+    def all_ids(self) -> list[int]:
+        """Every author's id (a blog has few authors)."""
+        return sorted(int(i) for i in self.r.hvals(self.keys.usernames))
+
     def by_username(self, username: str) -> User | None:
         user_id = self.r.hget(self.keys.usernames, username.lower())
         return self.get(int(user_id)) if user_id else None
