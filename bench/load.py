@@ -3,19 +3,28 @@
     .venv/bin/python bench/load.py [--posts 10000] [--seconds 20] [--users 16] [--workers 4]
 
 Starts a private redis-server, loads --posts posts (2 tags each from a pool of 50; every
-10th post with 3 comments) through the data layer, then runs gunicorn on
-bench/load_app.py: the real blog plus a trivial Flask route ("ok" at /trivial/) in the same
-workers. Locust then runs one scenario at a time, each for --seconds with --users
-closed-loop users (no think time): the trivial route, the home page, a post page (a random
-one of all posts) and a tag page (page 1 of a random tag); then home, post and tag again
-while --commenters more users post comments at --comment-rate a second in total (each
-comment is a POST and the redirect back to the post, as a browser does); then the trivial
-route again, so the ratios are to the mean of two trivial runs and their gap shows drift.
+10th post with 3 comments) through the data layer, and the same posts (same titles, same
+body text, a minute apart) into Flask's tutorial blog on SQLite (bench/sqlite_blog.py).
+Then runs gunicorn on bench/load_app.py: the real blog with its page cache, the same blog
+uncached (/uncached/), the tutorial blog (/sqlite/) and a trivial Flask route
+("ok" at /trivial/), all in the same workers. Locust then runs one scenario at a time,
+each for --seconds with --users closed-loop users (no think time): the trivial route;
+the SQLite blog's index page (page 1, indexed) before and after the blog's home and tag
+(page 1 of a random tag) pages, uncached (-off) and cached; the SQLite blog's post page
+(a random one of all posts) before and after the blog's, uncached and cached; creating
+posts through the SQLite blog's form before and after the blog's (logged in once
+before the run; the POST is measured); then home, post and tag again while
+--commenters more users post comments at --comment-rate a second in total (each
+comment is a POST and the redirect back to the post, as a browser does); then the
+trivial route again, so the ratios are to the mean of two trivial runs and their gap
+shows drift.
 
 Prints, as a markdown table: requests/s, p50 and p99 (ms), errors and the ratio to the
 trivial route's requests/s; the CPU the server, Redis and locust used; whether every
 comment answered with a redirect is stored exactly once; and the goals: 0 errors, no lost
-or duplicated comments, home page >= 0.5 x the trivial route.
+or duplicated comments, home page >= 0.5 x the trivial route, and each page as a ratio
+to the SQLite blog's (GOALS: post page >= 1.0 uncached and 1.5 cached; home and tag
+pages >= 1.0 and 1.5 of its index page; creating a post >= 1.0).
 
 The server runs with APP_ENV=development (production session cookies are Secure-only and
 this runs over plain http) and COMMENTS_PER_MINUTE=1000 (the largest value the config
@@ -29,7 +38,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import http.cookiejar
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -37,11 +48,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from seed import TAGS, seed  # bench/ is the script's own directory
+import sqlite_blog  # bench/ is the script's own directory
+from seed import BODY, TAGS, seed
 
 from blog.data import DataLayer, connect
 from devtools.redis_server import RedisServer, free_port
@@ -52,10 +65,41 @@ PREFIX = "blog:"
 LOCUSTFILE = ROOT / "bench" / "locustfile.py"
 COMMENT_TARGETS = 20  # the newest posts (those on the home page and just past it)
 COMMENTS_PER_MINUTE = 1000  # the config's maximum
-PAGES = ("trivial", "home", "post", "tag")
+READ_PAGES = (
+    "trivial",
+    "home",
+    "post",
+    "tag",
+    "home-off",
+    "post-off",
+    "tag-off",
+    "sqlite-home",
+    "sqlite-post",
+)
+WRITE_PAGES = ("create", "sqlite-create")
+PAGES = READ_PAGES + WRITE_PAGES
+# Goals: (blog scenario, SQLite scenario, least ratio of their req/s).
+GOALS = [
+    ("post-off", "sqlite-post", 1.0),
+    ("post", "sqlite-post", 1.5),
+    ("home-off", "sqlite-home", 1.0),
+    ("home", "sqlite-home", 1.5),
+    ("tag-off", "sqlite-home", 1.0),
+    ("tag", "sqlite-home", 1.5),
+    ("create", "sqlite-create", 1.0),
+]
+PASSWORD = secrets.token_urlsafe(16)
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 # The trivial route runs first and last: the ratio is to the mean of the two, and their
 # difference shows how much the machine drifted during the run.
-SCENARIOS = "trivial,home,post,tag,home+c,post+c,tag+c,trivial"
+# Each SQLite baseline runs before and after the blog's scenarios it is compared with
+# (the goals use the mean of its runs), so the machine's drift meanwhile shows and
+# cancels out, as with the trivial route.
+SCENARIOS = (
+    "trivial,sqlite-home,home-off,tag-off,home,tag,sqlite-home,"
+    "sqlite-post,post-off,post,sqlite-post,sqlite-create,create,sqlite-create,"
+    "home+c,post+c,tag+c,trivial"
+)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -152,6 +196,22 @@ def warm_up(host: str, paths: list[str], rounds: int) -> None:
                 response.read()
 
 
+def logged_in(host: str, login_path: str, form: dict, csrf_page: str | None) -> dict:
+    """Log the author in once (scrypt is slow on purpose: not part of any scenario); the
+    session cookie (and the form's CSRF token) for locust's Author users."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    if csrf_page:
+        page = opener.open(host + login_path, timeout=30).read().decode()
+        form = {**form, "csrf_token": CSRF.search(page).group(1)}
+    opener.open(host + login_path, urllib.parse.urlencode(form).encode(), timeout=60).read()
+    token = ""
+    if csrf_page:
+        token = CSRF.search(opener.open(host + csrf_page, timeout=30).read().decode()).group(1)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    return {"cookie": cookie, "token": token}
+
+
 # ---- one scenario --------------------------------------------------------------------
 
 
@@ -210,7 +270,7 @@ def run_locust(
         "--only-summary",
         "--loglevel",
         "WARNING",
-        "Reader",
+        "Author" if page in WRITE_PAGES else "Reader",
     ]
     if comments:
         command.append("Commenter")
@@ -360,6 +420,21 @@ def report(results: list[dict], integrity: dict | None, args, setup: dict) -> bo
             f"- home page >= 0.5 x trivial route: {home:.2f} {'met' if home >= 0.5 else 'NOT met'}"
         )
         ok = ok and home >= 0.5
+    runs: dict[str, list[float]] = {}
+    for r in results:
+        if not r["comments"]:
+            runs.setdefault(r["page"], []).append(figures(r["rows"][r["page"]])["rps"])
+    rps = {page: sum(values) / len(values) for page, values in runs.items()}
+    print("  (req/s: the mean of each scenario's runs)")
+    for blog, baseline, least in GOALS:
+        if blog in rps and baseline in rps:
+            ratio = rps[blog] / rps[baseline]
+            print(
+                f"- {blog} >= {least} x {baseline}: {ratio:.2f} "
+                f"({rps[blog]:.0f} / {rps[baseline]:.0f} req/s) "
+                f"{'met' if ratio >= least else 'NOT met'}"
+            )
+            ok = ok and ratio >= least
     return ok
 
 
@@ -407,6 +482,9 @@ def main() -> int:
         setup = {"seed": time.perf_counter() - started}
         print(f"loaded {args.posts:,} posts in {setup['seed']:.0f} s", file=sys.stderr)
         data = DataLayer(connect(redis_server.url), PREFIX)
+        data.users.create("alice", PASSWORD)  # the seeded posts' author (id 1)
+        sqlite_db = work / "flaskr.sqlite"
+        sqlite_blog.seed(sqlite_db, args.posts, BODY, "alice", PASSWORD)
         targets = comment_targets(data)
         marker = f"load-{secrets.token_hex(4)}"
         comment_log = work / "comments-posted.txt"
@@ -427,6 +505,8 @@ def main() -> int:
             "LOAD_MARKER": marker,
             "LOAD_COMMENTERS": str(args.commenters),
             "LOAD_COMMENT_RATE": str(args.comment_rate / args.commenters),
+            "LOAD_SQLITE_DB": str(sqlite_db),
+            "LOAD_BODY": BODY,
         }
         gunicorn, host = start_gunicorn(args.workers, env, work / "gunicorn.log")
         print(f"gunicorn {args.workers} workers on {host}", file=sys.stderr)
@@ -438,9 +518,22 @@ def main() -> int:
                 f"/posts/{targets[0][1]}",
                 "/posts/post-number-1",
                 f"/tags/{TAGS[0]}",
+                "/uncached/",
+                "/uncached/posts/post-number-1",
+                f"/uncached/tags/{TAGS[0]}",
+                "/sqlite/",
+                "/sqlite/post/2",
             ],
             rounds=10 * args.workers,
         )
+        author = logged_in(
+            host, "/login", {"username": "alice", "password": PASSWORD}, "/posts/new"
+        )
+        flaskr = logged_in(
+            host, "/sqlite/auth/login", {"username": "alice", "password": PASSWORD}, None
+        )
+        env["LOAD_BLOG_COOKIE"], env["LOAD_BLOG_TOKEN"] = author["cookie"], author["token"]
+        env["LOAD_SQLITE_COOKIE"] = flaskr["cookie"]
         results = []
         for scenario in scenarios:
             page = scenario.removesuffix("+c")

@@ -1,18 +1,22 @@
 """Locust users for bench/load.py (which sets the LOAD_* environment variables below).
 
-Reader: one page, back to back (no think time): LOAD_PAGE is trivial, home, post or tag.
-Commenter: a visitor who opens a post (for the CSRF token and the session cookie), then
-posts comments at LOAD_COMMENT_RATE a second, each followed, like a browser, by the
-redirect back to the post (which also shows and so clears the flash message). Every
-comment carries a unique token; the tokens of comments answered with a redirect are
-appended to LOAD_COMMENT_LOG, so load.py can find lost or duplicated ones in Redis.
+Reader: one page, back to back (no think time): LOAD_PAGE is one of READ_PAGES (the blog
+with its cache, the same blog uncached under /uncached, Flask's tutorial blog on SQLite
+under /sqlite, or the trivial route).
+Author: logs in once, then creates posts through the form back to back (LOAD_PAGE create
+for the blog, sqlite-create for the tutorial blog); the POST is measured, not the
+redirect that follows it.
+Commenter: a visitor who opens a post, then posts comments at LOAD_COMMENT_RATE a second
+(no token: the form is guarded by origin; it sends the Origin a browser would), each
+followed, like a browser, by the redirect back to the post. Every comment carries a
+unique token; the tokens of comments answered with a redirect are appended to
+LOAD_COMMENT_LOG, so load.py can find lost or duplicated ones in Redis.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import re
 import uuid
 
 from locust import FastHttpUser, constant, constant_throughput, task
@@ -26,7 +30,25 @@ MARKER = os.environ.get("LOAD_MARKER", "load-comment")
 COMMENT_RATE = float(os.environ.get("LOAD_COMMENT_RATE", "1"))
 COMMENTERS = int(os.environ.get("LOAD_COMMENTERS", "5"))
 
-CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
+BODY = os.environ.get("LOAD_BODY", "")
+
+
+def read_path(page: str) -> str:
+    post = random.randrange(POSTS)
+    paths = {
+        "trivial": "/trivial/",
+        "home": "/",
+        "post": f"/posts/post-number-{post}",
+        "tag": f"/tags/topic-{random.randrange(TAGS)}",
+        "home-off": "/uncached/",
+        "post-off": f"/uncached/posts/post-number-{post}",
+        "tag-off": f"/uncached/tags/topic-{random.randrange(TAGS)}",
+        "sqlite-home": "/sqlite/",
+        "sqlite-post": f"/sqlite/post/{post + 1}",
+    }
+    if page not in paths:
+        raise ValueError(f"unknown LOAD_PAGE {page!r}")
+    return paths[page]
 
 
 class Reader(FastHttpUser):
@@ -34,16 +56,39 @@ class Reader(FastHttpUser):
 
     @task
     def read(self) -> None:
-        if PAGE == "trivial":
-            self.client.get("/trivial/", name="trivial")
-        elif PAGE == "home":
-            self.client.get("/", name="home")
-        elif PAGE == "post":
-            self.client.get(f"/posts/post-number-{random.randrange(POSTS)}", name="post")
-        elif PAGE == "tag":
-            self.client.get(f"/tags/topic-{random.randrange(TAGS)}", name="tag")
+        self.client.get(read_path(PAGE), name=PAGE)
+
+
+class Author(FastHttpUser):
+    """Logged in before the run (bench/load.py): its session cookie and CSRF token."""
+
+    wait_time = constant(0)
+
+    @task
+    def create(self) -> None:
+        title = f"Load post {uuid.uuid4().hex[:12]}"
+        if PAGE == "sqlite-create":
+            path, cookie = "/sqlite/create", os.environ["LOAD_SQLITE_COOKIE"]
+            form = {"title": title, "body": BODY}
         else:
-            raise ValueError(f"unknown LOAD_PAGE {PAGE!r}")
+            path, cookie = "/posts/new", os.environ["LOAD_BLOG_COOKIE"]
+            form = {
+                "title": title,
+                "body": BODY,
+                "tags": "redis, load",
+                "status": "published",
+                "csrf_token": os.environ["LOAD_BLOG_TOKEN"],
+            }
+        with self.client.post(
+            path,
+            data=form,
+            headers={"Cookie": cookie},
+            name=PAGE,
+            allow_redirects=False,
+            catch_response=True,
+        ) as response:
+            if response.status_code != 302:
+                response.failure(f"status {response.status_code}, expected 302")
 
 
 class Commenter(FastHttpUser):
@@ -51,30 +96,17 @@ class Commenter(FastHttpUser):
     wait_time = constant_throughput(COMMENT_RATE)
 
     def on_start(self) -> None:
-        self.token = ""
-        slug = random.choice(TARGETS)
-        with self.client.get(
-            f"/posts/{slug}", name="comment form GET", catch_response=True
-        ) as response:
-            found = CSRF.search(response.text or "")
-            if found:
-                self.token = found.group(1)
-            else:
-                response.failure("no csrf_token in the post page")
+        self.client.get(f"/posts/{random.choice(TARGETS)}", name="comment form GET")
 
     @task
     def comment(self) -> None:
         slug = random.choice(TARGETS)
         token = uuid.uuid4().hex
-        form = {
-            "name": "Load tester",
-            "body": f"{MARKER} {token}",
-            "csrf_token": self.token,
-            "website": "",
-        }
+        form = {"name": "Load tester", "body": f"{MARKER} {token}", "website": ""}
         with self.client.post(
             f"/posts/{slug}/comments",
             data=form,
+            headers={"Origin": self.host},
             name="comment POST",
             allow_redirects=False,
             catch_response=True,

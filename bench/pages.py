@@ -44,6 +44,7 @@ def blog_client(url: str, prefix: str) -> tuple:
             "REDIS_URL": url,
             "SECRET_KEY": "bench",
             "PAGE_CACHE_SECONDS": 0,
+            "HTTP_CACHE_SECONDS": 0,
             "KEY_PREFIX": prefix,
         }
     )

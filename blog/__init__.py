@@ -85,8 +85,8 @@ def register_extensions(app: Flask) -> None:
     from . import errors, pagecache, security, templating
 
     csrf.init_app(app)
+    pagecache.init_app(app)  # before security: its ProxyFix must wrap the cache's middleware
     security.init_app(app)
-    pagecache.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
 

@@ -93,6 +93,12 @@ def from_environment() -> dict:
         "SEARCH_LANGUAGE": _search_language(),
         # Seconds a web process may reuse a rendered listing page for visitors (0: off).
         "PAGE_CACHE_SECONDS": _env_int("PAGE_CACHE_SECONDS", 5, 0, 3600),
+        # Memory each web process may spend on those pages (least recently used go first).
+        "PAGE_CACHE_MB": _env_int("PAGE_CACHE_MB", 32, 1, 4096),
+        # Visitors' pages over HTTP (ETag, 304): how long a CDN may keep one (s-maxage;
+        # 0: no validators, no shared caching) and serve it stale while it revalidates.
+        "HTTP_CACHE_SECONDS": _env_int("HTTP_CACHE_SECONDS", 10, 0, 86400),
+        "HTTP_STALE_SECONDS": _env_int("HTTP_STALE_SECONDS", 60, 0, 86400),
         "COMMENTS_PER_MINUTE": _env_int("COMMENTS_PER_MINUTE", 5, 1, 1000),
         "LOGIN_FAILURES_PER_ACCOUNT": _env_int("LOGIN_FAILURES_PER_ACCOUNT", 10, 1, 1000),
         "LOGIN_FAILURES_PER_IP": _env_int("LOGIN_FAILURES_PER_IP", 30, 1, 10000),

@@ -321,7 +321,7 @@ def frozen_clock(monkeypatch):
     """The data layer's clock stands still, so a write is the same bytes every run (a
     timestamp's text length varies) and a budget of N bytes cuts at the same place."""
     clock = SimpleNamespace(time=lambda: 1_700_000_000.25)
-    for module in ("posts", "comments", "users"):
+    for module in ("posts", "comments", "users", "contentwatch"):
         monkeypatch.setattr(f"blog.data.{module}.time", clock)
 
 

@@ -40,8 +40,10 @@ def login(client, username="alice"):
 def test_anyone_can_comment_on_a_published_post(client, data, post):
     response = comment(client, post.slug, "Bea", "Lovely")
     assert response.status_code == 302
-    assert response.headers["Location"] == f"/posts/{post.slug}#comments"
-    page = client.get(f"/posts/{post.slug}").get_data(as_text=True)
+    # The thanks ride in the URL (no session, no cookie: the page stays shareable).
+    assert response.headers["Location"] == f"/posts/{post.slug}?comment=thanks#comments"
+    assert "Set-Cookie" not in response.headers
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Thank you for your comment." in page
     assert "<strong>Bea</strong>" in page
     assert "Lovely" in page
@@ -107,8 +109,8 @@ def test_rate_limit_is_shared_between_app_instances(redis_url, redis_client, pos
 def test_honeypot_stores_nothing_but_looks_normal(client, data, post):
     response = comment(client, post.slug, body="Buy now", website="https://spam.example")
     assert response.status_code == 302
-    assert response.headers["Location"].startswith(f"/posts/{post.slug}")
-    page = client.get(f"/posts/{post.slug}").get_data(as_text=True)
+    assert response.headers["Location"] == f"/posts/{post.slug}?comment=thanks#comments"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Thank you for your comment." in page
     assert "Buy now" not in page
     assert data.comments.for_post(post.id) == []
@@ -157,7 +159,7 @@ def test_moderation_holds_comments_until_approved(moderated_app):
     visitor = moderated_app.test_client()
     response = comment(visitor, post.slug, "Pat", "Please approve me")
     assert response.status_code == 302
-    page = visitor.get(f"/posts/{post.slug}").get_data(as_text=True)
+    page = visitor.get(response.headers["Location"]).get_data(as_text=True)
     assert "your comment waits for the author" in page
     assert "Please approve me" not in page.split('id="comments"')[1]
 
@@ -242,5 +244,5 @@ def test_comment_via_an_old_slug_lands_on_the_post(client, data, alice, post):
     data.posts.update(post, PostInput(title="Renamed", body="", tags=[], status="published"))
     response = comment(client, post.slug, body="still works")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/posts/renamed#comments"
+    assert response.headers["Location"] == "/posts/renamed?comment=thanks#comments"
     assert [c.body for c in data.comments.for_post(post.id)] == ["still works"]

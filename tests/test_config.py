@@ -106,6 +106,11 @@ def test_development_starts_without_a_key(env, app_env):
         ("MAX_IMAGE_PIXELS", "0"),
         ("MAX_IMAGE_PIXELS", "many"),
         ("MAX_IMAGE_PIXELS", "100000000"),  # above Pillow's own bomb limit
+        ("PAGE_CACHE_MB", "0"),
+        ("PAGE_CACHE_MB", "5000"),
+        ("HTTP_CACHE_SECONDS", "-1"),
+        ("HTTP_CACHE_SECONDS", "a day"),
+        ("HTTP_STALE_SECONDS", "100000"),
     ],
 )
 def test_bad_numbers_are_refused_by_name(env, name, value):

@@ -233,7 +233,7 @@ def test_edit_page_lists_the_posts_images(client, auth, ready_image):
 def test_autosaving_a_draft_keeps_the_visitors_page_cache(client, auth, data):
     auth.login()
     new_post(client, title="Quiet draft", body="v1", status="draft")
-    before = data.content_version()
+    before = data.content_state().version
     base = base_of(edit_page(client, "quiet-draft"))
     for n in range(3):
         saved = client.post(
@@ -241,6 +241,6 @@ def test_autosaving_a_draft_keeps_the_visitors_page_cache(client, auth, data):
             data={"title": "Quiet draft", "body": f"v{n}", "base": base},
         ).get_json()
         base = saved["base"]
-    assert data.content_version() == before  # no visitor page changed
+    assert data.content_state().version == before  # no visitor page changed
     client.post("/posts/quiet-draft/edit", data={"title": "Quiet draft", "status": "published"})
-    assert data.content_version() != before
+    assert data.content_state().version != before

@@ -71,6 +71,19 @@ def test_footer_form_on_every_page_without_a_session(client):
     assert client.get("/subscribe").status_code == 200
 
 
+@pytest.mark.parametrize(
+    "headers", [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://elsewhere.example"}]
+)
+def test_subscribing_from_another_site_is_refused(client, data, headers):
+    """The footer form has no token (shareable pages): its POST is guarded by origin."""
+    response = client.post("/subscribe", data={"email": "ada@example.com"}, headers=headers)
+    assert response.status_code == 403
+    assert data.subscribers.get("ada@example.com") is None
+    same_site = {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"}
+    response = client.post("/subscribe", data={"email": "ada@example.com"}, headers=same_site)
+    assert response.status_code == 200
+
+
 def test_no_mail_server_no_subscribe_form(redis_url, redis_client, media_root):
     client = make_app(redis_url, MEDIA_ROOT=str(media_root)).test_client()
     assert 'action="/subscribe"' not in client.get("/").get_data(as_text=True)

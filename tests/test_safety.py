@@ -116,11 +116,12 @@ def test_every_post_without_a_valid_token_is_refused(csrf_app, world, token):
 
 
 def test_a_token_from_another_session_is_refused(csrf_app, world):
+    """Authors' comments still need the author's own token (visitors' pages have none)."""
     _, _, post, _, _ = world
     other = csrf_app.test_client()
-    token = csrf_token(other.get(f"/posts/{post.slug}").get_data(as_text=True))
+    token = csrf_token(other.get("/login").get_data(as_text=True))
     client = csrf_app.test_client()
-    client.get(f"/posts/{post.slug}")
+    login_with_token(client)
     response = client.post(
         f"/posts/{post.slug}/comments", data={"name": "n", "body": "b", "csrf_token": token}
     )
@@ -190,16 +191,45 @@ def test_with_tokens_from_the_pages_everything_works(csrf_app, world):
     assert "Log out" not in client.get("/").get_data(as_text=True)
 
 
-def test_anonymous_comment_with_token_works(csrf_app, world):
+SAME_ORIGIN = [
+    {"Sec-Fetch-Site": "same-origin"},
+    {"Sec-Fetch-Site": "none"},  # typed in, a bookmark
+    {"Origin": "http://localhost"},  # a browser without Sec-Fetch-Site
+    {},  # no browser at all (no cookie to abuse)
+]
+CROSS_ORIGIN = [
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site"},  # a sibling subdomain is another origin
+    {"Sec-Fetch-Site": "cross-site", "Origin": "http://localhost"},  # the header wins
+    {"Origin": "https://evil.example"},
+    {"Origin": "null"},  # a sandboxed frame or data: page
+]
+
+
+@pytest.mark.parametrize("headers", SAME_ORIGIN)
+def test_visitors_comment_without_a_token_from_the_site_itself(csrf_app, world, headers):
     data, _, post, _, _ = world
     client = csrf_app.test_client()
-    page = client.get(f"/posts/{post.slug}").get_data(as_text=True)
+    page = client.get(f"/posts/{post.slug}")
+    assert 'name="csrf_token"' not in page.get_data(as_text=True)
+    assert "Set-Cookie" not in page.headers
     response = client.post(
-        f"/posts/{post.slug}/comments",
-        data={"name": "Anon", "body": "hi", "csrf_token": csrf_token(page)},
+        f"/posts/{post.slug}/comments", data={"name": "Anon", "body": "hi"}, headers=headers
     )
     assert response.status_code == 302
+    assert "Set-Cookie" not in response.headers  # a visitor never gets a session
     assert "hi" in [c.body for c in data.comments.for_post(post.id)]
+
+
+@pytest.mark.parametrize("headers", CROSS_ORIGIN)
+def test_cross_origin_comment_posts_are_refused(csrf_app, world, headers):
+    data, _, post, _, _ = world
+    response = csrf_app.test_client().post(
+        f"/posts/{post.slug}/comments", data={"name": "Anon", "body": "forged"}, headers=headers
+    )
+    page = error_page(response, 403, "Not yours")
+    assert "sent from the post&#39;s own page on this site" in page
+    assert "forged" not in [c.body for c in data.comments.for_post(post.id)]
 
 
 def error_page(response, code: int, title: str) -> str:

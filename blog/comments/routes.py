@@ -5,38 +5,42 @@ import time
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from .. import csrf
 from ..auth import login_required, require_owner
 from ..data import Comment, PostGone, get_data
 from ..data.comments import CommentGone
 from ..newsletter.announce import notify_comment
 from ..posts.forms import ConfirmForm
-from ..posts.routes import load_post_by_slug
+from ..security import from_other_origin
 from . import bp
 from .forms import CommentForm
 
 
 @bp.route("/posts/<slug>/comments", methods=["POST"])
+# Cross-site form posts are refused by what the browser says (Sec-Fetch-Site, Origin),
+# so a visitor's post page carries no token and is the same for everyone (the cache
+# serves it); a request with an author's session still needs the author's token.
+@csrf.exempt
 def create(slug: str) -> ResponseReturnValue:
-    post, _ = load_post_by_slug(slug)
-    if not post.is_visible(time.time()):
-        abort(404)  # even its author cannot open a draft to comments
+    if from_other_origin():
+        abort(403, "Comments must be sent from the post's own page on this site.")
     data = get_data()
+    post, comments, _ = data.post_page(slug)
+    if post is None or not post.is_visible(time.time()):
+        abort(404)  # even its author cannot open a draft to comments
+    if g.user is not None and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()  # an author's session: the author's token, as for all they do
     limit = current_app.config["COMMENTS_PER_MINUTE"]
     if not data.limits.hit("comment", request.remote_addr or "unknown", limit):
         abort(429, f"You can post at most {limit} comments a minute. Please wait a moment.")
     form = CommentForm()
     if not form.validate_on_submit():
         return render_template(
-            "posts/show.html",
-            post=post,
-            comment_form=form,
-            comments=data.comments.for_post(post.id),
-            now=time.time(),
+            "posts/show.html", post=post, comment_form=form, comments=comments, now=time.time()
         ), 400
     if form.website.data:
         # A bot filled the honeypot: answer as if all went well, store nothing.
-        flash("Thank you for your comment.")
-        return redirect(url_for("posts.show", slug=post.slug))
+        return thanked(post.slug, "thanks")
     moderated = current_app.config["COMMENT_MODERATION"]
     try:
         data.comments.add(
@@ -46,12 +50,13 @@ def create(slug: str) -> ResponseReturnValue:
     except PostGone:
         abort(404)
     notify_comment(post.id)
-    flash(
-        "Thank you: your comment waits for the author's approval."
-        if moderated
-        else "Thank you for your comment."
-    )
-    return redirect(url_for("posts.show", slug=post.slug) + "#comments")
+    return thanked(post.slug, "waiting" if moderated else "thanks")
+
+
+def thanked(slug: str, notice: str) -> ResponseReturnValue:
+    """Back to the post, saying thanks in the URL: no session, so no cookie, and the page
+    stays one that every visitor who commented shares (and the cache serves)."""
+    return redirect(url_for("posts.show", slug=slug, comment=notice) + "#comments")
 
 
 def owned_comment(comment_id: int) -> tuple[Comment, int]:

@@ -8,7 +8,7 @@ them through RQ and rq-scheduler).
 
 from __future__ import annotations
 
-from typing import cast
+import time
 
 import redis
 from flask import current_app
@@ -16,9 +16,10 @@ from flask import current_app
 from .backup_runs import BackupStore
 from .comments import CommentStore, PostGone
 from .connection import SentinelSettings, connect
+from .contentwatch import ContentState, ContentWatch
 from .exports import ExportStore, PostForExport
 from .images import ImageStore
-from .keys import Keys
+from .keys import Keys, split_key
 from .mail import AnnouncementStore, MailStore, SubscriberStore
 from .models import Comment, ImageRecord, ImageVariant, Page, Post, Revision, User
 from .posts import PostChanged, PostInput, PostStore, neighbour_pair
@@ -46,6 +47,44 @@ __all__ = [
     "connect",
     "get_data",
 ]
+
+
+# KEYS[1] = slugs, KEYS[2] = posts:published; ARGV[1] = the slug, then (head, tail)
+# pairs that make the keys of a post, its tags, its comment ids and a comment from an id
+# (split_key), then the time now. Keys built from
+# ids read inside the script are not declared: fine on one Redis primary, not on a
+# Cluster (docs/data-model.md). Returns nil or {post fields, tags, comments, {older,
+# newer}} (each neighbour {slug, title} or empty).
+POST_PAGE_SCRIPT = """
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return nil end
+local function key(i, x) return ARGV[i] .. x .. ARGV[i + 1] end
+local post = redis.call('HGETALL', key(2, id))
+if #post == 0 then return nil end
+local comments = {}
+for n, cid in ipairs(redis.call('ZRANGE', key(6, id), 0, -1)) do
+  comments[n] = redis.call('HGETALL', key(8, cid))
+end
+-- the visible posts published just before and just after it (previous/next links)
+local function card(ids)
+  if #ids == 0 then return {} end
+  return redis.call('HMGET', key(2, ids[1]), 'slug', 'title')
+end
+local neighbours = {{}, {}}
+local score = redis.call('ZSCORE', KEYS[2], id)
+if score then
+  neighbours = {
+    card(redis.call('ZREVRANGEBYSCORE', KEYS[2], '(' .. score, '-inf', 'LIMIT', 0, 1)),
+    card(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. score, ARGV[10], 'LIMIT', 0, 1)),
+  }
+end
+return {post, redis.call('SMEMBERS', key(4, id)), comments, neighbours}
+"""
+
+
+def _pairs(flat: list[str]) -> dict[str, str]:
+    """HGETALL's reply inside a script's answer: a flat list of fields and values."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 # How long a write waits for its replicas before the visitor is told to try again.
@@ -76,31 +115,39 @@ class DataLayer:
         self.users = UserStore(r, self.keys)
         self.limits = RateLimiter(r, self.keys)
         self.backups = BackupStore(r, self.keys)
+        self.content = ContentWatch(r, self.keys)
+        self._post_page = r.register_script(POST_PAGE_SCRIPT)
         self.search = SearchIndex(r, self.keys)
         self.search_language = search_language  # for blog/search/service.py's Analyzer
         self.subscribers = SubscriberStore(r, self.keys)
         self.announcements = AnnouncementStore(r, self.keys)
         self.mail = MailStore(r, self.keys)
         self.exports = ExportStore(r, self.keys, self.comments, self.images)
-
-    def post_with_comments(self, post_id: int) -> tuple[Post | None, list[Comment], tuple]:
-        """A post page's data in 2 round trips: the post, its tags, comment ids and its
-        (older, newer) neighbours in one pipeline, then the approved comments."""
         keys = self.keys
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(keys.post(post_id))
-        pipe.smembers(keys.post_tags(post_id))
-        pipe.zrange(keys.post_comments(post_id), 0, -1)
-        self.posts.queue_neighbours(pipe, post_id)
-        fields, tags, comment_ids, neighbours = pipe.execute()
-        if not fields:
-            return None, [], (None, None)
-        post = Post.from_hash(fields, tags, len(comment_ids))
-        return post, self.comments.load(comment_ids), neighbour_pair(neighbours)
+        self._post_page_keys = [
+            part
+            for builder in (keys.post, keys.post_tags, keys.post_comments, keys.comment)
+            for part in split_key(builder)
+        ]
 
-    def content_version(self) -> str:
-        """Bumped by every write that changes a listing, in the same transaction."""
-        return cast("str | None", self.redis.get(self.keys.content_version)) or "0"
+    def post_page(self, slug: str) -> tuple[Post | None, list[Comment], tuple]:
+        """A post page's data in 1 round trip: the slug's post, its tags, its approved
+        comments and its (older, newer) neighbours (one Lua script, POST_PAGE_SCRIPT)."""
+        reply = self._post_page(
+            keys=[self.keys.slugs, self.keys.published],
+            args=[slug, *self._post_page_keys, time.time()],
+        )
+        if not reply:
+            return None, [], (None, None)
+        fields, tags, comments, neighbours = reply
+        comment_list = [Comment.from_hash(_pairs(c)) for c in comments if c]
+        post = Post.from_hash(_pairs(fields), tags, len(comments))
+        return post, comment_list, neighbour_pair(neighbours)
+
+    def content_state(self) -> ContentState:
+        """What visitors see and when it last changed; 0 round trips while it is unchanged
+        (server-assisted client-side caching, blog/data/contentwatch.py)."""
+        return self.content.current()
 
     def confirm_saved(self) -> None:
         """Return once `wait_replicas` replicas hold every write this process has made

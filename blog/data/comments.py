@@ -6,6 +6,7 @@ import time
 
 import redis
 
+from .contentwatch import mark_changed
 from .keys import Keys
 from .models import Comment
 
@@ -79,7 +80,7 @@ class CommentStore:
                 pipe.zadd(keys.author_pending(author_id), {str(comment_id): now})
             else:
                 pipe.zadd(keys.post_comments(post_id), {str(comment_id): now})
-                pipe.incr(keys.content_version)
+                mark_changed(pipe, keys)
 
         self.r.transaction(write, keys.post(post_id))
         return Comment(comment_id, post_id, name, body, now, status)
@@ -97,7 +98,7 @@ class CommentStore:
             pipe.zrem(keys.post_pending(comment.post_id), comment.id)
             pipe.zrem(keys.author_pending(author_id), comment.id)
             pipe.zadd(keys.post_comments(comment.post_id), {str(comment.id): comment.created_at})
-            pipe.incr(keys.content_version)
+            mark_changed(pipe, keys)
 
         self.r.transaction(write, keys.post(comment.post_id), keys.comment(comment.id))
 
@@ -108,5 +109,5 @@ class CommentStore:
             pipe.zrem(keys.post_comments(comment.post_id), comment.id)
             pipe.zrem(keys.post_pending(comment.post_id), comment.id)
             pipe.zrem(keys.author_pending(author_id), comment.id)
-            pipe.incr(keys.content_version)
+            mark_changed(pipe, keys)
             pipe.execute()

@@ -84,6 +84,13 @@ def family(
     return attach
 
 
+def split_key(builder: Callable[..., str], hole: str = "\0") -> tuple[str, str]:
+    """(head, tail) of a per-id key (builder: a method of Keys), so a Lua script builds
+    `head .. id .. tail` for ids it only learns inside Redis, and only Keys spells keys."""
+    head, tail = builder(hole).split(hole)
+    return head, tail
+
+
 class Keys:
     """Builds every key the app uses, under one configurable prefix (default `blog:`)."""
 
@@ -202,11 +209,17 @@ class Keys:
     def unused_images(self) -> str:
         return self.key("images", "unused")
 
-    # Listing pages change when this does (see blog/pagecache.py).
+    # Visitors' pages change when this does (see blog/data/contentwatch.py).
     @property
     @family("cache:version", EXCLUDED)
     def content_version(self) -> str:
         return self.key("cache", "version")
+
+    # When the content version last changed (visitors' Last-Modified).
+    @property
+    @family("cache:changed-at", EXCLUDED)
+    def content_changed_at(self) -> str:
+        return self.key("cache", "changed-at")
 
     # /healthz writes here to learn whether Redis accepts writes (expiring).
     @property

@@ -24,8 +24,9 @@ from ..rendering import (
     render_markdown,
 )
 from .comments import PostGone
+from .contentwatch import mark_changed
 from .images import ImageStore
-from .keys import Keys
+from .keys import Keys, split_key
 from .models import Page, Post, Revision
 
 SLUG_MAX_LENGTH = 80
@@ -47,19 +48,22 @@ SUMMARY_FIELDS = (
     "reading_minutes",
 )
 
-# The visible posts published just before and just after one (previous/next links):
-# one script, so the post page keeps its round trips. KEYS[1] = posts:published,
-# ARGV = post id, now, the post hash key prefix.
-_NEIGHBOURS = """
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not score then return {} end
-local function card(ids)
-  if #ids == 0 then return {} end
-  return redis.call('HMGET', ARGV[3] .. ids[1], 'slug', 'title')
+# One page of a listing: KEYS[1] = the index (posts:published or tag:<name>); ARGV = now,
+# offset, count, then (head, tail) of the post, tags and comments keys (split_key),
+# then the summary fields. Returns {HMGET fields, tags, comment count} per post.
+PAGE_SCRIPT = """
+local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'LIMIT', ARGV[2], ARGV[3])
+local function key(i, id) return ARGV[i] .. id .. ARGV[i + 1] end
+local fields = {unpack(ARGV, 10)}
+local out = {}
+for n, id in ipairs(ids) do
+  out[n] = {
+    redis.call('HMGET', key(4, id), unpack(fields)),
+    redis.call('SMEMBERS', key(6, id)),
+    redis.call('ZCARD', key(8, id)),
+  }
 end
-local older = redis.call('ZREVRANGEBYSCORE', KEYS[1], '(' .. score, '-inf', 'LIMIT', 0, 1)
-local newer = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. score, ARGV[2], 'LIMIT', 0, 1)
-return {card(older), card(newer)}
+return out
 """
 
 
@@ -83,6 +87,12 @@ class PostStore:
         self.r = r
         self.keys = keys
         self.images = images
+        self._page_script = r.register_script(PAGE_SCRIPT)
+        self._summary_keys = [
+            part
+            for builder in (keys.post, keys.post_tags, keys.post_comments)
+            for part in split_key(builder)
+        ]
         # Called with the post id after every committed write (the app enqueues the
         # search indexing job here); the data layer itself knows nothing of queues.
         self.after_write: list[Callable[[int], object]] = []
@@ -90,16 +100,22 @@ class PostStore:
     # ---- reads ---------------------------------------------------------------
 
     def page(self, number: int, per_page: int, tag: str | None = None) -> Page:
-        """Visible posts, newest first; 2 round trips."""
+        """Visible posts, newest first; 1 round trip (PAGE_SCRIPT), whatever the size."""
         index = self.keys.tag(tag) if tag else self.keys.published
-        ids = cast(
-            "list[str]",
-            self.r.zrevrangebyscore(
-                index, time.time(), "-inf", start=(number - 1) * per_page, num=per_page + 1
+        start = (number - 1) * per_page
+        replies = cast(
+            "list[list]",
+            self._page_script(
+                keys=[index],
+                args=[time.time(), start, per_page + 1, *self._summary_keys, *SUMMARY_FIELDS],
             ),
         )
-        posts = self._load_many([int(i) for i in ids[:per_page]], full=False)
-        return Page(items=posts, number=number, has_next=len(ids) > per_page)
+        posts = [
+            Post.from_hash(dict(zip(SUMMARY_FIELDS, fields, strict=True)), tags, int(comments))
+            for fields, tags, comments in replies[:per_page]
+            if fields[0]  # an id can outlive its post for a moment (a delete after the range)
+        ]
+        return Page(items=posts, number=number, has_next=len(replies) > per_page)
 
     def newest(self, count: int, tag: str | None = None) -> list[Post]:
         """Full posts (with HTML) for feeds; 2 round trips."""
@@ -116,16 +132,6 @@ class PostStore:
         for post_id in ids:
             pipe.hmget(self.keys.post(int(post_id)), "slug", "updated_at")
         return [(slug, float(updated)) for slug, updated in pipe.execute() if slug]
-
-    def next_publish_time(self) -> float | None:
-        """When the next scheduled post appears (listings change then without a write)."""
-        due = cast(
-            "list[tuple[str, float]]",
-            self.r.zrangebyscore(
-                self.keys.published, f"({time.time()}", "+inf", start=0, num=1, withscores=True
-            ),
-        )
-        return due[0][1] if due else None
 
     def by_author(self, author_id: int) -> list[Post]:
         """All of an author's posts, drafts included, most recently edited first."""
@@ -153,20 +159,6 @@ class PostStore:
             pipe.zcount(self.keys.tag(name), "-inf", now)
         counts = [(n, c) for n, c in zip(names, pipe.execute(), strict=True) if c]
         return sorted(counts, key=lambda item: (-item[1], item[0]))
-
-    def queue_neighbours(self, pipe: redis.client.Pipeline, post_id: int) -> None:
-        """Queue the look-up of the visible posts published just before and after this
-        one on `pipe`; `neighbour_pair` reads its reply."""
-        # EVAL, not a registered script: redis-py checks SCRIPT EXISTS before a pipeline
-        # with scripts, which would cost the page one more round trip.
-        pipe.eval(
-            _NEIGHBOURS,
-            1,
-            self.keys.published,
-            post_id,
-            time.time(),
-            self.keys.post(0).removesuffix("0"),
-        )
 
     def revision(self, post_id: int) -> Revision | None:
         """Autosaved edits of a published or scheduled post, not yet published."""
@@ -306,7 +298,7 @@ class PostStore:
                 pipe.sadd(keys.post_tags(post_id), *data.tags)
             pipe.zadd(keys.user_posts(author_id), {str(post_id): now})
             if seen_by_visitors:
-                pipe.incr(keys.content_version)
+                mark_changed(pipe, keys)
             if visible:
                 pipe.zadd(keys.published, {str(post_id): published_at})
                 for tag in data.tags:
@@ -352,7 +344,7 @@ class PostStore:
                     "reading_minutes": reading_minutes(html),
                 },
             )
-            pipe.incr(self.keys.content_version)
+            mark_changed(pipe, self.keys)
             done.append(True)
 
         self.r.transaction(write, key)
@@ -474,7 +466,7 @@ class PostStore:
                 pipe.hdel(keys.slugs, *slugs)
             pipe.zrem(keys.published, post.id)
             pipe.zrem(keys.user_posts(post.author_id), post.id)
-            pipe.incr(keys.content_version)
+            mark_changed(pipe, keys)
             for tag in stored_tags:
                 pipe.zrem(keys.tag(tag), post.id)
             if removable:
@@ -501,7 +493,7 @@ def _check_unchanged(
 
 
 def neighbour_pair(reply: list) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
-    """The _NEIGHBOURS script's reply as ((slug, title) older, (slug, title) newer)."""
+    """POST_PAGE_SCRIPT's neighbours as ((slug, title) older, (slug, title) newer)."""
     pairs = [tuple(card) if card and card[0] else None for card in (reply or [[], []])]
     return pairs[0], pairs[1]
 

@@ -24,6 +24,7 @@ from redis.client import Pipeline
 from redis.typing import EncodableT
 
 from ..rendering import MEDIA_ID
+from .contentwatch import mark_changed
 from .keys import DERIVED, Keys, family_of
 
 Scores = dict[str, float]
@@ -75,6 +76,9 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
     _index_images(r, keys, sorted(entities.images), indexes, batch_size)
     _index_image_use(r, keys, sorted(entities.posts), indexes, batch_size)
     _replace(r, keys, entities.derived, indexes)
+    with r.pipeline(transaction=True) as pipe:  # what visitors see changed: re-render
+        mark_changed(pipe, keys)
+        pipe.execute()
     return {
         "posts": len(indexes.published),
         "tags": len(indexes.tags),

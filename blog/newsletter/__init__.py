@@ -17,7 +17,9 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     app.register_blueprint(bp)
     # Reader forms carry no CSRF token: the footer form sits on cached pages that must
     # not start a session, and mail clients POST one-click unsubscribes without cookies.
-    # Subscribing only sends a confirmation mail; confirm and unsubscribe need a token.
+    # A subscribe from another site's page is refused by origin (security.from_other_origin,
+    # as for comments) and only ever sends a confirmation mail; confirm and unsubscribe
+    # need the mailed token.
     for view in (routes.subscribe, routes.confirm, routes.unsubscribe):
         csrf.exempt(view)
     app.jinja_env.globals["mail_enabled"] = mail_enabled

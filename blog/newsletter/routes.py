@@ -13,6 +13,7 @@ from processing.mail import Tokens
 from ..auth import login_required
 from ..data import get_data
 from ..data.models import to_datetime
+from ..security import from_other_origin
 from . import bp
 from .announce import mail_enabled, request_confirmation
 from .forms import SubscribeForm, SubscriberForm
@@ -32,6 +33,8 @@ def subscribe() -> ResponseReturnValue:
     form = SubscribeForm()
     if request.method == "GET":
         return render_template("newsletter/subscribe.html", form=form)
+    if from_other_origin():  # the footer form has no token: pages stay shareable
+        abort(403, "Subscriptions must be sent from this site's own pages.")
     if not get_data().limits.hit(
         "subscribe", request.remote_addr or "unknown", SUBSCRIBES_PER_MINUTE
     ):

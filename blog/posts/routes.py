@@ -6,7 +6,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask.typing import ResponseReturnValue
 
 from ..auth import login_required, require_owner
-from ..comments.forms import CommentForm
+from ..comments.forms import COMMENT_NOTICES, blank_comment_fields
 from ..data import Post, PostGone, PostInput, get_data
 from ..newsletter.announce import cancel_announcement, plan_announcement, wants_announcement
 from ..pagecache import cached_for_visitors
@@ -77,8 +77,9 @@ def load_post_by_slug(slug: str) -> tuple[Post, bool]:
 
 
 @bp.route("/posts/<slug>")
+@cached_for_visitors
 def show(slug: str) -> ResponseReturnValue:
-    post, comments, (older, newer) = get_data().post_with_comments(post_id_for(slug))
+    post, comments, (older, newer) = get_data().post_page(slug)
     post = ensure_readable(post)
     if post.slug != slug:
         return redirect(url_for("posts.show", slug=post.slug), 301)
@@ -86,7 +87,9 @@ def show(slug: str) -> ResponseReturnValue:
         "posts/show.html",
         post=post,
         comments=comments,
-        comment_form=CommentForm(),
+        comment_form=None,
+        comment_fields=blank_comment_fields(),
+        notice=COMMENT_NOTICES.get(request.args.get("comment", "")),
         now=time.time(),
         older=older,
         newer=newer,

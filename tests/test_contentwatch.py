@@ -1,0 +1,148 @@
+"""A cached page costs no Redis round trip and is never stale after a write, whichever
+process wrote: server-assisted client-side caching (CLIENT TRACKING) on Redis 7.0."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from blog.data import DataLayer, connect
+from blog.data.reindex import reindex
+from devtools.redis_server import free_port
+from devtools.roundtrips import RoundTripCounter
+from tests.conftest import ROOT, make_app
+from tests.helpers import add_post
+
+
+def counted(app, redis_url: str) -> RoundTripCounter:
+    counter = RoundTripCounter(redis_url)
+    counter.client.ping()
+    app.extensions["blog_data"] = DataLayer(counter.client, app.config["KEY_PREFIX"])
+    return counter
+
+
+def test_two_app_instances_never_see_a_stale_page(redis_url, redis_client, media_root):
+    reader = make_app(redis_url, MEDIA_ROOT=str(media_root), PAGE_CACHE_SECONDS=3600)
+    writer = make_app(redis_url, MEDIA_ROOT=str(media_root), COMMENTS_PER_MINUTE=1000)
+    counter = counted(reader, redis_url)
+    data = writer.extensions["blog_data"]
+    author = data.users.create("alice", "long enough password")
+    post = add_post(data, author, "Watched")
+    visitor, poster = reader.test_client(), writer.test_client()
+    url = f"/posts/{post.slug}"
+    visitor.get(url)
+    for i in range(30):
+        counter.reset()
+        assert f"comment {i} " not in visitor.get(url).get_data(as_text=True)
+        assert counter.round_trips == 0  # a hit: nothing asked of Redis
+        response = poster.post(f"{url}/comments", data={"name": "N", "body": f"comment {i} "})
+        assert response.status_code == 302
+        # The very next request to the other instance shows it: no sleep, no retry.
+        assert f"comment {i} " in visitor.get(url).get_data(as_text=True)
+
+
+def test_a_lost_tracking_connection_is_never_trusted(redis_url, redis_client, media_root):
+    app = make_app(redis_url, MEDIA_ROOT=str(media_root), PAGE_CACHE_SECONDS=3600)
+    counter = counted(app, redis_url)
+    data = app.extensions["blog_data"]
+    author = data.users.create("alice", "long enough password")
+    post = add_post(data, author, "Watched")
+    client = app.test_client()
+    url = f"/posts/{post.slug}"
+    client.get(url)
+    # Redis drops the tracking connection; a write follows, with no message to anyone.
+    assert redis_client.client_kill_filter(_type="pubsub") >= 1
+    data.comments.add(post.id, author.id, "N", "after the kill", moderated=False)
+    assert "after the kill" in client.get(url).get_data(as_text=True)
+    counter.reset()
+    client.get(url)
+    assert counter.round_trips == 0  # tracking again on a new connection
+
+
+def test_restore_or_flush_changes_every_validator(redis_url, redis_client, media_root):
+    app = make_app(redis_url, MEDIA_ROOT=str(media_root), PAGE_CACHE_SECONDS=3600)
+    data = app.extensions["blog_data"]
+    author = data.users.create("alice", "long enough password")
+    add_post(data, author, "Before")
+    before = data.content_state()
+    redis_client.flushall()  # the counter starts again, as after a restore
+    author = data.users.create("alice", "long enough password")
+    add_post(data, author, "After")
+    after = data.content_state()
+    assert after.version == before.version and after.tag != before.tag
+
+
+def test_a_reindex_after_a_restore_makes_every_process_re_render(
+    redis_url, redis_client, media_root
+):
+    app = make_app(redis_url, MEDIA_ROOT=str(media_root), PAGE_CACHE_SECONDS=3600)
+    data = app.extensions["blog_data"]
+    add_post(data, data.users.create("alice", "long enough password"), "Kept")
+    client = app.test_client()
+    assert "Kept" in client.get("/").get_data(as_text=True)
+    redis_client.hset(data.keys.post(1), "title", "Restored")  # a restore writes entities
+    reindex(redis_client, data.keys)  # ...then rebuilds the indexes
+    assert "Restored" in client.get("/").get_data(as_text=True)
+
+
+# ---- real processes ----------------------------------------------------------------
+
+
+@pytest.fixture
+def gunicorn(redis_url, redis_client, media_root):
+    port = free_port()
+    env = {
+        **os.environ,
+        "APP_ENV": "development",
+        "SECRET_KEY": "x" * 32,
+        "REDIS_URL": redis_url,
+        "MEDIA_ROOT": str(media_root),
+        "PAGE_CACHE_SECONDS": "3600",
+        "COMMENTS_PER_MINUTE": "1000",
+    }
+    command = [sys.executable, "-m", "gunicorn", "app:app", "-w", "3"]
+    command += ["-b", f"127.0.0.1:{port}", "--chdir", str(ROOT)]
+    process = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=5).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("gunicorn did not start") from None
+            time.sleep(0.2)
+    yield base
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def fetch(url: str, data: bytes | None = None) -> str:
+    with urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10) as r:
+        return r.read().decode()
+
+
+def test_processes_never_serve_a_page_older_than_a_finished_write(gunicorn, redis_url):
+    """This test process writes; gunicorn's worker processes serve cached pages."""
+    data = DataLayer(connect(redis_url), "blog:")
+    author = data.users.create("alice", "long enough password")
+    post = add_post(data, author, "Across processes")
+    url = f"{gunicorn}/posts/{post.slug}"
+    for _ in range(12):  # every worker has the page cached
+        fetch(url)
+    for i in range(40):
+        data.comments.add(post.id, author.id, "N", f"process write {i}.", moderated=False)
+        assert f"process write {i}." in fetch(url)  # whichever worker answers
+        assert f"process write {i}." in fetch(url)
+        # A comment through one worker, read back through (likely) another.
+        fetch(f"{url}/comments", f"name=N&body=via+http+{i}.".encode())
+        assert f"via http {i}." in fetch(url)
