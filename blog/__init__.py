@@ -71,7 +71,18 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import auth, backups, comments, dashboard, documents, exports, health, posts, uploads
+    from . import (
+        auth,
+        backups,
+        comments,
+        dashboard,
+        documents,
+        exports,
+        health,
+        imports,
+        posts,
+        uploads,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(posts.bp)
@@ -80,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     backups.init_app(app)
     exports.init_app(app)
+    imports.init_app(app)
     documents.init_app(app)
     auth.init_app(app)
     dashboard.init_app(app, csrf)

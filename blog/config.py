@@ -98,6 +98,11 @@ def from_environment() -> dict:
         # Exported documents (docs/export.md) are deleted this many hours after they
         # were built, by the scheduled cleanup.
         "EXPORT_KEEP_HOURS": _env_int("EXPORT_KEEP_HOURS", 24, 1, 24 * 365),
+        # WordPress imports (docs/import.md): the largest export file accepted, the time
+        # one image may take to download, and (tests only) fetching from private hosts.
+        "MAX_IMPORT_MB": _env_int("MAX_IMPORT_MB", 200, 1, 2048),
+        "IMPORT_IMAGE_TIMEOUT": _env_int("IMPORT_IMAGE_TIMEOUT", 20, 1, 300),
+        "IMPORT_ALLOW_PRIVATE_HOSTS": _env_bool("IMPORT_ALLOW_PRIVATE_HOSTS"),
     }
 
 

@@ -17,13 +17,16 @@ from .backup_runs import BackupStore
 from .comments import CommentStore, PostGone
 from .exports import ExportStore, PostForExport
 from .images import ImageStore
+from .imports import AlreadyImported, ImportStore
 from .keys import Keys
 from .models import Comment, ImageRecord, ImageVariant, Page, Post, User
-from .posts import PostInput, PostStore
+from .posts import ImportedPost, PostInput, PostStore
 from .ratelimit import RateLimiter
 from .users import UsernameTaken, UserStore
 
 __all__ = [
+    "AlreadyImported",
+    "ImportedPost",
     "Comment",
     "DataLayer",
     "ImageRecord",
@@ -53,6 +56,7 @@ class DataLayer:
         self.users = UserStore(r, self.keys)
         self.limits = RateLimiter(r, self.keys)
         self.backups = BackupStore(r, self.keys)
+        self.imports = ImportStore(r, self.keys)
         self.exports = ExportStore(r, self.keys, self.comments, self.images)
 
     def post_with_comments(self, post_id: int) -> tuple[Post | None, list[Comment]]:

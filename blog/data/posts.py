@@ -16,6 +16,7 @@ from slugify import slugify
 from ..rendering import MEDIA_ID, ImageSizes, excerpt, render_markdown
 from .comments import PostGone
 from .images import ImageStore
+from .imports import check_not_imported
 from .keys import Keys
 from .models import Page, Post
 
@@ -46,6 +47,17 @@ class PostInput:
     tags: list[str]
     status: str
     publish_at: float | None = None  # required for "scheduled"
+
+
+@dataclass(frozen=True)
+class ImportedPost:
+    """Where an imported post comes from (blog/imports): kept on the post, and claimed in
+    `imported` in the same transaction, so importing it again raises AlreadyImported."""
+
+    origin: str  # imports.post_origin(guid)
+    published_at: float  # the original date (drafts: when it was written)
+    original_author: str  # the WordPress author's display name
+    slug: str = ""  # WordPress's post_name, preferred to the title's slug
 
 
 class PostStore:
@@ -140,9 +152,12 @@ class PostStore:
 
     # ---- writes --------------------------------------------------------------
 
-    def create(self, author_id: int, author: str, data: PostInput) -> Post:
+    def create(
+        self, author_id: int, author: str, data: PostInput, imported: ImportedPost | None = None
+    ) -> Post:
+        """A new post; with `imported`, raises AlreadyImported if its origin is here."""
         post_id = self.r.incr(self.keys.next_id("post"))
-        self._save(post_id, author_id, author, data, existing=None)
+        self._save(post_id, author_id, author, data, existing=None, imported=imported)
         return self._saved(post_id)
 
     def update(self, post: Post, data: PostInput) -> Post:
@@ -156,11 +171,20 @@ class PostStore:
         return post
 
     def _save(
-        self, post_id: int, author_id: int, author: str, data: PostInput, existing: Post | None
+        self,
+        post_id: int,
+        author_id: int,
+        author: str,
+        data: PostInput,
+        existing: Post | None,
+        imported: ImportedPost | None = None,
     ) -> None:
         keys = self.keys
         now = time.time()
-        base_slug = make_slug(data.title)
+        watched = [keys.slugs, keys.post(post_id), keys.post_tags(post_id)]
+        if imported:
+            watched.append(keys.imported)
+        base_slug = make_slug(imported.slug if imported and imported.slug else data.title)
         new_tags = set(data.tags)
         visible = data.status != "draft"
         html = render_markdown(data.body, self._image_sizes(data.body))
@@ -170,12 +194,14 @@ class PostStore:
             # makes EXEC fail, and redis-py runs this function again.
             if existing is not None and not pipe.exists(keys.post(post_id)):
                 raise PostGone(post_id)  # deleted meanwhile: an edit must not bring it back
+            if imported:
+                check_not_imported(pipe, keys, imported.origin, lambda i: keys.post(int(i)))
             old_tags = cast("set[str]", pipe.smembers(keys.post_tags(post_id)))
             _watch(pipe, [keys.tag(t) for t in old_tags | new_tags])
             slug = self._free_slug(pipe, base_slug, post_id, existing)
             leaving = old_tags - new_tags if visible else old_tags
             removable = self._tags_left_empty(pipe, post_id, leaving)
-            published_at = _publish_time(data, existing, now)
+            published_at = _publish_time(data, existing, now, imported)
             pipe.multi()
             pipe.hset(
                 keys.post(post_id),
@@ -194,6 +220,8 @@ class PostStore:
                     "updated_at": now,
                 },
             )
+            if imported:
+                _record_import(pipe, keys, post_id, imported)
             pipe.hset(keys.slugs, slug, post_id)
             pipe.sadd(keys.post_slugs(post_id), slug)
             pipe.delete(keys.post_tags(post_id))
@@ -214,7 +242,7 @@ class PostStore:
             if removable:
                 pipe.srem(keys.tags, *removable)
 
-        self.r.transaction(write, keys.slugs, keys.post(post_id), keys.post_tags(post_id))
+        self.r.transaction(write, *watched)
 
     def _image_sizes(self, body: str) -> dict[str, ImageSizes]:
         """Sizes of the uploaded images a body shows, so pages can use their variants."""
@@ -301,15 +329,29 @@ def _watch(pipe: redis.client.Pipeline, keys: list[str]) -> None:
         pipe.watch(*keys)
 
 
+def _record_import(
+    pipe: redis.client.Pipeline, keys: Keys, post_id: int, imported: ImportedPost
+) -> None:
+    pipe.hset(
+        keys.post(post_id),
+        mapping={"origin": imported.origin, "original_author": imported.original_author},
+    )
+    pipe.hset(keys.imported, imported.origin, post_id)
+
+
 def make_slug(title: str) -> str:
     """A readable, Unicode-safe URL segment ("Grüße aus Köln" -> "grüße-aus-köln")."""
     slug = slugify(title, allow_unicode=True, max_length=SLUG_MAX_LENGTH, word_boundary=True)
     return slug or "post"
 
 
-def _publish_time(data: PostInput, existing: Post | None, now: float) -> float:
+def _publish_time(
+    data: PostInput, existing: Post | None, now: float, imported: ImportedPost | None = None
+) -> float:
     if data.status == "draft":
         return 0.0
+    if imported and data.status == "published":
+        return imported.published_at
     if data.status == "scheduled":
         if data.publish_at is None:  # the form requires it; a caller that skips the form
             raise ValueError("a scheduled post needs publish_at")
