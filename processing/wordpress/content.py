@@ -63,7 +63,7 @@ def autop(html: str) -> str:
     breaks <br>, except in chunks that already are block HTML."""
     chunks = [c.strip() for c in PARAGRAPH_BREAK.split(html.replace("\r\n", "\n")) if c.strip()]
     return "\n".join(
-        c if BLOCK_START.match(c) else "<p>" + c.replace("\n", "<br>\n") + "</p>" for c in chunks
+        c if BLOCK_START.match(c) else "<p>" + c.replace("\n", "<br>") + "</p>" for c in chunks
     )
 
 
@@ -128,5 +128,12 @@ def to_markdown(html: str, images: Mapping[str, str | None] | None = None) -> st
 
 def comment_text(html: str) -> str:
     """A WordPress comment (a little HTML) as the plain text the blog's comments are."""
-    text = BeautifulSoup(clean_wordpress_html(html), "html.parser").get_text("\n")
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.splitlines())).strip()
+    soup = BeautifulSoup(clean_wordpress_html(html), "html.parser")
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for paragraph in soup.find_all("p"):
+        paragraph.append("\n\n")
+    for hidden in soup.find_all(["script", "style"]):
+        hidden.decompose()
+    lines = (line.strip() for line in soup.get_text().splitlines())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

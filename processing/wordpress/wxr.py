@@ -86,8 +86,9 @@ def _events(stream: IO[bytes]) -> Iterator[tuple[str, object]]:
         yield from iterparse(stream, events=("start", "end", "start-ns"), forbid_dtd=True)
     except ParseError as error:
         line, column = error.position
+        reason = str(error).split(":", 1)[0]  # expat's words, e.g. "mismatched tag"
         raise WxrError(
-            f"The file is not well-formed XML: line {line}, column {column + 1}."
+            f"The file is not well-formed XML ({reason}) at line {line}, column {column + 1}."
         ) from None
     except DefusedXmlException as error:
         raise WxrError(
