@@ -47,8 +47,8 @@ def _handler(state: ImageServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", str(len(GPS_JPEG)))
                 self.end_headers()
                 with contextlib.suppress(OSError):
-                    for i in range(0, len(GPS_JPEG), 100):
-                        self.wfile.write(GPS_JPEG[i : i + 100])
+                    for i in range(0, len(GPS_JPEG), 4096):
+                        self.wfile.write(GPS_JPEG[i : i + 4096])
                         self.wfile.flush()
                         time.sleep(0.2)
             else:

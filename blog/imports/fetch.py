@@ -69,14 +69,14 @@ class Fetcher:
         """The body of `url` after at most MAX_REDIRECTS redirects; FetchError if not."""
         deadline = time.monotonic() + self.timeout
         for _ in range(MAX_REDIRECTS + 1):
-            response, connection = self._request(url, deadline)
+            response, connection, sock = self._request(url, deadline)
             try:
                 if response.status in REDIRECTS and response.getheader("Location"):
                     url = urljoin(url, response.getheader("Location", ""))
                     continue
                 if response.status != 200:
                     raise FetchError(f"the server answered {response.status}")
-                return self._body(response, connection, deadline)
+                return self._body(response, sock, deadline)
             finally:
                 connection.close()
         raise FetchError(f"more than {MAX_REDIRECTS} redirects")
@@ -93,7 +93,7 @@ class Fetcher:
 
     def _request(
         self, url: str, deadline: float
-    ) -> tuple[http.client.HTTPResponse, http.client.HTTPConnection]:
+    ) -> tuple[http.client.HTTPResponse, http.client.HTTPConnection, socket.socket]:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError("only http and https URLs are fetched")
@@ -104,7 +104,9 @@ class Fetcher:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
             connection.request("GET", path, headers={"User-Agent": USER_AGENT})
-            return connection.getresponse(), connection
+            sock = connection.sock  # kept: the connection forgets it once it will close
+            assert sock is not None
+            return connection.getresponse(), connection, sock
         except (OSError, http.client.HTTPException) as error:
             connection.close()
             raise FetchError(_network_message(error)) from error
@@ -112,7 +114,7 @@ class Fetcher:
     def _body(
         self,
         response: http.client.HTTPResponse,
-        connection: http.client.HTTPConnection,
+        sock: socket.socket,
         deadline: float,
     ) -> bytes:
         declared = response.getheader("Content-Length")
@@ -123,8 +125,7 @@ class Fetcher:
             # read1: one recv at most, so a server sending a byte at a time still meets
             # the deadline (each wait is bounded by the time left).
             while True:
-                if connection.sock is not None:
-                    connection.sock.settimeout(self._left(deadline))
+                sock.settimeout(self._left(deadline))
                 chunk = response.read1(CHUNK)
                 if not chunk:
                     break
