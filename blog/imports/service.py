@@ -42,7 +42,7 @@ from ..data.models import (
     ImageRecord,
 )
 from ..data.posts import make_slug
-from ..storage import MediaStorage
+from ..storage import MediaNotFound, MediaStorage
 from .fetch import Fetcher, FetchError
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ class Report:
     skipped: list[dict[str, str]] = field(default_factory=list)
     skipped_total: int = 0
     error: str | None = None  # why the file could not be read to its end
+    images_seen: dict[str, str | None] = field(default_factory=dict)  # this run's, by URL
 
     def skip(self, what: str, reason: str) -> None:
         self.skipped_total += 1
@@ -214,11 +215,17 @@ class Importer:
 
     def image(self, url: str, report: Report) -> str | None:
         """The new URL of the image at `url` (fetched, stored, handed to the cleaning
-        job), or None when it could not be brought in (listed in the report)."""
+        job), or None when it could not be brought in (listed in the report once)."""
+        if url not in report.images_seen:
+            report.images_seen[url] = self._image(url, report)
+        return report.images_seen[url]
+
+    def _image(self, url: str, report: Report) -> str | None:
         origin = image_origin(url)
         known = self.data.imports.known(origin)
         record = self.data.images.get(known) if known else None
-        if record is not None and record.status != "processing":
+        if record is not None and (record.status != "processing" or self._handed_over(record)):
+            self.clean_image(record.id)  # enqueued once: a no-op unless a kill lost it
             report.already["images"] += 1
             return media_path(record)
         try:
@@ -241,11 +248,19 @@ class Importer:
             except AlreadyImported as found:
                 record = self.data.images.get(found.existing_id)
                 assert record is not None
-        # A try killed after `create` left the record waiting for these bytes: put again.
+        # Or a try killed between `create` and this put left the record waiting for them.
         self.storage.put(record.incoming_key, raw, "application/octet-stream")
         self.clean_image(record.id)
         report.images += 1
         return media_path(record)
+
+    def _handed_over(self, record: ImageRecord) -> bool:
+        """Whether a processing image's bytes are in storage, waiting to be cleaned."""
+        try:
+            self.storage.size(record.incoming_key)
+        except MediaNotFound:
+            return False
+        return True
 
 
 def media_path(record: ImageRecord) -> str:
