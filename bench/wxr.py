@@ -12,7 +12,8 @@ HEAD = """<?xml version="1.0" encoding="UTF-8" ?>
 <channel>
 <title>Generated</title>
 <wp:wxr_version>1.2</wp:wxr_version>
-<wp:author><wp:author_login><![CDATA[gen]]></wp:author_login><wp:author_display_name><![CDATA[Generated Author]]></wp:author_display_name></wp:author>
+<wp:author><wp:author_login><![CDATA[gen]]></wp:author_login>
+ <wp:author_display_name><![CDATA[Generated Author]]></wp:author_display_name></wp:author>
 """
 TAIL = "</channel>\n</rss>\n"
 PARAGRAPH = (

@@ -65,7 +65,7 @@ def wordpress_command(file: Path, author: str | None, as_json: bool) -> None:
     )
     bar = TerminalProgress("importing", "items")
     try:
-        report = importer.run(file.open, bar)
+        report = importer.run(lambda: file.open("rb"), bar)
     finally:
         bar.close()
     if as_json:

@@ -75,11 +75,11 @@ def start() -> ResponseReturnValue:
     if problem or upload is None:
         flash(problem or "Choose a file.")
         return redirect(url_for("imports.index"))
-    user_id = g.user["id"]
+    name, user_id = upload.filename or "", g.user["id"]
     job_id = f"import-{user_id}-{secrets.token_hex(6)}"
     key = upload_key(user_id, job_id)
     app_storage().put_file(key, upload.stream, "application/xml")  # streamed
-    _, ours = get_data().imports.claim(user_id, job_id, upload.filename, job_status.is_running)
+    _, ours = get_data().imports.claim(user_id, job_id, name, job_status.is_running)
     if not ours:
         app_storage().delete(key)
         flash("An import is already running; wait for it to finish.")
@@ -88,9 +88,9 @@ def start() -> ResponseReturnValue:
         "jobs.imports.import_wordpress",
         owner_id=user_id,
         job_id=job_id,
-        description=f"Import {upload.filename} for {g.user['username']}",
+        description=f"Import {name} for {g.user['username']}",
         user_id=user_id,
         key=key,
     )
-    flash(f"Importing {upload.filename}.")
+    flash(f"Importing {name}.")
     return redirect(url_for("imports.index"))

@@ -87,8 +87,13 @@ class _Converter(MarkdownConverter):
     """markdownify with images mapped to their new URLs (or, when an image could not be
     brought in, a link to where it was) and embeds as links."""
 
-    def __init__(self, images: Mapping[str, str | None], **options: object) -> None:
-        super().__init__(**options)
+    def __init__(self, images: Mapping[str, str | None]) -> None:
+        super().__init__(
+            heading_style="ATX",
+            bullets="-",
+            code_language="",
+            strip=["noscript", "form", "input", "button", "select", "textarea"],
+        )
         self.images = images
 
     def convert_img(self, el: Tag, text: str, parent_tags: set[str]) -> str:
@@ -98,11 +103,6 @@ class _Converter(MarkdownConverter):
             return f"[{alt or 'image'}]({src})"  # not imported: the original stays reachable
         new = self.images.get(src, src)
         return f"![{alt}]({new})" if new else alt
-
-    def convert_a(self, el: Tag, text: str, parent_tags: set[str]) -> str:
-        if str(el.get("href") or "").strip() in self.images:
-            return text  # a link to the full-size original: the image itself is enough
-        return str(super().convert_a(el, text, parent_tags))
 
     def convert_iframe(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         src = str(el.get("src") or "").strip()
@@ -115,14 +115,12 @@ class _Converter(MarkdownConverter):
 def to_markdown(html: str, images: Mapping[str, str | None] | None = None) -> str:
     """Markdown for a WordPress post body; `images` maps original image URLs to new ones
     (None: it failed, keep a link to the original)."""
-    converter = _Converter(
-        images or {},
-        heading_style="ATX",
-        bullets="-",
-        code_language="",
-        strip=["noscript", "form", "input", "button", "select", "textarea"],
-    )
-    text = converter.convert(clean_wordpress_html(html))
+    images = images or {}
+    soup = BeautifulSoup(clean_wordpress_html(html), "html.parser")
+    for link in soup.find_all("a"):
+        if isinstance(link, Tag) and str(link.get("href") or "").strip() in images:
+            link.unwrap()  # a link to the full-size original: the image itself is enough
+    text = _Converter(images).convert_soup(soup)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 

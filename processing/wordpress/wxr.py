@@ -12,11 +12,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
+
+from ..archive.format import Readable
 
 WP_NAMESPACE = re.compile(r"^https?://wordpress\.org/export/(1\.[0-2])/?$")
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
@@ -80,7 +81,7 @@ def _text(element: Element | None) -> str:
     return (element.text or "").strip() if element is not None else ""
 
 
-def _events(stream: IO[bytes]) -> Iterator[tuple[str, object]]:
+def _events(stream: Readable) -> Iterator[tuple[str, object]]:
     """iterparse with attacks refused and errors turned into WxrError with a line."""
     try:
         yield from iterparse(stream, events=("start", "end", "start-ns"), forbid_dtd=True)
@@ -126,7 +127,7 @@ class _Reader:
             )
 
 
-def read_wxr(stream: IO[bytes]) -> Iterator[WxrAuthor | WxrItem]:
+def read_wxr(stream: Readable) -> Iterator[WxrAuthor | WxrItem]:
     """Authors (`wp:author`, WXR 1.1+) and items, in file order, one at a time."""
     reader = _Reader()
     for event, payload in _events(stream):
@@ -151,7 +152,7 @@ def read_wxr(stream: IO[bytes]) -> Iterator[WxrAuthor | WxrItem]:
     reader.require_wxr()
 
 
-def count_items(stream: IO[bytes]) -> int:
+def count_items(stream: Readable) -> int:
     """How many items the file holds (a first, cheap pass for the progress bar)."""
     return sum(1 for found in read_wxr(stream) if isinstance(found, WxrItem))
 
