@@ -74,6 +74,8 @@ def clean_wordpress_html(html: str) -> str:
 
 def image_sources(html: str) -> list[str]:
     """The http(s) URLs of the images a post shows, in order, each once."""
+    if "<img" not in html.lower():
+        return []  # most posts: no need to parse
     soup = BeautifulSoup(html, "html.parser")
     found: list[str] = []
     for img in soup.find_all("img"):
