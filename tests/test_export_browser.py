@@ -9,8 +9,10 @@ import time
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser_support import requires_chromium, server_env
-from tests.test_export_web import big_blog, start_worker, stop_worker
+pytest.register_assert_rewrite("tests.browser_support")
+
+from tests.browser_support import requires_chromium, server_env  # noqa: E402
+from tests.test_export_web import big_blog, start_worker, stop_worker  # noqa: E402
 
 pytest_plugins = ["tests.browser_support"]  # its fixtures: live_app, new_context, ...
 
