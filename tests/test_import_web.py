@@ -253,3 +253,47 @@ def test_csrf_required(csrf_app, redis_client):
         content_type="multipart/form-data",
     )
     assert ok.status_code == 302
+
+
+@pytest.mark.parametrize(
+    "name, bad, good",
+    [
+        ("MAX_IMPORT_MB", "0", "50"),
+        ("MAX_IMPORT_MB", "2049", "50"),
+        ("MAX_IMPORT_MB", "lots", "50"),
+        ("IMPORT_IMAGE_TIMEOUT", "0", "5"),
+        ("IMPORT_IMAGE_TIMEOUT", "301", "5"),
+    ],
+)
+def test_import_settings_have_limits(monkeypatch, name, bad, good):
+    from blog.config import ConfigError, from_environment
+
+    monkeypatch.setenv(name, bad)
+    with pytest.raises(ConfigError, match=f"{name} must be"):
+        from_environment()
+    monkeypatch.setenv(name, good)
+    assert from_environment()[name] == int(good)
+
+
+def test_private_hosts_off_by_default(monkeypatch):
+    from blog.config import from_environment
+
+    monkeypatch.delenv("IMPORT_ALLOW_PRIVATE_HOSTS", raising=False)
+    assert from_environment()["IMPORT_ALLOW_PRIVATE_HOSTS"] is False
+
+
+def test_images_from_private_hosts_refused_by_default(
+    client, auth, data, burst_worker, worker_env, tmp_path
+):
+    """Without IMPORT_ALLOW_PRIVATE_HOSTS the worker refuses the local image server: the
+    post is imported with a link to the image, and the report says why."""
+    auth.login()
+    with image_server() as server:
+        path = fixture_file("wxr-1.2.xml", tmp_path, IMAGES_BASE=server.url)
+        page = run_import(client, burst_worker, worker_env, path)
+        assert server.hits == []
+    assert "private, loopback or link-local" in page
+    assert "<strong>5</strong> posts imported" in page
+    same_title = posts_by_title(data, data.users.by_username("alice").id)["Grüße aus Köln ☕"]
+    first = min(same_title, key=lambda p: p.id)
+    assert f"[Dom bei Nacht]({server.url}/photo.jpg)" in first.body
