@@ -297,3 +297,28 @@ def test_images_from_private_hosts_refused_by_default(
     same_title = posts_by_title(data, data.users.by_username("alice").id)["Grüße aus Köln ☕"]
     first = min(same_title, key=lambda p: p.id)
     assert f"[Dom bei Nacht]({server.url}/photo.jpg)" in first.body
+
+
+def test_import_through_s3_media_storage(
+    redis_url, redis_client, s3_settings, worker_env, burst_worker, tmp_path
+):
+    """Production's storage: the upload streamed into S3 (moto's server over HTTP), read
+    back by the worker as a stream, the image stored there and cleaned."""
+    from tests.helpers import S3_CREDENTIALS, make_app
+
+    app = make_app(redis_url, **s3_settings)
+    client = app.test_client()
+    data = app.extensions["blog_data"]
+    data.users.create("alice", "correct horse battery")
+    client.post("/login", data={"username": "alice", "password": "correct horse battery"})
+    env = {**worker_env, **s3_settings, **S3_CREDENTIALS, "IMPORT_ALLOW_PRIVATE_HOSTS": "1"}
+    with image_server() as server:
+        path = fixture_file("wxr-1.2.xml", tmp_path, IMAGES_BASE=server.url)
+        page = run_import(client, burst_worker, env, path)
+    assert "<strong>5</strong> posts imported" in page
+    assert "<strong>1</strong> images imported" in page
+    storage = app.extensions["media_storage"]
+    assert not list(storage.keys("imports/"))  # the uploaded file is gone once imported
+    image_ids = [k.split("/")[1] for k in storage.keys("images/")]
+    assert image_ids and data.images.get(image_ids[0]).status == "ready"
+    assert_consistent(redis_client)
