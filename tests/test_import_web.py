@@ -322,3 +322,14 @@ def test_import_through_s3_media_storage(
     image_ids = [k.split("/")[1] for k in storage.keys("images/")]
     assert image_ids and data.images.get(image_ids[0]).status == "ready"
     assert_consistent(redis_client)
+
+
+def test_one_import_at_a_time(client, auth, app, media_root):
+    auth.login()
+    assert upload(client, WXR / "wxr-1.0.xml").status_code == 302
+    second = upload(client, WXR / "wxr-1.1.xml")
+    page = client.get(second.headers["Location"]).get_data(as_text=True)
+    assert "An import is already running" in page
+    assert "<h2>wxr-1.0.xml</h2>" in page and 'class="job-progress"' in page
+    storage = app.extensions["media_storage"]
+    assert len(list(storage.keys("imports/"))) == 1  # the refused file is not kept
