@@ -7,12 +7,14 @@ CLI commands, logging. Workers never call it (jobs/context.py builds what jobs n
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Flask
 from flask_wtf import CSRFProtect
 
 from . import config as config_module
 from .data import DataLayer, connect
-from .queues import rq_connection
+from .queues import enqueue_search_index, rq_connection
 from .storage import storage_from_config
 
 csrf = CSRFProtect()
@@ -52,10 +54,15 @@ def configure(app: Flask, overrides: dict) -> None:
 
 
 def register_services(app: Flask) -> None:
-    """The data layer, RQ's client and media storage, shared by every request."""
+    """The data layer, RQ's client and media storage, shared by every request. Every post
+    write enqueues the search indexing job (docs/search.md)."""
     url = app.config["REDIS_URL"]  # REDIS_TLS_INSECURE is applied already (config.py)
-    app.extensions["blog_data"] = DataLayer(connect(url), app.config["KEY_PREFIX"])
+    data = DataLayer(connect(url), app.config["KEY_PREFIX"], app.config["SEARCH_LANGUAGE"])
+    app.extensions["blog_data"] = data
     app.extensions["rq_connection"] = rq_connection(url)
+    data.posts.after_write.append(
+        partial(enqueue_search_index, connection=app.extensions["rq_connection"])
+    )
     app.extensions["media_storage"] = storage_from_config(app.config)
 
 
@@ -81,6 +88,7 @@ def register_blueprints(app: Flask) -> None:
         health,
         imports,
         posts,
+        search,
         uploads,
     )
 
@@ -93,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     exports.init_app(app)
     imports.init_app(app)
     documents.init_app(app)
+    search.init_app(app)
     auth.init_app(app)
     dashboard.init_app(app, csrf)
 

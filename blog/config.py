@@ -10,6 +10,7 @@ import os
 import secrets
 
 from processing.images import DEFAULT_MAX_PIXELS
+from processing.search.text import languages as search_languages
 
 # Values that appear in tutorials and sample files: a production app must not run on them.
 KNOWN_WEAK_SECRETS = frozenset(
@@ -56,6 +57,16 @@ def _env_int(name: str, default: int, minimum: int, maximum: int) -> int:
     return value
 
 
+def _search_language() -> str:
+    """The stemmer's language (a Snowball algorithm name); English by default."""
+    value = os.environ.get("SEARCH_LANGUAGE", "").strip().lower() or "english"
+    if value not in search_languages():
+        raise ConfigError(
+            f"SEARCH_LANGUAGE must be one of {', '.join(search_languages())}; got {value!r}"
+        )
+    return value
+
+
 def from_environment() -> dict:
     """Read the app's settings from os.environ into a dict for `app.config`."""
     return {
@@ -69,6 +80,7 @@ def from_environment() -> dict:
         # router); 0 when clients connect directly, so nobody can forge their address.
         "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0, 0, 5),
         "POSTS_PER_PAGE": _env_int("POSTS_PER_PAGE", 10, 1, 100),
+        "SEARCH_LANGUAGE": _search_language(),
         # Seconds a web process may reuse a rendered listing page for visitors (0: off).
         "PAGE_CACHE_SECONDS": _env_int("PAGE_CACHE_SECONDS", 5, 0, 3600),
         "COMMENTS_PER_MINUTE": _env_int("COMMENTS_PER_MINUTE", 5, 1, 1000),

@@ -15,14 +15,19 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
 IMAGES_QUEUE = "images"
+SEARCH_QUEUE = "search"
 BACKUPS_QUEUE = "backups"
 DOCUMENTS_QUEUE = "documents"  # long jobs an author watches: blog/documents/
-QUEUE_NAMES = (IMAGES_QUEUE, BACKUPS_QUEUE, DOCUMENTS_QUEUE, "default")  # the Procfile's worker
+# What the Procfile's worker serves, in this order.
+QUEUE_NAMES = (IMAGES_QUEUE, SEARCH_QUEUE, BACKUPS_QUEUE, DOCUMENTS_QUEUE, "default")
 
 # Storage or network trouble is retried with backoff; workers run --with-scheduler so the
 # intervals are honoured. A worker killed mid-job also counts as one try (docs/images.md).
 IMAGE_RETRY = Retry(max=3, interval=[10, 60, 300])
 IMAGE_JOB_TIMEOUT = 120
+# Redis trouble in the worker: try again soon (the job is idempotent, see jobs/search.py).
+SEARCH_RETRY = Retry(max=3, interval=[1, 10, 60])
+SEARCH_JOB_TIMEOUT = 60
 SCHEDULER_PREFIX = "rq:scheduler_instance:"  # rq-scheduler's heartbeat keys (expire ~70 s)
 
 
@@ -55,6 +60,20 @@ def enqueue_image_cleaning(image_id: str, connection: redis.Redis | None = None)
         )
     except DuplicateJobError:
         return Job.fetch(job_id, connection=queue.connection)
+
+
+def enqueue_search_index(post_id: int, connection: redis.Redis) -> Job:
+    """Bring a post's search entries up to date (every post write calls this). No fixed
+    id: a job for a post already queued or running may run again, harmlessly."""
+    return Queue(SEARCH_QUEUE, connection=connection).enqueue(
+        "jobs.search.index_post",
+        post_id,
+        retry=SEARCH_RETRY,
+        job_timeout=SEARCH_JOB_TIMEOUT,
+        result_ttl=600,
+        failure_ttl=7 * 24 * 3600,
+        description=f"Update the search index for post {post_id}",
+    )
 
 
 def queue_stats() -> dict[str, dict[str, int]]:

@@ -114,10 +114,14 @@ def _responsive(tag: str, images: Mapping[str, ImageSizes]) -> str:
     return tag[:-1].rstrip("/ ") + extra + ">"
 
 
+def plain_text(html: str) -> str:
+    """The words of a rendered body, tags dropped and entities decoded."""
+    return str(Markup(" ".join(_TAGS.sub(" ", html).split())).unescape())
+
+
 def excerpt(html: str, length: int = EXCERPT_LENGTH) -> str:
     """Plain-text start of a rendered body, cut at a word boundary."""
-    text = " ".join(_TAGS.sub(" ", html).split())
-    text = str(Markup(text).unescape())
+    text = plain_text(html)
     if len(text) <= length:
         return text
     return text[:length].rsplit(" ", 1)[0] + "…"

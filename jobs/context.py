@@ -17,7 +17,7 @@ def settings() -> dict:
 
 def data_layer() -> DataLayer:
     s = settings()
-    return DataLayer(connect(s["REDIS_URL"]), s["KEY_PREFIX"])
+    return DataLayer(connect(s["REDIS_URL"]), s["KEY_PREFIX"], s["SEARCH_LANGUAGE"])
 
 
 def media_storage() -> MediaStorage:

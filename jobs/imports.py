@@ -6,12 +6,13 @@ imported, adds only the rest."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from rq import get_current_job
 
 from blog.imports.service import Importer, fetcher_from
-from blog.queues import enqueue_image_cleaning, rq_connection
+from blog.queues import enqueue_image_cleaning, enqueue_search_index, rq_connection
 
 from .context import data_layer, media_storage, settings
 from .progress import JobProgress
@@ -27,6 +28,8 @@ def import_wordpress(user_id: int, key: str) -> dict[str, Any]:
     if owner is None:
         raise LookupError(f"author {user_id} does not exist")
     connection = rq_connection(config["REDIS_URL"])
+    # As in the web app (blog.register_services): every post written gets indexed.
+    data.posts.after_write.append(partial(enqueue_search_index, connection=connection))
     importer = Importer(
         data,
         storage,

@@ -13,7 +13,8 @@ from rq.worker import HerokuWorker
 # Preloaded for the work horses.
 import jobs.export
 import jobs.images
-import jobs.imports  # noqa: F401
+import jobs.imports
+import jobs.search  # noqa: F401
 from blog import logs
 
 logs.configure()

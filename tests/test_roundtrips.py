@@ -1,8 +1,11 @@
-"""Pages cost a fixed number of Redis round trips, however many posts there are."""
+"""Pages and searches cost a fixed number of Redis round trips, however many posts
+there are."""
 
 from __future__ import annotations
 
 from blog.data import DataLayer
+from blog.data.search import SMALL_SET
+from blog.search import service
 from devtools.roundtrips import RoundTripCounter
 from tests.helpers import add_post, cheap_password_hashing, make_app
 
@@ -77,3 +80,37 @@ def test_the_counter_counts_a_pipeline_as_one(redis_url, redis_client):
     assert counter.round_trips == 2
     assert counter.commands == 11
     counter.client.close()
+
+
+def test_a_search_costs_at_most_three_round_trips(redis_url, redis_client, monkeypatch, tmp_path):
+    """Both query plans (docs/search.md): the full one, and top-k when every term is in
+    more posts than `small_set`."""
+    cheap_password_hashing(monkeypatch)
+    counts = {}
+    for size in (5, 60):
+        redis_client.flushall()
+        app = make_app(redis_url, MEDIA_ROOT=str(tmp_path))
+        data = app.extensions["blog_data"]
+        author = data.users.create("alice", "password123")
+        for i in range(size):
+            add_post(data, author, f"Post {i}", body=f"common words and unique{i}",
+                     tags=["common"])  # fmt: skip
+        service.reindex(data)
+        counter = RoundTripCounter(redis_url)
+        counted = DataLayer(counter.client, app.config["KEY_PREFIX"])
+        app.extensions["blog_data"] = counted
+        client = app.test_client()
+        for plan in (SMALL_SET, 0):
+            counted.search.small_set = plan
+            for url in ("/search?q=common+words", '/search?q="common+words"+-unique3+tag:common',
+                        "/search?q=common+tag:common", "/search?q=tag:common",
+                        "/search/suggest?q=pos"):  # fmt: skip
+                assert client.get(url).status_code == 200, url  # warms the connection up
+                counter.reset()
+                assert "Post" in client.get(url).get_data(as_text=True), url
+                counts[size, plan, url] = counter.round_trips
+        counter.client.close()
+    assert max(counts.values()) <= 3, counts
+    assert {k[1:]: c for k, c in counts.items() if k[0] == 5} == {
+        k[1:]: c for k, c in counts.items() if k[0] == 60
+    }

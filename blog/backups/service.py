@@ -33,6 +33,7 @@ from processing.images import MIME_BY_EXTENSION
 
 from ..data import DataLayer
 from ..data.records import Exporter, Importer, delete_app_data, has_app_data
+from ..search import service as search_service
 from ..storage import MediaNotFound, MediaStorage
 from ..version import __version__
 from .targets import BackupInfo, BackupNotFound, BackupTarget
@@ -385,6 +386,8 @@ def restore_backup(
         try:
             _read_checked(target, info, lock, on_record=importer.add, on_media=on_media)
             indexes = importer.finish()
+            # The search index is derived too: rebuilt from the restored posts.
+            indexes["search"] = search_service.reindex(data)["posts"]
         except Exception as error:
             raise RestoreFailed(
                 f"the restore stopped part-way ({type(error).__name__}: {error}); the "

@@ -231,6 +231,69 @@ class Keys:
     def import_run(self, user_id: int) -> str:
         return self.key("import", user_id)
 
+    # Search (blog/data/search.py, docs/search.md): rebuilt after a restore. The index
+    # lives in numbered generations so `flask search reindex` can build a new one aside
+    # and switch to it in one step.
+    @property
+    @family("search:gen", DERIVED)
+    def search_generation(self) -> str:
+        """The generation queries read (absent: 0)."""
+        return self.key("search", "gen")
+
+    @property
+    @family("search:building", DERIVED)
+    def search_building(self) -> str:
+        """The generation a reindex is building (absent when none)."""
+        return self.key("search", "building")
+
+    @property
+    @family("search:generations", DERIVED)
+    def search_generations(self) -> str:
+        """Counter handing out generation numbers."""
+        return self.key("search", "generations")
+
+    @family("search:tmp:<name>", DERIVED)
+    def search_scratch(self, token: str) -> str:
+        """A query's working set, deleted by the same script that makes it."""
+        return self.key("search", "tmp", token)
+
+    @family("search:<id>:term:<term>", DERIVED)
+    def search_layout(self) -> tuple[str, str, str, str, str, str]:
+        """How generation keys are spelled, for the Lua scripts that build them:
+        head + generation + (":term:" + term | ":doc:" + id | ":meta" | ":suggest" |
+        ":tagcount"), the families below."""
+        return (self.key("search", ""), ":term:", ":doc:", ":meta", ":suggest", ":tagcount")
+
+    @family("search:<id>:term:<term>", DERIVED)
+    def search_term(self, generation: int, term: str) -> str:
+        """Sorted set: post ids containing the term, scored by BM25F weight."""
+        head, term_part, *_ = self.search_layout()
+        return f"{head}{generation}{term_part}{term}"
+
+    @family("search:<id>:doc:<id>", DERIVED)
+    def search_doc(self, generation: int, post_id: int) -> str:
+        """Hash: what the index holds for one post (stream, lengths, suggestions)."""
+        head, _, doc_part, *_ = self.search_layout()
+        return f"{head}{generation}{doc_part}{post_id}"
+
+    @family("search:<id>:meta", DERIVED)
+    def search_meta(self, generation: int) -> str:
+        """Hash: number of posts and summed field lengths (for averages)."""
+        head, *_, meta, _, _ = self.search_layout()
+        return f"{head}{generation}{meta}"
+
+    @family("search:<id>:suggest", DERIVED)
+    def search_suggest(self, generation: int) -> str:
+        """Sorted set (all scores 0, read by lexical range): suggestion entries."""
+        head, *_, suggest, _ = self.search_layout()
+        return f"{head}{generation}{suggest}"
+
+    @family("search:<id>:tagcount", DERIVED)
+    def search_tag_counts(self, generation: int) -> str:
+        """Hash: a tag's suggestion entry -> indexed posts carrying the tag."""
+        head, *_, tag_counts = self.search_layout()
+        return f"{head}{generation}{tag_counts}"
+
 
 _NOT_BUILDERS = ("key", "name")  # the helpers every builder uses
 

@@ -7,6 +7,7 @@ pipelined batch for the records, whatever the number of posts.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -65,6 +66,9 @@ class PostStore:
         self.r = r
         self.keys = keys
         self.images = images
+        # Called with the post id after every committed write (the app enqueues the
+        # search indexing job here); the data layer itself knows nothing of queues.
+        self.after_write: list[Callable[[int], object]] = []
 
     # ---- reads ---------------------------------------------------------------
 
@@ -114,6 +118,10 @@ class PostStore:
     def get(self, post_id: int) -> Post | None:
         posts = self._load_many([post_id])
         return posts[0] if posts else None
+
+    def get_many(self, ids: list[int]) -> list[Post]:
+        """Full posts in the order of `ids`, missing ones left out; 1 round trip."""
+        return self._load_many(ids)
 
     def id_for_slug(self, slug: str) -> int | None:
         post_id = self.r.hget(self.keys.slugs, slug)
@@ -243,6 +251,11 @@ class PostStore:
                 pipe.srem(keys.tags, *removable)
 
         self.r.transaction(write, *watched)
+        self._written(post_id)
+
+    def _written(self, post_id: int) -> None:
+        for listener in self.after_write:
+            listener(post_id)
 
     def _image_sizes(self, body: str) -> dict[str, ImageSizes]:
         """Sizes of the uploaded images a body shows, so pages can use their variants."""
@@ -321,6 +334,7 @@ class PostStore:
             keys.post_comments(post.id),
             keys.post_pending(post.id),
         )
+        self._written(post.id)
 
 
 def _watch(pipe: redis.client.Pipeline, keys: list[str]) -> None:
