@@ -333,3 +333,12 @@ def test_one_import_at_a_time(client, auth, app, media_root):
     assert "<h2>wxr-1.0.xml</h2>" in page and 'class="job-progress"' in page
     storage = app.extensions["media_storage"]
     assert len(list(storage.keys("imports/"))) == 1  # the refused file is not kept
+
+
+def test_imported_posts_are_searchable(client, auth, burst_worker, import_env):
+    """The import job's post writes enqueue the search indexing job, as the editor's do."""
+    auth.login()
+    assert upload(client, WXR / "wxr-1.1.xml").status_code == 302
+    burst_worker("documents", "search", env=import_env, timeout=120)
+    page = client.get("/search?q=mundo").get_data(as_text=True)
+    assert 'href="/posts/hola"' in page
