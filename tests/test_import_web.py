@@ -342,3 +342,25 @@ def test_imported_posts_are_searchable(client, auth, burst_worker, import_env):
     burst_worker("documents", "search", env=import_env, timeout=120)
     page = client.get("/search?q=mundo").get_data(as_text=True)
     assert 'href="/posts/hola"' in page
+
+
+def test_backup_keeps_what_was_imported(app, runner, auth, data, redis_client, tmp_path):
+    """`imported` is an entity: after a backup and a restore, importing the same file
+    again still adds nothing; `import:<id>` (the latest job and report) is not kept."""
+    app.config["BACKUP_ROOT"] = str(tmp_path / "backups")
+    auth.create("bob")
+    wxr = str(WXR / "wxr-1.0.xml")
+    assert runner.invoke(args=["import", "wordpress", wxr]).exit_code == 0
+    keys = Keys("blog:")
+    imported = redis_client.hgetall(keys.imported)
+    assert len(imported) == 2  # the post and its comment
+    redis_client.hset(keys.import_run(1), mapping={"job_id": "x", "claimed_at": 1})
+    assert runner.invoke(args=["backup", "run"]).exit_code == 0
+    key = data.backups.last_good()["key"]
+    redis_client.flushall()
+    assert runner.invoke(args=["backup", "restore", key]).exit_code == 0
+    assert redis_client.hgetall(keys.imported) == imported
+    assert not redis_client.exists(keys.import_run(1))
+    again = runner.invoke(args=["import", "wordpress", wxr])
+    assert "Imported 0 posts, 0 comments" in again.output
+    assert_consistent(redis_client)
