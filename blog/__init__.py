@@ -98,10 +98,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(uploads.bp)
     app.register_blueprint(health.bp)
     backups.init_app(app)
+    search.init_app(app)
     exports.init_app(app)
     imports.init_app(app)
     documents.init_app(app)
-    search.init_app(app)
     auth.init_app(app)
     dashboard.init_app(app, csrf)
 

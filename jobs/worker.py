@@ -10,8 +10,7 @@ import os
 
 from rq.worker import HerokuWorker
 
-# Preloaded for the work horses.
-import jobs.export
+import jobs.export  # preloaded for the work horses
 import jobs.images
 import jobs.imports
 import jobs.search  # noqa: F401

@@ -57,10 +57,10 @@ class DataLayer:
         self.users = UserStore(r, self.keys)
         self.limits = RateLimiter(r, self.keys)
         self.backups = BackupStore(r, self.keys)
-        self.imports = ImportStore(r, self.keys)
-        self.exports = ExportStore(r, self.keys, self.comments, self.images)
         self.search = SearchIndex(r, self.keys)
         self.search_language = search_language  # for blog/search/service.py's Analyzer
+        self.exports = ExportStore(r, self.keys, self.comments, self.images)
+        self.imports = ImportStore(r, self.keys)
 
     def post_with_comments(self, post_id: int) -> tuple[Post | None, list[Comment]]:
         """A post page's data in 2 round trips: the post, its tags and comment ids in one

@@ -206,31 +206,6 @@ class Keys:
     def backup_lock(self) -> str:
         return self.key("backup", "lock")
 
-    # Document exports (blog/exports): which build runs and the last finished file, per
-    # author and format. Excluded from backups: the files expire after EXPORT_KEEP_HOURS
-    # and are never archived, so a restored pointer would point at nothing.
-    @family("export:<id>:<format>:build", EXCLUDED)
-    def export_build(self, user_id: int, fmt: str) -> str:
-        return self.key("export", user_id, fmt, "build")
-
-    @family("export:<id>:<format>:file", EXCLUDED)
-    def export_file(self, user_id: int, fmt: str) -> str:
-        return self.key("export", user_id, fmt, "file")
-
-    # WordPress imports (blog/imports). `imported` maps what identifies an imported item
-    # (a post's guid, a comment, an image URL) to the id it got here, written in the same
-    # transaction as the item: archived and restored with the posts, so a restored blog
-    # still knows what it imported. `import:<id>` is one author's latest import (its job
-    # and report): bookkeeping, not backed up.
-    @property
-    @family("imported", ENTITY)
-    def imported(self) -> str:
-        return self.key("imported")
-
-    @family("import:<id>", EXCLUDED)
-    def import_run(self, user_id: int) -> str:
-        return self.key("import", user_id)
-
     # Search (blog/data/search.py, docs/search.md): rebuilt after a restore. The index
     # lives in numbered generations so `flask search reindex` can build a new one aside
     # and switch to it in one step.
@@ -293,6 +268,31 @@ class Keys:
         """Hash: a tag's suggestion entry -> indexed posts carrying the tag."""
         head, *_, tag_counts = self.search_layout()
         return f"{head}{generation}{tag_counts}"
+
+    # Document exports (blog/exports): which build runs and the last finished file, per
+    # author and format. Excluded from backups: the files expire after EXPORT_KEEP_HOURS
+    # and are never archived, so a restored pointer would point at nothing.
+    @family("export:<id>:<format>:build", EXCLUDED)
+    def export_build(self, user_id: int, fmt: str) -> str:
+        return self.key("export", user_id, fmt, "build")
+
+    @family("export:<id>:<format>:file", EXCLUDED)
+    def export_file(self, user_id: int, fmt: str) -> str:
+        return self.key("export", user_id, fmt, "file")
+
+    # WordPress imports (blog/imports). `imported` maps what identifies an imported item
+    # (a post's guid, a comment, an image URL) to the id it got here, written in the same
+    # transaction as the item: archived and restored with the posts, so a restored blog
+    # still knows what it imported. `import:<id>` is one author's latest import (its job
+    # and report): bookkeeping, not backed up.
+    @property
+    @family("imported", ENTITY)
+    def imported(self) -> str:
+        return self.key("imported")
+
+    @family("import:<id>", EXCLUDED)
+    def import_run(self, user_id: int) -> str:
+        return self.key("import", user_id)
 
 
 _NOT_BUILDERS = ("key", "name")  # the helpers every builder uses
