@@ -216,6 +216,13 @@ def test_upload_limits(redis_url, redis_client, media_root):
     )
     assert too_big.status_code == 413
     assert "larger than 1 MB" in too_big.get_data(as_text=True)
+    just_past = client.post(  # inside the form's allowance for the envelope, past the file's
+        "/import",
+        data={"file": (io.BytesIO(b" " * (1024 * 1024 + 1)), "big.xml")},
+        content_type="multipart/form-data",
+    )
+    assert just_past.status_code == 413
+    assert not list(app.extensions["media_storage"].keys("imports/"))
     # Past the app-wide upload limit (MAX_UPLOAD_MB 20) only on this route: not here.
     wrong = client.post(
         "/import",

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
@@ -75,6 +85,9 @@ def start() -> ResponseReturnValue:
     if problem or upload is None:
         flash(problem or "Choose a file.")
         return redirect(url_for("imports.index"))
+    if upload.stream.seek(0, 2) > _limit():  # within the form's allowance, past the file's
+        abort(413)
+    upload.stream.seek(0)
     name, user_id = upload.filename or "", g.user["id"]
     job_id = f"import-{user_id}-{secrets.token_hex(6)}"
     key = upload_key(user_id, job_id)
