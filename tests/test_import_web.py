@@ -371,3 +371,29 @@ def test_backup_keeps_what_was_imported(app, runner, auth, data, redis_client, t
     again = runner.invoke(args=["import", "wordpress", wxr])
     assert "Imported 0 posts, 0 comments" in again.output
     assert_consistent(redis_client)
+
+
+def test_image_of_a_killed_try_is_not_duplicated(data, app, tmp_path):
+    """A try killed after the image record was made but before its bytes were stored:
+    the next try fetches it again into the same record; one killed after the bytes were
+    stored only hands it to the cleaning job again. Never a second image."""
+    from blog.imports.fetch import Fetcher
+    from blog.imports.service import Importer, Report
+
+    owner = data.users.create("bob", "correct horse battery")
+    storage = app.extensions["media_storage"]
+    cleaned: list[str] = []
+    importer = Importer(data, storage, owner, Fetcher(5 * 1024 * 1024, 5, True), cleaned.append)
+    with image_server() as server:
+        url = f"{server.url}/photo.jpg"
+        first = importer.image(url, Report())
+        record = data.images.get(first.split("/")[2])
+        storage.delete(record.incoming_key)  # as if killed between create and put
+        again = Report()
+        assert importer.image(url, again) == first and again.images == 1
+        assert storage.get(record.incoming_key)  # stored this time
+        third = Report()
+        assert importer.image(url, third) == first and third.already["images"] == 1
+        assert len(server.hits) == 2  # the third try did not fetch
+    assert cleaned == [record.id] * 3
+    assert len(data.redis.zrange(data.keys.user_images(owner.id), 0, -1)) == 1
