@@ -65,6 +65,7 @@ bench: $(DEV_STAMP)  ## Run every benchmark with its documented defaults; figure
 	$(BIN)/python bench/export.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/mail.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info

@@ -10,8 +10,9 @@ random bytes in JPEG clothing (incompressible, like real photos) in a LocalStora
 directory. Each backup runs in a child process (`service.run_backup`, as the job does)
 that reports its own peak RSS (VmHWM); targets are a local directory and S3 (a moto server in
 this process, over HTTP, 8 MiB multipart parts). `tar czf` archives the same image files
-in the same run (gzip -6, like the backup). Throughput = image MB / wall time (the
-backup also exports the posts, tar does not).
+in the same run (gzip's default level 6). Throughput = image MB / wall time (the backup
+also exports the posts, tar does not). The machine is shared, so `tar czf` and the
+backup run alternately `--repeat` times and the medians are compared.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -222,8 +224,7 @@ def tar_czf(media_root: Path, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def parse_args() -> tuple[argparse.Namespace, list[str]]:
-    """The arguments and the list of targets, checked."""
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -234,30 +235,32 @@ def parse_args() -> tuple[argparse.Namespace, list[str]]:
         help="fraction of 10,000 posts / 200 MB per step (default 1)",
     )
     parser.add_argument("--targets", default="local,s3", help="local, s3 or both")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each, medians (1-9)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--redis-url", help=argparse.SUPPRESS)
     parser.add_argument("--media-root", help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return args, []
+        return args
     if not 0 < args.scale <= 4:
         parser.error("--scale must be in (0, 4]")
-    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    if not targets or set(targets) - {"local", "s3"}:
+    if not 1 <= args.repeat <= 9:
+        parser.error("--repeat must be between 1 and 9")
+    args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if not args.targets or set(args.targets) - {"local", "s3"}:
         parser.error("--targets takes local, s3 or local,s3")
-    return args, targets
+    return args
 
 
 def start_moto():
-    """A moto S3 server in this process with the bucket created: (server, client, endpoint)."""
+    """A moto S3 server in this process; returns it, its endpoint and a client."""
     import logging
 
     import boto3
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
-
     for name, value in {
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
@@ -270,77 +273,42 @@ def start_moto():
     endpoint = f"http://{host}:{port}"
     s3 = boto3.client("s3", endpoint_url=endpoint)
     s3.create_bucket(Bucket="bench-backups")
-    return moto, s3, endpoint
+    return moto, endpoint, s3
 
 
 def measure_target(
-    server_url: str, media_root: Path, spec: str, target: str, s3, tar: tuple[float, int]
+    redis_url: str, work: Path, target: str, endpoint: str | None, s3, repeat: int
 ) -> dict:
-    """One backup to one target, as a table row (tar = tar czf's seconds and size)."""
-    tar_seconds, tar_size = tar
-    run = run_backup_child(server_url, media_root, spec)
-    if target == "s3":  # moto keeps objects in this process's memory
-        s3.delete_object(Bucket="bench-backups", Key=run["key"])
-    media_mb = run["counts"]["media_bytes"] / MB
+    """`tar czf` and the backup, alternately, `repeat` times each."""
+    spec = f"local:{work / 'backups'}" if target == "local" else f"s3:bench-backups@{endpoint}"
+    tar_times, runs = [], []
+    for _ in range(repeat):
+        tar_times.append(tar_czf(work / "media", work / "tar.tar.gz"))
+        tar_size = (work / "tar.tar.gz").stat().st_size
+        (work / "tar.tar.gz").unlink()
+        run = run_backup_child(redis_url, work / "media", spec)
+        if target == "s3":  # moto keeps objects in this process's memory
+            s3.delete_object(Bucket="bench-backups", Key=run["key"])
+        shutil.rmtree(work / "backups", ignore_errors=True)
+        runs.append(run)
+    seconds = statistics.median(r["elapsed"] for r in runs)
+    tar_seconds = statistics.median(tar_times)
+    media_mb = runs[0]["counts"]["media_bytes"] / MB
     return {
-        "posts": run["counts"]["posts"],
+        "posts": runs[0]["counts"]["posts"],
         "media_mb": media_mb,
         "target": target,
-        "archive_mb": run["size"] / MB,
-        "seconds": run["elapsed"],
-        "mb_s": media_mb / run["elapsed"],
+        "archive_mb": runs[0]["size"] / MB,
+        "seconds": seconds,
+        "mb_s": media_mb / seconds,
         "tar_mb_s": media_mb / tar_seconds,
         "tar_mb": tar_size / MB,
-        "peak_rss_mb": run["peak_rss_mb"],
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
     }
 
 
-def measure_tar(media_root: Path, work: Path) -> tuple[float, int]:
-    """tar czf over the same images: (seconds, archive size)."""
-    out = work / "tar.tar.gz"
-    seconds = tar_czf(media_root, out)
-    size = out.stat().st_size
-    out.unlink()
-    return seconds, size
-
-
-def run_steps(args: argparse.Namespace, targets: list[str], work: Path, server_url: str) -> list:
-    """Two steps (1x then 2x the data), each backed up to every target: the table rows."""
-    from blog.data import DataLayer, connect
-
-    step_posts, step_bytes = int(10_000 * args.scale), int(200 * MB * args.scale)
-    moto, s3, endpoint = start_moto() if "s3" in targets else (None, None, "")
-    rows = []
-    try:
-        data = DataLayer(connect(server_url), "blog:")
-        media_root = work / "media"
-        rng = random.Random(1)
-        for step in (1, 2):
-            t0 = time.perf_counter()
-            populate(data, media_root, (step - 1) * step_posts, step_posts, step_bytes, rng)
-            print(
-                f"[step {step}] data ready in {time.perf_counter() - t0:.1f} s "
-                f"({step * step_posts:,} posts, {step * step_bytes / MB:.0f} MB of images)",
-                file=sys.stderr,
-            )
-            tar = measure_tar(media_root, work)
-            for target in targets:
-                spec = (
-                    f"local:{work / 'backups'}"
-                    if target == "local"
-                    else f"s3:bench-backups@{endpoint}"
-                )
-                row = measure_target(server_url, media_root, spec, target, s3, tar)
-                rows.append(row)
-                print(f"[step {step}] {target}: {row['seconds']:.1f} s", file=sys.stderr)
-            shutil.rmtree(work / "backups", ignore_errors=True)
-    finally:
-        if moto is not None:
-            moto.stop()
-    return rows
-
-
-def print_table(rows: list, targets: list[str]) -> None:
+def report(rows: list[dict], targets: list[str], repeat: int) -> None:
+    print(f"\nmedians of {repeat} alternating runs")
     header = (
         "| posts | images MB | target | archive MB | backup s | backup MB/s | "
         "tar czf MB/s | ratio | peak RSS MB |"
@@ -361,20 +329,39 @@ def print_table(rows: list, targets: list[str]) -> None:
 
 
 def main() -> None:
-    args, targets = parse_args()
+    args = parse_args()
     if args.child:
         return child(args)
 
+    from blog.data import DataLayer, connect
     from devtools.redis_server import RedisServer
 
+    step_posts, step_bytes = int(10_000 * args.scale), int(200 * MB * args.scale)
     work = Path(tempfile.mkdtemp(prefix="bench-backup-"))
     server = RedisServer(work / "redis", persistent=False).start()
+    moto, endpoint, s3 = start_moto() if "s3" in args.targets else (None, None, None)
+    rows = []
     try:
-        rows = run_steps(args, targets, work, server.url)
+        data = DataLayer(connect(server.url), "blog:")
+        rng = random.Random(1)
+        for step in (1, 2):
+            t0 = time.perf_counter()
+            populate(data, work / "media", (step - 1) * step_posts, step_posts, step_bytes, rng)
+            print(
+                f"[step {step}] data ready in {time.perf_counter() - t0:.1f} s "
+                f"({step * step_posts:,} posts, {step * step_bytes / MB:.0f} MB of images)",
+                file=sys.stderr,
+            )
+            for target in args.targets:
+                row = measure_target(server.url, work, target, endpoint, s3, args.repeat)
+                rows.append(row)
+                print(f"[step {step}] {target}: {row['seconds']:.1f} s", file=sys.stderr)
     finally:
         server.stop()
+        if moto is not None:
+            moto.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print_table(rows, targets)
+    report(rows, args.targets, args.repeat)
 
 
 if __name__ == "__main__":

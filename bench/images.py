@@ -9,11 +9,15 @@
    faster than Pillow's re-encode.
 2. With a real `rq worker` idle on a private redis-server: upload a photo through the
    WSGI app, then poll its status until ready; median of N uploads (goal: under 1 s).
+3. A burst: `--burst` uploads (default 200) posted back to back through the WSGI app
+   while one worker, then two, clean them: images per second from the first upload to
+   the last `ready`, the time that takes, and the two-worker / one-worker ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import shutil
@@ -22,10 +26,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import redis
+from flask.testing import FlaskClient
 from PIL import Image
 
+from blog.data import DataLayer
 from devtools.redis_server import RedisServer
 from processing.images import clean_image
 
@@ -96,32 +104,23 @@ def measure_cleaning(runs: int) -> list[tuple[str, float]]:
     return rows
 
 
-def measure_upload_to_ready(uploads: int) -> list[float]:
-    """Seconds from the upload's 202 answer to status `ready`, with an idle worker."""
+@contextlib.contextmanager
+def blog_with_workers(workers: int) -> Iterator[tuple[FlaskClient, DataLayer]]:
+    """A private redis-server, `workers` idle `rq worker` processes on the images queue
+    and a logged-in test client of the app."""
     from blog import create_app
 
     work = Path(tempfile.mkdtemp())
     server = RedisServer(work / "redis", persistent=False).start()
-    env = {
-        **os.environ,
-        "REDIS_URL": server.url,
-        "MEDIA_ROOT": str(work / "media"),
-    }
-    worker = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "rq"),
-            "worker",
-            "--url",
-            server.url,
-            "--worker-class",
-            "jobs.worker.BlogWorker",
-            "images",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env = {**os.environ, "REDIS_URL": server.url, "MEDIA_ROOT": str(work / "media")}
+    command = [str(Path(sys.executable).parent / "rq"), "worker", "--url", server.url]
+    command += ["--worker-class", "jobs.worker.BlogWorker", "images"]
+    processes = [
+        subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(workers)
+    ]
     try:
         app = create_app(
             {
@@ -132,27 +131,79 @@ def measure_upload_to_ready(uploads: int) -> list[float]:
                 "WTF_CSRF_ENABLED": False,
             }
         )
-        app.extensions["blog_data"].users.create("bench", "bench-password")
+        data = app.extensions["blog_data"]
+        data.users.create("bench", "bench-password")
         client = app.test_client()
         client.post("/login", data={"username": "bench", "password": "bench-password"})
-        photo = PHOTO.read_bytes()
-        time.sleep(2)  # let the worker start and go idle
-        return [one_upload(client, photo) for _ in range(uploads)]
+        wait_for_workers(server.url, workers)
+        yield client, data
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
-def one_upload(client, photo: bytes) -> float:
+def wait_for_workers(url: str, workers: int) -> None:
+    from rq import Worker
+
+    connection = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 60
+    while Worker.count(connection=connection) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{workers} workers did not start within 60 s")
+        time.sleep(0.1)
+    time.sleep(1)  # registered, then idle on the queue
+
+
+def measure_upload_to_ready(uploads: int) -> list[float]:
+    """Seconds from the upload's 202 answer to status `ready`, with an idle worker."""
+    photo = PHOTO.read_bytes()
+    with blog_with_workers(1) as (client, _):
+        return [one_upload(client, photo) for _ in range(uploads)]
+
+
+def measure_burst(uploads: int, workers: int) -> dict[str, float]:
+    """`uploads` photos posted back to back, `workers` workers cleaning them meanwhile:
+    seconds from the first upload to the last `ready`, and images per second."""
+    photo = PHOTO.read_bytes()
+    with blog_with_workers(workers) as (client, data):
+        started = time.perf_counter()
+        ids = [upload(client, photo)["id"] for _ in range(uploads)]
+        posted = time.perf_counter() - started
+        while statuses(data, ids).count("ready") < uploads:
+            if "failed" in statuses(data, ids):
+                raise RuntimeError("an upload failed")
+            if time.perf_counter() - started > 600:
+                raise RuntimeError("the burst was not cleaned within 600 s")
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+    return {"seconds": elapsed, "per_second": uploads / elapsed, "posted": posted}
+
+
+def statuses(data: DataLayer, ids: list[str]) -> list[str]:
+    pipe = data.redis.pipeline(transaction=False)
+    for image_id in ids:
+        pipe.hget(data.keys.image(image_id), "status")
+    return pipe.execute()
+
+
+def upload(client: FlaskClient, photo: bytes) -> dict:
     answer = client.post(
         "/uploads",
         data={"image": (io.BytesIO(photo), "photo.jpg")},
         content_type="multipart/form-data",
     )
+    if answer.status_code != 202:
+        raise RuntimeError(f"upload answered {answer.status_code}: {answer.get_data(as_text=True)}")
+    return answer.get_json()
+
+
+def one_upload(client, photo: bytes) -> float:
+    status_url = upload(client, photo)["status_url"]
     accepted = time.perf_counter()
-    status_url = answer.get_json()["status_url"]
     while client.get(status_url).get_json()["status"] == "processing":
         time.sleep(0.005)
         if time.perf_counter() - accepted > 30:
@@ -164,7 +215,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--uploads", type=int, default=20)
+    parser.add_argument("--burst", type=int, default=200, help="uploads in the burst (0: skip)")
     args = parser.parse_args()
+    if not 0 <= args.burst <= 5000:
+        parser.error("--burst must be between 0 and 5000")
     rows = measure_cleaning(args.runs)
     baseline = rows[0][1]
     print(f"\nImage cleaning, 12-megapixel JPEG, median of {args.runs} ({os.cpu_count()} cores)\n")
@@ -190,6 +244,19 @@ def main() -> None:
         f"| {median:.3f} | {latencies[0]:.3f} | {latencies[-1]:.3f} | "
         f"{'met' if median < 1 else 'NOT met'} |"
     )
+    if args.burst:
+        report_burst(args.burst, {n: measure_burst(args.burst, n) for n in (1, 2)})
+
+
+def report_burst(uploads: int, runs: dict[int, dict[str, float]]) -> None:
+    print(f"\nA burst of {uploads} uploads (640x480 camera JPEG), posted back to back\n")
+    print("| workers | uploads posted in s | last ready after s | images/s | ratio to 1 worker |")
+    print("|---:|---:|---:|---:|---:|")
+    for workers, run in runs.items():
+        print(
+            f"| {workers} | {run['posted']:.1f} | {run['seconds']:.1f} | "
+            f"{run['per_second']:.1f} | {run['per_second'] / runs[1]['per_second']:.2f} |"
+        )
 
 
 if __name__ == "__main__":

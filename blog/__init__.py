@@ -13,7 +13,7 @@ from flask import Flask
 from flask_wtf import CSRFProtect
 
 from . import config as config_module
-from .data import DataLayer, connect
+from .data import DataLayer, SentinelSettings, connect
 from .queues import enqueue_search_index, rq_connection
 from .storage import storage_from_config
 
@@ -57,9 +57,15 @@ def register_services(app: Flask) -> None:
     """The data layer, RQ's client and media storage, shared by every request. Every post
     write enqueues the search indexing job (docs/search.md)."""
     url = app.config["REDIS_URL"]  # REDIS_TLS_INSECURE is applied already (config.py)
-    data = DataLayer(connect(url), app.config["KEY_PREFIX"], app.config["SEARCH_LANGUAGE"])
+    sentinel = SentinelSettings.from_config(app.config)
+    data = DataLayer(
+        connect(url, sentinel),
+        app.config["KEY_PREFIX"],
+        app.config["SEARCH_LANGUAGE"],
+        wait_replicas=app.config["REDIS_WAIT_REPLICAS"],
+    )
     app.extensions["blog_data"] = data
-    app.extensions["rq_connection"] = rq_connection(url)
+    app.extensions["rq_connection"] = rq_connection(url, sentinel)
     data.posts.after_write.append(
         partial(enqueue_search_index, connection=app.extensions["rq_connection"])
     )
@@ -87,6 +93,7 @@ def register_blueprints(app: Flask) -> None:
         exports,
         health,
         imports,
+        newsletter,
         posts,
         search,
         uploads,
@@ -104,6 +111,7 @@ def register_blueprints(app: Flask) -> None:
     documents.init_app(app)
     auth.init_app(app)
     dashboard.init_app(app, csrf)
+    newsletter.init_app(app, csrf)
 
 
 def register_commands(app: Flask) -> None:

@@ -73,6 +73,15 @@ def from_environment() -> dict:
         "APP_ENV": os.environ.get("APP_ENV", "production").strip().lower(),
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
         "REDIS_URL": redis_url_from_environment(),
+        "REDIS_TLS_INSECURE": _env_bool("REDIS_TLS_INSECURE"),
+        # Redis Sentinel (docs/deploy.md): the sentinels name the primary; REDIS_URL then
+        # gives only credentials, database and TLS.
+        "REDIS_SENTINELS": parse_sentinels(os.environ.get("REDIS_SENTINELS", "")),
+        "REDIS_SENTINEL_MASTER": os.environ.get("REDIS_SENTINEL_MASTER", "mymaster").strip(),
+        "REDIS_SENTINEL_PASSWORD": os.environ.get("REDIS_SENTINEL_PASSWORD", ""),
+        # Replicas that must hold a comment or an upload before the visitor is told it
+        # is saved (Redis WAIT); 0 = answer once the primary has it.
+        "REDIS_WAIT_REPLICAS": _env_int("REDIS_WAIT_REPLICAS", 0, 0, 10),
         "BLOG_TITLE": os.environ.get("BLOG_TITLE", "A Redis Blog"),
         "KEY_PREFIX": os.environ.get("KEY_PREFIX", "blog:"),
         "COMMENT_MODERATION": _env_bool("COMMENT_MODERATION"),
@@ -110,12 +119,49 @@ def from_environment() -> dict:
         # Exported documents (docs/export.md) are deleted this many hours after they
         # were built, by the scheduled cleanup.
         "EXPORT_KEEP_HOURS": _env_int("EXPORT_KEEP_HOURS", 24, 1, 24 * 365),
+        # The public base URL: jobs run outside any request and need it for links in mail.
+        "SITE_URL": os.environ.get("SITE_URL", "").strip().rstrip("/"),
+        # Mail (docs/mail.md): the standard Flask mail settings. No MAIL_SERVER: no mail.
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "").strip(),
+        "MAIL_PORT": _env_int("MAIL_PORT", 25, 1, 65535),
+        "MAIL_USE_TLS": _env_bool("MAIL_USE_TLS"),  # STARTTLS
+        "MAIL_USE_SSL": _env_bool("MAIL_USE_SSL"),  # implicit TLS (port 465)
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "").strip(),
+        # A provider's sending limit, shared by every worker (0: no limit).
+        "MAIL_RATE_PER_SECOND": _env_int("MAIL_RATE_PER_SECOND", 10, 0, 100_000),
+        # Subscribers per announcement job, all over one SMTP connection.
+        "MAIL_BATCH_SIZE": _env_int("MAIL_BATCH_SIZE", 100, 1, 1000),
         # WordPress imports (docs/import.md): the largest export file accepted, the time
         # one image may take to download, and (tests only) fetching from private hosts.
         "MAX_IMPORT_MB": _env_int("MAX_IMPORT_MB", 200, 1, 2048),
         "IMPORT_IMAGE_TIMEOUT": _env_int("IMPORT_IMAGE_TIMEOUT", 20, 1, 300),
         "IMPORT_ALLOW_PRIVATE_HOSTS": _env_bool("IMPORT_ALLOW_PRIVATE_HOSTS"),
     }
+
+
+MAX_SENTINELS = 16
+
+
+def parse_sentinels(raw: str) -> list[tuple[str, int]]:
+    """`host:port,host:port` (IPv6 as `[::1]:26379`) into (host, port) pairs."""
+    sentinels = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(
+                f"REDIS_SENTINELS must be a comma-separated list of host:port, got {item!r}"
+            )
+        sentinels.append((host, int(port)))
+    if len(sentinels) > MAX_SENTINELS:
+        raise ConfigError(
+            f"REDIS_SENTINELS lists {len(sentinels)} sentinels; at most {MAX_SENTINELS}"
+        )
+    return sentinels
 
 
 def redis_url_from_environment() -> str:

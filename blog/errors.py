@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import redis
 from flask import Flask, current_app, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from .data import NotReplicated
 
 TITLES = {
     400: "Bad request",
@@ -16,7 +19,17 @@ TITLES = {
     415: "Unsupported file type",
     429: "Slow down",
     500: "Something went wrong",
+    503: "Try again in a moment",
 }
+
+# Redis is unreachable, is handing over to a new primary (Sentinel), or could not
+# confirm a write on its replicas: nothing is wrong with the request itself.
+REDIS_UNAVAILABLE = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.ReadOnlyError,
+    NotReplicated,
+)
 
 
 def wants_json() -> bool:
@@ -57,7 +70,19 @@ def internal_error(error: Exception) -> ResponseReturnValue:
     )
 
 
+def redis_unavailable(error: Exception) -> ResponseReturnValue:
+    current_app.logger.warning("Redis unavailable: %s: %s", type(error).__name__, error)
+    return render_error(
+        ServiceUnavailable(
+            "The blog's database is not answering right now (it may be switching to its "
+            "standby). Please try again in a moment."
+        )
+    )
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, csrf_error)
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(InternalServerError, internal_error)
+    for kind in REDIS_UNAVAILABLE:
+        app.register_error_handler(kind, redis_unavailable)

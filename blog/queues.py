@@ -8,18 +8,26 @@ data layer's client decodes to str). Backup runs are enqueued by blog/backups/en
 
 from __future__ import annotations
 
+import contextlib
+import math
+import time
+from datetime import UTC, datetime
+
 import redis
 from flask import current_app
 from rq import Queue, Retry, Worker
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job
 
+from .data.connection import SentinelSettings, connect
+
 IMAGES_QUEUE = "images"
+MAIL_QUEUE = "mail"
 SEARCH_QUEUE = "search"
 BACKUPS_QUEUE = "backups"
 DOCUMENTS_QUEUE = "documents"  # long jobs an author watches: blog/documents/
 # What the Procfile's worker serves, in this order.
-QUEUE_NAMES = (IMAGES_QUEUE, SEARCH_QUEUE, BACKUPS_QUEUE, DOCUMENTS_QUEUE, "default")
+QUEUE_NAMES = (IMAGES_QUEUE, MAIL_QUEUE, SEARCH_QUEUE, BACKUPS_QUEUE, DOCUMENTS_QUEUE, "default")
 
 # Storage or network trouble is retried with backoff; workers run --with-scheduler so the
 # intervals are honoured. A worker killed mid-job also counts as one try (docs/images.md).
@@ -31,8 +39,9 @@ SEARCH_JOB_TIMEOUT = 60
 SCHEDULER_PREFIX = "rq:scheduler_instance:"  # rq-scheduler's heartbeat keys (expire ~70 s)
 
 
-def rq_connection(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
+def rq_connection(url: str, sentinel: SentinelSettings | None = None) -> redis.Redis:
+    """RQ's own client (bytes replies), to the same primary as the data layer's."""
+    return connect(url, sentinel, decode=False)
 
 
 def app_rq_connection() -> redis.Redis:
@@ -60,6 +69,53 @@ def enqueue_image_cleaning(image_id: str, connection: redis.Redis | None = None)
         )
     except DuplicateJobError:
         return Job.fetch(job_id, connection=queue.connection)
+
+
+# SMTP down or a 4xx: try again in 5 s, 30 s, 2, 10 and 30 minutes (workers run
+# --with-scheduler). What was accepted is recorded, so a retry never sends it again.
+MAIL_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])
+MAIL_JOB_TIMEOUT = 600
+MAIL_RESULT_TTL = 7 * 24 * 3600  # a batch's job id must outlive its retries (see jobs/mail)
+
+
+def enqueue_mail(
+    func: str,
+    *args: object,
+    job_id: str | None = None,
+    at: float | None = None,
+    connection: redis.Redis | None = None,
+    description: str = "",
+    unique: bool = False,
+) -> Job | None:
+    """A job on the `mail` queue (now, or at the Unix time `at`, by the worker's built-in
+    scheduler). Outside a Flask app (jobs enqueue jobs) pass `connection`. With `unique`
+    (and a `job_id`), RQ checks and enqueues in one step: None when that id exists."""
+    queue = Queue(MAIL_QUEUE, connection=connection or app_rq_connection())
+    options = dict(
+        job_id=job_id,
+        retry=MAIL_RETRY,
+        job_timeout=MAIL_JOB_TIMEOUT,
+        result_ttl=MAIL_RESULT_TTL,
+        failure_ttl=30 * 24 * 3600,
+        description=description or None,
+        unique=unique,
+    )
+    try:
+        if at is not None and at > time.time():
+            # RQ keeps whole seconds (it truncates): round up, never a moment early.
+            when = datetime.fromtimestamp(math.ceil(at), UTC)
+            return queue.enqueue_at(when, func, *args, **options)
+        return queue.enqueue(func, *args, **options)
+    except DuplicateJobError:
+        return None
+
+
+def remove_job(job_id: str, connection: redis.Redis | None = None) -> None:
+    """Take a job off its queue or schedule, if it is still there."""
+    with contextlib.suppress(NoSuchJobError):
+        Job.fetch(job_id, connection=connection or app_rq_connection()).delete(
+            remove_from_queue=True
+        )
 
 
 def enqueue_search_index(post_id: int, connection: redis.Redis) -> Job:

@@ -50,6 +50,19 @@ def check_media() -> None:
         ) from None
 
 
+def check_mail() -> str:
+    """Mail jobs run outside any request: their links need SITE_URL."""
+    config = current_app.config
+    if not config.get("MAIL_SERVER"):
+        return "mail: off (no MAIL_SERVER)"
+    if not config.get("SITE_URL") and config.get("APP_ENV") == "production":
+        raise click.ClickException(
+            "MAIL_SERVER is set but SITE_URL is not: mail would carry no working links. "
+            "Set SITE_URL to the blog's public address, e.g. https://blog.example.com"
+        )
+    return f"mail: via {config['MAIL_SERVER']}:{config['MAIL_PORT']}, links to {config['SITE_URL']}"
+
+
 def sync_backup_schedule() -> str:
     from .backups.schedule import sync_schedule
 
@@ -68,11 +81,13 @@ def sync_export_cleanup() -> str:
 @click.command("release")
 @with_appcontext
 def release_command() -> None:
-    """Check Redis and media storage; register the nightly backup and export cleanup."""
+    """Check Redis, media storage and mail settings; register the nightly backup and the
+    export cleanup."""
     warnings = check_redis()
     click.echo("redis: ok")
     check_media()
     click.echo("media storage: ok")
+    click.echo(check_mail())
     click.echo(sync_backup_schedule())
     click.echo(sync_export_cleanup())
     for warning in warnings:

@@ -68,6 +68,7 @@ def main() -> int:
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", str(VAR / "media")),
         "BACKUP_ROOT": os.environ.get("BACKUP_ROOT", str(VAR / "backups")),
     }
+    env.update(mail_settings(env["PORT"]))
     redis_server = None
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"]
@@ -78,7 +79,9 @@ def main() -> int:
     try:
         ensure_author(env)
         click.secho(
-            f"\n  Blog running at http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops it)\n", bold=True
+            f"\n  Blog running at http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops it)"
+            f"\n  {mail_note(env)}\n",
+            bold=True,
         )
         honcho = [
             str(Path(sys.executable).parent / "honcho"),
@@ -101,6 +104,31 @@ def main() -> int:
         if redis_server:
             redis_server.stop()
             click.echo(f"Redis stopped; data kept in {VAR / 'redis'}.")
+
+
+def mail_settings(web_port: str) -> dict[str, str]:
+    """The local mail sink (Procfile.dev's `mail`) always runs; the blog sends to it
+    unless the environment (or .env) names a real SMTP server in MAIL_SERVER."""
+    sink = {"MAIL_SINK_PORT": str(free_port()), "MAIL_SINK_DIR": str(VAR / "mail")}
+    if os.environ.get("MAIL_SERVER"):
+        return sink
+    return {
+        **sink,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": sink["MAIL_SINK_PORT"],
+        "MAIL_USE_TLS": "",
+        "MAIL_USE_SSL": "",
+        "MAIL_USERNAME": "",
+        "MAIL_PASSWORD": "",
+        "MAIL_RATE_PER_SECOND": os.environ.get("MAIL_RATE_PER_SECOND", "0"),
+        "SITE_URL": os.environ.get("SITE_URL") or f"http://127.0.0.1:{web_port}",
+    }
+
+
+def mail_note(env: dict[str, str]) -> str:
+    if os.environ.get("MAIL_SERVER"):
+        return f"Mail goes to {os.environ['MAIL_SERVER']} (MAIL_SERVER)"
+    return f"Mail it sends is kept in {env['MAIL_SINK_DIR']}/ (one line per message below)"
 
 
 def free_port_near(preferred: int) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cache
 
 from blog import config
-from blog.data import DataLayer, connect
+from blog.data import DataLayer, SentinelSettings, connect
 from blog.storage import MediaStorage, storage_from_config
 
 
@@ -17,7 +17,8 @@ def settings() -> dict:
 
 def data_layer() -> DataLayer:
     s = settings()
-    return DataLayer(connect(s["REDIS_URL"]), s["KEY_PREFIX"], s["SEARCH_LANGUAGE"])
+    sentinel = SentinelSettings.from_config(s)
+    return DataLayer(connect(s["REDIS_URL"], sentinel), s["KEY_PREFIX"], s["SEARCH_LANGUAGE"])
 
 
 def media_storage() -> MediaStorage:

@@ -1,6 +1,14 @@
-"""Settings for `rq worker -c jobs.rq_settings` and `rqscheduler`: the Redis URL the app
-uses, read by the same code (blog/config.py), REDIS_TLS_INSECURE included."""
+"""Settings for `rq worker -c jobs.rq_settings`: the Redis the app uses, from the same
+environment. With REDIS_SENTINELS rq builds a Sentinel client from `SENTINEL` (rq reads
+REDIS_URL first, so it is left undefined then); otherwise `REDIS_URL`, including the
+REDIS_TLS_INSECURE switch for self-signed rediss:// add-ons."""
 
-from blog.config import redis_url_from_environment
+from blog.config import from_environment
+from blog.data.connection import SentinelSettings, rq_sentinel_settings
 
-REDIS_URL = redis_url_from_environment()
+_config = from_environment()
+_sentinel = SentinelSettings.from_config(_config)
+if _sentinel is None:
+    REDIS_URL = _config["REDIS_URL"]
+else:
+    SENTINEL = rq_sentinel_settings(_config["REDIS_URL"], _sentinel)

@@ -21,6 +21,8 @@ import argparse  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 
+import redis  # noqa: E402
+
 from blog import logs  # noqa: E402
 from blog.backups.schedule import (  # noqa: E402
     BadCron,
@@ -29,12 +31,14 @@ from blog.backups.schedule import (  # noqa: E402
     scheduler_for,
     sync_schedule,
 )
+from blog.data import SentinelSettings  # noqa: E402
 from blog.exports.schedule import CLEANUP_CRON, sync_cleanup_schedule  # noqa: E402
 from blog.queues import rq_connection  # noqa: E402
 
 from .context import settings  # noqa: E402
 
 log = logging.getLogger("jobs.scheduler")
+RECONNECT_DELAY = 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logs.configure()  # one line per event on stdout, as every process of the blog
     config = settings()
-    connection = rq_connection(config["REDIS_URL"])
+    connection = rq_connection(config["REDIS_URL"], SentinelSettings.from_config(config))
     try:
         job, changed = sync_schedule(connection, config["BACKUP_CRON"])
     except BadCron as error:
@@ -73,8 +77,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     changed = sync_cleanup_schedule(connection)
     log.info("export cleanup %s: %s", "registered" if changed else "unchanged", CLEANUP_CRON)
-    scheduler_for(connection, interval=args.interval).run(burst=args.burst)
+    run_through_failovers(connection, args.interval, args.burst)
     return 0
+
+
+def run_through_failovers(connection: redis.Redis, interval: float, burst: bool) -> None:
+    """rq-scheduler's loop ends at the first lost connection (a Redis restart, a Sentinel
+    failover); start a fresh one - under a new name, as the old one may still look alive
+    in Redis - once Redis answers again, instead of taking the whole process down."""
+    while True:
+        try:
+            scheduler_for(connection, interval=interval).run(burst=burst)
+            return
+        except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError) as error:
+            log.warning("Redis unavailable (%s); starting again in %d s", error, RECONNECT_DELAY)
+            time.sleep(RECONNECT_DELAY)
 
 
 if __name__ == "__main__":

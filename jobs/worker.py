@@ -10,11 +10,8 @@ import os
 
 from rq.worker import HerokuWorker
 
-import jobs.export  # preloaded for the work horses
-import jobs.images
-import jobs.imports
-import jobs.search  # noqa: F401
 from blog import logs
+from jobs import export, images, imports, mail, search  # noqa: F401  (preloaded for the work horses)
 
 logs.configure()
 

@@ -74,6 +74,8 @@ _APP_SETTINGS = (
     "BLOG_TITLE",
     "WEB_CONCURRENCY",
     "FLASK_",
+    "MAIL_",
+    "SITE_URL",
 )
 
 
@@ -121,6 +123,9 @@ class LiveApp:
     port: int = field(default_factory=free_port)
     web: subprocess.Popen | None = None
     worker: subprocess.Popen | None = None
+    queues: tuple[str, ...] = ("images",)  # what the worker listens to
+    scheduler: bool = False  # --with-scheduler: delayed jobs and retries run
+    settings: dict[str, str] = field(default_factory=dict)  # more environment for both
 
     @property
     def url(self) -> str:
@@ -136,6 +141,7 @@ class LiveApp:
 
     def start(self) -> LiveApp:
         env = server_env(self.redis_url, self.directory / "media", self.directory / "backups")
+        env.update(self.settings)
         self.web = subprocess.Popen(
             [
                 GUNICORN,
@@ -162,7 +168,8 @@ class LiveApp:
                 self.redis_url,
                 "--worker-class",
                 "jobs.worker.BlogWorker",
-                "images",
+                *(["--with-scheduler"] if self.scheduler else []),
+                *self.queues,
             ],
             cwd=ROOT,
             env=env,

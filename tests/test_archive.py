@@ -149,6 +149,7 @@ def with_fixed_manifest(members: list) -> list:
         (i if isinstance(i, str) else i.name): {
             "sha256": hashlib.sha256(c).hexdigest(),
             "size": len(c),
+            "compression": "deflate",
         }
         for i, c in body
     }
@@ -206,13 +207,17 @@ def test_round_trip_bytesio_every_type_unicode_and_sizes():
         sha256=hashlib.sha256(data).hexdigest(),
     )
     assert manifest["format"] == "blog-backup"
-    assert manifest["format_version"] == FORMAT_VERSION == 1
+    assert manifest["format_version"] == FORMAT_VERSION == 2
     assert manifest["app_version"] == "1.2.3"
     assert manifest["created_at"] == "2025-01-31T02:00:00Z"
     assert manifest["key_prefix"] == "blog:"
     assert manifest["counts"] == {"keys": len(records), "posts": 3}
     for name, content in sample_media().items():
-        entry = {"sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}
+        entry = {
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "size": len(content),
+            "compression": "stored",  # sample media are all .jpg / .png / .gif
+        }
         assert manifest["members"]["media/" + name] == entry
 
 
@@ -226,6 +231,7 @@ def test_member_order_and_plain_tar_tools_can_read_it():
     assert json.loads(members[-1][1])["members"]["data.jsonl"] == {
         "sha256": hashlib.sha256(members[0][1]).hexdigest(),
         "size": len(members[0][1]),
+        "compression": "deflate",
     }
 
 
@@ -277,7 +283,11 @@ def test_empty_backup_round_trips():
     data, summary = write([], {})
     assert read(data) == ([], {}, summary.manifest)
     assert summary.manifest["members"] == {
-        "data.jsonl": {"sha256": hashlib.sha256(b"").hexdigest(), "size": 0}
+        "data.jsonl": {
+            "sha256": hashlib.sha256(b"").hexdigest(),
+            "size": 0,
+            "compression": "deflate",
+        }
     }
 
 
@@ -548,7 +558,7 @@ def flip_last(content: bytes) -> bytes:
         ),
         (edit_manifest(lambda m: m.update(format="tarball")), "not a blog backup"),
         (edit_manifest(lambda m: m.pop("format")), "not a blog backup"),
-        (edit_manifest(lambda m: m.update(format_version=2)), "^unsupported format_version 2$"),
+        (edit_manifest(lambda m: m.update(format_version=3)), "^unsupported format_version 3$"),
         (edit_manifest(lambda m: m.update(format_version="1")), "unsupported format_version '1'"),
         (edit_manifest(lambda m: m.pop("key_prefix")), "'key_prefix' is missing"),
         (edit_manifest(lambda m: m.update(created_at="yesterday")), "created_at is not"),
@@ -730,3 +740,70 @@ def test_write_and_verify_use_bounded_memory(tmp_path):
     assert summary.records == 10_000 and summary.media == 30
     assert write_peak < 32 * MB, f"writer peak {write_peak / MB:.1f} MB"
     assert read_peak < 16 * MB, f"reader peak {read_peak / MB:.1f} MB"
+
+
+# --------------------------------------------------------------------------
+# Per-member compression (format_version 2) and archives of version 1
+# --------------------------------------------------------------------------
+
+V1_FIXTURE = os.path.join(
+    os.path.dirname(__file__), "fixtures", "backup-v1", "blog-20250131T020000Z.tar.gz"
+)
+
+
+def test_images_are_stored_verbatim_and_other_members_deflated():
+    rng = random.Random(7)
+    photo = rng.randbytes(200_000)  # several 65,535-byte stored blocks
+    notes = b"the same line of text\n" * 20_000
+    records = many_records(500)
+    data, summary = write(records, {"p/photo.JPG": photo, "notes.txt": notes, "x.webp": b"W"})
+
+    # Stored: the image's bytes are in the .gz file as they are (in blocks of 65,535
+    # bytes, each behind a 5-byte header), at a cost of a few bytes per block.
+    assert photo[:60_000] in data and photo[-3_000:] in data
+    assert notes[:1000] not in data  # deflated
+    assert len(photo) < len(data) < len(photo) + len(notes) // 20
+    members = summary.manifest["members"]
+    assert members["media/p/photo.JPG"]["compression"] == "stored"
+    assert members["media/x.webp"]["compression"] == "stored"
+    assert members["media/notes.txt"]["compression"] == "deflate"
+    assert members["data.jsonl"]["compression"] == "deflate"
+    assert read(data)[:2] == (records, {"p/photo.JPG": photo, "notes.txt": notes, "x.webp": b"W"})
+    # One ordinary gzip member: gzip and tar read it like any .tar.gz.
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        assert tar.extractfile("media/p/photo.JPG").read() == photo
+    assert zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data).endswith(b"\0" * 1024)
+
+
+def test_stored_runs_between_compressed_runs_keep_back_references_right():
+    """The compressor is reset before each stored run: text after an image must not
+    refer back to text before it (the reader's window holds the image in between)."""
+    text = b"a repeated sentence about redis backups. " * 3000
+    media = {
+        f"{i}.{ext}": (text if ext == "txt" else random.Random(i).randbytes(70_000))
+        for i, ext in enumerate(["txt", "jpg", "txt", "png", "txt", "gif", "txt"])
+    }
+    data, _ = write(many_records(50), media)
+    assert read(data)[1] == media
+
+
+def test_v2_manifest_entry_needs_its_compression():
+    data = rewrite(
+        small_archive(),
+        edit_manifest(lambda m: m["members"]["media/a.jpg"].pop("compression")),
+    )
+    expect_error(data, "entry for media/a.jpg is malformed")
+
+
+def test_archive_of_version_1_is_still_read():
+    """Written by the version-1 writer (everything deflated at level 6, no
+    `compression` in the manifest), before per-member compression; tests/
+    test_backup_v1.py restores it into a blog."""
+    with open(V1_FIXTURE, "rb") as f:
+        records, media, manifest = read(f.read())
+    assert manifest["format_version"] == 1
+    assert manifest["created_at"] == "2025-01-31T02:00:00Z"
+    assert all(set(entry) == {"sha256", "size"} for entry in manifest["members"].values())
+    assert records[-1]["key"].startswith("ids:")  # counters last, as the exporter writes
+    assert {r["type"] for r in records} >= {"hash", "set", "zset", "string"}
+    assert media and all(name.startswith("images/") for name in media)

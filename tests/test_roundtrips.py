@@ -19,6 +19,9 @@ LIMITS = {
     "/sitemap.xml": 2,
     "/dashboard": 2,
 }
+# The pages are read logged in (no page cache): an author's request first checks that
+# the session was not revoked (a password change or reset ends the others), one read.
+AUTHOR_SESSION_CHECK = 1
 
 
 def seed(data, count: int):
@@ -64,7 +67,7 @@ def test_pages_cost_a_fixed_number_of_round_trips(redis_url, redis_client, monke
     counts = {n: measure(redis_url, n, monkeypatch, tmp_path) for n in (5, 50)}
     for n, counted in counts.items():
         for path, limit in LIMITS.items():
-            assert 1 <= counted[path] <= limit, (n, path, counted[path])
+            assert 1 <= counted[path] <= limit + AUTHOR_SESSION_CHECK, (n, path, counted[path])
     assert counts[5] == counts[50]  # the same, not merely within the limit
 
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from flask import Blueprint, Flask, abort, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 
+from ..data import User, get_data
+
 bp = Blueprint("auth", __name__)
 
 
@@ -19,9 +21,25 @@ def init_app(app: Flask) -> None:
 
 
 def load_logged_in_user() -> None:
-    """The session cookie is signed; it carries id and name, so no Redis read per request."""
+    """The session cookie is signed; it carries id, name and the author's session epoch.
+    One Redis read per author request (visitors cost none): a password change or reset
+    bumps the epoch, which logs out every other session of that author."""
     user_id = session.get("user_id")
-    g.user = {"id": user_id, "username": session.get("username")} if user_id else None
+    g.user = None
+    if not user_id:
+        return
+    if get_data().users.session_epoch(user_id) != session.get("epoch", 0):
+        session.clear()
+        return
+    g.user = {"id": user_id, "username": session.get("username")}
+
+
+def start_session(user: User) -> None:
+    """Log `user` in with a fresh signed cookie, at the author's current session epoch."""
+    session.clear()
+    session["user_id"] = user.id
+    session["username"] = user.username
+    session["epoch"] = user.session_epoch
 
 
 def login_required(view: Callable) -> Callable:

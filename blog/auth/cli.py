@@ -32,11 +32,31 @@ def validate_password(password: str) -> str:
     return password
 
 
+def validate_email(
+    ctx: click.Context | None, param: click.Parameter | None, value: str | None
+) -> str:
+    """--email: a plain address (normalised) or nothing."""
+    from processing.mail import normalise_address
+
+    if not value:
+        return ""
+    address = normalise_address(value)
+    if address is None:
+        raise click.BadParameter("give an address like name@example.com", param_hint="--email")
+    return address
+
+
 @click.command("create-user")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--email",
+    default="",
+    callback=validate_email,
+    help="The author's address, for comment notices and password resets.",
+)
 @with_appcontext
-def create_user(name: str, password_stdin: bool) -> None:
+def create_user(name: str, password_stdin: bool, email: str) -> None:
     """Create an author called NAME (asks for the password twice)."""
     name = validate_username(name)
     if password_stdin:
@@ -45,7 +65,7 @@ def create_user(name: str, password_stdin: bool) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     validate_password(password)
     try:
-        user = get_data().users.create(name, password)
+        user = get_data().users.create(name, password, email)
     except UsernameTaken:
         raise click.ClickException(f"an author called {name!r} already exists") from None
     click.echo(f"Created author {user.username!r} (id {user.id}).")

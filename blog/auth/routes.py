@@ -2,12 +2,25 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 
-from ..data import get_data
-from . import bp, login_required
-from .forms import LoginForm
+from processing.mail import Tokens
+
+from ..data import User, get_data
+from ..newsletter.announce import mail_enabled, request_password_reset
+from . import bp, login_required, start_session
+from .forms import EmailForm, ForgotForm, LoginForm, NewPasswordForm, PasswordChangeForm
 
 
 def _safe_next(target: str | None) -> str:
@@ -49,9 +62,7 @@ def login() -> ResponseReturnValue:
         if not user:
             data.limits.hit_all(limits, LOGIN_WINDOW_SECONDS)
         if user:
-            session.clear()
-            session["user_id"] = user.id
-            session["username"] = user.username
+            start_session(user)
             flash(f"Welcome back, {user.username}.")
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors.append("Wrong username or password.")
@@ -65,3 +76,115 @@ def logout() -> ResponseReturnValue:
     session.clear()
     flash("You are logged out.")
     return redirect(url_for("posts.index"))
+
+
+# ---- the author's profile: email address and password ----------------------------------
+
+
+def _profile_page(
+    email_form: EmailForm, password_form: PasswordChangeForm, status: int = 200
+) -> ResponseReturnValue:
+    return render_template(
+        "auth/profile.html", email_form=email_form, password_form=password_form
+    ), status
+
+
+def current_author() -> User:
+    user = get_data().users.get(g.user["id"])
+    if user is None:
+        abort(404)  # deleted since the session began
+    return user
+
+
+@bp.route("/profile")
+@login_required
+def profile() -> ResponseReturnValue:
+    email_form = EmailForm()
+    email_form.email.data = current_author().email
+    return _profile_page(email_form, PasswordChangeForm())
+
+
+@bp.route("/profile/email", methods=["POST"])
+@login_required
+def profile_email() -> ResponseReturnValue:
+    form = EmailForm()
+    if not form.validate_on_submit():
+        return _profile_page(form, PasswordChangeForm(formdata=None), 400)
+    get_data().users.set_email(g.user["id"], form.email.data)
+    flash("Your email address is saved.")
+    return redirect(url_for("auth.profile"))
+
+
+@bp.route("/profile/password", methods=["POST"])
+@login_required
+def profile_password() -> ResponseReturnValue:
+    form = PasswordChangeForm()
+    users = get_data().users
+    if form.validate_on_submit():
+        if users.authenticate(g.user["username"], form.current_password.data):
+            users.set_password(g.user["id"], form.new_password.data)
+            users.revoke_sessions(g.user["id"])  # every session, this one included...
+            start_session(current_author())  # ...which starts afresh
+            flash("Your password is changed. Your other sessions are logged out.")
+            return redirect(url_for("auth.profile"))
+        form.current_password.errors.append("That is not your current password.")
+    email_form = EmailForm(formdata=None)
+    email_form.email.data = current_author().email
+    return _profile_page(email_form, form, 400)
+
+
+# ---- forgotten passwords ------------------------------------------------------------------
+
+RESET_WINDOW_SECONDS = 3600
+RESETS_PER_IP = 10  # requests per hour from one client address (429 past it)
+RESETS_PER_ACCOUNT = 3  # mails per hour to one account (silently none past it)
+
+
+@bp.route("/login/forgot", methods=["GET", "POST"])
+def forgot() -> ResponseReturnValue:
+    form = ForgotForm()
+    if not form.validate_on_submit():
+        status = 400 if form.errors and request.method == "POST" else 200
+        return render_template("auth/forgot.html", form=form), status
+    data = get_data()
+    ip = request.remote_addr or "unknown"
+    if not data.limits.hit("reset-ip", ip, RESETS_PER_IP, RESET_WINDOW_SECONDS):
+        abort(429, "Too many password reset requests. Please wait an hour and try again.")
+    login = form.login.data.strip().lower()
+    user = data.users.by_login(login)
+    if (
+        user is not None
+        and user.email
+        and mail_enabled()
+        and data.limits.hit("reset-account", str(user.id), RESETS_PER_ACCOUNT, RESET_WINDOW_SECONDS)
+    ):
+        request_password_reset(user.id)
+    # The same answer whether or not the account exists or has an address.
+    return render_template("auth/forgot_sent.html")
+
+
+def _reset_user(token: str) -> int:
+    users = get_data().users
+
+    def current_hash(user_id: int) -> str | None:
+        user = users.get(user_id)
+        return user.password_hash if user else None
+
+    user_id = Tokens(current_app.config["SECRET_KEY"]).reset_user(token, current_hash)
+    if user_id is None:
+        abort(400, "This link has expired or was already used. Ask for a new one.")
+    return user_id
+
+
+@bp.route("/login/reset/<token>", methods=["GET", "POST"])
+def reset(token: str) -> ResponseReturnValue:
+    user_id = _reset_user(token)
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        get_data().users.set_password(user_id, form.new_password.data)
+        get_data().users.revoke_sessions(user_id)
+        session.clear()
+        flash("Your new password is set. Log in with it.")
+        return redirect(url_for("auth.login"))
+    status = 400 if form.errors and request.method == "POST" else 200
+    return render_template("auth/reset.html", form=form), status

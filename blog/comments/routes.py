@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 from ..auth import login_required, require_owner
 from ..data import Comment, PostGone, get_data
 from ..data.comments import CommentGone
+from ..newsletter.announce import notify_comment
 from ..posts.forms import ConfirmForm
 from ..posts.routes import load_post_by_slug
 from . import bp
@@ -41,8 +42,10 @@ def create(slug: str) -> ResponseReturnValue:
         data.comments.add(
             post.id, post.author_id, form.name.data.strip(), form.body.data, moderated=moderated
         )
+        data.confirm_saved()  # on REDIS_WAIT_REPLICAS replicas before we say "thank you"
     except PostGone:
         abort(404)
+    notify_comment(post.id)
     flash(
         "Thank you: your comment waits for the author's approval."
         if moderated

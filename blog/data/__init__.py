@@ -15,10 +15,12 @@ from flask import current_app
 
 from .backup_runs import BackupStore
 from .comments import CommentStore, PostGone
+from .connection import SentinelSettings, connect
 from .exports import ExportStore, PostForExport
 from .images import ImageStore
 from .imports import AlreadyImported, ImportStore
 from .keys import Keys
+from .mail import AnnouncementStore, MailStore, SubscriberStore
 from .models import Comment, ImageRecord, ImageVariant, Page, Post, User
 from .posts import ImportedPost, PostInput, PostStore
 from .ratelimit import RateLimiter
@@ -32,12 +34,14 @@ __all__ = [
     "DataLayer",
     "ImageRecord",
     "ImageVariant",
+    "NotReplicated",
     "Page",
     "ExportStore",
     "Post",
     "PostForExport",
     "PostGone",
     "PostInput",
+    "SentinelSettings",
     "User",
     "UsernameTaken",
     "connect",
@@ -45,11 +49,27 @@ __all__ = [
 ]
 
 
+# How long a write waits for its replicas before the visitor is told to try again.
+REPLICA_WAIT_MS = 2000
+
+
+class NotReplicated(redis.RedisError):
+    """The primary has the write but too few replicas confirmed it in time."""
+
+
 class DataLayer:
     """All stores over one connection pool and one key prefix."""
 
-    def __init__(self, r: redis.Redis, prefix: str, search_language: str = "english") -> None:
+    def __init__(
+        self,
+        r: redis.Redis,
+        prefix: str,
+        search_language: str = "english",
+        *,
+        wait_replicas: int = 0,
+    ) -> None:
         self.redis = r
+        self.wait_replicas = wait_replicas
         self.keys = Keys(prefix)
         self.images = ImageStore(r, self.keys)
         self.posts = PostStore(r, self.keys, self.images)
@@ -59,6 +79,9 @@ class DataLayer:
         self.backups = BackupStore(r, self.keys)
         self.search = SearchIndex(r, self.keys)
         self.search_language = search_language  # for blog/search/service.py's Analyzer
+        self.subscribers = SubscriberStore(r, self.keys)
+        self.announcements = AnnouncementStore(r, self.keys)
+        self.mail = MailStore(r, self.keys)
         self.exports = ExportStore(r, self.keys, self.comments, self.images)
         self.imports = ImportStore(r, self.keys)
 
@@ -79,6 +102,22 @@ class DataLayer:
         """Bumped by every write that changes a listing, in the same transaction."""
         return cast("str | None", self.redis.get(self.keys.content_version)) or "0"
 
+    def confirm_saved(self) -> None:
+        """Return once `wait_replicas` replicas hold every write this process has made
+        (REDIS_WAIT_REPLICAS; docs/deploy.md), else raise NotReplicated.
+
+        WAIT only covers the writes of the connection it runs on, and the writes before
+        went out on pooled connections: a PUBLISH on this one enters the replication
+        stream after them, so once replicas have it they have the writes too."""
+        if not self.wait_replicas:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.publish(self.keys.replication_barrier, "")
+        pipe.wait(self.wait_replicas, REPLICA_WAIT_MS)
+        acked = pipe.execute()[1]
+        if acked < self.wait_replicas:
+            raise NotReplicated(f"{acked} of {self.wait_replicas} replicas confirmed the write")
+
     def ping(self) -> bool:
         return bool(self.redis.ping())
 
@@ -88,11 +127,6 @@ class DataLayer:
             return self.redis.config_get("maxmemory-policy").get("maxmemory-policy")
         except redis.ResponseError:
             return None
-
-
-def connect(url: str) -> redis.Redis:
-    """A client for redis://, rediss:// (TLS) or unix:// URLs, decoding replies to str."""
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
 
 
 def get_data() -> DataLayer:

@@ -28,6 +28,15 @@ class CommentStore:
         """Approved comments, oldest first."""
         return self.load(self.r.zrange(self.keys.post_comments(post_id), 0, -1))
 
+    def since(self, post_id: int, after: float) -> list[Comment]:
+        """Approved and waiting comments newer than `after`, oldest first (for the
+        author's comment notice). 2 round trips."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.zrangebyscore(self.keys.post_comments(post_id), f"({after}", "+inf")
+        pipe.zrangebyscore(self.keys.post_pending(post_id), f"({after}", "+inf")
+        approved, pending = pipe.execute()
+        return sorted(self.load(approved + pending), key=lambda c: c.created_at)
+
     def pending_for_author(self, author_id: int) -> list[Comment]:
         return self.load(self.r.zrange(self.keys.author_pending(author_id), 0, -1))
 

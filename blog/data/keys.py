@@ -185,10 +185,55 @@ class Keys:
     def content_version(self) -> str:
         return self.key("cache", "version")
 
+    # A pub/sub channel, not a key (nothing is ever stored under it): a PUBLISH to it
+    # is replicated like a write, which lets WAIT cover the writes other connections
+    # made before (see DataLayer.confirm_saved).
+    @property
+    @family("replication:barrier", EXCLUDED)
+    def replication_barrier(self) -> str:
+        return self.key("replication", "barrier")
+
     # Rate limits (expiring).
     @family("rate:<action>:<client>:<window>", EXCLUDED)
     def rate(self, action: str, client: str, window: int) -> str:
         return self.key("rate", action, client, window)
+
+    # Newsletter (docs/mail.md). Subscribers: one hash, address -> JSON record, so every
+    # change is one atomic write and a backup reads all of them at one moment.
+    @property
+    @family("subscribers", ENTITY)
+    def subscribers(self) -> str:
+        return self.key("subscribers")
+
+    # A post's announcement (state, job, counts) and the exactly-once record of the
+    # addresses it was sent to. Archived: a restore must not make a post go out twice.
+    @family("announcement:<id>", ENTITY)
+    def announcement(self, post_id: int) -> str:
+        return self.key("announcement", post_id)
+
+    @family("announcement:<id>:sent", ENTITY)
+    def announcement_sent(self, post_id: int) -> str:
+        return self.key("announcement", post_id, "sent")
+
+    # Mail bookkeeping: the shared sending pace, the last SMTP configuration error,
+    # per-address cool-downs and the comment notices' progress.
+    @property
+    @family("mail:pace", EXCLUDED)
+    def mail_pace(self) -> str:
+        return self.key("mail", "pace")
+
+    @property
+    @family("mail:error", EXCLUDED)
+    def mail_error(self) -> str:
+        return self.key("mail", "error")
+
+    @family("mail:cooldown:<action>:<subject>", EXCLUDED)
+    def mail_cooldown(self, action: str, subject: str) -> str:
+        return self.key("mail", "cooldown", action, subject)
+
+    @family("mail:comment-notice:<id>", EXCLUDED)
+    def comment_notice(self, post_id: int) -> str:
+        return self.key("mail", "comment-notice", post_id)
 
     # Backups: their own bookkeeping (kept by `restore --force`, see reindex.py).
     @property

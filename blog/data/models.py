@@ -29,10 +29,18 @@ class User:
     id: int
     username: str
     password_hash: str
+    email: str = ""  # where comment notices and password resets go; may be empty
+    session_epoch: int = 0  # sessions made at an older epoch are logged out
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> User:
-        return cls(id=int(h["id"]), username=h["username"], password_hash=h["password_hash"])
+        return cls(
+            id=int(h["id"]),
+            username=h["username"],
+            password_hash=h["password_hash"],
+            email=h.get("email", ""),
+            session_epoch=int(h.get("session_epoch", 0)),
+        )
 
 
 @dataclass(frozen=True)

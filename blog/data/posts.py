@@ -316,6 +316,8 @@ class PostStore:
                 keys.post_comments(post.id),
                 keys.post_pending(post.id),
                 keys.post_slugs(post.id),
+                keys.announcement(post.id),  # a deleted post is never announced
+                keys.announcement_sent(post.id),
             )
             if slugs:
                 pipe.hdel(keys.slugs, *slugs)

@@ -36,7 +36,38 @@ class UserStore:
         h = cast("dict[str, str]", self.r.hgetall(self.keys.user(user_id)))
         return User.from_hash(h) if h else None
 
-    def create(self, username: str, password: str) -> User:
+    def by_login(self, login: str) -> User | None:
+        """An author by username, or by email address (authors are few: a scan is fine)."""
+        if "@" not in login:
+            return self.by_username(login)
+        ids = self.r.hvals(self.keys.usernames)
+        pipe = self.r.pipeline(transaction=False)
+        for user_id in ids:
+            pipe.hgetall(self.keys.user(int(user_id)))
+        for h in pipe.execute():
+            if h and h.get("email") and h["email"] == login.strip().lower():
+                return User.from_hash(h)
+        return None
+
+    def set_email(self, user_id: int, email: str) -> None:
+        self.r.hset(self.keys.user(user_id), "email", email)
+
+    def set_password(self, user_id: int, password: str) -> None:
+        """A new password hash. Callers then `revoke_sessions` (password change, reset)."""
+        password_hash = generate_password_hash(password, method="scrypt")
+        self.r.hset(self.keys.user(user_id), "password_hash", password_hash)
+
+    def revoke_sessions(self, user_id: int) -> None:
+        """Log the author out everywhere: sessions carry the epoch they were made at and
+        `load_logged_in_user` refuses older ones."""
+        self.r.hincrby(self.keys.user(user_id), "session_epoch", 1)
+
+    def session_epoch(self, user_id: int) -> int | None:
+        """None when the author no longer exists."""
+        epoch, username = self.r.hmget(self.keys.user(user_id), "session_epoch", "username")
+        return int(epoch or 0) if username else None
+
+    def create(self, username: str, password: str, email: str = "") -> User:
         """Create an author; usernames are unique case-insensitively (HSETNX decides)."""
         keys = self.keys
         username = username.lower()
@@ -56,12 +87,13 @@ class UserStore:
                     "id": user_id,
                     "username": username,
                     "password_hash": password_hash,
+                    "email": email,
                     "created_at": time.time(),
                 },
             )
 
         self.r.transaction(write, keys.usernames)
-        return User(user_id, username, password_hash)
+        return User(user_id, username, password_hash, email)
 
     def authenticate(self, username: str, password: str) -> User | None:
         user = self.by_username(username)

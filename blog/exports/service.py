@@ -141,7 +141,10 @@ def build_document(
 
     title = config["BLOG_TITLE"]
     if epub:
-        book = BookInfo(title, f"Posts tagged {tag}" if tag else "", site_url=site_url)
+        # Links to the blog's own pages need its address: the one the author used, else
+        # SITE_URL (the CLI has no request).
+        base = site_url or config.get("SITE_URL", "")
+        book = BookInfo(title, f"Posts tagged {tag}" if tag else "", site_url=base)
         return write_epub(out, posts(), _open_media(storage), book, written)
     return write_markdown_bundle(out, posts(), _open_media(storage), SiteInfo(title), written)
 

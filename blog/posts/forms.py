@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -67,6 +67,8 @@ class PostForm(FlaskForm):
     publish_at = DateTimeLocalField(
         "Publish at (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
     )
+    # Sent when the post becomes visible (at once, or at its scheduled time); once only.
+    email_subscribers = BooleanField("Email this post to subscribers", default=True)
 
     def validate(self, extra_validators: Mapping[str, Sequence] | None = None) -> bool:
         # Not a validate_publish_at(): Optional() stops the chain on an empty field, so an

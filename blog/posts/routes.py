@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 from ..auth import login_required, require_owner
 from ..comments.forms import CommentForm
 from ..data import Post, PostGone, PostInput, get_data
+from ..newsletter.announce import cancel_announcement, plan_announcement, wants_announcement
 from ..pagecache import cached_for_visitors
 from . import bp
 from .forms import ConfirmForm, PostForm, normalise_tags
@@ -107,6 +108,7 @@ def create() -> ResponseReturnValue:
     form = PostForm()
     if form.validate_on_submit():
         post = get_data().posts.create(g.user["id"], g.user["username"], post_input(form))
+        plan_announcement(post, form.email_subscribers.data)
         flash(f"Saved “{post.title}” as {post.status}.")
         return redirect(url_for("posts.show", slug=post.slug))
     return render_template("posts/edit.html", form=form, post=None), 400 if form.errors else 200
@@ -128,11 +130,16 @@ def edit(slug: str) -> ResponseReturnValue:
             post = get_data().posts.update(post, post_input(form))
         except PostGone:
             abort(404)  # deleted (in another tab) since the form was opened
+        plan_announcement(post, form.email_subscribers.data)
         flash(f"Saved “{post.title}” as {post.status}.")
         return redirect(url_for("posts.show", slug=post.slug))
+    announcement = get_data().announcements.get(post.id)
     if request.method == "GET":
         form.fill_from(post)
-    return render_template("posts/edit.html", form=form, post=post), 400 if form.errors else 200
+        form.email_subscribers.data = wants_announcement(post, announcement)
+    return render_template(
+        "posts/edit.html", form=form, post=post, announcement=announcement
+    ), 400 if form.errors else 200
 
 
 @bp.route("/posts/<slug>/delete", methods=["GET", "POST"])
@@ -141,6 +148,7 @@ def delete(slug: str) -> ResponseReturnValue:
     post = owned_post(slug)
     form = ConfirmForm()
     if form.validate_on_submit():
+        cancel_announcement(post.id)
         get_data().posts.delete(post)
         flash(f"Deleted “{post.title}”.")
         return redirect(url_for("posts.dashboard"))

@@ -26,7 +26,7 @@ from processing.images import (
 )
 
 from ..auth import login_required
-from ..data import ImageRecord, get_data
+from ..data import ImageRecord, NotReplicated, get_data
 from ..queues import enqueue_image_cleaning
 from ..storage import MediaNotFound, app_storage
 from . import bp
@@ -96,6 +96,14 @@ def upload() -> ResponseReturnValue:
     try:
         app_storage().put(record.incoming_key, data, "application/octet-stream")
         enqueue_image_cleaning(record.id)
+        get_data().confirm_saved()  # the record and its job, on the replicas too
+    except NotReplicated:
+        # Stored and queued on the primary, so it may well turn ready: not marked failed,
+        # but not promised either (docs/deploy.md, REDIS_WAIT_REPLICAS).
+        log.warning("upload %s not confirmed by the replicas", record.id)
+        return json_error(
+            503, "The upload could not be confirmed as safely stored. Please try again."
+        )
     except Exception:
         log.exception("could not hand image %s to the workers", record.id)
         images.mark_failed(record.id, "The upload could not be stored. Please try again.")

@@ -10,7 +10,13 @@ from types import TracebackType
 from typing import Any, Protocol
 
 FORMAT = "blog-backup"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Versions this reader restores: 1 (everything deflated; archives written before
+# per-member compression) and 2 (per-member compression recorded in the manifest).
+READABLE_VERSIONS = (1, 2)
+COMPRESSIONS = ("deflate", "stored")
+# Media the writer stores without deflating: these formats are compressed already.
+STORED_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
 DATA_MEMBER = "data.jsonl"
 MANIFEST_MEMBER = "manifest.json"
 MEDIA_PREFIX = "media/"

@@ -11,13 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from .format import (
+    COMPRESSIONS,
     COPY_BUFSIZE,
     DATA_MEMBER,
     FORMAT,
-    FORMAT_VERSION,
     MANIFEST_MEMBER,
     MAX_MANIFEST_SIZE,
     MEDIA_PREFIX,
+    READABLE_VERSIONS,
     SHA256_RE,
     TAR_BUFSIZE,
     ArchiveError,
@@ -132,7 +133,7 @@ def _check_manifest_fields(manifest: Any) -> dict[str, Any]:
             f"not a blog backup: {MANIFEST_MEMBER} does not declare format {FORMAT!r}"
         )
     version = manifest.get("format_version")
-    if isinstance(version, bool) or version != FORMAT_VERSION:
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise ArchiveError(f"unsupported format_version {version!r}")
     for key, kind in (
         ("app_version", str),
@@ -148,15 +149,19 @@ def _check_manifest_fields(manifest: Any) -> dict[str, Any]:
     except ValueError as exc:
         raise ArchiveError(f"{MANIFEST_MEMBER}: created_at is not an ISO-8601 timestamp") from exc
     for name, entry in manifest["members"].items():
-        if not _is_member_entry(entry):
+        if not _is_member_entry(entry, version):
             raise ArchiveError(f"{MANIFEST_MEMBER}: entry for {name} is malformed")
     return manifest
 
 
-def _is_member_entry(entry: Any) -> bool:
+def _is_member_entry(entry: Any, version: int) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    # Version 2 says how each member was written; the gzip stream reads the same either way.
+    if version >= 2 and entry.get("compression") not in COMPRESSIONS:
+        return False
     return (
-        isinstance(entry, dict)
-        and isinstance(entry.get("sha256"), str)
+        isinstance(entry.get("sha256"), str)
         and SHA256_RE.fullmatch(entry["sha256"]) is not None
         and isinstance(entry.get("size"), int)
         and not isinstance(entry["size"], bool)

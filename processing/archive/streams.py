@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import struct
 import tarfile
 import zlib
 from collections import deque
@@ -27,7 +28,7 @@ class HashingWriter:
         self.sha = hashlib.sha256()
         self.size = 0
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         self._buf += data
         if len(self._buf) >= COPY_BUFSIZE:
             self._flush_buffer()
@@ -54,6 +55,56 @@ class HashingWriter:
             pending = memoryview(pending)[written:]
         if self._on_write is not None:
             self._on_write(self.size)
+
+
+class MixedGzipWriter:
+    """One gzip member whose deflate data switches between compressed and stored blocks.
+
+    ``stored(True)`` makes the next bytes go out as raw deflate "stored" blocks (a copy
+    and a CRC, no compression): right for JPEG/PNG/WebP/GIF, which do not shrink. Before
+    that a Z_FULL_FLUSH ends the compressed run on a byte boundary and resets the
+    compressor, so its later back-references never reach across the stored bytes it
+    did not see. Every gzip reader (`tar xzf`, Python's gzip, v1 readers) reads the
+    result as an ordinary single-member .gz file.
+    """
+
+    _STORED_MAX = 0xFFFF  # a stored block holds at most 65,535 bytes
+
+    def __init__(self, out: Writable, level: int, mtime: int) -> None:
+        self._out = out
+        self._z = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self._crc = 0
+        self._size = 0
+        self._stored = False
+        # gzip header: magic, deflate, no flags, mtime, no extra flags, OS = Unix
+        out.write(GZIP_MAGIC + b"\x08\x00" + struct.pack("<I", mtime) + b"\x00\x03")
+
+    def stored(self, on: bool) -> None:
+        if on and not self._stored:
+            self._out.write(self._z.flush(zlib.Z_FULL_FLUSH))
+        self._stored = on
+
+    def write(self, data: bytes | memoryview) -> int:
+        self._crc = zlib.crc32(data, self._crc)
+        self._size += len(data)
+        if not self._stored:
+            self._out.write(self._z.compress(data))
+            return len(data)
+        view = memoryview(data)
+        for start in range(0, len(view), self._STORED_MAX):
+            chunk = view[start : start + self._STORED_MAX]
+            # BFINAL=0, BTYPE=00, padding to the byte boundary; LEN and its complement.
+            self._out.write(struct.pack("<BHH", 0, len(chunk), len(chunk) ^ 0xFFFF))
+            self._out.write(chunk)
+        return len(data)
+
+    def tell(self) -> int:
+        """Uncompressed bytes so far (tarfile asks when it opens for writing)."""
+        return self._size
+
+    def close(self) -> None:
+        self._out.write(self._z.flush(zlib.Z_FINISH))
+        self._out.write(struct.pack("<II", self._crc, self._size & 0xFFFFFFFF))
 
 
 class HashingReader(io.RawIOBase):
