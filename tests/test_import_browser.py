@@ -18,7 +18,7 @@ pytest_plugins = ["tests.browser_support"]  # its fixtures: live_app, new_contex
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, requires_chromium]
 
-POSTS = 400
+POSTS = 1000  # several seconds of importing, so the bar is seen mid-way
 READ_BAR = "(document.querySelector('#import-latest progress') || {}).value ?? null"
 
 
@@ -34,7 +34,7 @@ def test_import_shows_live_progress_then_the_report(
     username, password = blog_author
     export = tmp_path / "wordpress.xml"
     with export.open("w", encoding="utf-8") as f:
-        write_wxr(f, POSTS, paragraphs=3, comments=1)
+        write_wxr(f, POSTS, paragraphs=2, comments=1)
     browsing = new_context()
     page = browsing.new_page()
     page.goto("/login")
