@@ -104,6 +104,11 @@ def from_environment() -> dict:
         "S3_PREFIX": os.environ.get("S3_PREFIX", ""),
         "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
         "MEDIA_URL": os.environ.get("MEDIA_URL", ""),
+        # Images no post uses: deleted by a scheduled job (UTC cron) after this many hours.
+        "IMAGE_CLEANUP_CRON": os.environ.get("IMAGE_CLEANUP_CRON", "30 * * * *").strip(),
+        "UNUSED_IMAGE_HOURS": _env_int("UNUSED_IMAGE_HOURS", 24, 1, 24 * 365),
+        # The editor's live preview, per author.
+        "PREVIEWS_PER_MINUTE": _env_int("PREVIEWS_PER_MINUTE", 120, 1, 10000),
         # Backups (docs/backup.md): S3 when BACKUP_BUCKET or S3_BUCKET is set, else a
         # local directory. BACKUP_CRON is read in UTC by the scheduler process.
         "BACKUP_BUCKET": os.environ.get("BACKUP_BUCKET", ""),

@@ -71,6 +71,27 @@ def enqueue_image_cleaning(image_id: str, connection: redis.Redis | None = None)
         return Job.fetch(job_id, connection=queue.connection)
 
 
+def enqueue_image_cleanup(connection: redis.Redis | None = None) -> Job:
+    """Delete the images no post uses (jobs.images.remove_unused_images), with retries;
+    once per hour (fixed id, `unique=True`), so a cron tick seen twice enqueues it once.
+    Outside a Flask app (the cron job runs in a worker) pass `connection`."""
+    queue = Queue(IMAGES_QUEUE, connection=connection or app_rq_connection())
+    job_id = f"image-cleanup-{int(time.time() // 3600)}"
+    try:
+        return queue.enqueue(
+            "jobs.images.remove_unused_images",
+            job_id=job_id,
+            unique=True,
+            retry=IMAGE_RETRY,
+            job_timeout=IMAGE_JOB_TIMEOUT * 5,
+            result_ttl=24 * 3600,
+            failure_ttl=7 * 24 * 3600,
+            description="Delete images no post uses",
+        )
+    except DuplicateJobError:
+        return Job.fetch(job_id, connection=queue.connection)
+
+
 # SMTP down or a 4xx: try again in 5 s, 30 s, 2, 10 and 30 minutes (workers run
 # --with-scheduler). What was accepted is recorded, so a retry never sends it again.
 MAIL_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])

@@ -71,6 +71,14 @@ def sync_backup_schedule() -> str:
     return f"backup schedule {cron!r} (UTC) {'registered' if changed else 'unchanged'}"
 
 
+def sync_image_cleanup_schedule() -> str:
+    from .backups.schedule import IMAGE_CLEANUP, sync_schedule
+
+    cron = current_app.config["IMAGE_CLEANUP_CRON"]
+    _, changed = sync_schedule(current_app.extensions["rq_connection"], cron, IMAGE_CLEANUP)
+    return f"image cleanup schedule {cron!r} (UTC) {'registered' if changed else 'unchanged'}"
+
+
 def sync_export_cleanup() -> str:
     from .exports.schedule import CLEANUP_CRON, sync_cleanup_schedule
 
@@ -82,13 +90,14 @@ def sync_export_cleanup() -> str:
 @with_appcontext
 def release_command() -> None:
     """Check Redis, media storage and mail settings; register the nightly backup and the
-    export cleanup."""
+    image cleanup schedules and the export cleanup."""
     warnings = check_redis()
     click.echo("redis: ok")
     check_media()
     click.echo("media storage: ok")
     click.echo(check_mail())
     click.echo(sync_backup_schedule())
+    click.echo(sync_image_cleanup_schedule())
     click.echo(sync_export_cleanup())
     for warning in warnings:
         click.secho(f"warning: {warning}", fg="yellow")

@@ -75,6 +75,13 @@ IMAGE_SIZES = "(max-width: 46rem) 100vw, 46rem"
 
 _URL = re.compile(r"""\bhttps?://[^\s<>"']+[^\s<>"'.,;:!?)\]]""", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]+>")
+# Where one block ends and the next begins there is a space; inline tags (<em>, <a>...)
+# vanish without one, so "the <em>boats</em>." stays "the boats.".
+_BLOCK_TAGS = re.compile(
+    r"</?(?:p|div|li|ul|ol|h[1-6]|blockquote|pre|table|thead|tbody|tr|td|th|figure"
+    r"|figcaption|hr|br)\b[^>]*>",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -119,9 +126,40 @@ def plain_text(html: str) -> str:
     return str(Markup(" ".join(_TAGS.sub(" ", html).split())).unescape())
 
 
+_ALT = re.compile(r'\salt="([^"]*)"')
+WORDS_PER_MINUTE = 230
+
+
+def cover_image(html: str, images: Mapping[str, ImageSizes]) -> dict | None:
+    """The first uploaded image a rendered body shows, for listings and share cards:
+    {"id", "ext", "alt", "variants": {name: [width, height]}}; None without one."""
+    for tag in _IMG.findall(html):
+        src = _MEDIA_SRC.search(tag)
+        sizes = images.get(src.group("id")) if src else None
+        if src is None or sizes is None:
+            continue
+        alt = _ALT.search(tag)
+        return {
+            "id": src.group("id"),
+            "ext": src.group("ext"),
+            "alt": str(Markup(alt.group(1)).unescape()) if alt else "",
+            "variants": {
+                name: [width, round(sizes.height * width / sizes.width)]
+                for name, width in sizes.variants
+            },
+        }
+    return None
+
+
+def reading_minutes(html: str) -> int:
+    """Minutes a reader needs for a rendered body, at least 1."""
+    return max(1, round(len(plain_text(html).split()) / WORDS_PER_MINUTE))
+
+
 def excerpt(html: str, length: int = EXCERPT_LENGTH) -> str:
     """Plain-text start of a rendered body, cut at a word boundary."""
-    text = plain_text(html)
+    text = " ".join(_TAGS.sub("", _BLOCK_TAGS.sub(" ", html)).split())
+    text = str(Markup(text).unescape())
     if len(text) <= length:
         return text
     return text[:length].rsplit(" ", 1)[0] + "…"

@@ -22,6 +22,15 @@ DASHBOARD_CSP = (
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 
+# /sitemap.xml opened in a browser: Chromium shows XML through a built-in viewer whose
+# inline styles and data: images (its fold arrows) the page CSP blocks, leaving garbled
+# text. The document is our escaped XML and loads nothing else: allow just those two
+# (no script; checked in tests/test_browser_ux.py).
+SITEMAP_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
 
 def init_app(app: Flask) -> None:
     if app.config.get("TRUSTED_PROXIES"):
@@ -38,10 +47,13 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def add_headers(response: Response) -> Response:
-        dashboard = request.path.startswith(DASHBOARD_URL_PREFIX)
-        response.headers.setdefault(
-            "Content-Security-Policy", DASHBOARD_CSP if dashboard else page_csp
-        )
+        if request.path.startswith(DASHBOARD_URL_PREFIX):
+            policy = DASHBOARD_CSP
+        elif request.endpoint == "posts.sitemap":  # also when served from the page cache
+            policy = SITEMAP_CSP
+        else:
+            policy = page_csp
+        response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")

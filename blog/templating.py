@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask
+from flask import Flask, current_app, request
 
 from .data.models import to_datetime
 from .rendering import render_comment
@@ -14,8 +14,30 @@ def format_date(value: datetime | None) -> str:
     return value.strftime("%d %b %Y, %H:%M UTC") if value else ""
 
 
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """1 post, 2 posts, 0 posts; `many` for irregular nouns."""
+    return f"{count} {noun if count == 1 else many or noun + 's'}"
+
+
+def absolute_url(path: str) -> str:
+    """An absolute URL for a site path (share cards, canonical links): under SITE_URL
+    when it is set (the address readers use, whatever Host the request came with)."""
+    base = current_app.config.get("SITE_URL") or request.host_url
+    return base.rstrip("/") + path
+
+
+def canonical_url() -> str:
+    """This page's address without query arguments, except a listing's page number."""
+    page = request.args.get("page", "")
+    query = f"?page={page}" if page.isascii() and page.isdigit() and page != "1" else ""
+    return absolute_url(request.path) + query
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(format_date, "date")
+    app.add_template_filter(plural, "plural")
     app.add_template_filter(render_comment, "comment")
     app.jinja_env.globals["to_datetime"] = to_datetime
     app.jinja_env.globals["blog_title"] = lambda: app.config["BLOG_TITLE"]
+    app.jinja_env.globals["absolute_url"] = absolute_url
+    app.jinja_env.globals["canonical_url"] = canonical_url

@@ -39,8 +39,18 @@ def free_port() -> int:
 class RedisServer:
     """A redis-server child process; `url` is what clients connect to."""
 
-    def __init__(self, directory: Path, *, persistent: bool, unix_socket: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        persistent: bool,
+        unix_socket: bool = False,
+        own_session: bool = False,
+    ) -> None:
         self.directory = Path(directory)
+        # own_session: a terminal's Ctrl-C does not reach Redis; whoever started it stops
+        # it last, after the processes that use it (make run).
+        self.own_session = own_session
         self.directory.mkdir(parents=True, exist_ok=True)
         self.persistent = persistent
         self.unix_socket = unix_socket
@@ -86,7 +96,9 @@ class RedisServer:
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         log = open(self.directory / "redis.log", "ab")  # noqa: SIM115  (owned by the child)
-        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=self.own_session
+        )
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + timeout
         while True:

@@ -6,12 +6,16 @@ When REDIS_URL is set, that Redis is used and none is started.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
+from types import FrameType
 
 import click
 from dotenv import load_dotenv
@@ -59,7 +63,15 @@ def ensure_author(env: dict[str, str]) -> None:
         click.echo(f"Created author {name!r}.")
 
 
+def _stop_requested(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Ctrl-C and a plain `kill` both stop everything in order, even when SIGINT came in
+    # ignored (a shell's background job) and would otherwise do nothing.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop_requested)
     load_dotenv(ROOT / ".env")
     env = {
         "APP_ENV": os.environ.get("APP_ENV", "development"),
@@ -70,40 +82,78 @@ def main() -> int:
     }
     env.update(mail_settings(env["PORT"]))
     redis_server = None
-    if os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = os.environ["REDIS_URL"]
-    else:
-        redis_server = RedisServer(VAR / "redis", persistent=True).start()
-        env["REDIS_URL"] = redis_server.url
-        click.echo(f"Redis (persistent, data in {VAR / 'redis'}) at {redis_server.url}")
     try:
+        if os.environ.get("REDIS_URL"):
+            env["REDIS_URL"] = os.environ["REDIS_URL"]
+        else:
+            # Its own session: Ctrl-C reaches only us, and Redis stops last (below).
+            redis_server = RedisServer(VAR / "redis", persistent=True, own_session=True).start()
+            env["REDIS_URL"] = redis_server.url
+            click.echo(f"Redis (persistent, data in {VAR / 'redis'}) at {redis_server.url}")
         ensure_author(env)
-        click.secho(
-            f"\n  Blog running at http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops it)"
-            f"\n  {mail_note(env)}\n",
-            bold=True,
-        )
-        honcho = [
-            str(Path(sys.executable).parent / "honcho"),
-            "-f",
-            "Procfile.dev",
-            "-d",
-            str(ROOT),
-            "start",
-        ]
-        # Procfile commands (flask, rq, ...) must come from this virtualenv.
-        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-        process = subprocess.Popen(honcho, env={**os.environ, **env, "PATH": path})
-        try:
-            return process.wait()
-        except KeyboardInterrupt:
-            # The terminal sent SIGINT to honcho too; give it time to stop its children.
-            process.send_signal(signal.SIGINT)
-            return process.wait()
+        return run_processes(env)
+    except KeyboardInterrupt:
+        return 0  # Ctrl-C before the processes ran: nothing else to stop
     finally:
+        # A second Ctrl-C (or kill) must not cut Redis's shutdown short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if redis_server:
             redis_server.stop()
             click.echo(f"Redis stopped; data kept in {VAR / 'redis'}.")
+
+
+def run_processes(env: dict[str, str]) -> int:
+    """Every Procfile.dev process under honcho, until Ctrl-C (then 0) or one of them dies."""
+    honcho = [str(Path(sys.executable).parent / "honcho"), "-f", "Procfile.dev", "-d", str(ROOT)]
+    # Procfile commands (flask, rq, ...) must come from this virtualenv.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    # Its own session too: on Ctrl-C we stop honcho (and so the app's processes) while
+    # Redis still runs, so no worker dies on a lost connection with a traceback.
+    process = subprocess.Popen(
+        [*honcho, "start"], env={**os.environ, **env, "PATH": path}, start_new_session=True
+    )
+    try:
+        announce_when_up(process, env)
+        return process.wait()
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        click.echo("\nStopping the blog's processes, then Redis...")
+        process.send_signal(signal.SIGTERM)  # honcho passes SIGTERM on to each process
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        return 0
+
+
+def announce_when_up(process: subprocess.Popen, env: dict[str, str], timeout: float = 90) -> None:
+    """Print the address last, once web, worker and scheduler all answer (/healthz)."""
+    port = int(env["PORT"])
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        if everything_up(port):
+            break
+        time.sleep(0.3)
+    else:
+        if process.poll() is not None:
+            return  # honcho has already said which process failed
+        click.echo(f"Not every process answered within {timeout:.0f} s; see the log above.")
+    click.secho(
+        f"\n  Blog running at http://127.0.0.1:{port}/  (Ctrl-C stops it)\n  {mail_note(env)}\n",
+        bold=True,
+    )
+
+
+def everything_up(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+            health = json.load(answer)
+    except (OSError, ValueError):
+        return False  # not listening yet, or 503 while a process is still starting
+    return health.get("workers", 0) >= 1 and health.get("scheduler") == "ok"
 
 
 def mail_settings(web_port: str) -> dict[str, str]:
@@ -132,9 +182,12 @@ def mail_note(env: dict[str, str]) -> str:
 
 
 def free_port_near(preferred: int) -> int:
+    """`preferred` unless something holds it. Tested with SO_REUSEADDR, as the servers
+    bind: a port left in TIME_WAIT by the last run is free for them."""
     import socket
 
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", preferred))
             return preferred

@@ -6,7 +6,9 @@ import logging
 
 from rq import get_current_job
 
+from blog import media_cleanup
 from blog.data import ImageVariant
+from blog.queues import enqueue_image_cleanup, rq_connection
 from blog.storage import MediaNotFound
 from processing.images import BadImage, UnsupportedImage, clean_image, make_variants
 
@@ -71,3 +73,17 @@ def clean_upload(image_id: str) -> str:
         ", ".join(clean.removed) or "nothing",
     )
     return "ready"
+
+
+def remove_unused_images() -> int:
+    """Delete the images no post has used for UNUSED_IMAGE_HOURS (idempotent)."""
+    config = settings()
+    return media_cleanup.remove_unused_images(
+        data_layer(), media_storage(), config["UNUSED_IMAGE_HOURS"]
+    )
+
+
+def scheduled_cleanup() -> str:
+    """Called by the cleanup cron job: enqueue this hour's cleanup (once), with retries."""
+    job = enqueue_image_cleanup(rq_connection(settings()["REDIS_URL"]))
+    return job.id

@@ -25,6 +25,7 @@ import redis  # noqa: E402
 
 from blog import logs  # noqa: E402
 from blog.backups.schedule import (  # noqa: E402
+    IMAGE_CLEANUP,
     BadCron,
     next_run,
     registered,
@@ -74,6 +75,16 @@ def main(argv: list[str] | None = None) -> int:
         "registered" if changed else "unchanged",
         config["BACKUP_CRON"],
         when.isoformat(),
+    )
+    try:
+        _, changed = sync_schedule(connection, config["IMAGE_CLEANUP_CRON"], IMAGE_CLEANUP)
+    except BadCron as error:
+        print(f"IMAGE_CLEANUP_CRON: {error}", file=sys.stderr)
+        return 2
+    log.info(
+        "unused image cleanup %s: %s UTC",
+        "registered" if changed else "unchanged",
+        config["IMAGE_CLEANUP_CRON"],
     )
     changed = sync_cleanup_schedule(connection)
     log.info("export cleanup %s: %s", "registered" if changed else "unchanged", CLEANUP_CRON)

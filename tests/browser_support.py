@@ -116,14 +116,14 @@ def _stop(process: subprocess.Popen, timeout: float = 30) -> None:
 
 @dataclass
 class LiveApp:
-    """gunicorn serving app:app plus one rq worker on the `images` queue."""
+    """gunicorn serving app:app plus one rq worker on the `images` and `backups` queues."""
 
     redis_url: str
     directory: Path
     port: int = field(default_factory=free_port)
     web: subprocess.Popen | None = None
     worker: subprocess.Popen | None = None
-    queues: tuple[str, ...] = ("images",)  # what the worker listens to
+    queues: tuple[str, ...] = ("images", "backups")  # what the worker listens to
     scheduler: bool = False  # --with-scheduler: delayed jobs and retries run
     settings: dict[str, str] = field(default_factory=dict)  # more environment for both
 

@@ -17,7 +17,7 @@ def sample_key(keys: Keys, name: str, function) -> str:
     """Call a builder with a sample value per parameter (int or str, as annotated)."""
     hints = inspect.signature(function, eval_str=True).parameters
     arguments = [SAMPLE_ARGUMENTS[p.annotation] for p in list(hints.values())[1:]]
-    if name == "image":
+    if name in ("image", "image_posts"):
         arguments = ["Ab3_-x"]  # image ids are one segment (secrets.token_urlsafe)
     if name == "next_id":
         arguments = ["post"]

@@ -225,6 +225,22 @@ def test_excerpt_is_plain_text():
     assert text.endswith("…")
 
 
+@pytest.mark.parametrize(
+    "markdown, expected",
+    [
+        ("We sailed past the *fishing boats*.", "We sailed past the fishing boats."),
+        ("A [link](https://x.example), then **bold**!", "A link, then bold!"),
+        ("(*quoted*) and `code`;", "(quoted) and code;"),
+        ("# Title\n\nFirst paragraph.\n\nSecond.", "Title First paragraph. Second."),
+        ("- one\n- two\n\n> quote", "one two quote"),
+        ("| a | b |\n|---|---|\n| c | d |", "a b c d"),
+        ("line one  \nline two", "line one line two"),
+    ],
+)
+def test_excerpt_keeps_spaces_and_punctuation_as_written(markdown, expected):
+    assert excerpt(render_markdown(markdown)) == expected
+
+
 COMMENT_PAYLOADS = [
     "<script>alert(1)</script>",
     "<b>bold</b>",

@@ -60,13 +60,29 @@ def backup_jobs() -> list[dict]:
     for state, job_ids in ids.items():
         for job in Job.fetch_many(job_ids, connection=connection):
             if job is not None and job.func_name == RUN_BACKUP:
-                found.append(
-                    {
-                        "id": job.id,
-                        "state": state,
-                        "step": job.meta.get("step"),
-                        "progress": job.meta.get("progress", {}),
-                        "retries_left": job.retries_left,
-                    }
-                )
+                found.append(_describe(job, state))
     return found
+
+
+# RQ's job statuses in the words of the backups page.
+_STATES = {"started": "running", "scheduled": "retry scheduled", "deferred": "queued"}
+
+
+def backup_job(job_id: str) -> dict | None:
+    """One backup job's state and progress (its job.meta), or None if RQ has no such
+    job (or it is not a backup)."""
+    job = Job.fetch_many([job_id], connection=app_rq_connection())[0]
+    if job is None or job.func_name != RUN_BACKUP:
+        return None
+    status = job.get_status(refresh=False) or "queued"
+    return _describe(job, _STATES.get(status, status))
+
+
+def _describe(job: Job, state: str) -> dict:
+    return {
+        "id": job.id,
+        "state": state,
+        "step": job.meta.get("step"),
+        "progress": job.meta.get("progress", {}),
+        "retries_left": job.retries_left,
+    }

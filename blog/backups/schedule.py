@@ -24,6 +24,7 @@ first run itself, in UTC, so registering from any process gives the same time.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import crontab
@@ -32,11 +33,29 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq_scheduler import Scheduler
 
-from ..queues import BACKUPS_QUEUE
+from ..queues import BACKUPS_QUEUE, IMAGES_QUEUE
 
-NIGHTLY_JOB_ID = "nightly-backup"
-# What the cron job calls: it enqueues the night's run (see the docstring above).
-NIGHTLY_ENQUEUER = "jobs.backup.scheduled_backup"
+
+@dataclass(frozen=True)
+class CronJob:
+    """A recurring job: its fixed id, the enqueuer the cron calls (it enqueues the real
+    work as a fresh job with RQ's Retry, see above), its queue and a description."""
+
+    id: str
+    enqueuer: str
+    queue: str
+    description: str
+
+
+NIGHTLY_BACKUP = CronJob(
+    "nightly-backup", "jobs.backup.scheduled_backup", BACKUPS_QUEUE, "Nightly backup"
+)
+# Images no post uses any more are deleted from media storage (UNUSED_IMAGE_HOURS).
+IMAGE_CLEANUP = CronJob(
+    "image-cleanup", "jobs.images.scheduled_cleanup", IMAGES_QUEUE, "Delete unused images"
+)
+NIGHTLY_JOB_ID = NIGHTLY_BACKUP.id
+NIGHTLY_ENQUEUER = NIGHTLY_BACKUP.enqueuer
 
 
 class BadCron(ValueError):
@@ -63,43 +82,49 @@ def scheduler_for(connection: redis.Redis, interval: float = 60) -> Scheduler:
     return Scheduler(queue_name=BACKUPS_QUEUE, connection=connection, interval=interval)
 
 
-def registered(connection: redis.Redis) -> tuple[Job, datetime] | None:
-    """The nightly job and its next run (UTC), if it is scheduled."""
+def registered(
+    connection: redis.Redis, spec: CronJob = NIGHTLY_BACKUP
+) -> tuple[Job, datetime] | None:
+    """The recurring job (the nightly backup by default) and its next run (UTC), if it
+    is scheduled."""
     scheduler = scheduler_for(connection)
-    score = connection.zscore(scheduler.scheduled_jobs_key, NIGHTLY_JOB_ID)
+    score = connection.zscore(scheduler.scheduled_jobs_key, spec.id)
     if score is None:
         return None
     try:
-        job = Job.fetch(NIGHTLY_JOB_ID, connection=connection)
+        job = Job.fetch(spec.id, connection=connection)
     except NoSuchJobError:
         return None
     return job, datetime.fromtimestamp(score, tz=UTC)
 
 
-def sync_schedule(connection: redis.Redis, cron_string: str) -> tuple[Job, bool]:
-    """Make the nightly job match `cron_string`; returns (job, changed)."""
+def sync_schedule(
+    connection: redis.Redis, cron_string: str, spec: CronJob = NIGHTLY_BACKUP
+) -> tuple[Job, bool]:
+    """Make the recurring job (the nightly backup by default) match `cron_string`;
+    returns (job, changed)."""
     parse_cron(cron_string)
-    current = registered(connection)
+    current = registered(connection, spec)
     if current is not None:
         job, _ = current
         if (
             job.meta.get("cron_string") == cron_string
-            and job.func_name == NIGHTLY_ENQUEUER
-            and job.origin == BACKUPS_QUEUE
+            and job.func_name == spec.enqueuer
+            and job.origin == spec.queue
         ):
             return job, False
     scheduler = scheduler_for(connection)
-    scheduler.cancel(NIGHTLY_JOB_ID)
+    scheduler.cancel(spec.id)
     with warnings.catch_warnings():  # crontab's FutureWarning about local time: see below
         warnings.simplefilter("ignore", FutureWarning)
         job = scheduler.cron(
             cron_string,
-            func=NIGHTLY_ENQUEUER,
-            id=NIGHTLY_JOB_ID,
-            queue_name=BACKUPS_QUEUE,
+            func=spec.enqueuer,
+            id=spec.id,
+            queue_name=spec.queue,
             timeout=300,
             result_ttl=7 * 24 * 3600,
-            description=f"Nightly backup ({cron_string} UTC)",
+            description=f"{spec.description} ({cron_string} UTC)",
             use_local_timezone=False,
         )
     # cron() computed the first run in this process's time zone; make it UTC.

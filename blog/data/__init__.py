@@ -21,8 +21,8 @@ from .images import ImageStore
 from .imports import AlreadyImported, ImportStore
 from .keys import Keys
 from .mail import AnnouncementStore, MailStore, SubscriberStore
-from .models import Comment, ImageRecord, ImageVariant, Page, Post, User
-from .posts import ImportedPost, PostInput, PostStore
+from .models import Comment, ImageRecord, ImageVariant, Page, Post, Revision, User
+from .posts import ImportedPost, PostChanged, PostInput, PostStore, neighbour_pair
 from .ratelimit import RateLimiter
 from .search import SearchIndex
 from .users import UsernameTaken, UserStore
@@ -39,8 +39,10 @@ __all__ = [
     "ExportStore",
     "Post",
     "PostForExport",
+    "PostChanged",
     "PostGone",
     "PostInput",
+    "Revision",
     "SentinelSettings",
     "User",
     "UsernameTaken",
@@ -85,18 +87,20 @@ class DataLayer:
         self.exports = ExportStore(r, self.keys, self.comments, self.images)
         self.imports = ImportStore(r, self.keys)
 
-    def post_with_comments(self, post_id: int) -> tuple[Post | None, list[Comment]]:
-        """A post page's data in 2 round trips: the post, its tags and comment ids in one
-        pipeline, then the approved comments in another."""
+    def post_with_comments(self, post_id: int) -> tuple[Post | None, list[Comment], tuple]:
+        """A post page's data in 2 round trips: the post, its tags, comment ids and its
+        (older, newer) neighbours in one pipeline, then the approved comments."""
         keys = self.keys
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(keys.post(post_id))
         pipe.smembers(keys.post_tags(post_id))
         pipe.zrange(keys.post_comments(post_id), 0, -1)
-        fields, tags, comment_ids = pipe.execute()
+        self.posts.queue_neighbours(pipe, post_id)
+        fields, tags, comment_ids, neighbours = pipe.execute()
         if not fields:
-            return None, []
-        return Post.from_hash(fields, tags, len(comment_ids)), self.comments.load(comment_ids)
+            return None, [], (None, None)
+        post = Post.from_hash(fields, tags, len(comment_ids))
+        return post, self.comments.load(comment_ids), neighbour_pair(neighbours)
 
     def content_version(self) -> str:
         """Bumped by every write that changes a listing, in the same transaction."""

@@ -127,6 +127,14 @@ class Keys:
     def post_slugs(self, post_id: int) -> str:
         return self.key("post", post_id, "slugs")
 
+    @family("post:<id>:images", DERIVED)
+    def post_images(self, post_id: int) -> str:
+        return self.key("post", post_id, "images")
+
+    @family("post:<id>:revision", ENTITY)
+    def post_revision(self, post_id: int) -> str:
+        return self.key("post", post_id, "revision")
+
     @property
     @family("posts:published", DERIVED)
     def published(self) -> str:
@@ -179,6 +187,16 @@ class Keys:
     def user_images(self, user_id: int) -> str:
         return self.key("user", user_id, "images")
 
+    @family("image:<token>:posts", DERIVED)
+    def image_posts(self, image_id: str) -> str:
+        return self.key("image", image_id, "posts")
+
+    # When each image no post shows became unused (the cleanup job reads it).
+    @property
+    @family("images:unused", ENTITY)
+    def unused_images(self) -> str:
+        return self.key("images", "unused")
+
     # Listing pages change when this does (see blog/pagecache.py).
     @property
     @family("cache:version", EXCLUDED)
@@ -193,10 +211,10 @@ class Keys:
     def replication_barrier(self) -> str:
         return self.key("replication", "barrier")
 
-    # Rate limits (expiring).
-    @family("rate:<action>:<client>:<window>", EXCLUDED)
-    def rate(self, action: str, client: str, window: int) -> str:
-        return self.key("rate", action, client, window)
+    # Rate limits: a sliding window of recent attempts (expiring).
+    @family("rate:<action>:<client>", EXCLUDED)
+    def rate(self, action: str, client: str) -> str:
+        return self.key("rate", action, client)
 
     # Newsletter (docs/mail.md). Subscribers: one hash, address -> JSON record, so every
     # change is one atomic write and a backup reads all of them at one moment.

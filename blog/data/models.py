@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +45,24 @@ class User:
 
 
 @dataclass(frozen=True)
+class Cover:
+    """A post's first uploaded image: its id, extension, alt text and variant sizes."""
+
+    id: str
+    ext: str
+    alt: str
+    variants: dict[str, list[int]]  # name -> [width, height]
+
+    def pick(self, *names: str) -> tuple[str, int, int]:
+        """(filename, width, height) of the first of `names` the image has."""
+        for name in (*names, "original"):
+            if name in self.variants:
+                width, height = self.variants[name]
+                return f"{name}.{self.ext}", width, height
+        raise LookupError("an image always has its original")
+
+
+@dataclass(frozen=True)
 class Post:
     id: int
     slug: str
@@ -59,9 +78,12 @@ class Post:
     updated_at: float
     tags: list[str] = field(default_factory=list)
     comment_count: int = 0
+    cover: Cover | None = None  # the first uploaded image in the body
+    reading_minutes: int = 0  # 0: not known (saved before reading times were kept)
 
     @classmethod
     def from_hash(cls, h: dict[str, str], tags: Iterable[str] = (), comments: int = 0) -> Post:
+        cover = json.loads(h.get("cover") or "null")
         return cls(
             id=int(h["id"]),
             slug=h["slug"],
@@ -77,6 +99,8 @@ class Post:
             updated_at=float(h["updated_at"]),
             tags=sorted(tags),
             comment_count=comments,
+            cover=Cover(**cover) if cover else None,
+            reading_minutes=int(h.get("reading_minutes") or 0),
         )
 
     def is_visible(self, now: float) -> bool:
@@ -90,6 +114,24 @@ class Post:
     @property
     def updated(self) -> datetime:
         return to_datetime(self.updated_at)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """Autosaved edits of a published or scheduled post, kept aside until "Update"."""
+
+    title: str
+    body: str
+    tags: list[str]
+    saved_at: float
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> Revision:
+        return cls(h["title"], h["body"], json.loads(h["tags"]), float(h["saved_at"]))
+
+    @property
+    def saved(self) -> datetime:
+        return to_datetime(self.saved_at)
 
 
 @dataclass(frozen=True)
@@ -144,7 +186,7 @@ class ImageRecord:
 
     id: str
     owner_id: int
-    status: str  # "processing", "ready" or "failed"
+    status: str  # "processing", "ready", "failed" or "deleted" (no post used it)
     format: str  # what the content really is: "JPEG", "PNG", "WEBP", "GIF"
     ext: str
     mime_type: str
@@ -159,8 +201,6 @@ class ImageRecord:
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> ImageRecord:
-        import json
-
         return cls(
             id=h["id"],
             owner_id=int(h["owner_id"]),
@@ -184,3 +224,8 @@ class ImageRecord:
     @property
     def incoming_key(self) -> str:
         return f"incoming/{self.id}"
+
+    def storage_keys(self) -> list[str]:
+        """Every file media storage may hold for this image: raw upload, original, variants."""
+        names = dict.fromkeys(["original", *(v.name for v in self.variants)])
+        return [self.incoming_key, *(self.storage_key(name) for name in names)]

@@ -6,6 +6,7 @@ pipelined batch for the records, whatever the number of posts.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,12 +15,19 @@ from typing import cast
 import redis
 from slugify import slugify
 
-from ..rendering import MEDIA_ID, ImageSizes, excerpt, render_markdown
+from ..rendering import (
+    MEDIA_ID,
+    ImageSizes,
+    cover_image,
+    excerpt,
+    reading_minutes,
+    render_markdown,
+)
 from .comments import PostGone
 from .images import ImageStore
 from .imports import check_not_imported
 from .keys import Keys
-from .models import Page, Post
+from .models import Page, Post, Revision
 
 SLUG_MAX_LENGTH = 80
 # Paths under /posts/ that are routes, not posts: a post titled "New" gets "new-2".
@@ -36,7 +44,28 @@ SUMMARY_FIELDS = (
     "published_at",
     "created_at",
     "updated_at",
+    "cover",
+    "reading_minutes",
 )
+
+# The visible posts published just before and just after one (previous/next links):
+# one script, so the post page keeps its round trips. KEYS[1] = posts:published,
+# ARGV = post id, now, the post hash key prefix.
+_NEIGHBOURS = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return {} end
+local function card(ids)
+  if #ids == 0 then return {} end
+  return redis.call('HMGET', ARGV[3] .. ids[1], 'slug', 'title')
+end
+local older = redis.call('ZREVRANGEBYSCORE', KEYS[1], '(' .. score, '-inf', 'LIMIT', 0, 1)
+local newer = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. score, ARGV[2], 'LIMIT', 0, 1)
+return {card(older), card(newer)}
+"""
+
+
+class PostChanged(RuntimeError):
+    """The post was saved elsewhere (another tab) since the editor loaded it."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +166,29 @@ class PostStore:
         counts = [(n, c) for n, c in zip(names, pipe.execute(), strict=True) if c]
         return sorted(counts, key=lambda item: (-item[1], item[0]))
 
+    def queue_neighbours(self, pipe: redis.client.Pipeline, post_id: int) -> None:
+        """Queue the look-up of the visible posts published just before and after this
+        one on `pipe`; `neighbour_pair` reads its reply."""
+        # EVAL, not a registered script: redis-py checks SCRIPT EXISTS before a pipeline
+        # with scripts, which would cost the page one more round trip.
+        pipe.eval(
+            _NEIGHBOURS,
+            1,
+            self.keys.published,
+            post_id,
+            time.time(),
+            self.keys.post(0).removesuffix("0"),
+        )
+
+    def revision(self, post_id: int) -> Revision | None:
+        """Autosaved edits of a published or scheduled post, not yet published."""
+        fields = cast("dict[str, str]", self.r.hgetall(self.keys.post_revision(post_id)))
+        return Revision.from_hash(fields) if fields else None
+
+    def render(self, body: str) -> str:
+        """A body as the post page would show it (the editor's preview)."""
+        return render_markdown(body, self._image_sizes(body)[0])
+
     def _load_many(self, ids: list[int], full: bool = True) -> list[Post]:
         if not ids:
             return []
@@ -168,8 +220,10 @@ class PostStore:
         self._save(post_id, author_id, author, data, existing=None, imported=imported)
         return self._saved(post_id)
 
-    def update(self, post: Post, data: PostInput) -> Post:
-        self._save(post.id, post.author_id, post.author, data, existing=post)
+    def update(self, post: Post, data: PostInput, expected_updated_at: float | None = None) -> Post:
+        """Save an edit (and drop any autosaved revision). With `expected_updated_at`
+        (autosave), refuse with PostChanged if the post was saved since then."""
+        self._save(post.id, post.author_id, post.author, data, post, expected_updated_at)
         return self._saved(post.id)
 
     def _saved(self, post_id: int) -> Post:
@@ -178,6 +232,30 @@ class PostStore:
             raise PostGone(post_id)
         return post
 
+    def save_revision(self, post: Post, data: PostInput, expected_updated_at: float) -> float:
+        """Keep autosaved edits of a published or scheduled post aside, unpublished, until
+        the author presses Update (update() then drops them); returns the save time."""
+        keys, now = self.keys, time.time()
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            _check_unchanged(pipe, keys.post(post.id), post.id, expected_updated_at)
+            pipe.multi()
+            pipe.hset(
+                keys.post_revision(post.id),
+                mapping={
+                    "title": data.title,
+                    "body": data.body,
+                    "tags": json.dumps(data.tags),
+                    "saved_at": now,
+                },
+            )
+
+        self.r.transaction(write, keys.post(post.id))
+        return now
+
+    def discard_revision(self, post_id: int) -> None:
+        self.r.delete(self.keys.post_revision(post_id))
+
     def _save(
         self,
         post_id: int,
@@ -185,27 +263,39 @@ class PostStore:
         author: str,
         data: PostInput,
         existing: Post | None,
+        expected_updated_at: float | None = None,
         imported: ImportedPost | None = None,
     ) -> None:
         keys = self.keys
         now = time.time()
-        watched = [keys.slugs, keys.post(post_id), keys.post_tags(post_id)]
-        if imported:
-            watched.append(keys.imported)
-        base_slug = make_slug(imported.slug if imported and imported.slug else data.title)
+        watched = [
+            keys.slugs,
+            keys.post(post_id),
+            keys.post_tags(post_id),
+            *_import_keys(keys, imported),
+        ]
+        base_slug = make_slug((imported and imported.slug) or data.title)
         new_tags = set(data.tags)
         visible = data.status != "draft"
-        html = render_markdown(data.body, self._image_sizes(data.body))
+        sizes, image_ids = self._image_sizes(data.body)
+        html = render_markdown(data.body, sizes)
+        cover = cover_image(html, sizes)
+        # A draft saved as a draft (every autosave) changes nothing visitors see: the page
+        # cache stays warm and the search index untouched while an author types.
+        seen_by_visitors = visible or (existing is not None and existing.status != "draft")
 
         def write(pipe: redis.client.Pipeline) -> None:
             # Everything read here is WATCHed: a concurrent writer of any of these keys
             # makes EXEC fail, and redis-py runs this function again.
             if existing is not None and not pipe.exists(keys.post(post_id)):
                 raise PostGone(post_id)  # deleted meanwhile: an edit must not bring it back
-            if imported:
-                check_not_imported(pipe, keys, imported.origin, lambda i: keys.post(int(i)))
+            if expected_updated_at is not None:
+                _check_unchanged(pipe, keys.post(post_id), post_id, expected_updated_at)
+            _check_origin(pipe, keys, imported)
             old_tags = cast("set[str]", pipe.smembers(keys.post_tags(post_id)))
             _watch(pipe, [keys.tag(t) for t in old_tags | new_tags])
+            old_images = cast("set[str]", pipe.smembers(keys.post_images(post_id)))
+            unused = self._images_left_unused(pipe, post_id, old_images - image_ids)
             slug = self._free_slug(pipe, base_slug, post_id, existing)
             leaving = old_tags - new_tags if visible else old_tags
             removable = self._tags_left_empty(pipe, post_id, leaving)
@@ -226,17 +316,21 @@ class PostStore:
                     "published_at": published_at,
                     "created_at": existing.created_at if existing else now,
                     "updated_at": now,
+                    "cover": json.dumps(cover) if cover else "",
+                    "reading_minutes": reading_minutes(html),
                 },
             )
-            if imported:
-                _record_import(pipe, keys, post_id, imported)
+            pipe.delete(keys.post_revision(post_id))
+            self._write_image_use(pipe, post_id, image_ids, old_images, unused, now)
+            _record_import(pipe, keys, post_id, imported)
             pipe.hset(keys.slugs, slug, post_id)
             pipe.sadd(keys.post_slugs(post_id), slug)
             pipe.delete(keys.post_tags(post_id))
             if data.tags:
                 pipe.sadd(keys.post_tags(post_id), *data.tags)
             pipe.zadd(keys.user_posts(author_id), {str(post_id): now})
-            pipe.incr(keys.content_version)
+            if seen_by_visitors:
+                pipe.incr(keys.content_version)
             if visible:
                 pipe.zadd(keys.published, {str(post_id): published_at})
                 for tag in data.tags:
@@ -251,23 +345,95 @@ class PostStore:
                 pipe.srem(keys.tags, *removable)
 
         self.r.transaction(write, *watched)
-        self._written(post_id)
+        if seen_by_visitors:
+            self._written(post_id)
 
     def _written(self, post_id: int) -> None:
         for listener in self.after_write:
             listener(post_id)
 
-    def _image_sizes(self, body: str) -> dict[str, ImageSizes]:
-        """Sizes of the uploaded images a body shows, so pages can use their variants."""
-        records = self.images.get_many(sorted(set(MEDIA_ID.findall(body))))
-        return {
+    def rerender(self, post_id: int) -> bool:
+        """Render a stored post again with today's renderer: its HTML, excerpt, cover and
+        reading time (after an upgrade); nothing else changes. False if it is gone."""
+        key = self.keys.post(post_id)
+        done: list[bool] = []
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            done.clear()  # the function runs again when the post changed meanwhile
+            body = cast("str | None", pipe.hget(key, "body"))
+            if body is None:
+                return
+            sizes, _ = self._image_sizes(body)
+            html = render_markdown(body, sizes)
+            cover = cover_image(html, sizes)
+            pipe.multi()
+            pipe.hset(
+                key,
+                mapping={
+                    "html": html,
+                    "excerpt": excerpt(html),
+                    "cover": json.dumps(cover) if cover else "",
+                    "reading_minutes": reading_minutes(html),
+                },
+            )
+            pipe.incr(self.keys.content_version)
+            done.append(True)
+
+        self.r.transaction(write, key)
+        return bool(done)
+
+    def last_id(self) -> int:
+        return int(self.r.get(self.keys.next_id("post")) or 0)
+
+    def _image_sizes(self, body: str) -> tuple[dict[str, ImageSizes], set[str]]:
+        """Sizes of the ready uploaded images a body shows (so pages can use their
+        variants), and the ids of every uploaded image it shows, ready or not."""
+        records = self.images.get_many(sorted(set(MEDIA_ID.findall(body))), ready_only=False)
+        sizes = {
             image_id: ImageSizes(
                 r.width,
                 r.height,
                 sorted(((v.name, v.width) for v in r.variants), key=lambda nv: nv[1]),
             )
             for image_id, r in records.items()
+            if r.status == "ready"
         }
+        return sizes, {i for i, r in records.items() if r.status in ("ready", "processing")}
+
+    def _images_left_unused(
+        self, pipe: redis.client.Pipeline, post_id: int, dropping: set[str]
+    ) -> set[str]:
+        """Images among `dropping` that no post but this one uses (WATCHed)."""
+        _watch(pipe, [self.keys.image_posts(i) for i in dropping])
+        unused = set()
+        for image_id in dropping:
+            users = cast("set[str]", pipe.smembers(self.keys.image_posts(image_id)))
+            if users <= {str(post_id)}:
+                unused.add(image_id)
+        return unused
+
+    def _write_image_use(
+        self,
+        pipe: redis.client.Pipeline,
+        post_id: int,
+        now_used: set[str],
+        before: set[str],
+        unused: set[str],
+        at: float,
+    ) -> None:
+        """Record which images the post shows; images it stopped showing that no other
+        post uses wait in the unused list (score `at`: 0 means due for cleanup at once)."""
+        keys = self.keys
+        pipe.delete(keys.post_images(post_id))
+        if now_used:
+            pipe.sadd(keys.post_images(post_id), *now_used)
+            pipe.zrem(keys.unused_images, *now_used)
+        for image_id in now_used - before:
+            pipe.sadd(keys.image_posts(image_id), post_id)
+        for image_id in before - now_used:
+            pipe.srem(keys.image_posts(image_id), post_id)
+        if unused:
+            pipe.zadd(keys.unused_images, dict.fromkeys(unused, at))
 
     def _free_slug(
         self, pipe: redis.client.Pipeline, base: str, post_id: int, existing: Post | None
@@ -305,7 +471,15 @@ class PostStore:
             pending_ids = pipe.zrange(keys.post_pending(post.id), 0, -1)
             slugs = pipe.smembers(keys.post_slugs(post.id))
             removable = self._tags_left_empty(pipe, post.id, stored_tags)
+            images = cast("set[str]", pipe.smembers(keys.post_images(post.id)))
+            unused = self._images_left_unused(pipe, post.id, images)
+            unused = {i for i in unused if pipe.exists(keys.image(i))}  # not cleaned up yet
             pipe.multi()
+            # Its images no other post shows answer 404 at once; the cleanup job then
+            # deletes their files (score 0: due now).
+            for image_id in unused:
+                pipe.hset(keys.image(image_id), "status", "deleted")
+            self._write_image_use(pipe, post.id, set(), images, unused, 0)
             for cid in [*comment_ids, *pending_ids]:
                 pipe.delete(keys.comment(int(cid)))
             if pending_ids:
@@ -316,6 +490,7 @@ class PostStore:
                 keys.post_comments(post.id),
                 keys.post_pending(post.id),
                 keys.post_slugs(post.id),
+                keys.post_revision(post.id),
                 keys.announcement(post.id),  # a deleted post is never announced
                 keys.announcement_sent(post.id),
             )
@@ -339,15 +514,43 @@ class PostStore:
         self._written(post.id)
 
 
+def _check_unchanged(
+    pipe: redis.client.Pipeline, post_key: str, post_id: int, expected_updated_at: float
+) -> None:
+    stored = cast("str | None", pipe.hget(post_key, "updated_at"))
+    if stored is None:
+        raise PostGone(post_id)
+    if float(stored) != float(expected_updated_at):
+        raise PostChanged(post_id)
+
+
+def neighbour_pair(reply: list) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
+    """The _NEIGHBOURS script's reply as ((slug, title) older, (slug, title) newer)."""
+    pairs = [tuple(card) if card and card[0] else None for card in (reply or [[], []])]
+    return pairs[0], pairs[1]
+
+
 def _watch(pipe: redis.client.Pipeline, keys: list[str]) -> None:
     """Add keys to a transaction's WATCH list (WATCH with no key is an error)."""
     if keys:
         pipe.watch(*keys)
 
 
+def _import_keys(keys: Keys, imported: ImportedPost | None) -> list[str]:
+    """What an import's save also WATCHes: the claims of origins."""
+    return [keys.imported] if imported else []
+
+
+def _check_origin(pipe: redis.client.Pipeline, keys: Keys, imported: ImportedPost | None) -> None:
+    if imported:
+        check_not_imported(pipe, keys, imported.origin, lambda i: keys.post(int(i)))
+
+
 def _record_import(
-    pipe: redis.client.Pipeline, keys: Keys, post_id: int, imported: ImportedPost
+    pipe: redis.client.Pipeline, keys: Keys, post_id: int, imported: ImportedPost | None
 ) -> None:
+    if imported is None:
+        return
     pipe.hset(
         keys.post(post_id),
         mapping={"origin": imported.origin, "original_author": imported.original_author},

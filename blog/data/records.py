@@ -246,6 +246,8 @@ class Exporter:
                 if record is None:
                     continue
                 if kind == "image" and record["type"] == "hash":
+                    if record["value"].get("status") == "deleted":
+                        continue  # no post uses it; the cleanup job is deleting it
                     self._image(record)
                 elif kind == "user":
                     self.counts.users += 1

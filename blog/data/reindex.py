@@ -5,7 +5,9 @@ its own too. Scores follow the writers: `posts:published` and `tag:<name>` by pu
 time (drafts excluded), `tags` = tags with at least one published or scheduled post,
 `slugs` from each post's slug set, `user:<id>:posts` by the post's last edit,
 `user:<id>:pending` by comment time (the post's pending list), `users` from author
-hashes, `user:<id>:images` by upload time. The new indexes replace the old in one
+hashes, `user:<id>:images` by upload time, `post:<id>:images` and `image:<id>:posts` from
+the uploaded images each body shows (an image no post shows is added to `images:unused`,
+by upload time, unless it is listed there already). The new indexes replace the old in one
 MULTI/EXEC. Meant for a store without concurrent writers (a restore); memory grows with
 the number of posts.
 """
@@ -21,6 +23,7 @@ import redis
 from redis.client import Pipeline
 from redis.typing import EncodableT
 
+from ..rendering import MEDIA_ID
 from .keys import DERIVED, Keys, family_of
 
 Scores = dict[str, float]
@@ -58,6 +61,9 @@ class _Indexes:
     user_pending: dict[str, Scores] = field(default_factory=lambda: defaultdict(dict))
     usernames: dict[EncodableT, EncodableT] = field(default_factory=dict)
     user_images: dict[str, Scores] = field(default_factory=lambda: defaultdict(dict))
+    post_images: dict[str, set[str]] = field(default_factory=dict)
+    image_posts: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    unused_images: Scores = field(default_factory=dict)
 
 
 def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]:
@@ -67,6 +73,7 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
     _index_posts(r, keys, sorted(entities.posts), indexes, batch_size)
     _index_authors(r, keys, sorted(entities.users), indexes, batch_size)
     _index_images(r, keys, sorted(entities.images), indexes, batch_size)
+    _index_image_use(r, keys, sorted(entities.posts), indexes, batch_size)
     _replace(r, keys, entities.derived, indexes)
     return {
         "posts": len(indexes.published),
@@ -162,6 +169,24 @@ def _index_images(
             out.user_images[owner_id][image_id] = float(created_at)
 
 
+def _index_image_use(
+    r: redis.Redis, keys: Keys, post_ids: list[int], out: _Indexes, batch_size: int
+) -> None:
+    """Which uploaded images each post's body shows; the uploaded images none shows."""
+    uploaded = {i: at for scores in out.user_images.values() for i, at in scores.items()}
+
+    def read(pipe: Pipeline, post_id: int) -> None:
+        pipe.hget(keys.post(post_id), "body")
+
+    for post_id, (body,) in _read_each(r, post_ids, batch_size, read):
+        shown = set(MEDIA_ID.findall(body or "")) & uploaded.keys()
+        if shown:
+            out.post_images[str(post_id)] = shown
+        for image_id in shown:
+            out.image_posts[image_id].add(str(post_id))
+    out.unused_images = {i: at for i, at in uploaded.items() if i not in out.image_posts}
+
+
 def _replace(r: redis.Redis, keys: Keys, old: set[str], new: _Indexes) -> None:
     """Old derived keys out, new ones in: one MULTI/EXEC."""
     with r.pipeline(transaction=True) as pipe:
@@ -180,7 +205,18 @@ def _replace(r: redis.Redis, keys: Keys, old: set[str], new: _Indexes) -> None:
             pipe, {keys.author_pending(int(a)): m for a, m in new.user_pending.items()}
         )
         _add_sorted_sets(pipe, {keys.user_images(int(o)): m for o, m in new.user_images.items()})
+        _add_image_use(pipe, keys, new)
         pipe.execute()
+
+
+def _add_image_use(pipe: Pipeline, keys: Keys, new: _Indexes) -> None:
+    for post_id, shown in new.post_images.items():
+        pipe.sadd(keys.post_images(int(post_id)), *shown)
+    for image_id, post_ids in new.image_posts.items():
+        pipe.sadd(keys.image_posts(image_id), *post_ids)
+    # images:unused is an entity (restored as it was); only what it lacks is added.
+    for batch in batches(sorted(new.unused_images), 1000):
+        pipe.zadd(keys.unused_images, {i: new.unused_images[i] for i in batch}, nx=True)
 
 
 def _add_sorted_sets(pipe: Pipeline, indexes: dict[str, Scores], per_command: int = 1000) -> None:

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("posts", __name__)
 
-from . import feeds, routes  # noqa: F401  (routes attach to bp)
+from . import cli, editor, feeds, routes  # noqa: F401  (routes and commands attach to bp)

@@ -5,11 +5,18 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    HiddenField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..data import Post
+from ..data import Post, Revision
 from ..data.models import MAX_BODY, MAX_TAG_LENGTH, MAX_TAGS, MAX_TITLE
 
 TAG_CHARS = re.compile(r"^[\w-]+$")
@@ -69,6 +76,9 @@ class PostForm(FlaskForm):
     )
     # Sent when the post becomes visible (at once, or at its scheduled time); once only.
     email_subscribers = BooleanField("Email this post to subscribers", default=True)
+    # The post's updated_at when the editor loaded it (empty for a post not saved yet):
+    # an autosave of a post saved elsewhere since then is refused, never merged.
+    base = HiddenField()
 
     def validate(self, extra_validators: Mapping[str, Sequence] | None = None) -> bool:
         # Not a validate_publish_at(): Optional() stops the chain on an empty field, so an
@@ -88,15 +98,37 @@ class PostForm(FlaskForm):
             return None
         return self.publish_at.data.replace(tzinfo=UTC).timestamp()
 
-    def fill_from(self, post: Post) -> None:
-        self.title.data = post.title
-        self.body.data = post.body
-        self.tags.data = ", ".join(post.tags)
+    def fill_from(self, post: Post, revision: Revision | None = None) -> None:
+        """The post's fields, or its autosaved revision's where there is one."""
+        source = revision or post
+        self.title.data = source.title
+        self.body.data = source.body
+        self.tags.data = ", ".join(source.tags)
+        self.base.data = repr(post.updated_at)
         self.status.data = post.status
         if post.status == "scheduled":
             self.publish_at.data = datetime.fromtimestamp(post.published_at, UTC).replace(
                 tzinfo=None
             )
+
+
+class DraftForm(FlaskForm):
+    """What the editor autosaves: the same fields and limits as PostForm, no status."""
+
+    title = PostForm.title
+    body = PostForm.body
+    tags = PostForm.tags
+    base = PostForm.base
+
+    def base_time(self) -> float | None:
+        try:
+            return float(self.base.data) if self.base.data else None
+        except ValueError:
+            return None
+
+
+class PreviewForm(FlaskForm):
+    body = PostForm.body
 
 
 class ConfirmForm(FlaskForm):

@@ -10,6 +10,8 @@ from ..comments.forms import CommentForm
 from ..data import Post, PostGone, PostInput, get_data
 from ..newsletter.announce import cancel_announcement, plan_announcement, wants_announcement
 from ..pagecache import cached_for_visitors
+from ..rendering import MEDIA_ID
+from ..uploads.routes import describe
 from . import bp
 from .forms import ConfirmForm, PostForm, normalise_tags
 
@@ -76,12 +78,18 @@ def load_post_by_slug(slug: str) -> tuple[Post, bool]:
 
 @bp.route("/posts/<slug>")
 def show(slug: str) -> ResponseReturnValue:
-    post, comments = get_data().post_with_comments(post_id_for(slug))
+    post, comments, (older, newer) = get_data().post_with_comments(post_id_for(slug))
     post = ensure_readable(post)
     if post.slug != slug:
         return redirect(url_for("posts.show", slug=post.slug), 301)
     return render_template(
-        "posts/show.html", post=post, comments=comments, comment_form=CommentForm(), now=time.time()
+        "posts/show.html",
+        post=post,
+        comments=comments,
+        comment_form=CommentForm(),
+        now=time.time(),
+        older=older,
+        newer=newer,
     )
 
 
@@ -111,7 +119,37 @@ def create() -> ResponseReturnValue:
         plan_announcement(post, form.email_subscribers.data)
         flash(f"Saved “{post.title}” as {post.status}.")
         return redirect(url_for("posts.show", slug=post.slug))
-    return render_template("posts/edit.html", form=form, post=None), 400 if form.errors else 200
+    return editor_page(form, None)
+
+
+def editor_page(form: PostForm, post: Post | None) -> ResponseReturnValue:
+    """The editor; a published post opens with its autosaved revision, if it has one."""
+    revision = announcement = None
+    if post is not None:
+        announcement = get_data().announcements.get(post.id)
+        if post.status != "draft":
+            revision = get_data().posts.revision(post.id)
+        if request.method == "GET":
+            form.fill_from(post, revision)
+            form.email_subscribers.data = wants_announcement(post, announcement)
+    page = render_template(
+        "posts/edit.html",
+        form=form,
+        post=post,
+        revision=revision,
+        announcement=announcement,
+        images=panel_images(form.body.data or ""),
+        discard_form=ConfirmForm(),
+    )
+    return page, 400 if form.errors else 200
+
+
+def panel_images(body: str) -> list[dict]:
+    """The uploaded images a body shows, in order, for the editor's images panel (the
+    same shape as the upload status answer)."""
+    ids = list(dict.fromkeys(MEDIA_ID.findall(body)))
+    records = get_data().images.get_many(ids)
+    return [describe(records[i]) for i in ids if i in records]
 
 
 def owned_post(slug: str) -> Post:
@@ -133,13 +171,7 @@ def edit(slug: str) -> ResponseReturnValue:
         plan_announcement(post, form.email_subscribers.data)
         flash(f"Saved “{post.title}” as {post.status}.")
         return redirect(url_for("posts.show", slug=post.slug))
-    announcement = get_data().announcements.get(post.id)
-    if request.method == "GET":
-        form.fill_from(post)
-        form.email_subscribers.data = wants_announcement(post, announcement)
-    return render_template(
-        "posts/edit.html", form=form, post=post, announcement=announcement
-    ), 400 if form.errors else 200
+    return editor_page(form, post)
 
 
 @bp.route("/posts/<slug>/delete", methods=["GET", "POST"])
