@@ -66,6 +66,7 @@ bench: $(DEV_STAMP)  ## Run every benchmark with its documented defaults; figure
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/mail.py
+	$(BIN)/python bench/renderers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info

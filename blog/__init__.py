@@ -7,13 +7,14 @@ CLI commands, logging. Workers never call it (jobs/context.py builds what jobs n
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 
 from flask import Flask
 from flask_wtf import CSRFProtect
 
 from . import config as config_module
-from .data import DataLayer, SentinelSettings, connect
+from .data import REPLICA_WAIT_MS, DataLayer, SentinelSettings, connect
 from .queues import enqueue_search_index, rq_connection
 from .storage import storage_from_config
 
@@ -45,6 +46,7 @@ def configure(app: Flask, overrides: dict) -> None:
     )
     app.config.update(overrides)
     config_module.check_secret_key(app.config)
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=app.config["AUTHOR_SESSION_HOURS"])
     # Not setdefault(): Flask's defaults already hold both keys (False and None).
     if "SESSION_COOKIE_SECURE" not in overrides:
         app.config["SESSION_COOKIE_SECURE"] = app.config["APP_ENV"] == "production"
@@ -58,14 +60,20 @@ def register_services(app: Flask) -> None:
     write enqueues the search indexing job (docs/search.md)."""
     url = app.config["REDIS_URL"]  # REDIS_TLS_INSECURE is applied already (config.py)
     sentinel = SentinelSettings.from_config(app.config)
+    # Plain Redis: a hung one answers 503 within this, not a hung request (with Sentinel,
+    # the failover retries of blog/data/connection.py decide). WAIT for replicas may take
+    # REPLICA_WAIT_MS by design: the read timeout leaves it that long, plus a second.
+    timeout = float(app.config["REDIS_TIMEOUT_SECONDS"])
+    if app.config["REDIS_WAIT_REPLICAS"]:
+        timeout = max(timeout, REPLICA_WAIT_MS / 1000 + 1)
     data = DataLayer(
-        connect(url, sentinel),
+        connect(url, sentinel, timeout=timeout),
         app.config["KEY_PREFIX"],
         app.config["SEARCH_LANGUAGE"],
         wait_replicas=app.config["REDIS_WAIT_REPLICAS"],
     )
     app.extensions["blog_data"] = data
-    app.extensions["rq_connection"] = rq_connection(url, sentinel)
+    app.extensions["rq_connection"] = rq_connection(url, sentinel, timeout=timeout)
     data.posts.after_write.append(
         partial(enqueue_search_index, connection=app.extensions["rq_connection"])
     )

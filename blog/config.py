@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from urllib.parse import urlsplit
 
 from processing.images import DEFAULT_MAX_PIXELS
 from processing.search.text import languages as search_languages
@@ -95,6 +96,19 @@ def from_environment() -> dict:
         "COMMENTS_PER_MINUTE": _env_int("COMMENTS_PER_MINUTE", 5, 1, 1000),
         "LOGIN_FAILURES_PER_ACCOUNT": _env_int("LOGIN_FAILURES_PER_ACCOUNT", 10, 1, 1000),
         "LOGIN_FAILURES_PER_IP": _env_int("LOGIN_FAILURES_PER_IP", 30, 1, 10000),
+        # An author's login lasts this long at most, however active (docs/security.md).
+        "AUTHOR_SESSION_HOURS": _env_int("AUTHOR_SESSION_HOURS", 12, 1, 24 * 30),
+        # The blog's public address: absolute links (feeds, sitemap, mail) are built from
+        # it, never from the request's Host header; mail jobs run outside any request and
+        # need it too.
+        "SITE_URL": site_url(os.environ.get("SITE_URL", "")),
+        "TRUSTED_HOSTS": trusted_hosts(
+            os.environ.get("TRUSTED_HOSTS", ""), os.environ.get("SITE_URL", "")
+        ),
+        # Lets a monitor see /healthz's details (Authorization: Bearer <token>).
+        "HEALTHZ_TOKEN": os.environ.get("HEALTHZ_TOKEN", "").strip(),
+        # Seconds a web request waits for Redis to connect or answer before a 503 page.
+        "REDIS_TIMEOUT_SECONDS": _env_int("REDIS_TIMEOUT_SECONDS", 1, 1, 60),
         # Media: S3 when S3_BUCKET is set (AWS_* credentials), else a local directory.
         "MAX_UPLOAD_MB": _env_int("MAX_UPLOAD_MB", 20, 1, 200),
         # Pixels an image may have; bounds a cleaning job's memory (docs/images.md).
@@ -124,8 +138,6 @@ def from_environment() -> dict:
         # Exported documents (docs/export.md) are deleted this many hours after they
         # were built, by the scheduled cleanup.
         "EXPORT_KEEP_HOURS": _env_int("EXPORT_KEEP_HOURS", 24, 1, 24 * 365),
-        # The public base URL: jobs run outside any request and need it for links in mail.
-        "SITE_URL": os.environ.get("SITE_URL", "").strip().rstrip("/"),
         # Mail (docs/mail.md): the standard Flask mail settings. No MAIL_SERVER: no mail.
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", "").strip(),
         "MAIL_PORT": _env_int("MAIL_PORT", 25, 1, 65535),
@@ -176,6 +188,26 @@ def redis_url_from_environment() -> str:
     )
 
 
+def site_url(raw: str) -> str:
+    """SITE_URL without its trailing slash; it must be an http(s) URL with a host."""
+    url = raw.strip().rstrip("/")
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query:
+        raise ConfigError(f"SITE_URL must look like https://blog.example.org, got {raw!r}")
+    return url
+
+
+def trusted_hosts(raw: str, site: str) -> list[str] | None:
+    """Host names the app answers to (Flask's TRUSTED_HOSTS): TRUSTED_HOSTS, comma-separated,
+    or else SITE_URL's host; None (any host) when neither is set."""
+    hosts = [h.strip().lower() for h in raw.split(",") if h.strip()]
+    if not hosts and site.strip():
+        hosts = [urlsplit(site_url(site)).hostname or ""]  # site_url() checked it has one
+    return hosts or None
+
+
 def effective_redis_url(url: str, tls_insecure: bool) -> str:
     """The Redis URL every process uses. PaaS Redis add-ons may serve rediss:// with a
     self-signed certificate; with REDIS_TLS_INSECURE the URL itself says not to verify
@@ -183,6 +215,16 @@ def effective_redis_url(url: str, tls_insecure: bool) -> str:
     if tls_insecure and url.startswith("rediss://") and "ssl_cert_reqs=" not in url:
         return url + ("&" if "?" in url else "?") + "ssl_cert_reqs=none"
     return url
+
+
+def url_with_timeouts(url: str, connect: float, read: float | None = None) -> str:
+    """`url` with socket timeouts in its query string, for clients that only take a URL
+    (`rq worker`, rq-dashboard). No read timeout for a worker: RQ sets one longer than
+    its own blocking wait for jobs."""
+    options = f"socket_connect_timeout={connect}"
+    if read is not None:
+        options += f"&socket_timeout={read}"
+    return url + ("&" if "?" in url else "?") + options
 
 
 def check_secret_key(config: dict) -> None:

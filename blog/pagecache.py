@@ -67,7 +67,9 @@ def cached_for_visitors(view: Callable) -> Callable:
             return view(*args, **kwargs)
         data = get_data()
         version = data.content_version()
-        key = request.full_path
+        # The host is part of the key: without SITE_URL, absolute links in feeds and the
+        # sitemap come from it, and one forged Host must not reach other visitors.
+        key = request.host + request.full_path
         entry = cache.get(key, version)
         if entry is not None:
             return Response(entry.body, mimetype=entry.mimetype)

@@ -39,9 +39,13 @@ SEARCH_JOB_TIMEOUT = 60
 SCHEDULER_PREFIX = "rq:scheduler_instance:"  # rq-scheduler's heartbeat keys (expire ~70 s)
 
 
-def rq_connection(url: str, sentinel: SentinelSettings | None = None) -> redis.Redis:
-    """RQ's own client (bytes replies), to the same primary as the data layer's."""
-    return connect(url, sentinel, decode=False)
+def rq_connection(
+    url: str, sentinel: SentinelSettings | None = None, timeout: float | None = None
+) -> redis.Redis:
+    """RQ's own client (bytes replies), to the same primary as the data layer's;
+    `timeout` as in blog.data.connect (None for processes that block on Redis on purpose,
+    like a worker waiting for jobs)."""
+    return connect(url, sentinel, decode=False, timeout=timeout)
 
 
 def app_rq_connection() -> redis.Redis:
@@ -69,6 +73,18 @@ def enqueue_image_cleaning(image_id: str, connection: redis.Redis | None = None)
         )
     except DuplicateJobError:
         return Job.fetch(job_id, connection=queue.connection)
+
+
+def compact_queue(name: str) -> bool:
+    """Drop the ids of deleted jobs from a queue (the dashboard's "compact"); False when
+    the queue is empty (rq renames its list, and Redis cannot rename a missing key)."""
+    try:
+        Queue(name, connection=app_rq_connection()).compact()
+    except redis.ResponseError as error:
+        if "no such key" not in str(error).lower():
+            raise
+        return False
+    return True
 
 
 def enqueue_image_cleanup(connection: redis.Redis | None = None) -> Job:

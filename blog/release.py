@@ -50,6 +50,17 @@ def check_media() -> None:
         ) from None
 
 
+def check_site() -> list[str]:
+    """In production, SITE_URL should name the public address (docs/security.md)."""
+    config = current_app.config
+    if config["APP_ENV"] == "production" and not config["SITE_URL"]:
+        return [
+            "SITE_URL is not set: feeds and the sitemap take their links from each "
+            "request's host, and any host is answered (set SITE_URL=https://your.blog)"
+        ]
+    return []
+
+
 def check_mail() -> str:
     """Mail jobs run outside any request: their links need SITE_URL."""
     config = current_app.config
@@ -91,7 +102,7 @@ def sync_export_cleanup() -> str:
 def release_command() -> None:
     """Check Redis, media storage and mail settings; register the nightly backup and the
     image cleanup schedules and the export cleanup."""
-    warnings = check_redis()
+    warnings = check_redis() + check_site()
     click.echo("redis: ok")
     check_media()
     click.echo("media storage: ok")

@@ -8,6 +8,7 @@ from flask import Flask, current_app, request
 
 from .data.models import to_datetime
 from .rendering import render_comment
+from .urls import external_url
 
 
 def format_date(value: datetime | None) -> str:
@@ -40,4 +41,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["to_datetime"] = to_datetime
     app.jinja_env.globals["blog_title"] = lambda: app.config["BLOG_TITLE"]
     app.jinja_env.globals["absolute_url"] = absolute_url
+    app.jinja_env.globals["external_url"] = external_url
     app.jinja_env.globals["canonical_url"] = canonical_url

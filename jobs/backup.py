@@ -16,9 +16,10 @@ from rq import get_current_job
 from blog.backups import service
 from blog.backups.enqueue import enqueue_backup
 from blog.backups.targets import target_from_config
+from blog.data.connection import SentinelSettings
 from blog.queues import rq_connection
 
-from .context import data_layer, media_storage, settings
+from .context import JOB_REDIS_TIMEOUT, data_layer, media_storage, settings
 
 META_EVERY_SECONDS = 1.0
 
@@ -65,6 +66,9 @@ def run_backup(trigger: str = "job") -> dict:
 def scheduled_backup() -> str:
     """Called by the nightly cron job: enqueue this night's backup, once (the id names
     the minute; a second call finds the job already there)."""
-    connection = rq_connection(settings()["REDIS_URL"])
+    config = settings()
+    connection = rq_connection(
+        config["REDIS_URL"], SentinelSettings.from_config(config), timeout=JOB_REDIS_TIMEOUT
+    )
     job_id = f"backup-scheduled-{datetime.now(UTC):%Y%m%dT%H%M}"
     return enqueue_backup(trigger="schedule", connection=connection, job_id=job_id).id

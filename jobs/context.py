@@ -9,6 +9,10 @@ from blog import config
 from blog.data import DataLayer, SentinelSettings, connect
 from blog.storage import MediaStorage, storage_from_config
 
+# A job's Redis call gives up after this long on a hung Redis (the job fails and is
+# retried) instead of blocking its work horse until the job timeout.
+JOB_REDIS_TIMEOUT = 30
+
 
 @cache
 def settings() -> dict:
@@ -18,7 +22,11 @@ def settings() -> dict:
 def data_layer() -> DataLayer:
     s = settings()
     sentinel = SentinelSettings.from_config(s)
-    return DataLayer(connect(s["REDIS_URL"], sentinel), s["KEY_PREFIX"], s["SEARCH_LANGUAGE"])
+    return DataLayer(
+        connect(s["REDIS_URL"], sentinel, timeout=JOB_REDIS_TIMEOUT),
+        s["KEY_PREFIX"],
+        s["SEARCH_LANGUAGE"],
+    )
 
 
 def media_storage() -> MediaStorage:

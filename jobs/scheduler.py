@@ -36,7 +36,7 @@ from blog.data import SentinelSettings  # noqa: E402
 from blog.exports.schedule import CLEANUP_CRON, sync_cleanup_schedule  # noqa: E402
 from blog.queues import rq_connection  # noqa: E402
 
-from .context import settings  # noqa: E402
+from .context import JOB_REDIS_TIMEOUT, settings  # noqa: E402
 
 log = logging.getLogger("jobs.scheduler")
 RECONNECT_DELAY = 2
@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
 
     logs.configure()  # one line per event on stdout, as every process of the blog
     config = settings()
-    connection = rq_connection(config["REDIS_URL"], SentinelSettings.from_config(config))
+    connection = rq_connection(
+        config["REDIS_URL"], SentinelSettings.from_config(config), timeout=JOB_REDIS_TIMEOUT
+    )
     try:
         job, changed = sync_schedule(connection, config["BACKUP_CRON"])
     except BadCron as error:

@@ -111,7 +111,8 @@ def test_back_up_now_enqueues_a_job_with_retries_and_csrf(csrf_app, redis_client
 # ---- /healthz -------------------------------------------------------------------------
 
 
-def test_healthz_reports_the_age_of_the_last_good_backup(client, data):
+def test_healthz_reports_the_age_of_the_last_good_backup(client, auth, data):
+    auth.login()  # the details are for authors (and monitors with HEALTHZ_TOKEN)
     body = client.get("/healthz").get_json()
     assert body["status"] == "warning" and body["redis"] == "ok"
     assert (body["backup"], body["last_good_backup_age_seconds"]) == ("missing", None)
@@ -132,8 +133,8 @@ def test_healthz_reports_the_age_of_the_last_good_backup(client, data):
 
 
 def test_healthz_is_503_when_redis_is_down(media_root):
-    app = make_app("redis://127.0.0.1:1/0", MEDIA_ROOT=str(media_root))
-    response = app.test_client().get("/healthz")
+    app = make_app("redis://127.0.0.1:1/0", MEDIA_ROOT=str(media_root), HEALTHZ_TOKEN="t" * 20)
+    response = app.test_client().get("/healthz", headers={"Authorization": "Bearer " + "t" * 20})
     assert response.status_code == 503
     assert response.get_json()["redis"] == "error"
     assert response.get_json()["status"] == "error"

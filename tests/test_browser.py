@@ -210,6 +210,23 @@ def test_keyboard_only_login(new_context, blog_author):
     browsing.watch.assert_clean()
 
 
+def test_log_out_everywhere_ends_the_other_browsers_session(new_context, blog_author):
+    """Issue 9: the button on "My posts" ends every session, the other browser's too."""
+    username, password = blog_author
+    laptop, phone = new_context("desktop"), new_context("mobile")
+    laptop_page, phone_page = laptop.new_page(), phone.new_page()
+    log_in(laptop_page, username, password)
+    log_in(phone_page, username, password)
+    laptop_page.goto("/dashboard")
+    laptop_page.get_by_role("button", name="Log out everywhere").click()
+    expect(laptop_page.get_by_role("status")).to_contain_text("logged out everywhere")
+    phone_page.goto("/dashboard")
+    expect(phone_page).to_have_url(re.compile(r"/login\?next=/dashboard$"))
+    expect(phone_page.get_by_role("link", name="Log in")).to_be_visible()
+    laptop.watch.assert_clean()
+    phone.watch.assert_clean()
+
+
 def test_csp_violations_are_caught(new_context):
     """The watch really sees violations: an injected inline script is refused and reported."""
     browsing = new_context("desktop")

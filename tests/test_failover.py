@@ -213,6 +213,10 @@ class Traffic:
             time.sleep(0.5)
 
 
+MONITOR_TOKEN = "failover-test-monitor-token"
+MONITOR = {"Authorization": f"Bearer {MONITOR_TOKEN}"}
+
+
 def blog_env(nodes: RedisNodes, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "BACKUP_", "REDIS"))}
     env.update(
@@ -225,6 +229,7 @@ def blog_env(nodes: RedisNodes, tmp_path: Path) -> dict[str, str]:
         REDIS_WAIT_REPLICAS="1",
         APP_ENV="development",
         SECRET_KEY="f" * 64,
+        HEALTHZ_TOKEN=MONITOR_TOKEN,  # /healthz details (issue 9)
         COMMENTS_PER_MINUTE="1000",
         PAGE_CACHE_SECONDS="0",
         WEB_CONCURRENCY="2",
@@ -295,7 +300,8 @@ def test_primary_killed_under_load(nodes, tmp_path):
     try:
         wait_for(
             lambda: (
-                (h := requests.get(f"{base}/healthz", timeout=5).json())["workers"] >= 1
+                (h := requests.get(f"{base}/healthz", timeout=5, headers=MONITOR).json())["workers"]
+                >= 1
                 and h["scheduler"] == "ok"
             ),
             60,

@@ -47,12 +47,17 @@ def mail_config(server: SmtpServer, **extra) -> dict[str, str]:
     }
 
 
+# /healthz details need the token (issue 9).
+MONITOR_TOKEN = "mail-test-monitor-token"
+MONITOR = {"Authorization": f"Bearer {MONITOR_TOKEN}"}
+
+
 @pytest.fixture
 def app(redis_url, redis_client, media_root, smtp, monkeypatch):
     cheap_password_hashing(monkeypatch)
     config = mail_config(smtp)
     config["MAIL_PORT"] = int(config["MAIL_PORT"])
-    return make_app(redis_url, MEDIA_ROOT=str(media_root), **config)
+    return make_app(redis_url, MEDIA_ROOT=str(media_root), HEALTHZ_TOKEN=MONITOR_TOKEN, **config)
 
 
 class Workers:
@@ -254,7 +259,7 @@ def test_wrong_credentials_fail_the_job_clearly(
         wait_for(lambda: job.get_status(refresh=True) == JobStatus.FAILED, what="job failed")
         assert job.id in FailedJobRegistry(queue=queue).get_job_ids()  # seen in /admin/jobs
         assert "check MAIL_USERNAME and MAIL_PASSWORD" in job.latest_result().exc_string
-        health = app.test_client().get("/healthz").get_json()
+        health = app.test_client().get("/healthz", headers=MONITOR).get_json()
         assert health["mail"] == "error" and "MAIL_PASSWORD" in health["mail_error"]
 
         # The right password, over verified STARTTLS: the message goes, the warning clears.
@@ -262,7 +267,7 @@ def test_wrong_credentials_fail_the_job_clearly(
         workers.start(**{**env, "MAIL_PASSWORD": server.settings()["MAIL_PASSWORD"]})
         queue.enqueue("jobs.mail.send_confirmation", "ada@example.com")
         wait_for(lambda: server.recorder.to("ada@example.com"), what="the confirmation")
-        assert app.test_client().get("/healthz").get_json()["mail"] == "ok"
+        assert app.test_client().get("/healthz", headers=MONITOR).get_json()["mail"] == "ok"
     finally:
         server.stop()
 
@@ -331,4 +336,4 @@ def test_no_site_url_fails_at_once_and_says_so(app, data, workers, redis_url):
     job = queue.enqueue("jobs.mail.send_confirmation", "ada@example.com")
     wait_for(lambda: job.get_status(refresh=True) == JobStatus.FAILED, what="job failed")
     assert "SITE_URL is not set" in job.latest_result().exc_string
-    assert "SITE_URL" in app.test_client().get("/healthz").get_json()["mail_error"]
+    assert "SITE_URL" in app.test_client().get("/healthz", headers=MONITOR).get_json()["mail_error"]

@@ -23,13 +23,18 @@ from tests.helpers import ROOT
 pytestmark = pytest.mark.slow
 
 
+MONITOR = "make-run-test-monitor-token"  # /healthz details need it
+
+
 def start(var_dir, port: int, log) -> subprocess.Popen:
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("REDIS_", "S3_", "MEDIA_", "BACKUP_", "SECRET_KEY", "APP_ENV"))
     }
-    env.update(BLOG_VAR_DIR=str(var_dir), PORT=str(port), PYTHONUNBUFFERED="1")
+    env.update(
+        BLOG_VAR_DIR=str(var_dir), PORT=str(port), PYTHONUNBUFFERED="1", HEALTHZ_TOKEN=MONITOR
+    )
     return subprocess.Popen(
         [sys.executable, "-m", "devtools.run"],
         cwd=ROOT,
@@ -45,7 +50,10 @@ def healthz(port: int) -> dict | None:
     import json
 
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/healthz", headers={"Authorization": f"Bearer {MONITOR}"}
+        )
+        with urllib.request.urlopen(request, timeout=2) as r:
             return json.load(r)
     except OSError:
         return None

@@ -458,7 +458,8 @@ def test_release_refuses_production_mail_without_site_url(redis_url, redis_clien
     assert "mail: via 127.0.0.1:2525, links to https://blog.example" in result.output
 
 
-def test_healthz_warns_after_an_smtp_login_failure(client, data):
+def test_healthz_warns_after_an_smtp_login_failure(client, auth, data):
+    auth.login()  # /healthz details are for authors (issue 9)
     assert client.get("/healthz").get_json()["mail"] == "ok"
     data.mail.record_error("SMTP login as 'x' was refused: check MAIL_USERNAME", time.time())
     body = client.get("/healthz").get_json()

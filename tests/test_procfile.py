@@ -37,7 +37,7 @@ def wait_for(predicate, timeout: float, what: str):
     while time.monotonic() < deadline:
         try:
             value = predicate()
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still booting, a loaded machine
             value = None
         if value:
             return value
@@ -78,6 +78,7 @@ def paas_env(redis_url, redis_client, s3_endpoint, s3_bucket, tmp_path):
         APP_ENV="production",
         TRUSTED_PROXIES="0",
         SECRET_KEY="p" * 64,
+        HEALTHZ_TOKEN=MONITOR_TOKEN,
         S3_BUCKET=s3_bucket,
         S3_ENDPOINT_URL=s3_endpoint,
         S3_PREFIX="media",
@@ -90,6 +91,9 @@ def paas_env(redis_url, redis_client, s3_endpoint, s3_bucket, tmp_path):
         GUNICORN_CMD_ARGS=f"--certfile={tmp_path / 'cert.pem'} --keyfile={tmp_path / 'key.pem'}",
     )
     return env
+
+
+MONITOR_TOKEN = "monitor-token-for-the-procfile-test"
 
 
 def browser_session(base: str) -> requests.Session:
@@ -147,10 +151,12 @@ def test_procfile_processes_run_the_whole_flow(
     )
     base = f"https://127.0.0.1:{paas_env['PORT']}"
     anonymous = browser_session(base)
+    monitor = browser_session(base)  # /healthz details need the token
+    monitor.headers["Authorization"] = f"Bearer {MONITOR_TOKEN}"
     try:
         health = wait_for(
             lambda: (
-                (r := anonymous.get(f"{base}/healthz", timeout=5)).ok
+                (r := monitor.get(f"{base}/healthz", timeout=5)).ok
                 and r.json()["workers"] >= 1
                 and r.json()["scheduler"] == "ok"
                 and r.json()
@@ -220,7 +226,7 @@ def test_procfile_processes_run_the_whole_flow(
         )
         assert len(backup) == 1
         wait_for(
-            lambda: anonymous.get(f"{base}/healthz").json()["backup"] == "ok",
+            lambda: monitor.get(f"{base}/healthz").json()["backup"] == "ok",
             30,
             "the backup to be recorded",
         )

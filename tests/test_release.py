@@ -40,3 +40,15 @@ def test_release_refuses_a_missing_bucket(redis_url, redis_client, s3_settings, 
     assert result.exit_code == 1
     assert "redis: ok" in result.output and "media storage: ok" not in result.output
     assert "media bucket 'no-such-bucket' is not usable" in result.output
+
+
+def test_release_warns_when_production_has_no_site_url(redis_url, redis_client, media_root):
+    """Issue 9: without SITE_URL, absolute links follow the request's host."""
+    app = make_app(redis_url, MEDIA_ROOT=str(media_root), APP_ENV="production")
+    result = app.test_cli_runner().invoke(args=["release"])
+    assert result.exit_code == 0, result.output
+    assert "warning: SITE_URL is not set" in result.output
+    app = make_app(
+        redis_url, MEDIA_ROOT=str(media_root), APP_ENV="production", SITE_URL="https://b.example"
+    )
+    assert "SITE_URL" not in app.test_cli_runner().invoke(args=["release"]).output

@@ -180,7 +180,7 @@ def test_escaped_text_keeps_the_words_but_not_the_markup():
         ("[rel](/posts/other)", 'href="/posts/other"'),
         (
             "![alt text](https://example.com/i.png)",
-            '<img alt="alt text" src="https://example.com/i.png">',
+            '<img src="https://example.com/i.png" alt="alt text">',
         ),
         ("```python\nx = 1\n```", '<code class="language-python">x = 1'),
         ("| a | b |\n|---|---|\n| 1 | 2 |", "<td>1</td>"),

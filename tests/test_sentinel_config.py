@@ -87,7 +87,8 @@ def test_without_sentinels_rq_gets_the_url(monkeypatch, redis_url):
     monkeypatch.setenv("REDIS_URL", redis_url)
     settings = fresh_rq_settings(monkeypatch)
     url = settings.REDIS_URL
-    assert url == redis_url and not hasattr(settings, "SENTINEL")
+    # Issue 9: the worker's client gives up connecting after 5 s (docs/security.md).
+    assert url == redis_url + "?socket_connect_timeout=5" and not hasattr(settings, "SENTINEL")
     assert SentinelSettings.from_config(from_environment()) is None
 
 

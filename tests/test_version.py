@@ -9,8 +9,10 @@ from importlib.metadata import version
 from tests.helpers import ROOT
 
 
-def test_healthz_reports_the_installed_version(client):
+def test_healthz_reports_the_installed_version(client, auth):
     with (ROOT / "pyproject.toml").open("rb") as f:
         declared = tomllib.load(f)["project"]["version"]
     assert version("redis-blog") == declared
+    assert "version" not in client.get("/healthz").get_json()  # a detail (docs/security.md)
+    auth.login()
     assert client.get("/healthz").get_json()["version"] == declared

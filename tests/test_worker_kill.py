@@ -78,15 +78,34 @@ def wait_for(predicate, timeout: float, interval: float = 0.01):
     raise AssertionError(f"timed out after {timeout} s")
 
 
-def test_sigkill_mid_job_loses_no_image(client, auth, worker_env, redis_url):
-    auth.login()
+def ready_then_stop(client, info: dict, worker: subprocess.Popen, timeout: float, interval: float):
+    """Wait until the upload is clean, then stop the worker as a platform does."""
+    try:
+        wait_for(
+            lambda: client.get(info["status_url"]).get_json()["status"] == "ready",
+            timeout=timeout,
+            interval=interval,
+        )
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+
+
+def upload_big_image(client, redis_url: str) -> tuple[dict, Job]:
+    """Upload big_jpeg() as the logged-in author: the upload's JSON and its cleaning job."""
     info = client.post(
         "/uploads",
         data={"image": (io.BytesIO(big_jpeg()), "big.jpg")},
         content_type="multipart/form-data",
     ).get_json()
-    rq_redis = redis.Redis.from_url(redis_url)
-    job = Job.fetch(f"clean-image-{info['id']}", connection=rq_redis)
+    job = Job.fetch(f"clean-image-{info['id']}", connection=redis.Redis.from_url(redis_url))
+    return info, job
+
+
+def test_sigkill_mid_job_loses_no_image(client, auth, worker_env, redis_url):
+    auth.login()
+    info, job = upload_big_image(client, redis_url)
+    rq_redis = job.connection
 
     first = start_worker(worker_env)
     try:
@@ -113,15 +132,8 @@ def test_sigkill_mid_job_loses_no_image(client, auth, worker_env, redis_url):
 
     retried_at = time.monotonic()
     second = start_worker(worker_env, "--with-scheduler")
-    try:  # the retry is due after its 10 s backoff; the worker's scheduler enqueues it
-        wait_for(
-            lambda: client.get(info["status_url"]).get_json()["status"] == "ready",
-            timeout=60,
-            interval=0.25,
-        )
-    finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
+    # The retry is due after its 10 s backoff; the worker's scheduler enqueues it.
+    ready_then_stop(client, info, second, timeout=60, interval=0.25)
     assert time.monotonic() - retried_at >= 9  # it really waited for the backoff
     status = client.get(info["status_url"]).get_json()
     assert "GPS position" in status["removed"]
@@ -134,12 +146,7 @@ def test_sigterm_mid_job_loses_nothing(client, auth, worker_env, redis_url, grac
     running job 6 s to finish, then interrupts it so that it goes back to be run again
     (the platform's own grace period is longer). Either way nothing is lost."""
     auth.login()
-    info = client.post(
-        "/uploads",
-        data={"image": (io.BytesIO(big_jpeg()), "big.jpg")},
-        content_type="multipart/form-data",
-    ).get_json()
-    job = Job.fetch(f"clean-image-{info['id']}", connection=redis.Redis.from_url(redis_url))
+    info, job = upload_big_image(client, redis_url)
 
     first = start_worker({**worker_env, "WORKER_SHUTDOWN_GRACE": grace})
     wait_for(lambda: job.get_meta(refresh=True).get("step") == "cleaning", timeout=30)
@@ -157,13 +164,43 @@ def test_sigterm_mid_job_loses_nothing(client, auth, worker_env, redis_url, grac
         assert client.get(info["status_url"]).get_json()["status"] == "processing"
 
     second = start_worker(worker_env, "--with-scheduler")
-    try:
-        wait_for(
-            lambda: client.get(info["status_url"]).get_json()["status"] == "ready",
-            timeout=60,
-            interval=0.25,
-        )
-    finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
+    ready_then_stop(client, info, second, timeout=60, interval=0.25)
     assert client.get(info["url"]).status_code == 200
+
+
+def procfile_worker(env: dict) -> subprocess.Popen:
+    """The Procfile's worker command line, as the platform runs (and restarts) it."""
+    procfile = (ROOT / "Procfile").read_text().splitlines()
+    command = next(line for line in procfile if line.startswith("worker:")).split(":", 1)[1]
+    return subprocess.Popen(
+        [RQ, *command.split()[1:]],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_killed_workers_job_runs_again_within_about_two_minutes(
+    client, auth, worker_env, redis_url
+):
+    """Issue 9: real waiting, nobody calls RQ's cleanup by hand. SIGKILL the worker and
+    its work horse mid-job and start a new worker (a PaaS restarts the dyno): BlogWorker's
+    short heartbeat and maintenance intervals bring the job back within ~2 minutes."""
+    auth.login()
+    info, job = upload_big_image(client, redis_url)
+    first = procfile_worker(worker_env)
+    try:
+        wait_for(lambda: job.get_meta(refresh=True).get("step") == "cleaning", timeout=60)
+        kill_hard(first.pid)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        first.wait(timeout=10)
+    killed_at = time.monotonic()
+    assert job.get_status(refresh=True) == JobStatus.STARTED  # orphaned, not lost
+
+    second = procfile_worker(worker_env)
+    ready_then_stop(client, info, second, timeout=170, interval=1)
+    recovered = time.monotonic() - killed_at
+    assert recovered < 150, f"the job ran again {recovered:.0f} s after the kill"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 
-from flask import Blueprint, Flask, abort, g, redirect, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from ..data import User, get_data
@@ -20,26 +21,33 @@ def init_app(app: Flask) -> None:
     app.before_request(load_logged_in_user)
 
 
-def load_logged_in_user() -> None:
-    """The session cookie is signed; it carries id, name and the author's session epoch.
-    One Redis read per author request (visitors cost none): a password change or reset
-    bumps the epoch, which logs out every other session of that author."""
-    user_id = session.get("user_id")
-    g.user = None
-    if not user_id:
-        return
-    if get_data().users.session_epoch(user_id) != session.get("epoch", 0):
-        session.clear()
-        return
-    g.user = {"id": user_id, "username": session.get("username")}
+def session_lifetime_seconds() -> int:
+    return int(current_app.permanent_session_lifetime.total_seconds())
 
 
 def start_session(user: User) -> None:
-    """Log `user` in with a fresh signed cookie, at the author's current session epoch."""
+    """Log `user` in: a fresh session id, recorded in Redis, in a fresh signed cookie."""
     session.clear()
+    session.permanent = True  # the cookie expires after AUTHOR_SESSION_HOURS
     session["user_id"] = user.id
     session["username"] = user.username
-    session["epoch"] = user.session_epoch
+    session["sid"] = get_data().users.open_session(user.id, session_lifetime_seconds())
+    session["auth_at"] = int(time.time())
+
+
+def load_logged_in_user() -> None:
+    """Visitors' requests read nothing from Redis. An author's signed cookie is honoured
+    only while its session id is alive in Redis (one read): logging out, "Log out
+    everywhere" and a password change end it on every copy of the cookie."""
+    g.user = None
+    user_id = session.get("user_id")
+    if not user_id:
+        return
+    fresh = time.time() - session.get("auth_at", 0) < session_lifetime_seconds()
+    if not fresh or not get_data().users.session_alive(user_id, session.get("sid", "")):
+        session.clear()
+        return
+    g.user = {"id": user_id, "username": session.get("username")}
 
 
 def login_required(view: Callable) -> Callable:

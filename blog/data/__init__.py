@@ -125,12 +125,25 @@ class DataLayer:
     def ping(self) -> bool:
         return bool(self.redis.ping())
 
+    def memory(self) -> tuple[int, int]:
+        """(bytes used, maxmemory); maxmemory 0 means no limit."""
+        info = self.redis.info("memory")
+        return int(info["used_memory"]), int(info.get("maxmemory", 0))
+
     def eviction_policy(self) -> str | None:
         """Redis's maxmemory-policy, or None where CONFIG is disabled (managed Redis)."""
         try:
             return self.redis.config_get("maxmemory-policy").get("maxmemory-policy")
         except redis.ResponseError:
             return None
+
+    def accepts_writes(self) -> bool:
+        """Whether Redis takes a write now (a full Redis under noeviction refuses)."""
+        try:
+            self.redis.set(self.keys.health_probe, "1", ex=60)
+        except redis.exceptions.OutOfMemoryError:
+            return False
+        return True
 
 
 def get_data() -> DataLayer:

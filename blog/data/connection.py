@@ -86,13 +86,26 @@ def sentinel_client(url: str, sentinel: SentinelSettings, *, decode: bool) -> re
 
 
 def connect(
-    url: str, sentinel: SentinelSettings | None = None, *, decode: bool = True
+    url: str,
+    sentinel: SentinelSettings | None = None,
+    *,
+    decode: bool = True,
+    timeout: float | None = None,
 ) -> redis.Redis:
     """A client for redis://, rediss:// (TLS) or unix:// URLs, or for the primary the
-    sentinels name. The data layer decodes replies to str; RQ needs bytes (decode=False)."""
+    sentinels name. The data layer decodes replies to str; RQ needs bytes (decode=False).
+    `timeout` (plain Redis): seconds to connect and to wait for each answer, so a hung
+    Redis raises redis.TimeoutError instead of blocking its caller (docs/security.md);
+    with Sentinel, SOCKET_TIMEOUT and the failover retries above apply."""
     if sentinel is not None:
         return sentinel_client(url, sentinel, decode=decode)
-    return redis.Redis.from_url(url, decode_responses=decode, health_check_interval=30)
+    return redis.Redis.from_url(
+        url,
+        decode_responses=decode,
+        health_check_interval=30,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+    )
 
 
 def rq_sentinel_settings(url: str, sentinel: SentinelSettings) -> dict[str, Any]:

@@ -178,6 +178,11 @@ class Keys:
     def user_posts(self, user_id: int) -> str:
         return self.key("user", user_id, "posts")
 
+    # An author's live login sessions (expiring; after a restore every author logs in again).
+    @family("user:<id>:sessions", EXCLUDED)
+    def user_sessions(self, user_id: int) -> str:
+        return self.key("user", user_id, "sessions")
+
     # Images (uploads and their cleaning).
     @family("image:<token>", ENTITY)
     def image(self, image_id: str) -> str:
@@ -203,6 +208,12 @@ class Keys:
     def content_version(self) -> str:
         return self.key("cache", "version")
 
+    # /healthz writes here to learn whether Redis accepts writes (expiring).
+    @property
+    @family("health:probe", EXCLUDED)
+    def health_probe(self) -> str:
+        return self.key("health", "probe")
+
     # A pub/sub channel, not a key (nothing is ever stored under it): a PUBLISH to it
     # is replicated like a write, which lets WAIT cover the writes other connections
     # made before (see DataLayer.confirm_saved).
@@ -215,6 +226,11 @@ class Keys:
     @family("rate:<action>:<client>", EXCLUDED)
     def rate(self, action: str, client: str) -> str:
         return self.key("rate", action, client)
+
+    # Login back-off of one account for clients it does not know (expiring).
+    @family("login-backoff:<username>", EXCLUDED)
+    def login_backoff(self, username: str) -> str:
+        return self.key("login-backoff", username)
 
     # Newsletter (docs/mail.md). Subscribers: one hash, address -> JSON record, so every
     # change is one atomic write and a backup reads all of them at one moment.

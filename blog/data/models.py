@@ -31,7 +31,6 @@ class User:
     username: str
     password_hash: str
     email: str = ""  # where comment notices and password resets go; may be empty
-    session_epoch: int = 0  # sessions made at an older epoch are logged out
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> User:
@@ -40,7 +39,6 @@ class User:
             username=h["username"],
             password_hash=h["password_hash"],
             email=h.get("email", ""),
-            session_epoch=int(h.get("session_epoch", 0)),
         )
 
 

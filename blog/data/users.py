@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import cast
 
@@ -16,10 +17,15 @@ class UsernameTaken(ValueError):
     pass
 
 
+# Sessions an author may hold at once (browsers, devices); the oldest make room.
+MAX_SESSIONS = 50
+
+
 class UserStore:
     def __init__(self, r: redis.Redis, keys: Keys) -> None:
         self.r = r
         self.keys = keys
+        self._dummy_hash: str | None = None
 
     def count(self) -> int:
         return self.r.hlen(self.keys.usernames)
@@ -57,16 +63,6 @@ class UserStore:
         password_hash = generate_password_hash(password, method="scrypt")
         self.r.hset(self.keys.user(user_id), "password_hash", password_hash)
 
-    def revoke_sessions(self, user_id: int) -> None:
-        """Log the author out everywhere: sessions carry the epoch they were made at and
-        `load_logged_in_user` refuses older ones."""
-        self.r.hincrby(self.keys.user(user_id), "session_epoch", 1)
-
-    def session_epoch(self, user_id: int) -> int | None:
-        """None when the author no longer exists."""
-        epoch, username = self.r.hmget(self.keys.user(user_id), "session_epoch", "username")
-        return int(epoch or 0) if username else None
-
     def create(self, username: str, password: str, email: str = "") -> User:
         """Create an author; usernames are unique case-insensitively (HSETNX decides)."""
         keys = self.keys
@@ -96,7 +92,46 @@ class UserStore:
         return User(user_id, username, password_hash, email)
 
     def authenticate(self, username: str, password: str) -> User | None:
+        """The author, if the password is theirs. An unknown name costs the same scrypt
+        work as a wrong password, so the answer time does not tell which names exist."""
         user = self.by_username(username)
-        if user and check_password_hash(user.password_hash, password):
-            return user
-        return None
+        if user is None:
+            check_password_hash(self._dummy_password_hash(), password)
+            return None
+        return user if check_password_hash(user.password_hash, password) else None
+
+    def _dummy_password_hash(self) -> str:
+        # Made with the same function (and so the same scrypt cost) as real hashes.
+        if self._dummy_hash is None:
+            self._dummy_hash = generate_password_hash(secrets.token_hex(16), method="scrypt")
+        return self._dummy_hash
+
+    # ---- login sessions: a random id per login, kept in a sorted set scored by expiry --
+
+    def open_session(self, user_id: int, lifetime_seconds: int) -> str:
+        """Record a new login session and return its id (goes in the signed cookie)."""
+        session_id = secrets.token_urlsafe(24)
+        key = self.keys.user_sessions(user_id)
+        now = time.time()
+        with self.r.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(key, "-inf", now)  # expired ones
+            pipe.zadd(key, {session_id: now + lifetime_seconds})
+            pipe.zremrangebyrank(key, 0, -MAX_SESSIONS - 1)
+            pipe.expire(key, lifetime_seconds)
+            pipe.execute()
+        return session_id
+
+    def session_alive(self, user_id: int, session_id: str) -> bool:
+        """Whether this login session is still valid: not logged out, not revoked, not
+        expired. One round trip, made on author requests only."""
+        expires_at = self.r.zscore(self.keys.user_sessions(user_id), session_id)
+        return expires_at is not None and expires_at > time.time()
+
+    def close_session(self, user_id: int, session_id: str) -> None:
+        """Log out: this session ends on every copy of its cookie."""
+        self.r.zrem(self.keys.user_sessions(user_id), session_id)
+
+    def revoke_sessions(self, user_id: int) -> None:
+        """End every login session of this author at once (log out everywhere, password
+        change or reset): every cookie issued so far stops working on its next request."""
+        self.r.delete(self.keys.user_sessions(user_id))
