@@ -63,6 +63,7 @@ bench: $(DEV_STAMP)  ## Run every benchmark with its documented defaults; figure
 	$(BIN)/python bench/images.py
 	$(BIN)/python bench/backup.py
 	$(BIN)/python bench/export.py
+	$(BIN)/python bench/import.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/mail.py
 	$(BIN)/python bench/renderers.py

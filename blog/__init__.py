@@ -100,6 +100,7 @@ def register_blueprints(app: Flask) -> None:
         documents,
         exports,
         health,
+        imports,
         newsletter,
         posts,
         search,
@@ -114,6 +115,7 @@ def register_blueprints(app: Flask) -> None:
     backups.init_app(app)
     search.init_app(app)
     exports.init_app(app)
+    imports.init_app(app)
     documents.init_app(app)
     auth.init_app(app)
     dashboard.init_app(app, csrf)

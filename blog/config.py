@@ -156,6 +156,11 @@ def from_environment() -> dict:
         "MAIL_RATE_PER_SECOND": _env_int("MAIL_RATE_PER_SECOND", 10, 0, 100_000),
         # Subscribers per announcement job, all over one SMTP connection.
         "MAIL_BATCH_SIZE": _env_int("MAIL_BATCH_SIZE", 100, 1, 1000),
+        # WordPress imports (docs/import.md): the largest export file accepted, the time
+        # one image may take to download, and (tests only) fetching from private hosts.
+        "MAX_IMPORT_MB": _env_int("MAX_IMPORT_MB", 200, 1, 2048),
+        "IMPORT_IMAGE_TIMEOUT": _env_int("IMPORT_IMAGE_TIMEOUT", 20, 1, 300),
+        "IMPORT_ALLOW_PRIVATE_HOSTS": _env_bool("IMPORT_ALLOW_PRIVATE_HOSTS"),
     }
 
 

@@ -49,8 +49,9 @@ def wants_json() -> bool:
 def render_error(error: HTTPException) -> ResponseReturnValue:
     code = error.code or 500
     if code == 413:
+        limit = "MAX_IMPORT_MB" if request.endpoint == "imports.start" else "MAX_UPLOAD_MB"
         error.description = (
-            f"The upload is larger than {current_app.config['MAX_UPLOAD_MB']}"
+            f"The upload is larger than {current_app.config[limit]}"
             " MB. Please choose a smaller file."
         )
     if wants_json():

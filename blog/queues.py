@@ -53,10 +53,11 @@ def app_rq_connection() -> redis.Redis:
     return current_app.extensions["rq_connection"]
 
 
-def enqueue_image_cleaning(image_id: str) -> Job:
+def enqueue_image_cleaning(image_id: str, connection: redis.Redis | None = None) -> Job:
     """One job per image, enqueued once: RQ's `unique=True` checks the fixed id and
-    enqueues in one Lua script; a repeat returns the job already there."""
-    queue = Queue(IMAGES_QUEUE, connection=app_rq_connection())
+    enqueues in one Lua script; a repeat returns the job already there. `connection`:
+    for callers without an app (an import job); default, the app's."""
+    queue = Queue(IMAGES_QUEUE, connection=connection or app_rq_connection())
     job_id = f"clean-image-{image_id}"
     try:
         return queue.enqueue(

@@ -12,7 +12,7 @@ from typing import Any
 from rq.worker import HerokuWorker
 
 from blog import logs
-from jobs import export, images, mail, search  # noqa: F401  (preloaded for the work horses)
+from jobs import export, images, imports, mail, search  # noqa: F401  (preloaded for the work horses)
 
 logs.configure()
 

@@ -13,7 +13,8 @@ from tests.helpers import ROOT
 PROBE = """
 import json, sys
 import flask
-import jobs.backup, jobs.images, jobs.rq_settings, jobs.search, jobs.worker, jobs.scheduler  # noqa
+import jobs.backup, jobs.images, jobs.imports, jobs.rq_settings, jobs.search  # noqa
+import jobs.worker, jobs.scheduler  # noqa
 views = sorted(
     name for name, module in list(sys.modules.items())
     if module is not None and (

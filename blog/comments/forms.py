@@ -6,6 +6,8 @@ from markupsafe import Markup
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from ..data.models import MAX_COMMENT, MAX_COMMENT_NAME
+
 # What the post page says after a comment, chosen by ?comment= (no session, no flash).
 COMMENT_NOTICES = {
     "thanks": "Thank you for your comment.",
@@ -23,14 +25,16 @@ class CommentForm(FlaskForm):
         "Name",
         validators=[
             DataRequired("Please give a name."),
-            Length(1, 80, "The name must be 1 to 80 characters long."),
+            Length(
+                1, MAX_COMMENT_NAME, f"The name must be 1 to {MAX_COMMENT_NAME} characters long."
+            ),
         ],
     )
     body = TextAreaField(
         "Comment",
         validators=[
             DataRequired("The comment is empty."),
-            Length(1, 5000, "A comment must be 1 to 5,000 characters long."),
+            Length(1, MAX_COMMENT, f"A comment must be 1 to {MAX_COMMENT:,} characters long."),
         ],
     )
     # Honeypot: hidden from people by CSS, filled in by naive bots.

@@ -19,15 +19,18 @@ from .connection import SentinelSettings, connect
 from .contentwatch import ContentState, ContentWatch
 from .exports import ExportStore, PostForExport
 from .images import ImageStore
+from .imports import AlreadyImported, ImportStore
 from .keys import Keys, split_key
 from .mail import AnnouncementStore, MailStore, SubscriberStore
 from .models import Comment, ImageRecord, ImageVariant, Page, Post, Revision, User
-from .posts import PostChanged, PostInput, PostStore, neighbour_pair
+from .posts import ImportedPost, PostChanged, PostInput, PostStore, neighbour_pair
 from .ratelimit import RateLimiter
 from .search import SearchIndex
 from .users import UsernameTaken, UserStore
 
 __all__ = [
+    "AlreadyImported",
+    "ImportedPost",
     "Comment",
     "DataLayer",
     "ImageRecord",
@@ -123,6 +126,7 @@ class DataLayer:
         self.announcements = AnnouncementStore(r, self.keys)
         self.mail = MailStore(r, self.keys)
         self.exports = ExportStore(r, self.keys, self.comments, self.images)
+        self.imports = ImportStore(r, self.keys)
         keys = self.keys
         self._post_page_keys = [
             part

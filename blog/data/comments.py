@@ -7,6 +7,7 @@ import time
 import redis
 
 from .contentwatch import mark_changed
+from .imports import check_not_imported
 from .keys import Keys
 from .models import Comment
 
@@ -52,18 +53,34 @@ class CommentStore:
             pipe.hgetall(self.keys.comment(int(cid)))
         return [Comment.from_hash(h) for h in pipe.execute() if h]
 
-    def add(self, post_id: int, author_id: int, name: str, body: str, moderated: bool) -> Comment:
-        """Store a comment on a post that still exists; raises PostGone otherwise."""
+    def add(
+        self,
+        post_id: int,
+        author_id: int,
+        name: str,
+        body: str,
+        moderated: bool,
+        imported: tuple[str, float] | None = None,
+    ) -> Comment:
+        """Store a comment on a post that still exists; raises PostGone otherwise.
+
+        `imported` is (origin, original time) for a comment brought in by an import:
+        claimed in `imported` in the same transaction (AlreadyImported if it is here)."""
         keys = self.keys
         comment_id = self.r.incr(keys.next_id("comment"))
-        now = time.time()
+        now = imported[1] if imported else time.time()
         status = "pending" if moderated else "approved"
+        watched = [keys.post(post_id), keys.imported] if imported else [keys.post(post_id)]
 
         def write(pipe: redis.client.Pipeline) -> None:
             # The post hash is WATCHed: deleting the post meanwhile aborts this write.
             if not pipe.exists(keys.post(post_id)):
                 raise PostGone(post_id)
+            if imported:
+                check_not_imported(pipe, keys, imported[0], lambda i: keys.comment(int(i)))
             pipe.multi()
+            if imported:
+                pipe.hset(keys.imported, imported[0], comment_id)
             pipe.hset(
                 keys.comment(comment_id),
                 mapping={
@@ -82,7 +99,7 @@ class CommentStore:
                 pipe.zadd(keys.post_comments(post_id), {str(comment_id): now})
                 mark_changed(pipe, keys)
 
-        self.r.transaction(write, keys.post(post_id))
+        self.r.transaction(write, *watched)
         return Comment(comment_id, post_id, name, body, now, status)
 
     def approve(self, comment: Comment, author_id: int) -> None:

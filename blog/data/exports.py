@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
 
 from ..rendering import MEDIA_ID
+from .claims import IsRunning, claim_job
 from .comments import CommentStore
 from .images import ImageStore
 from .keys import Keys
@@ -33,10 +34,6 @@ class PostForExport:
     images: dict[str, ImageRecord]  # the ready images its body shows, by id
 
 
-# running(job_id, claimed_at) -> whether that build still runs or waits to run.
-IsRunning = Callable[[str, float], bool]
-
-
 class ExportStore:
     def __init__(self, r: redis.Redis, keys: Keys, comments: CommentStore, images: ImageStore):
         self.r, self.keys, self.comments, self.images = r, keys, comments, images
@@ -46,27 +43,11 @@ class ExportStore:
     def claim_build(
         self, user_id: int, fmt: str, job_id: str, tag: str, running: IsRunning
     ) -> tuple[str, bool]:
-        """Record `job_id` as the author's build of `fmt` unless another one still runs.
-
-        Returns (the build's job id, whether it is ours). WATCH makes two clicks at
-        once race safely: the second transaction fails, re-reads, and finds the first.
-        """
-        key = self.keys.export_build(user_id, fmt)
-        outcome = (job_id, True)
-
-        def attempt(pipe: redis.client.Pipeline) -> None:
-            nonlocal outcome
-            current = cast("dict[str, str]", pipe.hgetall(key))
-            if current and running(current["job_id"], float(current["claimed_at"])):
-                outcome = (current["job_id"], False)
-                return  # nothing to write: that build still runs
-            outcome = (job_id, True)
-            pipe.multi()
-            pipe.delete(key)
-            pipe.hset(key, mapping={"job_id": job_id, "claimed_at": time.time(), "tag": tag})
-
-        self.r.transaction(attempt, key)
-        return outcome
+        """Record `job_id` as the author's build of `fmt` unless another one still runs:
+        (the build's job id, whether it is ours)."""
+        return claim_job(
+            self.r, self.keys.export_build(user_id, fmt), job_id, {"tag": tag}, running
+        )
 
     def build(self, user_id: int, fmt: str) -> dict[str, str]:
         """The author's latest build of `fmt` (running or not): job_id, claimed_at, tag."""

@@ -16,6 +16,7 @@ from typing import cast
 import redis
 from redis.typing import EncodableT, FieldT
 
+from .imports import check_not_imported
 from .keys import Keys
 from .models import ImageRecord, ImageVariant
 
@@ -26,8 +27,17 @@ class ImageStore:
         self.keys = keys
 
     def create(
-        self, owner_id: int, fmt: str, ext: str, mime_type: str, size: int, original_name: str
+        self,
+        owner_id: int,
+        fmt: str,
+        ext: str,
+        mime_type: str,
+        size: int,
+        original_name: str,
+        origin: str | None = None,
     ) -> ImageRecord:
+        """A new image, `processing`. With `origin` (an import's image URL) it is claimed
+        in `imported` in the same transaction: AlreadyImported if that image is here."""
         image_id = secrets.token_urlsafe(12)  # unguessable: processing images stay private
         now = time.time()
         record: dict[FieldT, EncodableT] = {
@@ -41,12 +51,19 @@ class ImageStore:
             "original_name": original_name[:200],
             "created_at": now,
         }
-        with self.r.pipeline(transaction=True) as pipe:
+
+        def write(pipe: redis.client.Pipeline) -> None:
+            if origin:
+                check_not_imported(pipe, self.keys, origin, self.keys.image)
+            pipe.multi()
             pipe.hset(self.keys.image(image_id), mapping=record)
             pipe.zadd(self.keys.user_images(owner_id), {image_id: now})
             # Unused until a saved post shows it; the cleanup job gives it a day or so.
             pipe.zadd(self.keys.unused_images, {image_id: now})
-            pipe.execute()
+            if origin:
+                pipe.hset(self.keys.imported, origin, image_id)
+
+        self.r.transaction(write, *([self.keys.imported] if origin else []))
         return ImageRecord.from_hash({str(k): str(v) for k, v in record.items()})
 
     def get(self, image_id: str) -> ImageRecord | None:

@@ -372,6 +372,20 @@ class Keys:
     def export_file(self, user_id: int, fmt: str) -> str:
         return self.key("export", user_id, fmt, "file")
 
+    # WordPress imports (blog/imports). `imported` maps what identifies an imported item
+    # (a post's guid, a comment, an image URL) to the id it got here, written in the same
+    # transaction as the item: archived and restored with the posts, so a restored blog
+    # still knows what it imported. `import:<id>` is one author's latest import (its job
+    # and report): bookkeeping, not backed up.
+    @property
+    @family("imported", ENTITY)
+    def imported(self) -> str:
+        return self.key("imported")
+
+    @family("import:<id>", EXCLUDED)
+    def import_run(self, user_id: int) -> str:
+        return self.key("import", user_id)
+
 
 _NOT_BUILDERS = ("key", "name")  # the helpers every builder uses
 

@@ -7,6 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+# What a post or comment may hold: the forms check these, and imports keep to them.
+MAX_TITLE = 200
+MAX_BODY = 200_000
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 40
+MAX_COMMENT_NAME = 80
+MAX_COMMENT = 5000
+
 
 def media_key(image_id: str, variant: str, ext: str) -> str:
     """Where an image's file lives in media storage (blog/storage.py)."""

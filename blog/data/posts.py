@@ -26,6 +26,7 @@ from ..rendering import (
 from .comments import PostGone
 from .contentwatch import mark_changed
 from .images import ImageStore
+from .imports import check_not_imported
 from .keys import Keys, split_key
 from .models import Page, Post, Revision
 
@@ -80,6 +81,17 @@ class PostInput:
     tags: list[str]
     status: str
     publish_at: float | None = None  # required for "scheduled"
+
+
+@dataclass(frozen=True)
+class ImportedPost:
+    """Where an imported post comes from (blog/imports): kept on the post, and claimed in
+    `imported` in the same transaction, so importing it again raises AlreadyImported."""
+
+    origin: str  # imports.post_origin(guid)
+    published_at: float  # the original date (drafts: when it was written)
+    original_author: str  # the WordPress author's display name
+    slug: str = ""  # WordPress's post_name, preferred to the title's slug
 
 
 class PostStore:
@@ -192,9 +204,12 @@ class PostStore:
 
     # ---- writes --------------------------------------------------------------
 
-    def create(self, author_id: int, author: str, data: PostInput) -> Post:
+    def create(
+        self, author_id: int, author: str, data: PostInput, imported: ImportedPost | None = None
+    ) -> Post:
+        """A new post; with `imported`, raises AlreadyImported if its origin is here."""
         post_id = self.r.incr(self.keys.next_id("post"))
-        self._save(post_id, author_id, author, data, existing=None)
+        self._save(post_id, author_id, author, data, existing=None, imported=imported)
         return self._saved(post_id)
 
     def update(self, post: Post, data: PostInput, expected_updated_at: float | None = None) -> Post:
@@ -241,10 +256,17 @@ class PostStore:
         data: PostInput,
         existing: Post | None,
         expected_updated_at: float | None = None,
+        imported: ImportedPost | None = None,
     ) -> None:
         keys = self.keys
         now = time.time()
-        base_slug = make_slug(data.title)
+        watched = [
+            keys.slugs,
+            keys.post(post_id),
+            keys.post_tags(post_id),
+            *_import_keys(keys, imported),
+        ]
+        base_slug = make_slug((imported and imported.slug) or data.title)
         new_tags = set(data.tags)
         visible = data.status != "draft"
         sizes, image_ids = self._image_sizes(data.body)
@@ -261,6 +283,7 @@ class PostStore:
                 raise PostGone(post_id)  # deleted meanwhile: an edit must not bring it back
             if expected_updated_at is not None:
                 _check_unchanged(pipe, keys.post(post_id), post_id, expected_updated_at)
+            _check_origin(pipe, keys, imported)
             old_tags = cast("set[str]", pipe.smembers(keys.post_tags(post_id)))
             _watch(pipe, [keys.tag(t) for t in old_tags | new_tags])
             old_images = cast("set[str]", pipe.smembers(keys.post_images(post_id)))
@@ -268,7 +291,7 @@ class PostStore:
             slug = self._free_slug(pipe, base_slug, post_id, existing)
             leaving = old_tags - new_tags if visible else old_tags
             removable = self._tags_left_empty(pipe, post_id, leaving)
-            published_at = _publish_time(data, existing, now)
+            published_at = _publish_time(data, existing, now, imported)
             pipe.multi()
             pipe.hset(
                 keys.post(post_id),
@@ -291,6 +314,7 @@ class PostStore:
             )
             pipe.delete(keys.post_revision(post_id))
             self._write_image_use(pipe, post_id, image_ids, old_images, unused, now)
+            _record_import(pipe, keys, post_id, imported)
             pipe.hset(keys.slugs, slug, post_id)
             pipe.sadd(keys.post_slugs(post_id), slug)
             pipe.delete(keys.post_tags(post_id))
@@ -312,7 +336,7 @@ class PostStore:
             if removable:
                 pipe.srem(keys.tags, *removable)
 
-        self.r.transaction(write, keys.slugs, keys.post(post_id), keys.post_tags(post_id))
+        self.r.transaction(write, *watched)
         if seen_by_visitors:
             self._written(post_id)
 
@@ -504,15 +528,41 @@ def _watch(pipe: redis.client.Pipeline, keys: list[str]) -> None:
         pipe.watch(*keys)
 
 
+def _import_keys(keys: Keys, imported: ImportedPost | None) -> list[str]:
+    """What an import's save also WATCHes: the claims of origins."""
+    return [keys.imported] if imported else []
+
+
+def _check_origin(pipe: redis.client.Pipeline, keys: Keys, imported: ImportedPost | None) -> None:
+    if imported:
+        check_not_imported(pipe, keys, imported.origin, lambda i: keys.post(int(i)))
+
+
+def _record_import(
+    pipe: redis.client.Pipeline, keys: Keys, post_id: int, imported: ImportedPost | None
+) -> None:
+    if imported is None:
+        return
+    pipe.hset(
+        keys.post(post_id),
+        mapping={"origin": imported.origin, "original_author": imported.original_author},
+    )
+    pipe.hset(keys.imported, imported.origin, post_id)
+
+
 def make_slug(title: str) -> str:
     """A readable, Unicode-safe URL segment ("Grüße aus Köln" -> "grüße-aus-köln")."""
     slug = slugify(title, allow_unicode=True, max_length=SLUG_MAX_LENGTH, word_boundary=True)
     return slug or "post"
 
 
-def _publish_time(data: PostInput, existing: Post | None, now: float) -> float:
+def _publish_time(
+    data: PostInput, existing: Post | None, now: float, imported: ImportedPost | None = None
+) -> float:
     if data.status == "draft":
         return 0.0
+    if imported and data.status == "published":
+        return imported.published_at
     if data.status == "scheduled":
         if data.publish_at is None:  # the form requires it; a caller that skips the form
             raise ValueError("a scheduled post needs publish_at")

@@ -4,40 +4,18 @@ job, run here with a progress bar (operators, scripts)."""
 from __future__ import annotations
 
 import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-if TYPE_CHECKING:
-    from click._termui_impl import ProgressBar
-
 from ..data import get_data
+from ..documents.progressbar import TerminalProgress
 from . import service
 
 MB = 1024 * 1024
-
-
-class _Bar:
-    """progress(step, done, total) drawn as a click progress bar once the total is known."""
-
-    def __init__(self) -> None:
-        self.bar: ProgressBar[int] | None = None
-
-    def __call__(self, step: str, done: int, total: int | None) -> None:
-        if step == "writing" and total is not None:
-            if self.bar is None:
-                self.bar = click.progressbar(length=total, label="posts", file=sys.stderr)
-                self.bar.__enter__()
-            self.bar.update(done - self.bar.pos)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
 
 
 def _check_tag(fmt: str, tag: str | None) -> str:
@@ -83,7 +61,7 @@ def export_command(fmt: str, tag: str | None, out: str | None) -> None:
     path = _check_out(out, service.download_name(config["BLOG_TITLE"], fmt, tag, datetime.now(UTC)))
     data = get_data()
     partial = path.with_name(f".{path.name}.part")
-    bar = _Bar()
+    bar = TerminalProgress("writing", "posts")
     try:
         with partial.open("wb") as stream:
             counts = service.build_document(

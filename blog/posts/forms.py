@@ -17,9 +17,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..data import Post, Revision
+from ..data.models import MAX_BODY, MAX_TAG_LENGTH, MAX_TAGS, MAX_TITLE
 
-MAX_TAGS = 20
-MAX_TAG_LENGTH = 40
 TAG_CHARS = re.compile(r"^[\w-]+$")
 
 
@@ -50,14 +49,14 @@ class PostForm(FlaskForm):
         "Title",
         validators=[
             DataRequired("Give the post a title."),
-            Length(1, 200, "The title must be 1 to 200 characters long."),
+            Length(1, MAX_TITLE, f"The title must be 1 to {MAX_TITLE} characters long."),
         ],
     )
     body = TextAreaField(
         "Body",
         description="Markdown",
         validators=[
-            Length(max=200_000, message="The body must be at most 200,000 characters long.")
+            Length(max=MAX_BODY, message=f"The body must be at most {MAX_BODY:,} characters long.")
         ],
     )
     tags = StringField(
