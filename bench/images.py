@@ -117,7 +117,12 @@ def blog_with_workers(workers: int) -> Iterator[tuple[FlaskClient, DataLayer]]:
     command += ["--worker-class", "jobs.worker.BlogWorker", "images"]
     processes = [
         subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         for _ in range(workers)
     ]

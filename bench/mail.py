@@ -130,6 +130,7 @@ def start_worker(env: dict[str, str], redis_url: str) -> subprocess.Popen:
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     connection = Redis.from_url(redis_url)
     deadline = time.monotonic() + 60

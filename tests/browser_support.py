@@ -159,6 +159,7 @@ class LiveApp:
             env=env,
             stdout=self.web_log.open("wb"),
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.worker = subprocess.Popen(
             [
@@ -175,6 +176,7 @@ class LiveApp:
             env=env,
             stdout=self.worker_log.open("wb"),
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             self._wait_until_up()

@@ -120,6 +120,7 @@ def test_two_schedulers_and_rqscheduler_make_exactly_one_backup(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,
         )
         for _ in range(2)
     ]

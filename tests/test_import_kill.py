@@ -45,6 +45,7 @@ def start_worker(env: dict[str, str], *extra: str) -> subprocess.Popen:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 

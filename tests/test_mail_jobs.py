@@ -84,6 +84,7 @@ class Workers:
             env={**self.env, **env},
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.started.append(process)
         return process

@@ -180,8 +180,11 @@ def test_healthz_reports_queues_workers_and_scheduler(
         [str(Path(sys.executable).parent / "rq"), "worker", "--url", redis_url, "images"],
         env=worker_env,
         cwd=ROOT,
+        start_new_session=True,
     )
-    scheduler = subprocess.Popen([sys.executable, "-m", "jobs.scheduler"], env=worker_env, cwd=ROOT)
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "jobs.scheduler"], env=worker_env, cwd=ROOT, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

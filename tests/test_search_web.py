@@ -186,6 +186,7 @@ def search_worker(worker_env, redis_client):
         env=worker_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while not any(w.pid == process.pid for w in Worker.all(connection=redis_client)):
