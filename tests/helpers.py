@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import html
 import re
+import subprocess
 import sys
+import time
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 
+import psutil
 from werkzeug.security import generate_password_hash
 
 from blog import create_app
@@ -130,3 +134,37 @@ def csrf_token(html: str) -> str:
 def new_post(client, title="Hello", body="Some *text*", tags="", status="published", **extra):
     form = {"title": title, "body": body, "tags": tags, "status": status, **extra}
     return client.post("/posts/new", data=form)
+
+
+def start_worker(env: dict[str, str], *extra: str, queue: str = "images") -> subprocess.Popen:
+    """A real `rq worker` on one queue, in a session of its own (see README, Tests)."""
+    return subprocess.Popen(
+        [RQ, "worker", "--url", env["REDIS_URL"], "--worker-class", "jobs.worker.BlogWorker"]
+        + [*extra, queue],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def kill_hard(pid: int) -> list[psutil.Process]:
+    """SIGKILL a worker and its work horse (a forked child in a session of its own)."""
+    worker = psutil.Process(pid)
+    victims = [*worker.children(recursive=True), worker]
+    for process in victims:
+        process.kill()
+    psutil.wait_procs(victims, timeout=10)
+    return victims
+
+
+def wait_for(predicate: Callable, timeout: float = 60, interval: float = 0.01, what: str = ""):
+    """Poll until `predicate()` is truthy and return its value; fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")

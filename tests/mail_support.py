@@ -10,7 +10,6 @@ import datetime
 import ipaddress
 import ssl
 import threading
-import time
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -171,13 +170,3 @@ def smtp_server(tmp_path):
     server = SmtpServer(cert_dir=tmp_path).start()
     yield server
     server.stop()
-
-
-def wait_for(predicate, timeout: float = 60, interval: float = 0.05, what: str = ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")

@@ -16,7 +16,8 @@ pytest.importorskip("playwright.sync_api")
 pytest.register_assert_rewrite("tests.browser_support")
 
 from tests.browser_support import LiveApp, check_page, requires_chromium  # noqa: E402
-from tests.mail_support import SmtpServer, wait_for  # noqa: E402
+from tests.helpers import wait_for  # noqa: E402
+from tests.mail_support import SmtpServer  # noqa: E402
 
 pytest_plugins = ["tests.browser_support"]
 pytestmark = [pytest.mark.browser, requires_chromium]

@@ -28,22 +28,17 @@ from rq.registry import StartedJobRegistry
 from bench.backup import populate
 from blog.data.keys import EXCLUDED, family_of
 from tests.export_helpers import make_blog
-from tests.helpers import PASSWORD, ROOT, RQ, S3_CREDENTIALS, make_app
-from tests.test_worker_kill import kill_hard, wait_for
+from tests.helpers import (
+    PASSWORD,
+    ROOT,
+    S3_CREDENTIALS,
+    kill_hard,
+    make_app,
+    start_worker,
+    wait_for,
+)
 
 DOCUMENTS = "documents"
-
-
-def start_worker(env: dict, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [RQ, "worker", "--url", env["REDIS_URL"], "--worker-class", "jobs.worker.BlogWorker"]
-        + [*extra, DOCUMENTS],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
 
 
 def stop_worker(worker: subprocess.Popen) -> None:
@@ -249,7 +244,7 @@ def test_cancel_mid_build_removes_the_partial_file(
     auth.login()
     client.post("/export", data={"format": "markdown"})
     job = current_job(app, data, author, "markdown")
-    worker = start_worker(env)
+    worker = start_worker(env, queue=DOCUMENTS)
     try:
         meta = wait_mid_build(job)
         assert 0 < meta["done"] < meta["total"]
@@ -288,7 +283,7 @@ def test_worker_killed_mid_build_is_retried_into_one_complete_file(
     auth.login()
     client.post("/export", data={"format": "markdown"})
     job = current_job(app, data, author, "markdown")
-    first = start_worker(env)
+    first = start_worker(env, queue=DOCUMENTS)
     try:
         wait_mid_build(job)
         victims = kill_hard(first.pid)
@@ -306,7 +301,7 @@ def test_worker_killed_mid_build_is_retried_into_one_complete_file(
     assert job.get_status(refresh=True) in (JobStatus.SCHEDULED, JobStatus.QUEUED)
     assert client.get(f"/jobs/{job.id}/status").get_json()["state"] in ("retrying", "queued")
 
-    second = start_worker(env, "--with-scheduler")
+    second = start_worker(env, "--with-scheduler", queue=DOCUMENTS)
     try:
         wait_for(lambda: job.get_status(refresh=True) == JobStatus.FINISHED, 180, 0.25)
     finally:

@@ -8,10 +8,8 @@ everything else is real (worker processes, Redis, media storage)."""
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 
-import psutil
 import pytest
 import redis
 from rq import Queue
@@ -20,51 +18,13 @@ from rq.registry import StartedJobRegistry
 
 from bench.wxr import write_wxr
 from blog.data.keys import Keys
-from tests.helpers import ROOT, RQ
+from tests.helpers import kill_hard, start_worker, wait_for
 from tests.invariants import assert_consistent
 
 pytestmark = pytest.mark.slow
 
 POSTS = 1500
 COMMENTS = 2
-
-
-def start_worker(env: dict[str, str], *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            RQ,
-            "worker",
-            "--url",
-            env["REDIS_URL"],
-            "--worker-class",
-            "jobs.worker.BlogWorker",
-            *extra,
-            "documents",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s")
-
-
-def kill_hard(pid: int) -> None:
-    worker = psutil.Process(pid)
-    victims = [*worker.children(recursive=True), worker]
-    for process in victims:
-        process.kill()
-    psutil.wait_procs(victims, timeout=10)
 
 
 def test_killed_mid_import_finishes_without_duplicates(
@@ -81,7 +41,7 @@ def test_killed_mid_import_finishes_without_duplicates(
     rq_redis = redis.Redis.from_url(redis_url)
     job = Job.fetch(job_id, connection=rq_redis)
 
-    first = start_worker(worker_env)
+    first = start_worker(worker_env, queue="documents")
     try:
         wait_for(lambda: (job.get_meta(refresh=True).get("done") or 0) >= POSTS // 5, timeout=120)
         kill_hard(first.pid)
@@ -96,7 +56,7 @@ def test_killed_mid_import_finishes_without_duplicates(
         timestamp=time.time() + 3600
     )
     assert job.get_status(refresh=True) in (JobStatus.SCHEDULED, JobStatus.QUEUED)
-    second = start_worker(worker_env, "--with-scheduler")
+    second = start_worker(worker_env, "--with-scheduler", queue="documents")
     try:  # the retry is due after its 10 s backoff
         wait_for(
             lambda: job.get_status(refresh=True) == JobStatus.FINISHED, timeout=300, interval=0.5

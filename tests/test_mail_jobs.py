@@ -22,8 +22,8 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from blog.data import PostInput
-from tests.helpers import ROOT, RQ, cheap_password_hashing, make_app
-from tests.mail_support import SmtpServer, wait_for
+from tests.helpers import ROOT, RQ, cheap_password_hashing, make_app, wait_for
+from tests.mail_support import SmtpServer
 
 pytestmark = pytest.mark.slow
 SECRET = "test-secret-key-not-for-production"

@@ -125,8 +125,7 @@ def test_make_runs_mail_sink_keeps_eml_files_and_prints_a_line(tmp_path):
     import sys
 
     from devtools.redis_server import free_port
-    from tests.helpers import ROOT
-    from tests.mail_support import wait_for
+    from tests.helpers import ROOT, wait_for
 
     port = free_port()
     sink = subprocess.Popen(

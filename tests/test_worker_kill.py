@@ -15,7 +15,6 @@ import signal
 import subprocess
 import time
 
-import psutil
 import pytest
 import redis
 from PIL import Image
@@ -23,7 +22,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
-from tests.helpers import ROOT, RQ
+from tests.helpers import ROOT, RQ, kill_hard, start_worker, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -37,46 +36,6 @@ def big_jpeg() -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=90, exif=exif)
     return out.getvalue()
-
-
-def start_worker(env, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            RQ,
-            "worker",
-            "--url",
-            env["REDIS_URL"],
-            "--worker-class",
-            "jobs.worker.BlogWorker",
-            *extra,
-            "images",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def kill_hard(pid: int) -> list[psutil.Process]:
-    """SIGKILL a worker and its work horse (a forked child in a session of its own)."""
-    worker = psutil.Process(pid)
-    victims = [*worker.children(recursive=True), worker]
-    for process in victims:
-        process.kill()
-    psutil.wait_procs(victims, timeout=10)
-    return victims
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.01):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s")
 
 
 def ready_then_stop(client, info: dict, worker: subprocess.Popen, timeout: float, interval: float):
