@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from PIL import Image
 
+from bench.backup import populate
 from blog.data import DataLayer, ImageVariant, PostInput
 from tests.backup_helpers import TITLES
 from tests.helpers import PASSWORD
@@ -86,3 +89,10 @@ def make_blog(data: DataLayer, storage, username: str = "alice") -> Blog:
         )
     )
     return blog
+
+
+def big_blog(data, posts: int = 8000):
+    """Enough posts that a build takes seconds (written in the data model's shape by the
+    benchmarks' fast loader); returns the author "alice"."""
+    populate(data, Path("/nonexistent"), 0, posts, 0, random.Random(1))
+    return data.users.by_username("alice")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -147,6 +148,16 @@ def start_worker(env: dict[str, str], *extra: str, queue: str = "images") -> sub
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    """Warm shutdown (SIGTERM), SIGKILL if it takes over 30 s."""
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
 
 
 def kill_hard(pid: int) -> list[psutil.Process]:

@@ -12,7 +12,8 @@ from playwright.sync_api import Error as PlaywrightError
 pytest.register_assert_rewrite("tests.browser_support")
 
 from tests.browser_support import requires_chromium, server_env  # noqa: E402
-from tests.test_export_web import big_blog, start_worker, stop_worker  # noqa: E402
+from tests.export_helpers import big_blog  # noqa: E402
+from tests.helpers import start_worker, stop_worker  # noqa: E402
 
 pytest_plugins = ["tests.browser_support"]  # its fixtures: live_app, new_context, ...
 
@@ -54,7 +55,7 @@ def test_build_shows_live_progress_then_a_download(
 
     # No worker yet: the job waits. Now start one on the `documents` queue.
     env = server_env(redis_url, live_app.directory / "media", live_app.directory / "backups")
-    worker = start_worker({**env, "TMPDIR": str(tmp_path)})
+    worker = start_worker({**env, "TMPDIR": str(tmp_path)}, queue="documents")
     try:
         seen: list[tuple[int, int]] = []  # (value, max) of the bar
         deadline = time.monotonic() + 120

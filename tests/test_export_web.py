@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import random
-import signal
 import subprocess
 import sys
 import threading
@@ -25,9 +23,8 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
-from bench.backup import populate
 from blog.data.keys import EXCLUDED, family_of
-from tests.export_helpers import make_blog
+from tests.export_helpers import big_blog, make_blog
 from tests.helpers import (
     PASSWORD,
     ROOT,
@@ -35,19 +32,11 @@ from tests.helpers import (
     kill_hard,
     make_app,
     start_worker,
+    stop_worker,
     wait_for,
 )
 
 DOCUMENTS = "documents"
-
-
-def stop_worker(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
 
 
 @pytest.fixture
@@ -219,13 +208,6 @@ def test_s3_download_is_a_presigned_link_valid_ten_minutes(
 
 
 # ---- cancel, kill, retry --------------------------------------------------------------
-
-
-def big_blog(data, posts: int = 8000):
-    """Enough posts that a build takes seconds (written in the data model's shape by the
-    benchmarks' fast loader); returns the author "alice"."""
-    populate(data, Path("/nonexistent"), 0, posts, 0, random.Random(1))
-    return data.users.by_username("alice")
 
 
 def wait_mid_build(job: Job, timeout: float = 120) -> dict:

@@ -12,7 +12,7 @@ pytest.register_assert_rewrite("tests.browser_support")
 
 from bench.wxr import write_wxr  # noqa: E402
 from tests.browser_support import requires_chromium, server_env  # noqa: E402
-from tests.test_export_web import start_worker, stop_worker  # noqa: E402
+from tests.helpers import start_worker, stop_worker  # noqa: E402
 
 pytest_plugins = ["tests.browser_support"]  # its fixtures: live_app, new_context, ...
 
@@ -49,7 +49,7 @@ def test_import_shows_live_progress_then_the_report(
     expect(page.locator("#import-latest .job-step")).to_contain_text("queued")
 
     env = server_env(redis_url, live_app.directory / "media", live_app.directory / "backups")
-    worker = start_worker(env)
+    worker = start_worker(env, queue="documents")
     try:
         seen: list[int] = []
         report = page.get_by_text(f"{POSTS} posts imported")
