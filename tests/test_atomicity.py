@@ -387,7 +387,7 @@ def test_client_retry_after_a_cut_writes_exactly_once(
     h.direct.close()
 
 
-# ---- MULTI/EXEC with WATCH, read off the wire --------------------------------------------
+# ---- one MULTI/EXEC with WATCH, or one script, read off the wire ------------------------
 
 
 def parse_commands(raw: bytes, offsets: list[int] | None = None) -> list[list[str]]:
@@ -434,7 +434,9 @@ WRITES = {
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
-def test_writes_are_one_watched_transaction(redis_url, redis_client, scenario):
+def test_writes_are_one_atomic_step(redis_url, redis_client, scenario):
+    """One MULTI/EXEC (WATCHing what it read first) or one Lua script, which Redis runs
+    whole: reads and writes in one step, nothing to watch."""
     h = Harness(redis_url, scenario)
     proxy, error = h.run(budget=None)
     assert error is None
@@ -443,7 +445,10 @@ def test_writes_are_one_watched_transaction(redis_url, redis_client, scenario):
     transactions = 0
     for cmd in commands:
         name = cmd[0].upper()
-        if name == "WATCH":
+        if name in ("EVALSHA", "EVAL"):
+            assert not in_multi
+            transactions += 1
+        elif name == "WATCH":
             assert not in_multi
             watched = True
         elif name == "MULTI":
