@@ -76,13 +76,23 @@ return out
 # (ids:post:<request>; an edit: its post), then tag:<t> of each tag it gets, then
 # image:<i>:posts of each image its body shows. ARGV: (head, tail) of post:<id>, :tags,
 # :images, :slugs, :revision, :comments, tag:<t> and image:<i>:posts (split_key: the id
-# of a create, its old tags and images are learnt in here), then SaveSpec as JSON, then
-# the post hash's fields and values (rendered in Python) but id and slug.
+# of a create, its old tags and images are learnt in here), then the save's `spec` (see
+# _save) as JSON, then the post hash's fields and values (rendered in Python) but id and
+# slug.
 # Returns {'ok', id, slug, comment count}, {'gone'}, {'changed'} or {'imported', id}.
 SAVE_SCRIPT = """
 local spec = cjson.decode(ARGV[17])
 local POST, TAGS, IMAGES, SLUGS, REVISION, COMMENTS, TAG, IMAGE_POSTS = 1, 3, 5, 7, 9, 11, 13, 15
 local function key(i, id) return ARGV[i] .. id .. ARGV[i + 1] end
+-- Lua's unpack() stops at about 8,000 values (a body may show thousands of images):
+-- calls with a list of arguments go in slices. Every check and read comes before the
+-- first write (but taking a create's id: a gap in ids is harmless), so an error can only
+-- stop the script before it changed anything (Redis does not undo a script's writes).
+local function call_each(command, target, list)
+  for i = 1, #list, 1000 do
+    redis.call(command, target, unpack(list, i, math.min(i + 999, #list)))
+  end
+end
 local function set_of(list)
   local set = {}
   for _, v in ipairs(list) do set[v] = true end
@@ -151,23 +161,21 @@ redis.call('HSET', post, 'id', id, 'slug', slug, unpack(ARGV, 18))
 redis.call('DEL', key(REVISION, id))
 local images = key(IMAGES, id)
 redis.call('DEL', images)
-if #spec.images > 0 then
-  redis.call('SADD', images, unpack(spec.images))
-  redis.call('ZREM', KEYS[5], unpack(spec.images))
-end
+call_each('SADD', images, spec.images)
+call_each('ZREM', KEYS[5], spec.images)
 for n, image in ipairs(spec.images) do
   if not was_used[image] then redis.call('SADD', KEYS[10 + #spec.tags + n], id) end
 end
 for _, image in ipairs(old_images) do
   if not now_used[image] then redis.call('SREM', key(IMAGE_POSTS, image), id) end
 end
-if #unused > 0 then redis.call('ZADD', KEYS[5], unpack(unused)) end
+call_each('ZADD', KEYS[5], unused)
 if spec.origin ~= '' then redis.call('HSET', KEYS[8], spec.origin, id) end
 redis.call('HSET', KEYS[2], slug, id)
 redis.call('SADD', key(SLUGS, id), slug)
 local tags = key(TAGS, id)
 redis.call('DEL', tags)
-if #spec.tags > 0 then redis.call('SADD', tags, unpack(spec.tags)) end
+call_each('SADD', tags, spec.tags)
 redis.call('ZADD', KEYS[9], spec.now, id)
 if spec.seen then  -- contentwatch.mark_changed: invalidates every process's page cache
   redis.call('INCR', KEYS[6])
@@ -176,12 +184,12 @@ end
 if spec.visible then
   redis.call('ZADD', KEYS[4], spec.published_at, id)
   for n = 1, #spec.tags do redis.call('ZADD', KEYS[10 + n], spec.published_at, id) end
-  if #spec.tags > 0 then redis.call('SADD', KEYS[3], unpack(spec.tags)) end
+  call_each('SADD', KEYS[3], spec.tags)
 else
   redis.call('ZREM', KEYS[4], id)
 end
 for _, tag_key in ipairs(leaving) do redis.call('ZREM', tag_key, id) end
-if #empty > 0 then redis.call('SREM', KEYS[3], unpack(empty)) end
+call_each('SREM', KEYS[3], empty)
 if creating then redis.call('SET', KEYS[10], id, 'EX', spec.claim_seconds) end
 return {'ok', tonumber(id), slug, redis.call('ZCARD', key(COMMENTS, id))}
 """
