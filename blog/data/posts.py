@@ -1,4 +1,5 @@
-"""Posts, their slugs and their tags: every multi-key write runs in one MULTI/EXEC.
+"""Posts, their slugs and their tags: every multi-key write is atomic, a save (create,
+edit, autosave) one Lua script in one round trip, the rest one MULTI/EXEC.
 
 Read paths cost a constant number of round trips: one range query for ids, then one
 pipelined batch for the records, whatever the number of posts.
@@ -550,7 +551,7 @@ class PostStore:
     def _images_left_unused(
         self, pipe: redis.client.Pipeline, post_id: int, dropping: set[str]
     ) -> set[str]:
-        """Images among `dropping` that no post but this one uses (WATCHed)."""
+        """Images among `dropping` that no post but this one uses (WATCHed; a delete)."""
         _watch(pipe, [self.keys.image_posts(i) for i in dropping])
         unused = set()
         for image_id in dropping:
