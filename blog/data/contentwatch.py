@@ -1,10 +1,11 @@
 """What visitors see, and when it last changed, known to each web process without asking.
 
 Every write that changes a visitor's page bumps the content version in its transaction
-(`mark_changed`) or its Lua script (a post's save: SAVE_SCRIPT in posts.py). A web process keeps the current `ContentState` in memory and learns of
-a change from Redis itself: server-assisted client-side caching (`CLIENT TRACKING` in
-broadcast mode on the version key, redirected to the same connection, which is
-subscribed to `__redis__:invalidate`). Redis 7.0 is enough (redis-py's own client cache
+(`mark_changed`) or its Lua script (a post's save: SAVE_SCRIPT in posts.py). A web
+process keeps the current `ContentState` in memory and learns of a change from Redis
+itself: server-assisted client-side caching (`CLIENT TRACKING` in broadcast mode on the
+version key, redirected to the same connection, which is subscribed to
+`__redis__:invalidate`). Redis 7.0 is enough (redis-py's own client cache
 needs 7.4).
 
 Why a hit is never stale after a write: Redis queues the invalidation message on this
