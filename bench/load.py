@@ -13,8 +13,9 @@ the SQLite blog's index page (page 1, indexed) before and after the blog's home 
 (page 1 of a random tag) pages, uncached (-off) and cached; the SQLite blog's post page
 (--popularity zipf, the default: post i of the newest first gets 1/i of the top
 post's views, the same posts for both blogs; uniform: any post as likely) before and
-after the blog's, uncached and cached; creating posts through the SQLite blog's form before and after the blog's (logged in once
-before the run; the POST is measured); then home, post and tag again while
+after the blog's, uncached and cached; creating posts through the SQLite blog's form
+before and after the blog's (logged in once before the run; the POST is measured);
+then home, post and tag again while
 --commenters more users post comments at --comment-rate a second in total (each
 comment is a POST and the redirect back to the post, as a browser does); then the
 trivial route again, so the ratios are to the mean of two trivial runs and their gap
