@@ -69,6 +69,25 @@ end
 return out
 """
 
+# Lua's unpack() stops at about 8,000 values (a body may show thousands of images, a
+# post have thousands of comments): calls with a list of arguments go in slices.
+LUA_HELPERS = """
+local function call_each(command, target, list)
+  for i = 1, #list, 1000 do
+    redis.call(command, target, unpack(list, i, math.min(i + 999, #list)))
+  end
+end
+local function set_of(list)
+  local set = {}
+  for _, v in ipairs(list) do set[v] = true end
+  return set
+end
+-- Whether no post but `id` shows an image (users: SMEMBERS image:<i>:posts).
+local function only_user(users, id)
+  return #users == 0 or (#users == 1 and users[1] == id)
+end
+"""
+
 # Saves a post (create or edit) atomically in one round trip: every check, read and write
 # of the save happens inside Redis, so 16 authors saving at once never abort and retry
 # each other as WATCHed transactions on the shared `slugs` and `tag:*` keys did.
@@ -81,24 +100,15 @@ return out
 # _save) as JSON, then the post hash's fields and values (rendered in Python) but id and
 # slug.
 # Returns {'ok', id, slug, comment count}, {'gone'}, {'changed'} or {'imported', id}.
-SAVE_SCRIPT = """
+SAVE_SCRIPT = (
+    LUA_HELPERS
+    + """
 local spec = cjson.decode(ARGV[17])
 local POST, TAGS, IMAGES, SLUGS, REVISION, COMMENTS, TAG, IMAGE_POSTS = 1, 3, 5, 7, 9, 11, 13, 15
 local function key(i, id) return ARGV[i] .. id .. ARGV[i + 1] end
--- Lua's unpack() stops at about 8,000 values (a body may show thousands of images):
--- calls with a list of arguments go in slices. Every check and read comes before the
--- first write (but taking a create's id: a gap in ids is harmless), so an error can only
--- stop the script before it changed anything (Redis does not undo a script's writes).
-local function call_each(command, target, list)
-  for i = 1, #list, 1000 do
-    redis.call(command, target, unpack(list, i, math.min(i + 999, #list)))
-  end
-end
-local function set_of(list)
-  local set = {}
-  for _, v in ipairs(list) do set[v] = true end
-  return set
-end
+-- Every check and read comes before the first write (but taking a create's id: a gap in
+-- ids is harmless), so an error can only stop the script before it changed anything
+-- (Redis does not undo a script's writes).
 local creating, id = spec.id == '', spec.id
 if creating then
   -- A create sent again after its reply was lost (the client retries) keeps its id.
@@ -126,8 +136,7 @@ local was_used = set_of(old_images)
 local unused = {}
 for _, image in ipairs(old_images) do
   if not now_used[image] then
-    local users = redis.call('SMEMBERS', key(IMAGE_POSTS, image))
-    if #users == 0 or (#users == 1 and users[1] == id) then
+    if only_user(redis.call('SMEMBERS', key(IMAGE_POSTS, image)), id) then
       unused[#unused + 1] = spec.now
       unused[#unused + 1] = image
     end
@@ -194,6 +203,63 @@ call_each('SREM', KEYS[3], empty)
 if creating then redis.call('SET', KEYS[10], id, 'EX', spec.claim_seconds) end
 return {'ok', tonumber(id), slug, redis.call('ZCARD', key(COMMENTS, id))}
 """
+)
+# Deletes a post with its comments, slugs, tags, revision and announcement in one step.
+# KEYS: 1 post:<id>, 2 :tags, 3 :comments, 4 :pending, 5 :slugs, 6 :revision,
+# 7 announcement:<id>, 8 announcement:<id>:sent, 9 post:<id>:images, 10 slugs,
+# 11 posts:published, 12 user:<author>:posts, 13 user:<author>:pending, 14 tags,
+# 15 images:unused, 16 cache:version, 17 cache:changed-at. ARGV: the post id, the time,
+# then (head, tail) of comment:<id>, tag:<t>, image:<i> and image:<i>:posts.
+DELETE_SCRIPT = (
+    LUA_HELPERS
+    + """
+local id, now = ARGV[1], ARGV[2]
+local COMMENT, TAG, IMAGE, IMAGE_POSTS = 3, 5, 7, 9
+local function key(i, part) return ARGV[i] .. part .. ARGV[i + 1] end
+local tags = redis.call('SMEMBERS', KEYS[2])
+local comments = redis.call('ZRANGE', KEYS[3], 0, -1)
+local pending = redis.call('ZRANGE', KEYS[4], 0, -1)
+local slugs = redis.call('SMEMBERS', KEYS[5])
+local images = redis.call('SMEMBERS', KEYS[9])
+local empty = {}
+for _, tag in ipairs(tags) do
+  if redis.call('ZCARD', key(TAG, tag)) <= 1 and redis.call('ZSCORE', key(TAG, tag), id) then
+    empty[#empty + 1] = tag
+  end
+end
+-- Its images no other post shows (and not cleaned up yet) answer 404 at once; the
+-- cleanup job then deletes their files (score 0: due now).
+local unused = {}
+for _, image in ipairs(images) do
+  if only_user(redis.call('SMEMBERS', key(IMAGE_POSTS, image)), id)
+      and redis.call('EXISTS', key(IMAGE, image)) == 1 then
+    unused[#unused + 1] = image
+  end
+end
+
+for _, image in ipairs(unused) do redis.call('HSET', key(IMAGE, image), 'status', 'deleted') end
+for _, image in ipairs(images) do redis.call('SREM', key(IMAGE_POSTS, image), id) end
+local due = {}
+for _, image in ipairs(unused) do
+  due[#due + 1] = 0
+  due[#due + 1] = image
+end
+call_each('ZADD', KEYS[15], due)
+for _, cid in ipairs(comments) do redis.call('DEL', key(COMMENT, cid)) end
+for _, cid in ipairs(pending) do redis.call('DEL', key(COMMENT, cid)) end
+call_each('ZREM', KEYS[13], pending)
+-- (announcement:<id> and :sent: a deleted post is never announced)
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9])
+call_each('HDEL', KEYS[10], slugs)
+redis.call('ZREM', KEYS[11], id)
+redis.call('ZREM', KEYS[12], id)
+redis.call('INCR', KEYS[16])  -- contentwatch.mark_changed
+redis.call('SET', KEYS[17], now)
+for _, tag in ipairs(tags) do redis.call('ZREM', key(TAG, tag), id) end
+call_each('SREM', KEYS[14], empty)
+return 'ok'
+"""
+)
 # How long a create's id claim is kept: longer than the client's retries take.
 CLAIM_SECONDS = 300
 
@@ -242,6 +308,12 @@ class PostStore:
         self._page_script = r.register_script(PAGE_SCRIPT)
         self._save_script = r.register_script(SAVE_SCRIPT)
         self._revision_script = r.register_script(REVISION_SCRIPT)
+        self._delete_script = r.register_script(DELETE_SCRIPT)
+        self._delete_keys = [
+            part
+            for builder in (keys.comment, keys.tag, keys.image, keys.image_posts)
+            for part in split_key(builder)
+        ]
         self._save_keys = [
             part
             for builder in (
@@ -548,101 +620,30 @@ class PostStore:
         }
         return sizes, {i for i, r in records.items() if r.status in ("ready", "processing")}
 
-    def _images_left_unused(
-        self, pipe: redis.client.Pipeline, post_id: int, dropping: set[str]
-    ) -> set[str]:
-        """Images among `dropping` that no post but this one uses (WATCHed; a delete)."""
-        _watch(pipe, [self.keys.image_posts(i) for i in dropping])
-        unused = set()
-        for image_id in dropping:
-            users = cast("set[str]", pipe.smembers(self.keys.image_posts(image_id)))
-            if users <= {str(post_id)}:
-                unused.add(image_id)
-        return unused
-
-    def _write_image_use(
-        self,
-        pipe: redis.client.Pipeline,
-        post_id: int,
-        now_used: set[str],
-        before: set[str],
-        unused: set[str],
-        at: float,
-    ) -> None:
-        """Record which images the post shows; images it stopped showing that no other
-        post uses wait in the unused list (score `at`: 0 means due for cleanup at once)."""
-        keys = self.keys
-        pipe.delete(keys.post_images(post_id))
-        if now_used:
-            pipe.sadd(keys.post_images(post_id), *now_used)
-            pipe.zrem(keys.unused_images, *now_used)
-        for image_id in now_used - before:
-            pipe.sadd(keys.image_posts(image_id), post_id)
-        for image_id in before - now_used:
-            pipe.srem(keys.image_posts(image_id), post_id)
-        if unused:
-            pipe.zadd(keys.unused_images, dict.fromkeys(unused, at))
-
-    def _tags_left_empty(
-        self, pipe: redis.client.Pipeline, post_id: int, dropping: set[str]
-    ) -> list[str]:
-        """Tags whose only visible post is this one, so they leave the tag index."""
-        empty = []
-        for tag in dropping:
-            members = pipe.zcard(self.keys.tag(tag))
-            if members <= 1 and pipe.zscore(self.keys.tag(tag), post_id) is not None:
-                empty.append(tag)
-        return empty
-
     def delete(self, post: Post) -> None:
+        """The post and everything of it (DELETE_SCRIPT: one round trip, atomic)."""
         keys = self.keys
-
-        def write(pipe: redis.client.Pipeline) -> None:
-            stored_tags = cast("set[str]", pipe.smembers(keys.post_tags(post.id)))
-            _watch(pipe, [keys.tag(t) for t in stored_tags])
-            comment_ids = pipe.zrange(keys.post_comments(post.id), 0, -1)
-            pending_ids = pipe.zrange(keys.post_pending(post.id), 0, -1)
-            slugs = pipe.smembers(keys.post_slugs(post.id))
-            removable = self._tags_left_empty(pipe, post.id, stored_tags)
-            images = cast("set[str]", pipe.smembers(keys.post_images(post.id)))
-            unused = self._images_left_unused(pipe, post.id, images)
-            unused = {i for i in unused if pipe.exists(keys.image(i))}  # not cleaned up yet
-            pipe.multi()
-            # Its images no other post shows answer 404 at once; the cleanup job then
-            # deletes their files (score 0: due now).
-            for image_id in unused:
-                pipe.hset(keys.image(image_id), "status", "deleted")
-            self._write_image_use(pipe, post.id, set(), images, unused, 0)
-            for cid in [*comment_ids, *pending_ids]:
-                pipe.delete(keys.comment(int(cid)))
-            if pending_ids:
-                pipe.zrem(keys.author_pending(post.author_id), *pending_ids)
-            pipe.delete(
+        self._delete_script(
+            keys=[
                 keys.post(post.id),
                 keys.post_tags(post.id),
                 keys.post_comments(post.id),
                 keys.post_pending(post.id),
                 keys.post_slugs(post.id),
                 keys.post_revision(post.id),
-                keys.announcement(post.id),  # a deleted post is never announced
+                keys.announcement(post.id),
                 keys.announcement_sent(post.id),
-            )
-            if slugs:
-                pipe.hdel(keys.slugs, *slugs)
-            pipe.zrem(keys.published, post.id)
-            pipe.zrem(keys.user_posts(post.author_id), post.id)
-            mark_changed(pipe, keys)
-            for tag in stored_tags:
-                pipe.zrem(keys.tag(tag), post.id)
-            if removable:
-                pipe.srem(keys.tags, *removable)
-
-        self.r.transaction(
-            write,
-            keys.post(post.id),
-            keys.post_tags(post.id),
-            keys.post_comments(post.id),
-            keys.post_pending(post.id),
+                keys.post_images(post.id),
+                keys.slugs,
+                keys.published,
+                keys.user_posts(post.author_id),
+                keys.author_pending(post.author_id),
+                keys.tags,
+                keys.unused_images,
+                keys.content_version,
+                keys.content_changed_at,
+            ],
+            args=[post.id, repr(time.time()), *self._delete_keys],
         )
         self._written(post.id)
 
@@ -651,12 +652,6 @@ def neighbour_pair(reply: list) -> tuple[tuple[str, str] | None, tuple[str, str]
     """POST_PAGE_SCRIPT's neighbours as ((slug, title) older, (slug, title) newer)."""
     pairs = [tuple(card) if card and card[0] else None for card in (reply or [[], []])]
     return pairs[0], pairs[1]
-
-
-def _watch(pipe: redis.client.Pipeline, keys: list[str]) -> None:
-    """Add keys to a transaction's WATCH list (WATCH with no key is an error)."""
-    if keys:
-        pipe.watch(*keys)
 
 
 def make_slug(title: str) -> str:
