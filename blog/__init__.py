@@ -15,7 +15,7 @@ from flask_wtf import CSRFProtect
 
 from . import config as config_module
 from .data import REPLICA_WAIT_MS, DataLayer, SentinelSettings, connect
-from .queues import enqueue_search_index, rq_connection
+from .queues import enqueue_search_drain, rq_connection
 from .storage import storage_from_config
 
 csrf = CSRFProtect()
@@ -57,7 +57,8 @@ def configure(app: Flask, overrides: dict) -> None:
 
 def register_services(app: Flask) -> None:
     """The data layer, RQ's client and media storage, shared by every request. Every post
-    write enqueues the search indexing job (docs/search.md)."""
+    write marks the post for the search index; the first after a drain enqueues the
+    drain job (docs/search.md)."""
     url = app.config["REDIS_URL"]  # REDIS_TLS_INSECURE is applied already (config.py)
     sentinel = SentinelSettings.from_config(app.config)
     # Plain Redis: a hung one answers 503 within this, not a hung request (with Sentinel,
@@ -74,8 +75,8 @@ def register_services(app: Flask) -> None:
     )
     app.extensions["blog_data"] = data
     app.extensions["rq_connection"] = rq_connection(url, sentinel, timeout=timeout)
-    data.posts.after_write.append(
-        partial(enqueue_search_index, connection=app.extensions["rq_connection"])
+    data.posts.search_due.append(
+        partial(enqueue_search_drain, connection=app.extensions["rq_connection"])
     )
     app.extensions["media_storage"] = storage_from_config(app.config)
 

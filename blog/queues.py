@@ -33,7 +33,7 @@ QUEUE_NAMES = (IMAGES_QUEUE, MAIL_QUEUE, SEARCH_QUEUE, BACKUPS_QUEUE, DOCUMENTS_
 # intervals are honoured. A worker killed mid-job also counts as one try (docs/images.md).
 IMAGE_RETRY = Retry(max=3, interval=[10, 60, 300])
 IMAGE_JOB_TIMEOUT = 120
-# Redis trouble in the worker: try again soon (the job is idempotent, see jobs/search.py).
+# Redis trouble in the worker: try again soon (indexing is idempotent, see jobs/search.py).
 SEARCH_RETRY = Retry(max=3, interval=[1, 10, 60])
 SEARCH_JOB_TIMEOUT = 60
 SCHEDULER_PREFIX = "rq:scheduler_instance:"  # rq-scheduler's heartbeat keys (expire ~70 s)
@@ -155,20 +155,21 @@ def remove_job(job_id: str, connection: redis.Redis | None = None) -> None:
         )
 
 
-def enqueue_search_index(post_id: int, connection: redis.Redis) -> Job:
-    """Bring a post's search entries up to date (every post write calls this). No fixed
-    id: a job for a post already queued or running may run again, harmlessly. One round
-    trip: RQ queues its writes (the queue's registration, the job, the push) on our
-    pipeline, which sends them as one MULTI/EXEC."""
+def enqueue_search_drain(connection: redis.Redis) -> Job:
+    """A job that indexes every post written since the last one ran (jobs.search
+    .drain_pending). Only the write that found no such job waiting calls this (the flag
+    of blog/data/search.py), so a burst of writes costs one job. One round trip: RQ
+    queues its writes (the queue's registration, the job, the push) on our pipeline,
+    which sends them as one MULTI/EXEC. Retried: a retry (same job id) redoes the ids
+    its killed try had taken."""
     with connection.pipeline() as pipe:
         job = Queue(SEARCH_QUEUE, connection=connection).enqueue(
-            "jobs.search.index_post",
-            post_id,
+            "jobs.search.drain_pending",
             retry=SEARCH_RETRY,
             job_timeout=SEARCH_JOB_TIMEOUT,
             result_ttl=600,
             failure_ttl=7 * 24 * 3600,
-            description=f"Update the search index for post {post_id}",
+            description="Update the search index for the posts written since the last update",
             pipeline=pipe,
         )
         pipe.execute()

@@ -12,7 +12,7 @@ from typing import Any
 from rq import get_current_job
 
 from blog.imports.service import Importer, fetcher_from
-from blog.queues import enqueue_image_cleaning, enqueue_search_index, rq_connection
+from blog.queues import enqueue_image_cleaning, enqueue_search_drain, rq_connection
 
 from .context import data_layer, media_storage, settings
 from .progress import JobProgress
@@ -29,7 +29,7 @@ def import_wordpress(user_id: int, key: str) -> dict[str, Any]:
         raise LookupError(f"author {user_id} does not exist")
     connection = rq_connection(config["REDIS_URL"])
     # As in the web app (blog.register_services): every post written gets indexed.
-    data.posts.after_write.append(partial(enqueue_search_index, connection=connection))
+    data.posts.search_due.append(partial(enqueue_search_drain, connection=connection))
     importer = Importer(
         data,
         storage,

@@ -1,15 +1,22 @@
-"""The search indexing job: one post's index entries brought in line with the post."""
+"""The search indexing job: the posts written since the last run brought in line with
+their index entries (batched: docs/search.md "Indexing")."""
 
 from __future__ import annotations
+
+from rq import get_current_job
 
 from blog.search import service
 
 from .context import data_layer
 
 
-def index_post(post_id: int) -> str:
-    """Read the post, analyse it (processing.search), write its entries back.
-    Idempotent and safe out of order: the write lands only if the post has not changed
-    since it was read ("stale" otherwise: the job of that later change does the work).
-    Redis errors raise, so RQ retries."""
-    return service.index_post(data_layer(), post_id)
+def drain_pending(job_id: str = "") -> dict[str, int]:
+    """Index the pending posts, a batch at a time, until none is left. Idempotent and
+    safe out of order: a post's entries land only if the post has not changed since it
+    was read. Redis errors raise, so RQ retries; a retry keeps the job id, and so takes
+    back the ids its failed try had taken (`job_id`: for a call outside a worker)."""
+    current = get_current_job()
+    token = current.id if current is not None else job_id
+    if not token:
+        raise ValueError("drain_pending needs a job (or a job_id)")
+    return service.drain_pending(data_layer(), token)  # rq-dashboard shows the counts

@@ -152,19 +152,23 @@ def test_reindex_batch_size_is_limited(app, size):
     assert "Invalid value for '--batch-size'" in result.output
 
 
-def test_every_post_write_enqueues_the_indexing_job(app, client, auth):
+def test_post_writes_mark_pending_and_enqueue_one_drain_job(app, client, auth):
     from rq import Queue
 
     auth.login()
+    data = app.extensions["blog_data"]
     queue = Queue("search", connection=app.extensions["rq_connection"])
     new_post(client, title="Queued", body="words")
     jobs = queue.get_jobs()
-    assert [j.func_name for j in jobs] == ["jobs.search.index_post"]
-    assert jobs[0].args == (1,) and jobs[0].retries_left == 3
+    assert [j.func_name for j in jobs] == ["jobs.search.drain_pending"]
+    assert jobs[0].retries_left == 3 and "Update the search index" in jobs[0].description
     client.post("/posts/queued/edit", data={"title": "Queued", "body": "more", "tags": "",
                                              "status": "published"})  # fmt: skip
+    new_post(client, title="Second", body="words")
     client.post("/posts/queued/delete")
-    assert len(queue.get_jobs()) == 3
+    assert len(queue.get_jobs()) == 1  # the waiting drain takes them all
+    assert data.redis.smembers("blog:search:pending") == {"1", "2"}
+    assert 0 < data.redis.ttl("blog:search:queued") <= 60
 
 
 @pytest.fixture

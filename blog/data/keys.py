@@ -331,6 +331,26 @@ class Keys:
         """A query's working set, deleted by the same script that makes it."""
         return self.key("search", "tmp", token)
 
+    # Batched indexing (docs/search.md "Indexing"): post ids written since the last drain,
+    # and whether a drain job is waiting. Excluded from backups: a restore rebuilds the
+    # whole index, and a pending id of a post that is gone is harmless (it is removed).
+    @property
+    @family("search:pending", EXCLUDED)
+    def search_pending(self) -> str:
+        """Set: ids of posts written whose index entries may be out of date."""
+        return self.key("search", "pending")
+
+    @property
+    @family("search:queued", EXCLUDED)
+    def search_queued(self) -> str:
+        """String "1", expiring: a drain job is enqueued and has not started yet."""
+        return self.key("search", "queued")
+
+    @family("search:draining:<job>", EXCLUDED)
+    def search_draining(self, job_id: str) -> str:
+        """Set: the ids a drain job took and has not indexed yet (its retry redoes them)."""
+        return self.key("search", "draining", job_id)
+
     @family("search:<id>:term:<term>", DERIVED)
     def search_layout(self) -> tuple[str, str, str, str, str, str]:
         """How generation keys are spelled, for the Lua scripts that build them:

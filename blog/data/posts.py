@@ -31,6 +31,7 @@ from .images import ImageStore
 from .imports import AlreadyImported
 from .keys import Keys, split_key
 from .models import Page, Post, Revision
+from .search import DRAIN_FLAG_SECONDS, MARK_PENDING_LUA
 
 SLUG_MAX_LENGTH = 80
 # Paths under /posts/ that are routes, not posts: a post titled "New" gets "new-2".
@@ -71,7 +72,10 @@ return out
 
 # Lua's unpack() stops at about 8,000 values (a body may show thousands of images, a
 # post have thousands of comments): calls with a list of arguments go in slices.
-LUA_HELPERS = """
+# mark_pending: the search index's batched update (blog/data/search.py).
+LUA_HELPERS = (
+    MARK_PENDING_LUA
+    + """
 local function call_each(command, target, list)
   for i = 1, #list, 1000 do
     redis.call(command, target, unpack(list, i, math.min(i + 999, #list)))
@@ -87,6 +91,7 @@ local function only_user(users, id)
   return #users == 0 or (#users == 1 and users[1] == id)
 end
 """
+)
 
 # Saves a post (create or edit) atomically in one round trip: every check, read and write
 # of the save happens inside Redis, so 16 authors saving at once never abort and retry
@@ -94,12 +99,14 @@ end
 # KEYS: 1 ids:post, 2 slugs, 3 tags, 4 posts:published, 5 images:unused, 6 cache:version,
 # 7 cache:changed-at, 8 imported, 9 user:<author>:posts, 10 the create's id claim
 # (ids:post:<request>; an edit: its post), then tag:<t> of each tag it gets, then
-# image:<i>:posts of each image its body shows. ARGV: (head, tail) of post:<id>, :tags,
+# image:<i>:posts of each image its body shows, then search:pending and search:queued
+# (the last two, whatever the number of tags and images). ARGV: (head, tail) of post:<id>, :tags,
 # :images, :slugs, :revision, :comments, tag:<t> and image:<i>:posts (split_key: the id
 # of a create, its old tags and images are learnt in here), then the save's `spec` (see
 # _save) as JSON, then the post hash's fields and values (rendered in Python) but id and
 # slug.
-# Returns {'ok', id, slug, comment count}, {'gone'}, {'changed'} or {'imported', id}.
+# Returns {'ok', id, slug, comment count, 1 if a search drain job must be enqueued},
+# {'gone'}, {'changed'} or {'imported', id}.
 SAVE_SCRIPT = (
     LUA_HELPERS
     + """
@@ -201,15 +208,19 @@ end
 for _, tag_key in ipairs(leaving) do redis.call('ZREM', tag_key, id) end
 call_each('SREM', KEYS[3], empty)
 if creating then redis.call('SET', KEYS[10], id, 'EX', spec.claim_seconds) end
-return {'ok', tonumber(id), slug, redis.call('ZCARD', key(COMMENTS, id))}
+local due = 0
+if spec.seen then due = mark_pending(KEYS[#KEYS - 1], KEYS[#KEYS], id, spec.drain_seconds) end
+return {'ok', tonumber(id), slug, redis.call('ZCARD', key(COMMENTS, id)), due}
 """
 )
 # Deletes a post with its comments, slugs, tags, revision and announcement in one step.
 # KEYS: 1 post:<id>, 2 :tags, 3 :comments, 4 :pending, 5 :slugs, 6 :revision,
 # 7 announcement:<id>, 8 announcement:<id>:sent, 9 post:<id>:images, 10 slugs,
 # 11 posts:published, 12 user:<author>:posts, 13 user:<author>:pending, 14 tags,
-# 15 images:unused, 16 cache:version, 17 cache:changed-at. ARGV: the post id, the time,
-# then (head, tail) of comment:<id>, tag:<t>, image:<i> and image:<i>:posts.
+# 15 images:unused, 16 cache:version, 17 cache:changed-at, 18 search:pending,
+# 19 search:queued. ARGV: the post id, the time, then (head, tail) of comment:<id>,
+# tag:<t>, image:<i> and image:<i>:posts, then the search flag's seconds. Returns 1 if
+# a search drain job must be enqueued (blog/data/search.py), else 0.
 DELETE_SCRIPT = (
     LUA_HELPERS
     + """
@@ -257,7 +268,7 @@ redis.call('INCR', KEYS[16])  -- contentwatch.mark_changed
 redis.call('SET', KEYS[17], now)
 for _, tag in ipairs(tags) do redis.call('ZREM', key(TAG, tag), id) end
 call_each('SREM', KEYS[14], empty)
-return 'ok'
+return mark_pending(KEYS[18], KEYS[19], id, ARGV[11])
 """
 )
 # How long a create's id claim is kept: longer than the client's retries take.
@@ -333,9 +344,9 @@ class PostStore:
             for builder in (keys.post, keys.post_tags, keys.post_comments)
             for part in split_key(builder)
         ]
-        # Called with the post id after every committed write (the app enqueues the
-        # search indexing job here); the data layer itself knows nothing of queues.
-        self.after_write: list[Callable[[int], object]] = []
+        # Called after a committed write that found no search drain job waiting (the
+        # app enqueues one here); the data layer itself knows nothing of queues.
+        self.search_due: list[Callable[[], object]] = []
 
     # ---- reads ---------------------------------------------------------------
 
@@ -528,6 +539,7 @@ class PostStore:
             "seen": seen_by_visitors,
             "published_at": repr(published_at),
             "claim_seconds": CLAIM_SECONDS,
+            "drain_seconds": DRAIN_FLAG_SECONDS,
         }
         own = (
             keys.post_id_claim(secrets.token_urlsafe(12)) if post_id is None else keys.post(post_id)
@@ -548,6 +560,8 @@ class PostStore:
                     own,
                     *[keys.tag(t) for t in tags],
                     *[keys.image_posts(i) for i in images],
+                    keys.search_pending,
+                    keys.search_queued,
                 ],
                 args=[
                     *self._save_keys,
@@ -563,14 +577,14 @@ class PostStore:
             raise PostChanged(post_id)
         if outcome == "imported":
             raise AlreadyImported(rest[0])
-        saved_id, slug, comments = int(rest[0]), rest[1], int(rest[2])
-        if seen_by_visitors:
-            self._written(saved_id)
+        saved_id, slug, comments, due = int(rest[0]), rest[1], int(rest[2]), rest[3]
+        if due:
+            self._search_due()
         return Post.from_hash({**fields, "id": str(saved_id), "slug": slug}, tags, comments)
 
-    def _written(self, post_id: int) -> None:
-        for listener in self.after_write:
-            listener(post_id)
+    def _search_due(self) -> None:
+        for listener in self.search_due:
+            listener()
 
     def rerender(self, post_id: int) -> bool:
         """Render a stored post again with today's renderer: its HTML, excerpt, cover and
@@ -623,7 +637,7 @@ class PostStore:
     def delete(self, post: Post) -> None:
         """The post and everything of it (DELETE_SCRIPT: one round trip, atomic)."""
         keys = self.keys
-        self._delete_script(
+        due = self._delete_script(
             keys=[
                 keys.post(post.id),
                 keys.post_tags(post.id),
@@ -642,10 +656,13 @@ class PostStore:
                 keys.unused_images,
                 keys.content_version,
                 keys.content_changed_at,
+                keys.search_pending,
+                keys.search_queued,
             ],
-            args=[post.id, repr(time.time()), *self._delete_keys],
+            args=[post.id, repr(time.time()), *self._delete_keys, DRAIN_FLAG_SECONDS],
         )
-        self._written(post.id)
+        if due:
+            self._search_due()
 
 
 def neighbour_pair(reply: list) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:

@@ -37,6 +37,69 @@ TOP_BUDGET = 5000
 SUGGEST_MAX = 8
 SUGGEST_SCAN = 200  # suggestion entries looked at per request, at most
 
+# Batched indexing. Every post write puts the post's id in `search:pending` and, in the
+# same script, sets `search:queued` if it was not set: only the write that set it enqueues
+# a drain job (jobs.search.drain_pending), so a burst of writes costs one waiting job.
+# The drain deletes the flag first, then takes ids until the set is empty. Why no id is
+# ever left without a job that takes it:
+# * a write adds its id, then tries the flag (one script: in that order, at once). If the
+#   flag was free, the write enqueues a drain, which will see the id. If the flag was
+#   set, the job whose writer set it has not deleted it yet, so it has not started
+#   draining: it deletes the flag after this id went in, and drains until the set is
+#   empty, this id included.
+# * a drain that has deleted the flag may already be past an id written now: that write
+#   found the flag free and enqueued the next drain. At most one job waits, plus the one
+#   running.
+# * a job lost before it ran (an enqueue that failed after the script, a job deleted in
+#   the dashboard) leaves the flag set: it expires after DRAIN_FLAG_SECONDS, and the next
+#   write enqueues a drain that takes every pending id, the old ones too. A job waiting
+#   longer than that (workers down or busy) lets the next write enqueue a second one.
+# * a drain moves the ids it takes into its own `search:draining:<job id>` before
+#   indexing them and deletes that set after: a worker killed mid-drain leaves them
+#   there, and RQ's retry of the job (same id) puts them back in the pending set first.
+DRAIN_FLAG_SECONDS = 60
+DRAIN_BATCH = 100
+
+# mark_pending(pending, queued, id, seconds): 1 if the caller must enqueue a drain job.
+MARK_PENDING_LUA = """
+local function mark_pending(pending, queued, id, seconds)
+  redis.call('SADD', pending, id)
+  if redis.call('SET', queued, '1', 'NX', 'EX', seconds) then return 1 end
+  return 0
+end
+"""
+
+# KEYS: search:pending, search:queued; ARGV: seconds, post ids.
+_MARK = (
+    MARK_PENDING_LUA
+    + """
+local due = 0
+for i = 2, #ARGV do due = math.max(due, mark_pending(KEYS[1], KEYS[2], ARGV[i], ARGV[1])) end
+return due
+"""
+)
+
+# A drain job starts: the flag goes (writes from now on enqueue the next drain), and
+# what an earlier try of this job took but never finished goes back to the pending set.
+# KEYS: search:queued, search:pending, search:draining:<job>.
+_DRAIN_START = """
+redis.call('DEL', KEYS[1])
+local left = redis.call('SMEMBERS', KEYS[3])
+for i = 1, #left, 1000 do
+  redis.call('SADD', KEYS[2], unpack(left, i, math.min(i + 999, #left)))
+end
+redis.call('DEL', KEYS[3])
+return #left
+"""
+
+# Take up to ARGV[1] pending ids into the job's own set. KEYS: search:pending,
+# search:draining:<job>.
+_DRAIN_TAKE = """
+local ids = redis.call('SPOP', KEYS[1], ARGV[1])
+if #ids > 0 then redis.call('SADD', KEYS[2], unpack(ids)) end
+return ids
+"""
+
 # Lua helpers shared by the scripts: which generations a write goes to, and how a
 # generation's keys are spelled (ARGV[1..6] = Keys.search_layout()).
 _LAYOUT = """
@@ -457,6 +520,9 @@ class SearchIndex:
         self._query = r.register_script(_QUERY)
         self._suggest = r.register_script(_SUGGEST)
         self._swap = r.register_script(_SWAP)
+        self._mark = r.register_script(_MARK)
+        self._drain_start = r.register_script(_DRAIN_START)
+        self._drain_take = r.register_script(_DRAIN_TAKE)
 
     # ---- writes --------------------------------------------------------------------
 
@@ -516,6 +582,33 @@ class SearchIndex:
         for term, weight in entry.weights.items():
             args += [term, weight]
         return keys, args
+
+    # Batched indexing (see DRAIN_FLAG_SECONDS): the post scripts mark their own writes.
+
+    def mark_pending(self, post_ids: Sequence[int]) -> bool:
+        """Put posts in the pending set; True when the caller must enqueue a drain job
+        (no drain was waiting). One round trip."""
+        keys = [self.keys.search_pending, self.keys.search_queued]
+        return bool(self._mark(keys=keys, args=[DRAIN_FLAG_SECONDS, *post_ids]))
+
+    def start_drain(self, job_id: str) -> int:
+        """Clear the flag and give back what an earlier try of this job left; returns
+        how many ids it gave back."""
+        keys = self.keys
+        queued, pending, own = keys.search_queued, keys.search_pending, keys.search_draining
+        return int(cast(int, self._drain_start(keys=[queued, pending, own(job_id)])))
+
+    def take_pending(self, job_id: str, count: int = DRAIN_BATCH) -> list[int]:
+        """Up to `count` pending ids, moved into the job's own set (see finish_batch)."""
+        keys = [self.keys.search_pending, self.keys.search_draining(job_id)]
+        return sorted(int(i) for i in cast("list[str]", self._drain_take(keys=keys, args=[count])))
+
+    def finish_batch(self, job_id: str) -> None:
+        """The ids taken last are indexed: forget them."""
+        self.r.delete(self.keys.search_draining(job_id))
+
+    def pending_count(self) -> int:
+        return int(self.r.scard(self.keys.search_pending))
 
     # A rebuild: start_rebuild(), write_many() batch by batch, finish_rebuild().
 

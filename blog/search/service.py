@@ -19,7 +19,7 @@ from processing.search import (
 )
 
 from ..data import DataLayer
-from ..data.search import IndexSource, SearchResults, Suggestion
+from ..data.search import DRAIN_BATCH, IndexSource, SearchResults, Suggestion
 from ..rendering import plain_text
 
 
@@ -31,7 +31,7 @@ def analyzer(language: str) -> Analyzer:
 
 def index_post(data: DataLayer, post_id: int) -> str:
     """Bring one post's entries in line with the post: "indexed", "removed" (deleted or
-    a draft) or "stale" (changed meanwhile: the job its change enqueued does it)."""
+    a draft) or "stale" (changed meanwhile: its change marked it pending again)."""
     source, stats = data.search.read(post_id)
     if source is None:
         return data.search.remove(post_id)
@@ -41,6 +41,22 @@ def index_post(data: DataLayer, post_id: int) -> str:
         post_id, source.title, source.tags, analyzed, average_lengths(totals, stats.documents + 1)
     )
     return data.search.write(source, entry)
+
+
+def drain_pending(data: DataLayer, job_id: str, batch_size: int = DRAIN_BATCH) -> dict[str, int]:
+    """Index every post written since the last drain (blog/data/search.py has why no id
+    is left behind): clear the flag first, then take `batch_size` ids at a time into
+    this job's own set and index them one by one, until none is pending. Returns how
+    many posts came out "indexed", "removed" and "stale" (changed after the read: the
+    change put the id back, a later batch or drain redoes it)."""
+    outcome = {"posts": 0, "indexed": 0, "removed": 0, "stale": 0}
+    outcome["retaken"] = data.search.start_drain(job_id)
+    while ids := data.search.take_pending(job_id, batch_size):
+        for post_id in ids:
+            outcome[index_post(data, post_id)] += 1
+        outcome["posts"] += len(ids)
+        data.search.finish_batch(job_id)
+    return outcome
 
 
 def reindex(
