@@ -137,6 +137,10 @@ def build(args: argparse.Namespace, url: str, fts: sqlite3.Connection):
         for row, pid in zip(chunk[1], ids, strict=True)
     }
     print(f"stored posts in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    # The writes marked every post for the batched indexing (no worker runs here): the
+    # reindex below indexes them all, and the memory figure is the index's alone.
+    stored = DataLayer(connect(url), PREFIX)
+    stored.redis.delete(stored.keys.search_pending, stored.keys.search_queued)
 
     fts.execute(
         "CREATE VIRTUAL TABLE posts USING fts5(title, tags, body, "

@@ -188,3 +188,23 @@ def test_the_flag_expiring_recovers_a_lost_job(app, data, alice, burst_worker):
     burst_worker("search")
     assert all(up_to_date(data, p) for p in (first, second, third))
     assert data.redis.zcard("blog:search:0:term:quokka") == 3
+
+
+def test_a_drain_that_fails_gives_its_ids_back(data, alice, monkeypatch):
+    """Redis trouble or the job's timeout mid-batch: the ids it had taken go back to the
+    pending set (not the flag: a waiting drain's stays), for the retry or the next drain."""
+    for i in range(3):
+        add_post(data, alice, f"Post {i}")
+    real = service.index_post
+
+    def fail_on_the_second(d, post_id: int) -> str:
+        if post_id == 2:
+            data.redis.set(QUEUED, "1")  # a write meanwhile enqueued the next drain
+            raise TimeoutError("Redis went away")
+        return real(d, post_id)
+
+    monkeypatch.setattr(service, "index_post", fail_on_the_second)
+    with pytest.raises(TimeoutError):
+        service.drain_pending(data, "failing")
+    assert data.redis.smembers(PENDING) == {"1", "2", "3"}
+    assert draining_keys(data) == [] and data.redis.exists(QUEUED)

@@ -300,7 +300,16 @@ def test_restore_rebuilds_the_index(app, data, alice, redis_client, tmp_path):
     for i in range(12):
         post(data, alice, f"Badger {i}", "badgers dig", tags=["animals"])
     service.reindex(data)
-    before = {k: redis_client.dump(k) for k in redis_client.keys("blog:search:*")}
+
+    def index_keys() -> dict:
+        """The index, without the batched indexing's bookkeeping (not backed up: the
+        restore rebuilds the index whole)."""
+        queue = {data.keys.search_pending, data.keys.search_queued}
+        return {
+            k: redis_client.dump(k) for k in redis_client.keys("blog:search:*") if k not in queue
+        }
+
+    before = index_keys()
     target = LocalTarget(tmp_path / "b")
     storage = app.extensions["media_storage"]
     outcome = backup_service.run_backup(data, storage, target, app.config)
@@ -308,7 +317,7 @@ def test_restore_rebuilds_the_index(app, data, alice, redis_client, tmp_path):
     result = backup_service.restore_backup(data, storage, target, outcome["key"], force=True)
     assert result["indexes"]["search"] == 12
     assert search(data, "badger tag:animals").total == 12
-    assert {k: redis_client.dump(k) for k in redis_client.keys("blog:search:*")} == before
+    assert index_keys() == before
 
 
 def test_the_threshold_algorithm_agrees_with_zinterstore(data, alice):

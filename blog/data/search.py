@@ -79,11 +79,12 @@ return due
 """
 )
 
-# A drain job starts: the flag goes (writes from now on enqueue the next drain), and
-# what an earlier try of this job took but never finished goes back to the pending set.
+# Give a drain job's taken ids back to the pending set: when it starts (what an earlier,
+# killed try took; ARGV[1] = 1: the flag goes too, so writes from now on enqueue the next
+# drain), or when it fails (ARGV[1] = 0: a waiting drain's flag stays).
 # KEYS: search:queued, search:pending, search:draining:<job>.
 _DRAIN_START = """
-redis.call('DEL', KEYS[1])
+if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
 local left = redis.call('SMEMBERS', KEYS[3])
 for i = 1, #left, 1000 do
   redis.call('SADD', KEYS[2], unpack(left, i, math.min(i + 999, #left)))
@@ -596,7 +597,13 @@ class SearchIndex:
         how many ids it gave back."""
         keys = self.keys
         queued, pending, own = keys.search_queued, keys.search_pending, keys.search_draining
-        return int(cast(int, self._drain_start(keys=[queued, pending, own(job_id)])))
+        return int(cast(int, self._drain_start(keys=[queued, pending, own(job_id)], args=[1])))
+
+    def give_back(self, job_id: str) -> int:
+        """A failing drain's taken ids, back to the pending set."""
+        keys = self.keys
+        queued, pending, own = keys.search_queued, keys.search_pending, keys.search_draining
+        return int(cast(int, self._drain_start(keys=[queued, pending, own(job_id)], args=[0])))
 
     def take_pending(self, job_id: str, count: int = DRAIN_BATCH) -> list[int]:
         """Up to `count` pending ids, moved into the job's own set (see finish_batch)."""

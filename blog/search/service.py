@@ -3,6 +3,7 @@ written back; queries parsed and run. No views: the job and the restore use it t
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
@@ -51,11 +52,16 @@ def drain_pending(data: DataLayer, job_id: str, batch_size: int = DRAIN_BATCH) -
     change put the id back, a later batch or drain redoes it)."""
     outcome = {"posts": 0, "indexed": 0, "removed": 0, "stale": 0}
     outcome["retaken"] = data.search.start_drain(job_id)
-    while ids := data.search.take_pending(job_id, batch_size):
-        for post_id in ids:
-            outcome[index_post(data, post_id)] += 1
-        outcome["posts"] += len(ids)
-        data.search.finish_batch(job_id)
+    try:
+        while ids := data.search.take_pending(job_id, batch_size):
+            for post_id in ids:
+                outcome[index_post(data, post_id)] += 1
+            outcome["posts"] += len(ids)
+            data.search.finish_batch(job_id)
+    except BaseException:  # an error or the job's timeout: a later drain does them
+        with contextlib.suppress(Exception):  # (Redis may be what failed)
+            data.search.give_back(job_id)
+        raise
     return outcome
 
 
