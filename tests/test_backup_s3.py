@@ -90,6 +90,7 @@ def test_same_checksum_accepts_what_s3_compatible_stores_report():
     sha = hashlib.sha256(b"x").hexdigest()
     whole = base64.b64encode(bytes.fromhex(sha)).decode()
     assert _same_checksum(None, "abc=-2", sha)  # a store without checksums
+    assert _same_checksum("abc=-2", None, sha)  # one that did not answer the parts' ones
     assert _same_checksum("abc=-2", "abc=-2", sha)
     assert _same_checksum("abc=", "abc=-2", sha)  # composite without its suffix
     assert _same_checksum(whole, "abc=-2", sha)  # a store that hashes whole objects

@@ -116,8 +116,9 @@ class MultipartWriter:
     Parts are `part_size` bytes (the last one may be smaller) uploaded by a small thread
     pool, at most `in_flight` at a time, so compression and upload overlap and memory
     stays near (in_flight + 1) * part_size whatever the archive's size. Each part goes
-    with the SHA-256 we computed over it: S3 refuses a part that arrives different, and
-    the object's composite checksum can then be predicted (`composite_sha256`). An
+    with its SHA-256 (botocore computes it over the bytes it sends: in a trailer over
+    HTTPS, so the payload is hashed once), S3 refuses a part that arrives different, and
+    the object's composite checksum follows from the parts' (`composite_sha256`). An
     upload error surfaces at the next write, at finish() or at complete(); the caller
     must then call abort().
     """
@@ -137,7 +138,7 @@ class MultipartWriter:
             Bucket=bucket, Key=key, ContentType=CONTENT_TYPE, ChecksumAlgorithm="SHA256", **extra
         )["UploadId"]
         self._buf = bytearray()
-        self._parts: dict[int, tuple[str, bytes]] = {}  # number: (ETag, SHA-256 digest)
+        self._parts: dict[int, dict] = {}
         self._futures: list[Future] = []
         self._slots = threading.BoundedSemaphore(in_flight)
         self._pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="s3-part")
@@ -178,7 +179,6 @@ class MultipartWriter:
         self._futures.append(future)
 
     def _upload_part(self, number: int, body: bytes) -> None:
-        digest = hashlib.sha256(body).digest()
         reply = self.client.upload_part(
             Bucket=self.bucket,
             Key=self.key,
@@ -186,9 +186,10 @@ class MultipartWriter:
             PartNumber=number,
             Body=body,
             ChecksumAlgorithm="SHA256",
-            ChecksumSHA256=base64.b64encode(digest).decode(),
         )
-        self._parts[number] = (reply["ETag"], digest)
+        self._parts[number] = {"ETag": reply["ETag"], "PartNumber": number}
+        if reply.get("ChecksumSHA256"):
+            self._parts[number]["ChecksumSHA256"] = reply["ChecksumSHA256"]
 
     def _raise_failed(self) -> None:
         for future in self._futures:
@@ -207,22 +208,19 @@ class MultipartWriter:
         self._pool.shutdown()
 
     @property
-    def composite_sha256(self) -> str:
+    def composite_sha256(self) -> str | None:
         """The checksum S3 gives the completed object: the SHA-256 of the parts'
-        SHA-256 digests, base64, then `-<number of parts>` (finish() first)."""
-        digests = b"".join(digest for _, (_, digest) in sorted(self._parts.items()))
-        return f"{base64.b64encode(hashlib.sha256(digests).digest()).decode()}-{len(self._parts)}"
+        SHA-256 digests, base64, then `-<number of parts>` (after finish()). None when
+        the store did not answer a part's checksum."""
+        parts = [part for _, part in sorted(self._parts.items())]
+        if not parts or not all("ChecksumSHA256" in part for part in parts):
+            return None
+        digests = b"".join(base64.b64decode(part["ChecksumSHA256"]) for part in parts)
+        return f"{base64.b64encode(hashlib.sha256(digests).digest()).decode()}-{len(parts)}"
 
     def complete(self) -> None:
-        """Make the object appear under its key (finish() first)."""
-        parts = [
-            {
-                "PartNumber": number,
-                "ETag": etag,
-                "ChecksumSHA256": base64.b64encode(digest).decode(),
-            }
-            for number, (etag, digest) in sorted(self._parts.items())
-        ]
+        """Make the object appear under its key (after finish())."""
+        parts = [part for _, part in sorted(self._parts.items())]
         self.client.complete_multipart_upload(
             Bucket=self.bucket,
             Key=self.key,
@@ -333,7 +331,7 @@ class S3Target:
             **self.sse,
         )
 
-    def _check_stored(self, key: str, result: ArchiveResult, composite: str) -> BackupInfo:
+    def _check_stored(self, key: str, result: ArchiveResult, composite: str | None) -> BackupInfo:
         """HEAD the stored object: its size, its recorded SHA-256 (read back) and the
         checksum S3 computed over the stored parts, which must be ours."""
         from botocore.exceptions import ClientError
@@ -467,12 +465,12 @@ class S3Target:
         return removed
 
 
-def _same_checksum(stored: str | None, composite: str, sha256: str) -> bool:
+def _same_checksum(stored: str | None, composite: str | None, sha256: str) -> bool:
     """Whether the checksum S3 reports for the object (HEAD with ChecksumMode) is ours:
-    the composite of our parts' SHA-256s (`<base64>-<parts>`; some S3-compatible stores
-    leave the suffix out) or, from a store that hashes whole objects, the archive's
-    SHA-256. No checksum at all (a store without them) proves nothing either way."""
-    if not stored:
+    the composite of our parts' SHA-256s (`<base64>-<parts>`; moto, for one, leaves the
+    suffix out) or, from a store that hashes whole objects, the archive's SHA-256. A
+    store that keeps no checksums proves nothing either way."""
+    if not stored or composite is None:
         return True
     whole = base64.b64encode(bytes.fromhex(sha256)).decode()
     base, _, parts = stored.partition("-")
