@@ -11,9 +11,11 @@ uncached (/uncached/), the tutorial blog (/sqlite/) and a trivial Flask route
 each for --seconds with --users closed-loop users (no think time): the trivial route;
 the SQLite blog's index page (page 1, indexed) before and after the blog's home and tag
 (page 1 of a random tag) pages, uncached (-off) and cached; the SQLite blog's post page
-(a random one of all posts) before and after the blog's, uncached and cached; creating
-posts through the SQLite blog's form before and after the blog's (logged in once
-before the run; the POST is measured); then home, post and tag again while
+(--popularity zipf, the default: post i of the newest first gets 1/i of the top
+post's views, the same posts for both blogs; uniform: any post as likely) before and
+after the blog's, uncached and cached; creating posts through the SQLite blog's form
+before and after the blog's (logged in once before the run; the POST is measured);
+then home, post and tag again while
 --commenters more users post comments at --comment-rate a second in total (each
 comment is a POST and the redirect back to the post, as a browser does); then the
 trivial route again, so the ratios are to the mean of two trivial runs and their gap
@@ -353,6 +355,7 @@ def report(results: list[dict], integrity: dict | None, args, setup: dict) -> bo
     print(
         f"\nLoad benchmark: {args.posts:,} posts; gunicorn {args.workers} sync workers; "
         f"locust {args.users} users without think time, {args.seconds} s a scenario; "
+        f"post pages by {args.popularity} popularity; "
         f"{os.cpu_count()} cores shared by gunicorn, Redis and locust (the load "
         f"generator runs on the same machine). APP_ENV=development, "
         f"COMMENTS_PER_MINUTE={COMMENTS_PER_MINUTE}. Seeded in {setup['seed']:.0f} s.\n"
@@ -458,6 +461,12 @@ def main() -> int:
         default=SCENARIOS,
         help="comma-separated subset, in order (x+c: x while commenting)",
     )
+    parser.add_argument(
+        "--popularity",
+        choices=("zipf", "uniform"),
+        default="zipf",
+        help="which post pages readers open: a few get most views (zipf) or any (uniform)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -499,6 +508,7 @@ def main() -> int:
             "COMMENT_MODERATION": "0",
             "TRUSTED_PROXIES": "0",
             "LOAD_POSTS": str(args.posts),
+            "LOAD_POPULARITY": args.popularity,
             "LOAD_TAGS": str(len(TAGS)),
             "LOAD_TARGETS": ",".join(slug for _, slug in targets),
             "LOAD_COMMENT_LOG": str(comment_log),
@@ -554,7 +564,8 @@ def main() -> int:
         print(
             f"\nCommand: .venv/bin/python bench/load.py --posts {args.posts} --seconds "
             f"{args.seconds} --users {args.users} --workers {args.workers} --commenters "
-            f"{args.commenters} --comment-rate {args.comment_rate:g}"
+            f"{args.commenters} --comment-rate {args.comment_rate:g} "
+            f"--popularity {args.popularity}"
             + (f" --scenarios {args.scenarios}" if args.scenarios != SCENARIOS else "")
         )
         print(f"Total run time {time.monotonic() - begun:.0f} s.")

@@ -2,7 +2,8 @@
 
 Reader: one page, back to back (no think time): LOAD_PAGE is one of READ_PAGES (the blog
 with its cache, the same blog uncached under /uncached, Flask's tutorial blog on SQLite
-under /sqlite, or the trivial route).
+under /sqlite, or the trivial route). Post pages are picked by LOAD_POPULARITY: "zipf"
+(the default: a few posts get most views) or "uniform" (any post as likely).
 Author: logs in once, then creates posts through the form back to back (LOAD_PAGE create
 for the blog, sqlite-create for the tutorial blog); the POST is measured, not the
 redirect that follows it.
@@ -15,6 +16,7 @@ LOAD_COMMENT_LOG, so load.py can find lost or duplicated ones in Redis.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import uuid
@@ -31,10 +33,22 @@ COMMENT_RATE = float(os.environ.get("LOAD_COMMENT_RATE", "1"))
 COMMENTERS = int(os.environ.get("LOAD_COMMENTERS", "5"))
 
 BODY = os.environ.get("LOAD_BODY", "")
+POPULARITY = os.environ.get("LOAD_POPULARITY", "zipf")
+# Zipf's law (s = 1): the post of rank r gets 1/r of the top post's views, the newest
+# posts ranked first, as on the web at large; "uniform" makes every post as likely.
+RANK_WEIGHTS = list(itertools.accumulate(1 / rank for rank in range(1, POSTS + 1)))
+
+
+def pick_post() -> int:
+    """Which post (0 the oldest) a reader opens; the same for the blog and SQLite."""
+    if POPULARITY == "uniform":
+        return random.randrange(POSTS)
+    rank = random.choices(range(POSTS), cum_weights=RANK_WEIGHTS)[0]
+    return POSTS - 1 - rank
 
 
 def read_path(page: str) -> str:
-    post = random.randrange(POSTS)
+    post = pick_post()
     paths = {
         "trivial": "/trivial/",
         "home": "/",

@@ -91,8 +91,10 @@ def from_environment() -> dict:
         "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0, 0, 5),
         "POSTS_PER_PAGE": _env_int("POSTS_PER_PAGE", 10, 1, 100),
         "SEARCH_LANGUAGE": _search_language(),
-        # Seconds a web process may reuse a rendered listing page for visitors (0: off).
-        "PAGE_CACHE_SECONDS": _env_int("PAGE_CACHE_SECONDS", 5, 0, 3600),
+        # Seconds a web process may reuse a rendered visitor's page (0: off). Writes
+        # invalidate at once (contentwatch); this only bounds a page's age should that
+        # signal ever be missed, like HTTP_STALE_SECONDS for a CDN.
+        "PAGE_CACHE_SECONDS": _env_int("PAGE_CACHE_SECONDS", 60, 0, 3600),
         # Memory each web process may spend on those pages (least recently used go first).
         "PAGE_CACHE_MB": _env_int("PAGE_CACHE_MB", 32, 1, 4096),
         # Visitors' pages over HTTP (ETag, 304): how long a CDN may keep one (s-maxage;
