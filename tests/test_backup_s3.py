@@ -63,7 +63,9 @@ def test_a_failed_completion_leaves_nothing(app, data, s3, s3_endpoint, s3_bucke
     assert data.backups.last()["ok"] is False
 
 
-def test_a_large_archive_is_checked_against_s3s_composite_checksum(app, data, s3, s3_bucket):
+def test_parts_of_any_writes_make_the_object_s3s_composite_checksum_agrees(
+    app, data, s3, s3_bucket
+):
     target = S3Target(s3_bucket, client=s3, part_size=5 * MiB)
     key = target.new_key(datetime.now(UTC))
     parts = [bytes([n]) * (5 * MiB) for n in range(3)] + [b"tail"]
@@ -73,7 +75,14 @@ def test_a_large_archive_is_checked_against_s3s_composite_checksum(app, data, s3
         sha256, bytes_written = hashlib.sha256(whole).hexdigest(), len(whole)
 
     def write_contents(out):
-        out.write(whole)
+        out.write(whole[:7])
+        scratch = bytearray(777_777)  # reused after each write, as a caller may
+        for start in range(7, len(whole) - 4, len(scratch)):
+            piece = whole[start : min(start + len(scratch), len(whole) - 4)]
+            scratch[: len(piece)] = piece
+            out.write(memoryview(scratch)[: len(piece)])
+            scratch[:] = bytes(len(scratch))
+        out.write(whole[-4:])
         return Written()
 
     info = target.write(key, write_contents)

@@ -137,7 +137,10 @@ class MultipartWriter:
         self.upload_id = client.create_multipart_upload(
             Bucket=bucket, Key=key, ContentType=CONTENT_TYPE, ChecksumAlgorithm="SHA256", **extra
         )["UploadId"]
-        self._buf = bytearray()
+        # What write() got since the last part, by reference: each byte is copied once,
+        # when its part is joined (1 MiB writes from the archive writer, 8 MiB parts).
+        self._chunks: list[bytes | memoryview] = []
+        self._buffered = 0
         self._parts: dict[int, dict] = {}
         self._futures: list[Future] = []
         self._slots = threading.BoundedSemaphore(in_flight)
@@ -150,13 +153,18 @@ class MultipartWriter:
 
     def write(self, data: bytes | memoryview) -> int:
         self._raise_failed()
-        self._buf += data
-        while len(self._buf) >= self.part_size:
-            with memoryview(self._buf) as view:  # one copy of the part, not two
-                part = bytes(view[: self.part_size])
-            del self._buf[: self.part_size]
-            self._send(part)
-        return len(data)
+        # A caller may reuse a mutable buffer once write() returns; bytes cannot change.
+        view = memoryview(data if isinstance(data, bytes) else bytes(data))
+        written = len(view)
+        while self._buffered + len(view) >= self.part_size:
+            take = self.part_size - self._buffered
+            self._chunks.append(view[:take])
+            self._send(b"".join(self._chunks))
+            self._chunks, self._buffered, view = [], 0, view[take:]
+        if view:
+            self._chunks.append(view)
+            self._buffered += len(view)
+        return written
 
     def flush(self) -> None:
         self._raise_failed()
@@ -200,9 +208,9 @@ class MultipartWriter:
 
     def finish(self) -> None:
         """Send what is buffered and wait until every part is stored."""
-        if self._buf or self._next_part == 1:
-            self._send(bytes(self._buf))
-            self._buf.clear()
+        if self._buffered or self._next_part == 1:
+            self._send(b"".join(self._chunks))
+            self._chunks, self._buffered = [], 0
         for future in self._futures:
             future.result()
         self._pool.shutdown()
@@ -231,7 +239,7 @@ class MultipartWriter:
     def abort(self) -> None:
         """Best effort (S3 may be unreachable): what cannot be aborted now is aborted by
         the next run's cleanup(), and by a bucket lifecycle rule (docs/backup.md)."""
-        self._buf.clear()
+        self._chunks, self._buffered = [], 0
         for future in self._futures:
             future.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
