@@ -8,7 +8,9 @@ body text, a minute apart) into Flask's tutorial blog on SQLite (bench/sqlite_bl
 Then runs gunicorn on bench/load_app.py: the real blog with its page cache, the same blog
 uncached (/uncached/), the tutorial blog (/sqlite/) and a trivial Flask route
 ("ok" at /trivial/), all in the same workers. Locust then runs one scenario at a time,
-each for --seconds with --users closed-loop users (no think time): the trivial route;
+each for --seconds with --users closed-loop users (no think time), after --warmup
+seconds of the same traffic that are not measured (caches fill as on a server that has
+been up a while; a cold start is --warmup 0): the trivial route;
 the SQLite blog's index page (page 1, indexed) before and after the blog's home and tag
 (page 1 of a random tag) pages, uncached (-off) and cached; the SQLite blog's post page
 (--popularity zipf, the default: post i of the newest first gets 1/i of the top
@@ -246,9 +248,12 @@ def run_locust(
     gunicorn: subprocess.Popen,
     redis_pid: int,
     comments: bool,
+    seconds: int | None = None,
 ) -> dict:
+    seconds = seconds or args.seconds
     prefix = work / name.replace(" ", "_").replace("+", "and")
     stats_file = Path(f"{prefix}_stats.csv")
+    stats_file.unlink(missing_ok=True)  # a warm-up's file from before
     users = args.users + (args.commenters if comments else 0)
     command = [
         sys.executable,
@@ -262,7 +267,7 @@ def run_locust(
         "-r",
         str(users),
         "-t",
-        f"{args.seconds}s",
+        f"{seconds}s",
         "--host",
         host,
         "--csv",
@@ -288,7 +293,7 @@ def run_locust(
     # CPU is counted from locust's first statistics file (written once the users start,
     # so its own start-up is left out) to its last poll before it exits.
     first = last = None
-    deadline = time.monotonic() + args.seconds + 60
+    deadline = time.monotonic() + seconds + 60
     try:
         while process.poll() is None:
             now = snapshot(gunicorn, redis_pid, process.pid)
@@ -355,7 +360,8 @@ def report(results: list[dict], integrity: dict | None, args, setup: dict) -> bo
     print(
         f"\nLoad benchmark: {args.posts:,} posts; gunicorn {args.workers} sync workers; "
         f"locust {args.users} users without think time, {args.seconds} s a scenario; "
-        f"post pages by {args.popularity} popularity; "
+        f"post pages by {args.popularity} popularity; each reading scenario measured "
+        f"after {args.warmup} s of the same traffic (a server in its steady state); "
         f"{os.cpu_count()} cores shared by gunicorn, Redis and locust (the load "
         f"generator runs on the same machine). APP_ENV=development, "
         f"COMMENTS_PER_MINUTE={COMMENTS_PER_MINUTE}. Seeded in {setup['seed']:.0f} s.\n"
@@ -462,6 +468,12 @@ def main() -> int:
         help="comma-separated subset, in order (x+c: x while commenting)",
     )
     parser.add_argument(
+        "--warmup",
+        type=int,
+        default=10,
+        help="seconds of each reading scenario's traffic before it is measured (0: none)",
+    )
+    parser.add_argument(
         "--popularity",
         choices=("zipf", "uniform"),
         default="zipf",
@@ -551,6 +563,20 @@ def main() -> int:
             name = f"{page} + comments" if comments else page
             if any(r["name"] == name for r in results):
                 name += f" (run {sum(r['page'] == page for r in results) + 1})"
+            if args.warmup and page in READ_PAGES:
+                print(f"warming {name} up for {args.warmup} s", file=sys.stderr)
+                run_locust(
+                    "warm-up",
+                    page,
+                    args,
+                    host,
+                    env,
+                    work,
+                    gunicorn,
+                    redis_server.process.pid,
+                    comments,
+                    seconds=args.warmup,
+                )
             print(f"running {name} for {args.seconds} s", file=sys.stderr)
             results.append(
                 run_locust(
@@ -565,7 +591,7 @@ def main() -> int:
             f"\nCommand: .venv/bin/python bench/load.py --posts {args.posts} --seconds "
             f"{args.seconds} --users {args.users} --workers {args.workers} --commenters "
             f"{args.commenters} --comment-rate {args.comment_rate:g} "
-            f"--popularity {args.popularity}"
+            f"--popularity {args.popularity} --warmup {args.warmup}"
             + (f" --scenarios {args.scenarios}" if args.scenarios != SCENARIOS else "")
         )
         print(f"Total run time {time.monotonic() - begun:.0f} s.")

@@ -157,16 +157,22 @@ def remove_job(job_id: str, connection: redis.Redis | None = None) -> None:
 
 def enqueue_search_index(post_id: int, connection: redis.Redis) -> Job:
     """Bring a post's search entries up to date (every post write calls this). No fixed
-    id: a job for a post already queued or running may run again, harmlessly."""
-    return Queue(SEARCH_QUEUE, connection=connection).enqueue(
-        "jobs.search.index_post",
-        post_id,
-        retry=SEARCH_RETRY,
-        job_timeout=SEARCH_JOB_TIMEOUT,
-        result_ttl=600,
-        failure_ttl=7 * 24 * 3600,
-        description=f"Update the search index for post {post_id}",
-    )
+    id: a job for a post already queued or running may run again, harmlessly. One round
+    trip: RQ queues its writes (the queue's registration, the job, the push) on our
+    pipeline, which sends them as one MULTI/EXEC."""
+    with connection.pipeline() as pipe:
+        job = Queue(SEARCH_QUEUE, connection=connection).enqueue(
+            "jobs.search.index_post",
+            post_id,
+            retry=SEARCH_RETRY,
+            job_timeout=SEARCH_JOB_TIMEOUT,
+            result_ttl=600,
+            failure_ttl=7 * 24 * 3600,
+            description=f"Update the search index for post {post_id}",
+            pipeline=pipe,
+        )
+        pipe.execute()
+    return job
 
 
 def queue_stats() -> dict[str, dict[str, int]]:

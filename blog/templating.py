@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request, url_for
 
 from .data.models import to_datetime
 from .rendering import render_comment
@@ -34,7 +36,30 @@ def canonical_url() -> str:
     return absolute_url(request.path) + query
 
 
+def fixed_url_for() -> Callable[..., str]:
+    """`url_for` for templates, remembering the links that never change: an endpoint
+    without arguments, or a static file. A page has about twenty (navigation, footer,
+    stylesheet, scripts), and building each through the URL map is a visible share of a
+    visitor's page. The script root is part of the key (an app can be mounted under a
+    prefix); anything else (`_external`, view arguments, an endpoint relative to the
+    current blueprint) is built every time."""
+    known: dict[tuple[str, str, str | None], str] = {}
+
+    def build(endpoint: str, **values: Any) -> str:
+        fixed = not values or (endpoint == "static" and values.keys() == {"filename"})
+        if not fixed or endpoint.startswith(".") or not has_request_context():
+            return url_for(endpoint, **values)
+        key = (request.script_root, endpoint, values.get("filename"))
+        url = known.get(key)
+        if url is None:
+            url = known[key] = url_for(endpoint, **values)
+        return url
+
+    return build
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.globals["url_for"] = fixed_url_for()
     app.add_template_filter(format_date, "date")
     app.add_template_filter(plural, "plural")
     app.add_template_filter(render_comment, "comment")

@@ -24,7 +24,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from blog.data import DataLayer, PostGone, PostInput, connect
+from blog.data import DataLayer, ImportedPost, PostGone, PostInput, connect
 from blog.data.comments import CommentGone
 from tests.helpers import cheap_password_hashing
 from tests.invariants import assert_consistent, problems, snapshot
@@ -190,6 +190,25 @@ def seed_two_with_comments(data):
     return {"post": a, "other": b, "comment": c1, "pending": pending}
 
 
+def add_imported(data: DataLayer, title: str, tags=()):
+    origin = ImportedPost("post:https://old.example/?p=1", 1_600_000_000.0, "Old author")
+    return data.posts.create(
+        *AUTHOR, PostInput(title=title, body="Old *text*", tags=list(tags), status="published"),
+        origin,
+    )  # fmt: skip
+
+
+def seed_draft(data):
+    post = add(data, "Draft", ["wip"], status="draft")
+    return {"post": post}
+
+
+def autosave(data, ctx, **changes):
+    post = ctx["post"]
+    values = {"title": post.title, "body": post.body, "tags": post.tags, "status": "draft"}
+    return data.posts.update(post, PostInput(**{**values, **changes}), post.updated_at)
+
+
 def edit(data, ctx, **changes):
     post = ctx["post"]
     values = {
@@ -211,6 +230,17 @@ SCENARIOS = [
         lambda d, ctx: edit(d, ctx, title="Gamma", tags=["shared", "fresh"]),
     ),
     Scenario("unpublish", seed_two_with_comments, lambda d, ctx: edit(d, ctx, status="draft")),
+    Scenario("import", seed_one, lambda d, ctx: add_imported(d, "Hello", ["redis", "old"])),
+    Scenario("autosave-draft", seed_draft, lambda d, ctx: autosave(d, ctx, body="Typed more")),
+    Scenario(
+        "autosave-revision",
+        seed_two_with_comments,
+        lambda d, ctx: d.posts.save_revision(
+            ctx["post"],
+            PostInput("Alpha 2", "New text", ["solo"], "published"),
+            ctx["post"].updated_at,
+        ),
+    ),
     Scenario("delete", seed_two_with_comments, lambda d, ctx: d.posts.delete(ctx["post"])),
     Scenario(
         "comment-add",
@@ -387,7 +417,7 @@ def test_client_retry_after_a_cut_writes_exactly_once(
     h.direct.close()
 
 
-# ---- MULTI/EXEC with WATCH, read off the wire --------------------------------------------
+# ---- one MULTI/EXEC with WATCH, or one script, read off the wire ------------------------
 
 
 def parse_commands(raw: bytes, offsets: list[int] | None = None) -> list[list[str]]:
@@ -434,7 +464,9 @@ WRITES = {
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
-def test_writes_are_one_watched_transaction(redis_url, redis_client, scenario):
+def test_writes_are_one_atomic_step(redis_url, redis_client, scenario):
+    """One MULTI/EXEC (WATCHing what it read first) or one Lua script, which Redis runs
+    whole: reads and writes in one step, nothing to watch."""
     h = Harness(redis_url, scenario)
     proxy, error = h.run(budget=None)
     assert error is None
@@ -443,7 +475,10 @@ def test_writes_are_one_watched_transaction(redis_url, redis_client, scenario):
     transactions = 0
     for cmd in commands:
         name = cmd[0].upper()
-        if name == "WATCH":
+        if name in ("EVALSHA", "EVAL"):
+            assert not in_multi
+            transactions += 1
+        elif name == "WATCH":
             assert not in_multi
             watched = True
         elif name == "MULTI":
@@ -504,6 +539,46 @@ def test_concurrent_creates_of_one_title_get_distinct_slugs(shared):
         assert shared.posts.get(post.id).slug == post.slug
     assert len(shared.posts.page(1, 20, tag="race").items) == 8
     assert_consistent(shared.redis)
+
+
+def test_sixteen_authors_saving_at_once_keep_slugs_and_tags_consistent(shared):
+    """The load benchmark's create: 16 writers on the same `slugs` hash and tags."""
+
+    def author(i: int) -> list:
+        return [
+            add(shared, "Same title", ["shared", f"t{i % 4}"], "draft" if n == 0 else "published")
+            for n in range(5)
+        ]
+
+    results = run_together(*[lambda i=i: author(i) for i in range(16)])
+    assert not [r for r in results if isinstance(r, Exception)], results
+    posts = [post for batch in results for post in batch]
+    assert len({p.id for p in posts}) == 80
+    assert sorted(p.slug for p in posts) == sorted(
+        ["same-title"] + [f"same-title-{n}" for n in range(2, 81)]
+    )
+    assert all(shared.posts.id_for_slug(p.slug) == p.id for p in posts)
+    assert len(shared.posts.page(1, 100, tag="shared").items) == 64  # drafts are not listed
+    assert dict(shared.posts.tag_counts()) == {"shared": 64, "t0": 16, "t1": 16, "t2": 16, "t3": 16}
+    assert_consistent(shared.redis)
+
+
+def test_the_last_post_leaving_a_tag_removes_it_whoever_leaves_last(shared):
+    """Each retag sees the others' only after its own save: exactly one is the last."""
+    for _ in range(5):
+        posts = [add(shared, f"Post {i}", ["old"]) for i in range(12)]
+        jobs = [
+            lambda p=p: shared.posts.update(p, PostInput(p.title, "", ["new"], "published"))
+            for p in posts
+        ]
+        results = run_together(*jobs)
+        assert not [r for r in results if isinstance(r, Exception)], results
+        assert "old" not in shared.redis.smembers(shared.keys.tags)
+        assert not shared.redis.exists(shared.keys.tag("old"))
+        assert_consistent(shared.redis)
+        for post in results:
+            shared.posts.delete(post)
+        assert not shared.redis.smembers(shared.keys.tags)
 
 
 def test_concurrent_renames_to_one_title_get_distinct_slugs(shared):

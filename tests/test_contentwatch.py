@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from blog.data import DataLayer, connect
+from blog.data import DataLayer, PostInput, connect
 from blog.data.reindex import reindex
 from devtools.redis_server import free_port
 from devtools.roundtrips import RoundTripCounter
@@ -44,6 +44,28 @@ def test_two_app_instances_never_see_a_stale_page(redis_url, redis_client, media
         assert response.status_code == 302
         # The very next request to the other instance shows it: no sleep, no retry.
         assert f"comment {i} " in visitor.get(url).get_data(as_text=True)
+
+
+def test_a_post_saved_by_the_save_script_is_seen_at_once(redis_url, redis_client, media_root):
+    """Posts are saved by a Lua script, not MULTI/EXEC: Redis sends the invalidation of
+    the version key the script bumps before the script's reply, as for an EXEC."""
+    reader = make_app(redis_url, MEDIA_ROOT=str(media_root), PAGE_CACHE_SECONDS=3600)
+    writer = make_app(redis_url, MEDIA_ROOT=str(media_root))
+    counter = counted(reader, redis_url)
+    data = writer.extensions["blog_data"]
+    author = data.users.create("alice", "long enough password")
+    post = add_post(data, author, "First")
+    visitor = reader.test_client()
+    url = f"/posts/{post.slug}"
+    for i in range(20):
+        assert f"Text {i}." not in visitor.get(url).get_data(as_text=True)  # cached
+        data.posts.update(post, PostInput("First", f"Text {i}.", [], "published"))
+        assert f"Text {i}." in visitor.get(url).get_data(as_text=True)
+        add_post(data, author, f"New {i}.", tags=["fresh"])
+        assert f"New {i}." in visitor.get("/").get_data(as_text=True)
+        counter.reset()
+        assert f"New {i}." in visitor.get("/").get_data(as_text=True)
+        assert counter.round_trips == 0  # cached again until the next write
 
 
 def test_a_lost_tracking_connection_is_never_trusted(redis_url, redis_client, media_root):

@@ -4,12 +4,14 @@ there are."""
 from __future__ import annotations
 
 import redis
+from redis.connection import Connection
+from rq import Queue
 
 from blog.data import DataLayer
 from blog.data.search import SMALL_SET
 from blog.search import service
 from devtools.roundtrips import RoundTripCounter
-from tests.helpers import add_post, cheap_password_hashing, make_app
+from tests.helpers import add_post, cheap_password_hashing, make_app, new_post
 
 LIMITS = {
     "/": 1,
@@ -176,3 +178,31 @@ def test_a_search_costs_at_most_three_round_trips(redis_url, redis_client, monke
     assert {k[1:]: c for k, c in counts.items() if k[0] == 5} == {
         k[1:]: c for k, c in counts.items() if k[0] == 60
     }
+
+
+def test_creating_a_post_through_the_form_is_three_round_trips(
+    redis_url, redis_client, monkeypatch, tmp_path
+):
+    """The create of bench/load.py, counting every Redis client of the process (the data
+    layer's and RQ's): the session check, the save (SAVE_SCRIPT: id, slug, tags, indexes
+    and content version in one script) and the search job (RQ's writes in one MULTI/EXEC)."""
+    cheap_password_hashing(monkeypatch)
+    app = make_app(redis_url, MEDIA_ROOT=str(tmp_path))
+    app.extensions["blog_data"].users.create("alice", "password123")
+    client = app.test_client()
+    client.post("/login", data={"username": "alice", "password": "password123"})
+    assert new_post(client, "Warm up", tags="a").status_code == 302  # connects, loads scripts
+    sent: list[str] = []
+    send = Connection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        chunks = command if isinstance(command, list) else [command]
+        sent.append(bytes(chunks[0]).split(b"\r\n")[2].decode())  # the (first) command
+        return send(self, command, check_health)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Connection, "send_packed_command", counting)
+        response = new_post(client, "Counted", body="Some *text*", tags="a, b")
+    assert response.status_code == 302
+    assert sent == ["ZSCORE", "EVALSHA", "MULTI"]
+    assert Queue("search", connection=app.extensions["rq_connection"]).count == 2

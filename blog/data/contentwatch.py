@@ -1,15 +1,16 @@
 """What visitors see, and when it last changed, known to each web process without asking.
 
 Every write that changes a visitor's page bumps the content version in its transaction
-(`mark_changed`). A web process keeps the current `ContentState` in memory and learns of
-a change from Redis itself: server-assisted client-side caching (`CLIENT TRACKING` in
-broadcast mode on the version key, redirected to the same connection, which is
-subscribed to `__redis__:invalidate`). Redis 7.0 is enough (redis-py's own client cache
+(`mark_changed`) or its Lua script (a post's save: SAVE_SCRIPT in posts.py). A web
+process keeps the current `ContentState` in memory and learns of a change from Redis
+itself: server-assisted client-side caching (`CLIENT TRACKING` in broadcast mode on the
+version key, redirected to the same connection, which is subscribed to
+`__redis__:invalidate`). Redis 7.0 is enough (redis-py's own client cache
 needs 7.4).
 
 Why a hit is never stale after a write: Redis queues the invalidation message on this
-connection while it runs the writer's EXEC, and writes it to our socket before it
-writes the writer's reply (BCAST invalidations are sent before pending replies, in the
+connection while it runs the writer's EXEC or script, and writes it to our socket
+before it writes the writer's reply (BCAST invalidations are sent before pending replies, in the
 same event-loop turn). So by the time a writer knows its write happened, the message is
 in this process's socket buffer (on one host; across hosts, one network hop ahead of
 the writer's answer), and every `current()` reads the socket first (a non-blocking poll:
@@ -54,7 +55,8 @@ class ContentState:
 
 
 def mark_changed(pipe: redis.client.Pipeline, keys: Keys) -> None:
-    """Queue, inside a write's MULTI, what tells every web process its pages changed."""
+    """Queue, inside a write's MULTI, what tells every web process its pages changed
+    (SAVE_SCRIPT in posts.py does the same two writes in Lua)."""
     pipe.incr(keys.content_version)
     pipe.set(keys.content_changed_at, time.time())
 

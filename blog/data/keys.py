@@ -113,6 +113,13 @@ class Keys:
     def next_id(self, entity: str) -> str:
         return self.key("ids", entity)
 
+    # The id a create took, under the create's own random token (expiring): a create
+    # whose reply was lost is sent again by the client's retry, and finds its id here
+    # instead of making a second post (PostStore SAVE_SCRIPT).
+    @family("ids:post:<request>", EXCLUDED)
+    def post_id_claim(self, request: str) -> str:
+        return self.key("ids", "post", request)
+
     # Posts.
     @family("post:<id>", ENTITY)
     def post(self, post_id: int) -> str:

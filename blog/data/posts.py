@@ -1,4 +1,5 @@
-"""Posts, their slugs and their tags: every multi-key write runs in one MULTI/EXEC.
+"""Posts, their slugs and their tags: every multi-key write is atomic, a save (create,
+edit, autosave) one Lua script in one round trip, the rest one MULTI/EXEC.
 
 Read paths cost a constant number of round trips: one range query for ids, then one
 pipelined batch for the records, whatever the number of posts.
@@ -7,6 +8,7 @@ pipelined batch for the records, whatever the number of posts.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from ..rendering import (
 from .comments import PostGone
 from .contentwatch import mark_changed
 from .images import ImageStore
-from .imports import check_not_imported
+from .imports import AlreadyImported
 from .keys import Keys, split_key
 from .models import Page, Post, Revision
 
@@ -67,6 +69,210 @@ end
 return out
 """
 
+# Lua's unpack() stops at about 8,000 values (a body may show thousands of images, a
+# post have thousands of comments): calls with a list of arguments go in slices.
+LUA_HELPERS = """
+local function call_each(command, target, list)
+  for i = 1, #list, 1000 do
+    redis.call(command, target, unpack(list, i, math.min(i + 999, #list)))
+  end
+end
+local function set_of(list)
+  local set = {}
+  for _, v in ipairs(list) do set[v] = true end
+  return set
+end
+-- Whether no post but `id` shows an image (users: SMEMBERS image:<i>:posts).
+local function only_user(users, id)
+  return #users == 0 or (#users == 1 and users[1] == id)
+end
+"""
+
+# Saves a post (create or edit) atomically in one round trip: every check, read and write
+# of the save happens inside Redis, so 16 authors saving at once never abort and retry
+# each other as WATCHed transactions on the shared `slugs` and `tag:*` keys did.
+# KEYS: 1 ids:post, 2 slugs, 3 tags, 4 posts:published, 5 images:unused, 6 cache:version,
+# 7 cache:changed-at, 8 imported, 9 user:<author>:posts, 10 the create's id claim
+# (ids:post:<request>; an edit: its post), then tag:<t> of each tag it gets, then
+# image:<i>:posts of each image its body shows. ARGV: (head, tail) of post:<id>, :tags,
+# :images, :slugs, :revision, :comments, tag:<t> and image:<i>:posts (split_key: the id
+# of a create, its old tags and images are learnt in here), then the save's `spec` (see
+# _save) as JSON, then the post hash's fields and values (rendered in Python) but id and
+# slug.
+# Returns {'ok', id, slug, comment count}, {'gone'}, {'changed'} or {'imported', id}.
+SAVE_SCRIPT = (
+    LUA_HELPERS
+    + """
+local spec = cjson.decode(ARGV[17])
+local POST, TAGS, IMAGES, SLUGS, REVISION, COMMENTS, TAG, IMAGE_POSTS = 1, 3, 5, 7, 9, 11, 13, 15
+local function key(i, id) return ARGV[i] .. id .. ARGV[i + 1] end
+-- Every check and read comes before the first write (but taking a create's id: a gap in
+-- ids is harmless), so an error can only stop the script before it changed anything
+-- (Redis does not undo a script's writes).
+local creating, id = spec.id == '', spec.id
+if creating then
+  -- A create sent again after its reply was lost (the client retries) keeps its id.
+  id = redis.call('GET', KEYS[10]) or tostring(redis.call('INCR', KEYS[1]))
+else
+  local stored = redis.call('HGET', key(POST, id), 'updated_at')
+  if not stored then return {'gone'} end  -- deleted meanwhile: an edit must not revive it
+  local saved = tonumber(stored)
+  -- (this very save, sent again after a lost reply, finds its own time: not a conflict)
+  if spec.expected ~= '' and saved ~= tonumber(spec.expected) and saved ~= tonumber(spec.now) then
+    return {'changed'}
+  end
+end
+if spec.origin ~= '' then
+  local owner = redis.call('HGET', KEYS[8], spec.origin)
+  if owner and owner ~= id and redis.call('EXISTS', key(POST, owner)) == 1 then
+    return {'imported', owner}
+  end
+end
+local new_tags, now_used = set_of(spec.tags), set_of(spec.images)
+local old_tags = redis.call('SMEMBERS', key(TAGS, id))
+local old_images = redis.call('SMEMBERS', key(IMAGES, id))
+local was_used = set_of(old_images)
+-- Images it stops showing that no other post shows wait in images:unused.
+local unused = {}
+for _, image in ipairs(old_images) do
+  if not now_used[image] then
+    if only_user(redis.call('SMEMBERS', key(IMAGE_POSTS, image)), id) then
+      unused[#unused + 1] = spec.now
+      unused[#unused + 1] = image
+    end
+  end
+end
+local slug = spec.slug
+if slug == '' then  -- the first of base, base-2, base-3... free or already this post's
+  local reserved, n = set_of(spec.reserved), 1
+  slug = spec.base
+  while true do
+    if not reserved[slug] then
+      local owner = redis.call('HGET', KEYS[2], slug)
+      if not owner or owner == id then break end
+    end
+    n = n + 1
+    slug = spec.base .. '-' .. n
+  end
+end
+-- Tags it leaves whose only visible post is this one leave the tag index.
+local leaving, empty = {}, {}
+for _, tag in ipairs(old_tags) do
+  if not (spec.visible and new_tags[tag]) then
+    leaving[#leaving + 1] = key(TAG, tag)
+    if redis.call('ZCARD', key(TAG, tag)) <= 1 and redis.call('ZSCORE', key(TAG, tag), id) then
+      empty[#empty + 1] = tag
+    end
+  end
+end
+
+local post = key(POST, id)
+redis.call('HSET', post, 'id', id, 'slug', slug, unpack(ARGV, 18))
+redis.call('DEL', key(REVISION, id))
+local images = key(IMAGES, id)
+redis.call('DEL', images)
+call_each('SADD', images, spec.images)
+call_each('ZREM', KEYS[5], spec.images)
+for n, image in ipairs(spec.images) do
+  if not was_used[image] then redis.call('SADD', KEYS[10 + #spec.tags + n], id) end
+end
+for _, image in ipairs(old_images) do
+  if not now_used[image] then redis.call('SREM', key(IMAGE_POSTS, image), id) end
+end
+call_each('ZADD', KEYS[5], unused)
+if spec.origin ~= '' then redis.call('HSET', KEYS[8], spec.origin, id) end
+redis.call('HSET', KEYS[2], slug, id)
+redis.call('SADD', key(SLUGS, id), slug)
+local tags = key(TAGS, id)
+redis.call('DEL', tags)
+call_each('SADD', tags, spec.tags)
+redis.call('ZADD', KEYS[9], spec.now, id)
+if spec.seen then  -- contentwatch.mark_changed: invalidates every process's page cache
+  redis.call('INCR', KEYS[6])
+  redis.call('SET', KEYS[7], spec.now)
+end
+if spec.visible then
+  redis.call('ZADD', KEYS[4], spec.published_at, id)
+  for n = 1, #spec.tags do redis.call('ZADD', KEYS[10 + n], spec.published_at, id) end
+  call_each('SADD', KEYS[3], spec.tags)
+else
+  redis.call('ZREM', KEYS[4], id)
+end
+for _, tag_key in ipairs(leaving) do redis.call('ZREM', tag_key, id) end
+call_each('SREM', KEYS[3], empty)
+if creating then redis.call('SET', KEYS[10], id, 'EX', spec.claim_seconds) end
+return {'ok', tonumber(id), slug, redis.call('ZCARD', key(COMMENTS, id))}
+"""
+)
+# Deletes a post with its comments, slugs, tags, revision and announcement in one step.
+# KEYS: 1 post:<id>, 2 :tags, 3 :comments, 4 :pending, 5 :slugs, 6 :revision,
+# 7 announcement:<id>, 8 announcement:<id>:sent, 9 post:<id>:images, 10 slugs,
+# 11 posts:published, 12 user:<author>:posts, 13 user:<author>:pending, 14 tags,
+# 15 images:unused, 16 cache:version, 17 cache:changed-at. ARGV: the post id, the time,
+# then (head, tail) of comment:<id>, tag:<t>, image:<i> and image:<i>:posts.
+DELETE_SCRIPT = (
+    LUA_HELPERS
+    + """
+local id, now = ARGV[1], ARGV[2]
+local COMMENT, TAG, IMAGE, IMAGE_POSTS = 3, 5, 7, 9
+local function key(i, part) return ARGV[i] .. part .. ARGV[i + 1] end
+local tags = redis.call('SMEMBERS', KEYS[2])
+local comments = redis.call('ZRANGE', KEYS[3], 0, -1)
+local pending = redis.call('ZRANGE', KEYS[4], 0, -1)
+local slugs = redis.call('SMEMBERS', KEYS[5])
+local images = redis.call('SMEMBERS', KEYS[9])
+local empty = {}
+for _, tag in ipairs(tags) do
+  if redis.call('ZCARD', key(TAG, tag)) <= 1 and redis.call('ZSCORE', key(TAG, tag), id) then
+    empty[#empty + 1] = tag
+  end
+end
+-- Its images no other post shows (and not cleaned up yet) answer 404 at once; the
+-- cleanup job then deletes their files (score 0: due now).
+local unused = {}
+for _, image in ipairs(images) do
+  if only_user(redis.call('SMEMBERS', key(IMAGE_POSTS, image)), id)
+      and redis.call('EXISTS', key(IMAGE, image)) == 1 then
+    unused[#unused + 1] = image
+  end
+end
+
+for _, image in ipairs(unused) do redis.call('HSET', key(IMAGE, image), 'status', 'deleted') end
+for _, image in ipairs(images) do redis.call('SREM', key(IMAGE_POSTS, image), id) end
+local due = {}
+for _, image in ipairs(unused) do
+  due[#due + 1] = 0
+  due[#due + 1] = image
+end
+call_each('ZADD', KEYS[15], due)
+for _, cid in ipairs(comments) do redis.call('DEL', key(COMMENT, cid)) end
+for _, cid in ipairs(pending) do redis.call('DEL', key(COMMENT, cid)) end
+call_each('ZREM', KEYS[13], pending)
+-- (announcement:<id> and :sent: a deleted post is never announced)
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9])
+call_each('HDEL', KEYS[10], slugs)
+redis.call('ZREM', KEYS[11], id)
+redis.call('ZREM', KEYS[12], id)
+redis.call('INCR', KEYS[16])  -- contentwatch.mark_changed
+redis.call('SET', KEYS[17], now)
+for _, tag in ipairs(tags) do redis.call('ZREM', key(TAG, tag), id) end
+call_each('SREM', KEYS[14], empty)
+return 'ok'
+"""
+)
+# How long a create's id claim is kept: longer than the client's retries take.
+CLAIM_SECONDS = 300
+
+# An autosave of a published post: KEYS[1] the post, KEYS[2] its revision; ARGV: the
+# editor's updated_at, then the revision's fields and values.
+REVISION_SCRIPT = """
+local stored = redis.call('HGET', KEYS[1], 'updated_at')
+if not stored then return 'gone' end
+if tonumber(stored) ~= tonumber(ARGV[1]) then return 'changed' end
+redis.call('HSET', KEYS[2], unpack(ARGV, 2))
+return 'ok'
+"""
+
 
 class PostChanged(RuntimeError):
     """The post was saved elsewhere (another tab) since the editor loaded it."""
@@ -100,6 +306,28 @@ class PostStore:
         self.keys = keys
         self.images = images
         self._page_script = r.register_script(PAGE_SCRIPT)
+        self._save_script = r.register_script(SAVE_SCRIPT)
+        self._revision_script = r.register_script(REVISION_SCRIPT)
+        self._delete_script = r.register_script(DELETE_SCRIPT)
+        self._delete_keys = [
+            part
+            for builder in (keys.comment, keys.tag, keys.image, keys.image_posts)
+            for part in split_key(builder)
+        ]
+        self._save_keys = [
+            part
+            for builder in (
+                keys.post,
+                keys.post_tags,
+                keys.post_images,
+                keys.post_slugs,
+                keys.post_revision,
+                keys.post_comments,
+                keys.tag,
+                keys.image_posts,
+            )
+            for part in split_key(builder)
+        ]
         self._summary_keys = [
             part
             for builder in (keys.post, keys.post_tags, keys.post_comments)
@@ -208,41 +436,35 @@ class PostStore:
         self, author_id: int, author: str, data: PostInput, imported: ImportedPost | None = None
     ) -> Post:
         """A new post; with `imported`, raises AlreadyImported if its origin is here."""
-        post_id = self.r.incr(self.keys.next_id("post"))
-        self._save(post_id, author_id, author, data, existing=None, imported=imported)
-        return self._saved(post_id)
+        return self._save(None, author_id, author, data, None, imported=imported)
 
     def update(self, post: Post, data: PostInput, expected_updated_at: float | None = None) -> Post:
         """Save an edit (and drop any autosaved revision). With `expected_updated_at`
         (autosave), refuse with PostChanged if the post was saved since then."""
-        self._save(post.id, post.author_id, post.author, data, post, expected_updated_at)
-        return self._saved(post.id)
-
-    def _saved(self, post_id: int) -> Post:
-        post = self.get(post_id)
-        if post is None:  # deleted by another author between our EXEC and this read
-            raise PostGone(post_id)
-        return post
+        return self._save(post.id, post.author_id, post.author, data, post, expected_updated_at)
 
     def save_revision(self, post: Post, data: PostInput, expected_updated_at: float) -> float:
         """Keep autosaved edits of a published or scheduled post aside, unpublished, until
         the author presses Update (update() then drops them); returns the save time."""
-        keys, now = self.keys, time.time()
-
-        def write(pipe: redis.client.Pipeline) -> None:
-            _check_unchanged(pipe, keys.post(post.id), post.id, expected_updated_at)
-            pipe.multi()
-            pipe.hset(
-                keys.post_revision(post.id),
-                mapping={
-                    "title": data.title,
-                    "body": data.body,
-                    "tags": json.dumps(data.tags),
-                    "saved_at": now,
-                },
-            )
-
-        self.r.transaction(write, keys.post(post.id))
+        now = time.time()
+        outcome = self._revision_script(
+            keys=[self.keys.post(post.id), self.keys.post_revision(post.id)],
+            args=[
+                repr(float(expected_updated_at)),
+                "title",
+                data.title,
+                "body",
+                data.body,
+                "tags",
+                json.dumps(data.tags),
+                "saved_at",
+                repr(now),
+            ],  # fmt: skip
+        )
+        if outcome == "gone":
+            raise PostGone(post.id)
+        if outcome == "changed":
+            raise PostChanged(post.id)
         return now
 
     def discard_revision(self, post_id: int) -> None:
@@ -250,95 +472,101 @@ class PostStore:
 
     def _save(
         self,
-        post_id: int,
+        post_id: int | None,
         author_id: int,
         author: str,
         data: PostInput,
         existing: Post | None,
         expected_updated_at: float | None = None,
         imported: ImportedPost | None = None,
-    ) -> None:
+    ) -> Post:
+        """Create (`post_id` None) or edit a post: SAVE_SCRIPT, one round trip. Returns
+        the post as saved, without reading it back."""
         keys = self.keys
         now = time.time()
-        watched = [
-            keys.slugs,
-            keys.post(post_id),
-            keys.post_tags(post_id),
-            *_import_keys(keys, imported),
-        ]
         base_slug = make_slug((imported and imported.slug) or data.title)
-        new_tags = set(data.tags)
+        tags = list(dict.fromkeys(data.tags))
         visible = data.status != "draft"
         sizes, image_ids = self._image_sizes(data.body)
+        images = sorted(image_ids)
         html = render_markdown(data.body, sizes)
         cover = cover_image(html, sizes)
+        published_at = _publish_time(data, existing, now, imported)
+        # Values as redis-py would send them (floats by repr), so the Post built from them
+        # below is the one a read would give.
+        fields = {
+            "title": data.title,
+            "body": data.body,
+            "html": html,
+            "excerpt": excerpt(html),
+            "author_id": str(author_id),
+            "author": author,
+            "status": data.status,
+            "published_at": repr(published_at),
+            "created_at": repr(existing.created_at if existing else now),
+            "updated_at": repr(now),
+            "cover": json.dumps(cover) if cover else "",
+            "reading_minutes": str(reading_minutes(html)),
+        }
+        if imported:
+            fields |= {"origin": imported.origin, "original_author": imported.original_author}
         # A draft saved as a draft (every autosave) changes nothing visitors see: the page
         # cache stays warm and the search index untouched while an author types.
         seen_by_visitors = visible or (existing is not None and existing.status != "draft")
-
-        def write(pipe: redis.client.Pipeline) -> None:
-            # Everything read here is WATCHed: a concurrent writer of any of these keys
-            # makes EXEC fail, and redis-py runs this function again.
-            if existing is not None and not pipe.exists(keys.post(post_id)):
-                raise PostGone(post_id)  # deleted meanwhile: an edit must not bring it back
-            if expected_updated_at is not None:
-                _check_unchanged(pipe, keys.post(post_id), post_id, expected_updated_at)
-            _check_origin(pipe, keys, imported)
-            old_tags = cast("set[str]", pipe.smembers(keys.post_tags(post_id)))
-            _watch(pipe, [keys.tag(t) for t in old_tags | new_tags])
-            old_images = cast("set[str]", pipe.smembers(keys.post_images(post_id)))
-            unused = self._images_left_unused(pipe, post_id, old_images - image_ids)
-            slug = self._free_slug(pipe, base_slug, post_id, existing)
-            leaving = old_tags - new_tags if visible else old_tags
-            removable = self._tags_left_empty(pipe, post_id, leaving)
-            published_at = _publish_time(data, existing, now, imported)
-            pipe.multi()
-            pipe.hset(
-                keys.post(post_id),
-                mapping={
-                    "id": post_id,
-                    "slug": slug,
-                    "title": data.title,
-                    "body": data.body,
-                    "html": html,
-                    "excerpt": excerpt(html),
-                    "author_id": author_id,
-                    "author": author,
-                    "status": data.status,
-                    "published_at": published_at,
-                    "created_at": existing.created_at if existing else now,
-                    "updated_at": now,
-                    "cover": json.dumps(cover) if cover else "",
-                    "reading_minutes": reading_minutes(html),
-                },
-            )
-            pipe.delete(keys.post_revision(post_id))
-            self._write_image_use(pipe, post_id, image_ids, old_images, unused, now)
-            _record_import(pipe, keys, post_id, imported)
-            pipe.hset(keys.slugs, slug, post_id)
-            pipe.sadd(keys.post_slugs(post_id), slug)
-            pipe.delete(keys.post_tags(post_id))
-            if data.tags:
-                pipe.sadd(keys.post_tags(post_id), *data.tags)
-            pipe.zadd(keys.user_posts(author_id), {str(post_id): now})
-            if seen_by_visitors:
-                mark_changed(pipe, keys)
-            if visible:
-                pipe.zadd(keys.published, {str(post_id): published_at})
-                for tag in data.tags:
-                    pipe.zadd(keys.tag(tag), {str(post_id): published_at})
-                if data.tags:
-                    pipe.sadd(keys.tags, *data.tags)
-            else:
-                pipe.zrem(keys.published, post_id)
-            for tag in leaving:
-                pipe.zrem(keys.tag(tag), post_id)
-            if removable:
-                pipe.srem(keys.tags, *removable)
-
-        self.r.transaction(write, *watched)
+        spec = {
+            "id": "" if post_id is None else str(post_id),
+            "now": repr(now),
+            "expected": "" if expected_updated_at is None else repr(float(expected_updated_at)),
+            "origin": imported.origin if imported else "",
+            # The title changed only in ways the slug ignores: the post keeps its slug.
+            "slug": existing.slug if existing and make_slug(existing.title) == base_slug else "",
+            "base": base_slug,
+            "reserved": sorted(RESERVED_SLUGS),
+            "tags": tags,
+            "images": images,
+            "visible": visible,
+            "seen": seen_by_visitors,
+            "published_at": repr(published_at),
+            "claim_seconds": CLAIM_SECONDS,
+        }
+        own = (
+            keys.post_id_claim(secrets.token_urlsafe(12)) if post_id is None else keys.post(post_id)
+        )
+        reply = cast(
+            "list",
+            self._save_script(
+                keys=[
+                    keys.next_id("post"),
+                    keys.slugs,
+                    keys.tags,
+                    keys.published,
+                    keys.unused_images,
+                    keys.content_version,
+                    keys.content_changed_at,
+                    keys.imported,
+                    keys.user_posts(author_id),
+                    own,
+                    *[keys.tag(t) for t in tags],
+                    *[keys.image_posts(i) for i in images],
+                ],
+                args=[
+                    *self._save_keys,
+                    json.dumps(spec, ensure_ascii=False),
+                    *[part for pair in fields.items() for part in pair],
+                ],
+            ),
+        )
+        outcome, *rest = reply
+        if outcome == "gone":
+            raise PostGone(post_id)
+        if outcome == "changed":
+            raise PostChanged(post_id)
+        if outcome == "imported":
+            raise AlreadyImported(rest[0])
+        saved_id, slug, comments = int(rest[0]), rest[1], int(rest[2])
         if seen_by_visitors:
-            self._written(post_id)
+            self._written(saved_id)
+        return Post.from_hash({**fields, "id": str(saved_id), "slug": slug}, tags, comments)
 
     def _written(self, post_id: int) -> None:
         for listener in self.after_write:
@@ -392,162 +620,38 @@ class PostStore:
         }
         return sizes, {i for i, r in records.items() if r.status in ("ready", "processing")}
 
-    def _images_left_unused(
-        self, pipe: redis.client.Pipeline, post_id: int, dropping: set[str]
-    ) -> set[str]:
-        """Images among `dropping` that no post but this one uses (WATCHed)."""
-        _watch(pipe, [self.keys.image_posts(i) for i in dropping])
-        unused = set()
-        for image_id in dropping:
-            users = cast("set[str]", pipe.smembers(self.keys.image_posts(image_id)))
-            if users <= {str(post_id)}:
-                unused.add(image_id)
-        return unused
-
-    def _write_image_use(
-        self,
-        pipe: redis.client.Pipeline,
-        post_id: int,
-        now_used: set[str],
-        before: set[str],
-        unused: set[str],
-        at: float,
-    ) -> None:
-        """Record which images the post shows; images it stopped showing that no other
-        post uses wait in the unused list (score `at`: 0 means due for cleanup at once)."""
-        keys = self.keys
-        pipe.delete(keys.post_images(post_id))
-        if now_used:
-            pipe.sadd(keys.post_images(post_id), *now_used)
-            pipe.zrem(keys.unused_images, *now_used)
-        for image_id in now_used - before:
-            pipe.sadd(keys.image_posts(image_id), post_id)
-        for image_id in before - now_used:
-            pipe.srem(keys.image_posts(image_id), post_id)
-        if unused:
-            pipe.zadd(keys.unused_images, dict.fromkeys(unused, at))
-
-    def _free_slug(
-        self, pipe: redis.client.Pipeline, base: str, post_id: int, existing: Post | None
-    ) -> str:
-        """The first of base, base-2, base-3... that is free or already this post's."""
-        if existing and make_slug(existing.title) == base:
-            return existing.slug  # title changed only in ways the slug ignores
-        candidate, n = base, 1
-        while True:
-            if candidate not in RESERVED_SLUGS:
-                owner = pipe.hget(self.keys.slugs, candidate)
-                if owner is None or int(owner) == post_id:
-                    return candidate
-            n += 1
-            candidate = f"{base}-{n}"
-
-    def _tags_left_empty(
-        self, pipe: redis.client.Pipeline, post_id: int, dropping: set[str]
-    ) -> list[str]:
-        """Tags whose only visible post is this one, so they leave the tag index."""
-        empty = []
-        for tag in dropping:
-            members = pipe.zcard(self.keys.tag(tag))
-            if members <= 1 and pipe.zscore(self.keys.tag(tag), post_id) is not None:
-                empty.append(tag)
-        return empty
-
     def delete(self, post: Post) -> None:
+        """The post and everything of it (DELETE_SCRIPT: one round trip, atomic)."""
         keys = self.keys
-
-        def write(pipe: redis.client.Pipeline) -> None:
-            stored_tags = cast("set[str]", pipe.smembers(keys.post_tags(post.id)))
-            _watch(pipe, [keys.tag(t) for t in stored_tags])
-            comment_ids = pipe.zrange(keys.post_comments(post.id), 0, -1)
-            pending_ids = pipe.zrange(keys.post_pending(post.id), 0, -1)
-            slugs = pipe.smembers(keys.post_slugs(post.id))
-            removable = self._tags_left_empty(pipe, post.id, stored_tags)
-            images = cast("set[str]", pipe.smembers(keys.post_images(post.id)))
-            unused = self._images_left_unused(pipe, post.id, images)
-            unused = {i for i in unused if pipe.exists(keys.image(i))}  # not cleaned up yet
-            pipe.multi()
-            # Its images no other post shows answer 404 at once; the cleanup job then
-            # deletes their files (score 0: due now).
-            for image_id in unused:
-                pipe.hset(keys.image(image_id), "status", "deleted")
-            self._write_image_use(pipe, post.id, set(), images, unused, 0)
-            for cid in [*comment_ids, *pending_ids]:
-                pipe.delete(keys.comment(int(cid)))
-            if pending_ids:
-                pipe.zrem(keys.author_pending(post.author_id), *pending_ids)
-            pipe.delete(
+        self._delete_script(
+            keys=[
                 keys.post(post.id),
                 keys.post_tags(post.id),
                 keys.post_comments(post.id),
                 keys.post_pending(post.id),
                 keys.post_slugs(post.id),
                 keys.post_revision(post.id),
-                keys.announcement(post.id),  # a deleted post is never announced
+                keys.announcement(post.id),
                 keys.announcement_sent(post.id),
-            )
-            if slugs:
-                pipe.hdel(keys.slugs, *slugs)
-            pipe.zrem(keys.published, post.id)
-            pipe.zrem(keys.user_posts(post.author_id), post.id)
-            mark_changed(pipe, keys)
-            for tag in stored_tags:
-                pipe.zrem(keys.tag(tag), post.id)
-            if removable:
-                pipe.srem(keys.tags, *removable)
-
-        self.r.transaction(
-            write,
-            keys.post(post.id),
-            keys.post_tags(post.id),
-            keys.post_comments(post.id),
-            keys.post_pending(post.id),
+                keys.post_images(post.id),
+                keys.slugs,
+                keys.published,
+                keys.user_posts(post.author_id),
+                keys.author_pending(post.author_id),
+                keys.tags,
+                keys.unused_images,
+                keys.content_version,
+                keys.content_changed_at,
+            ],
+            args=[post.id, repr(time.time()), *self._delete_keys],
         )
         self._written(post.id)
-
-
-def _check_unchanged(
-    pipe: redis.client.Pipeline, post_key: str, post_id: int, expected_updated_at: float
-) -> None:
-    stored = cast("str | None", pipe.hget(post_key, "updated_at"))
-    if stored is None:
-        raise PostGone(post_id)
-    if float(stored) != float(expected_updated_at):
-        raise PostChanged(post_id)
 
 
 def neighbour_pair(reply: list) -> tuple[tuple[str, str] | None, tuple[str, str] | None]:
     """POST_PAGE_SCRIPT's neighbours as ((slug, title) older, (slug, title) newer)."""
     pairs = [tuple(card) if card and card[0] else None for card in (reply or [[], []])]
     return pairs[0], pairs[1]
-
-
-def _watch(pipe: redis.client.Pipeline, keys: list[str]) -> None:
-    """Add keys to a transaction's WATCH list (WATCH with no key is an error)."""
-    if keys:
-        pipe.watch(*keys)
-
-
-def _import_keys(keys: Keys, imported: ImportedPost | None) -> list[str]:
-    """What an import's save also WATCHes: the claims of origins."""
-    return [keys.imported] if imported else []
-
-
-def _check_origin(pipe: redis.client.Pipeline, keys: Keys, imported: ImportedPost | None) -> None:
-    if imported:
-        check_not_imported(pipe, keys, imported.origin, lambda i: keys.post(int(i)))
-
-
-def _record_import(
-    pipe: redis.client.Pipeline, keys: Keys, post_id: int, imported: ImportedPost | None
-) -> None:
-    if imported is None:
-        return
-    pipe.hset(
-        keys.post(post_id),
-        mapping={"origin": imported.origin, "original_author": imported.original_author},
-    )
-    pipe.hset(keys.imported, imported.origin, post_id)
 
 
 def make_slug(title: str) -> str:

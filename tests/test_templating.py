@@ -1,0 +1,36 @@
+"""Template helpers: links that templates build through the remembered `url_for`."""
+
+from __future__ import annotations
+
+from flask import url_for
+
+
+def render(app, source: str, base_url: str = "http://blog.example/") -> str:
+    with app.test_request_context("/", base_url=base_url):
+        return app.jinja_env.from_string(source).render()
+
+
+def test_fixed_links_follow_the_mount_point(app):
+    links = "{{ url_for('posts.feed') }} {{ url_for('static', filename='style.css') }}"
+    assert render(app, links) == "/feed.atom /static/style.css"
+    # The same process serving the app under a prefix (DispatcherMiddleware, a proxy's
+    # SCRIPT_NAME) must not be handed the links it remembered for the root, nor after.
+    assert (
+        render(app, links, "http://blog.example/blog/") == "/blog/feed.atom /blog/static/style.css"
+    )
+    assert render(app, links) == "/feed.atom /static/style.css"
+
+
+def test_links_with_arguments_are_built_each_time(app):
+    source = "{{ url_for('posts.show', slug=slug) }}"
+    with app.test_request_context("/"):
+        template = app.jinja_env.from_string(source)
+        assert template.render(slug="first") == "/posts/first"
+        assert template.render(slug="second") == "/posts/second"
+        assert template.render(slug="first") == url_for("posts.show", slug="first")
+
+
+def test_external_links_use_the_request_host(app):
+    source = "{{ url_for('posts.feed', _external=True) }}"
+    assert render(app, source) == "http://blog.example/feed.atom"
+    assert render(app, source, "http://other.example/") == "http://other.example/feed.atom"
