@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import random
@@ -17,6 +18,7 @@ import redis
 
 from blog.data import DataLayer, ImageVariant, PostInput
 from blog.data.keys import EXCLUDED, family_of
+from processing.archive import MediaItem, read_archive, write_archive
 from tests.helpers import ROOT, RQ
 
 TITLES = [
@@ -325,6 +327,30 @@ def run_worker(
         text=True,
         timeout=timeout,
     )
+
+
+def tampered(archive: bytes) -> bytes:
+    """A well-formed archive with different data (every post retitled, the manifest
+    rewritten to match): only the SHA-256 recorded at backup time catches it."""
+    records, media = [], {}
+    manifest = read_archive(
+        io.BytesIO(archive),
+        on_record=records.append,
+        on_media=lambda name, s: media.__setitem__(name, s.read()),
+    )
+    for record in records:
+        if record["key"].startswith("post:") and record["type"] == "hash":
+            record["value"]["title"] = "Pwned"
+    out = io.BytesIO()
+    write_archive(
+        out,
+        records,
+        [MediaItem(n, len(b), lambda b=b: io.BytesIO(b)) for n, b in media.items()],
+        app_version="0.1.0",
+        key_prefix="blog:",
+        counts=manifest["counts"],
+    )
+    return out.getvalue()
 
 
 def random_file(path: Path, size: int, seed: int) -> None:

@@ -4,7 +4,6 @@ a restore into a store that is not empty, two runs at once."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import time
 from datetime import UTC, datetime
@@ -18,7 +17,6 @@ from rq.registry import ScheduledJobRegistry
 from blog.backups import service
 from blog.backups.enqueue import enqueue_backup
 from blog.backups.targets import NAME_RE, LocalTarget, S3Target, TargetError
-from processing.archive import MediaItem, read_archive, write_archive
 from tests.backup_helpers import (
     CuttableProxy,
     add_image,
@@ -27,6 +25,7 @@ from tests.backup_helpers import (
     make_varied_data,
     media_files,
     run_worker,
+    tampered,
 )
 from tests.helpers import S3_CREDENTIALS
 
@@ -91,10 +90,10 @@ def test_s3_outage_mid_upload_aborts_retries_then_succeeds(
     # The server behind the proxy kept its state: nothing exists under any backup name
     # (the object is only created by CompleteMultipartUpload, never reached). The upload
     # could not be aborted while S3 was unreachable, so it is still listed, under the
-    # temporary prefix; the next run aborts it.
+    # backup's own name; the next run aborts it.
     assert direct.list_objects_v2(Bucket="outage-bucket").get("KeyCount") == 0
     uploads = direct.list_multipart_uploads(Bucket="outage-bucket").get("Uploads", [])
-    assert [u["Key"].rsplit("/", 1)[0] for u in uploads] == ["backups/incomplete"]
+    assert [u["Key"] for u in uploads] == [failed["key"]]
 
     proxy.cut_after = None
     proxy.start()  # S3 is back, same address
@@ -107,11 +106,13 @@ def test_s3_outage_mid_upload_aborts_retries_then_succeeds(
     good = data.backups.last_good()
     assert good["job_id"] == job.id
     objects = direct.list_objects_v2(Bucket="outage-bucket")["Contents"]
-    assert [o["Key"] for o in objects] == [good["key"]]
+    assert [o["Key"] for o in objects] == [good["key"], good["key"] + ".sha256"]
     assert NAME_RE.fullmatch(good["key"][len("backups/") :])
-    head = direct.head_object(Bucket="outage-bucket", Key=good["key"])
-    assert head["Metadata"]["sha256"] == good["sha256"]
+    head = direct.head_object(Bucket="outage-bucket", Key=good["key"], ChecksumMode="ENABLED")
     assert head["ContentLength"] == good["size"] > 24 * MiB
+    assert head["ChecksumSHA256"]  # S3's composite of five checked parts, checked by the run
+    sidecar = direct.get_object(Bucket="outage-bucket", Key=good["key"] + ".sha256")
+    assert sidecar["Body"].read().split()[0].decode() == good["sha256"]
     assert not direct.list_multipart_uploads(Bucket="outage-bucket").get("Uploads")
     info, manifest = service.verify_backup(S3Target("outage-bucket", client=direct), good["key"])
     assert manifest["counts"]["media_files"] == 4
@@ -168,25 +169,7 @@ def backed_up(app, data, tmp_path):
 
 
 def _tamper(path: Path) -> None:
-    """A well-formed archive with different data: only the recorded SHA-256 catches it."""
-    records, media = [], {}
-    with path.open("rb") as f:
-        manifest = read_archive(
-            f, on_record=records.append, on_media=lambda name, s: media.__setitem__(name, s.read())
-        )
-    for record in records:
-        if record["key"].startswith("post:") and record["type"] == "hash":
-            record["value"]["title"] = "Pwned"
-    out = io.BytesIO()
-    write_archive(
-        out,
-        records,
-        [MediaItem(n, len(b), lambda b=b: io.BytesIO(b)) for n, b in media.items()],
-        app_version="0.1.0",
-        key_prefix="blog:",
-        counts=manifest["counts"],
-    )
-    path.write_bytes(out.getvalue())
+    path.write_bytes(tampered(path.read_bytes()))
 
 
 DAMAGE = {

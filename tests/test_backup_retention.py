@@ -58,10 +58,17 @@ def test_retention_rules_hold_for_any_history(ages, keep_days, keep_min):
 
 
 def _put_fake(s3, bucket: str, days_ago: float, good: bool = True) -> str:
+    """An old backup object: good ones carry their SHA-256 in a sidecar object, or (as
+    earlier versions wrote them, on even days here) in their metadata."""
     key = f"backups/{backup_name(datetime.now(UTC) - timedelta(days=days_ago))}"
     body = b"an old backup"
-    metadata = {"sha256": hashlib.sha256(body).hexdigest()} if good else {}
-    s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
+    sha = hashlib.sha256(body).hexdigest()
+    in_metadata = good and int(days_ago) % 2 == 0
+    s3.put_object(
+        Bucket=bucket, Key=key, Body=body, Metadata={"sha256": sha} if in_metadata else {}
+    )
+    if good and not in_metadata:
+        s3.put_object(Bucket=bucket, Key=key + ".sha256", Body=f"{sha}  x\n".encode())
     return key
 
 
@@ -71,10 +78,15 @@ def test_s3_retention_after_a_good_backup(app, data, s3_endpoint, s3_bucket):
     keys = {age: _put_fake(s3, s3_bucket, age, good=age != 2.5) for age in ages}
     s3.put_object(Bucket=s3_bucket, Key="backups/notes.txt", Body=b"not a backup")
     target = S3Target(s3_bucket, client=s3)
+    assert {b.key for b in target.list(with_checksums=True) if not b.good} == {keys[2.5]}
     outcome = service.run_backup(data, app.extensions["media_storage"], target, app.config)
     assert sorted(outcome["deleted"]) == sorted(keys[a] for a in ages if a > 30)
     left = {o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"]}
-    assert left == {outcome["key"], "backups/notes.txt"} | {keys[a] for a in ages if a < 30}
+    kept = [a for a in ages if a < 30]
+    sidecars = {keys[a] + ".sha256" for a in kept if int(a) % 2 == 1}
+    new = {outcome["key"], outcome["key"] + ".sha256"}
+    # The old ones went with their sidecars.
+    assert left == new | {keys[a] for a in kept} | sidecars | {"backups/notes.txt"}
     assert data.backups.last_good()["deleted"] == outcome["deleted"]
 
 

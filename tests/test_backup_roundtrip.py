@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import io
 import json
 import re
@@ -64,23 +65,22 @@ def test_round_trip_through_s3_with_a_real_worker(
     assert KEY_RE.fullmatch(key), key
     assert outcome["counts"]["posts"] == len([k for k in before if re.fullmatch(r"post:\d+", k)])
     assert outcome["counts"]["media_files"] == 18
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
-    head = s3.head_object(Bucket=s3_settings["S3_BUCKET"], Key=key)
+    s3, bucket = boto3.client("s3", endpoint_url=s3_endpoint), s3_settings["S3_BUCKET"]
+    head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
     assert head["ServerSideEncryption"] == "AES256"
-    assert head["Metadata"]["sha256"] == outcome["sha256"]
     assert head["ContentLength"] == outcome["size"]
-    computed = s3.head_object(Bucket=s3_settings["S3_BUCKET"], Key=key, ChecksumMode="ENABLED")[
-        "ChecksumSHA256"
-    ]
-    assert base64.b64decode(computed).hex() == outcome["sha256"]  # S3's own hash agrees
-    assert not s3.list_multipart_uploads(Bucket=s3_settings["S3_BUCKET"]).get("Uploads")
-    listed = [
-        o["Key"]
-        for o in s3.list_objects_v2(Bucket=s3_settings["S3_BUCKET"], Prefix="backups/").get(
-            "Contents", []
-        )
-    ]
-    assert listed == [key]  # the temporary object is gone
+    # The archive's SHA-256, in a sidecar object written before the upload completed.
+    sidecar = s3.get_object(Bucket=bucket, Key=key + ".sha256")
+    assert sidecar["Body"].read().decode() == f"{outcome['sha256']}  {key.rsplit('/', 1)[1]}\n"
+    assert sidecar["ServerSideEncryption"] == "AES256"
+    # S3's own checksum: the SHA-256 of the parts' SHA-256s (parts of 8 MiB, one here).
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == outcome["sha256"]
+    composite = base64.b64encode(hashlib.sha256(hashlib.sha256(body).digest()).digest())
+    assert head["ChecksumSHA256"] in (composite.decode(), f"{composite.decode()}-1")
+    assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="backups/")["Contents"]]
+    assert listed == [key, key + ".sha256"]  # nothing else: no temporary object
 
     # Disaster: Redis emptied, every media object deleted.
     redis_client.flushall()

@@ -219,13 +219,8 @@ def test_procfile_processes_run_the_whole_flow(
             listing = s3.list_objects_v2(Bucket=s3_bucket, Prefix="backups/")
             return [o["Key"] for o in listing.get("Contents", []) if o["Key"].endswith(".tar.gz")]
 
-        # The run's temporary object under backups/incomplete/ lives until the final
-        # copy is made: wait for the final one, and check the temporary one went away.
-        backup = wait_for(
-            lambda: [key for key in stored() if "/incomplete/" not in key],
-            60,
-            "the backup object",
-        )
+        # The archive appears under its name only once complete (a multipart upload).
+        backup = wait_for(stored, 60, "the backup object")
         assert len(backup) == 1
         wait_for(
             lambda: monitor.get(f"{base}/healthz").json()["backup"] == "ok",

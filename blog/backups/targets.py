@@ -1,17 +1,18 @@
 """Where backups go: an S3 bucket (multipart, streamed) or a local directory.
 
 Both targets keep one promise: an object or file under a backup's name is a complete
-archive whose size and SHA-256 were checked after it was stored. A run that fails leaves
-nothing under that name:
+archive whose size and SHA-256 were checked after it was stored, and it never appears
+without its recorded SHA-256. A run that fails leaves nothing under that name:
 
-* S3: the archive is streamed into a multipart upload under `<prefix>/incomplete/`
-  (parts of `BACKUP_PART_MB`, two in flight), aborted on any error. Once complete it is
-  copied server-side to its final name with its SHA-256 in the object metadata (only
-  known at the end of the stream), then the temporary object is deleted and the final
-  one checked with HEAD (size and metadata). A copy makes the final name appear
-  atomically, complete and with its checksum; copying an object onto itself to add the
-  metadata would leave, for a moment, or for good if the copy fails, an object under the
-  backup's name without one.
+* S3: the archive is streamed into a multipart upload under its final key (parts of
+  `BACKUP_PART_MB`, two in flight, each with its SHA-256), aborted on any error. S3
+  creates no object before CompleteMultipartUpload, so the final name appears whole, at
+  once. The archive's SHA-256 is only known at the end of the stream, after the
+  object's metadata was fixed by CreateMultipartUpload, so it goes in a sidecar object
+  `<key>.sha256` (sha256sum format) written before the upload is completed. Then HEAD
+  checks the size and S3's composite SHA-256 of the parts. Backups written by earlier
+  versions (a server-side copy set it) carry the checksum in their metadata
+  (`x-amz-meta-sha256`) instead: both are read.
 * Local: a temporary file in the same directory, fsynced, then `os.replace`; the
   checksum goes in a sidecar `<name>.sha256` (sha256sum format) written first.
 
@@ -23,11 +24,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +45,8 @@ log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 S3_MAX_PARTS = 10_000
 CONTENT_TYPE = "application/gzip"
+SIDECAR = ".sha256"  # beside each archive: its SHA-256, in sha256sum's format
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
 NAME_RE = re.compile(r"(\d{4})/(\d{2})/(\d{2})/blog-(\d{8}T\d{6}Z)\.tar\.gz")
 EXAMPLE_NAME = "2025/01/31/blog-20250131T030000Z.tar.gz"
 
@@ -111,8 +115,12 @@ class MultipartWriter:
 
     Parts are `part_size` bytes (the last one may be smaller) uploaded by a small thread
     pool, at most `in_flight` at a time, so compression and upload overlap and memory
-    stays near (in_flight + 1) * part_size whatever the archive's size. An upload error
-    surfaces at the next write or at complete(); the caller must then call abort().
+    stays near (in_flight + 1) * part_size whatever the archive's size. Each part goes
+    with its SHA-256 (botocore computes it over the bytes it sends: in a trailer over
+    HTTPS, so the payload is hashed once), S3 refuses a part that arrives different, and
+    the object's composite checksum follows from the parts' (`composite_sha256`). An
+    upload error surfaces at the next write, at finish() or at complete(); the caller
+    must then call abort().
     """
 
     def __init__(
@@ -126,11 +134,13 @@ class MultipartWriter:
     ) -> None:
         self.client, self.bucket, self.key = client, bucket, key
         self.part_size = part_size
-        # SHA-256 per part: S3 checks each part on receipt and refuses a damaged one.
         self.upload_id = client.create_multipart_upload(
             Bucket=bucket, Key=key, ContentType=CONTENT_TYPE, ChecksumAlgorithm="SHA256", **extra
         )["UploadId"]
-        self._buf = bytearray()
+        # What write() got since the last part, by reference: each byte is copied once,
+        # when its part is joined (1 MiB writes from the archive writer, 8 MiB parts).
+        self._chunks: list[bytes | memoryview] = []
+        self._buffered = 0
         self._parts: dict[int, dict] = {}
         self._futures: list[Future] = []
         self._slots = threading.BoundedSemaphore(in_flight)
@@ -143,13 +153,18 @@ class MultipartWriter:
 
     def write(self, data: bytes | memoryview) -> int:
         self._raise_failed()
-        self._buf += data
-        while len(self._buf) >= self.part_size:
-            with memoryview(self._buf) as view:  # one copy of the part, not two
-                part = bytes(view[: self.part_size])
-            del self._buf[: self.part_size]
-            self._send(part)
-        return len(data)
+        # A caller may reuse a mutable buffer once write() returns; bytes cannot change.
+        view = memoryview(data if isinstance(data, bytes) else bytes(data))
+        written = len(view)
+        while self._buffered + len(view) >= self.part_size:
+            take = self.part_size - self._buffered
+            self._chunks.append(view[:take])
+            self._send(b"".join(self._chunks))
+            self._chunks, self._buffered, view = [], 0, view[take:]
+        if view:
+            self._chunks.append(view)
+            self._buffered += len(view)
+        return written
 
     def flush(self) -> None:
         self._raise_failed()
@@ -191,13 +206,28 @@ class MultipartWriter:
                 raise error
         self._futures = [f for f in self._futures if not f.done()]
 
-    def complete(self) -> None:
-        if self._buf or self._next_part == 1:
-            self._send(bytes(self._buf))
-            self._buf.clear()
+    def finish(self) -> None:
+        """Send what is buffered and wait until every part is stored."""
+        if self._buffered or self._next_part == 1:
+            self._send(b"".join(self._chunks))
+            self._chunks, self._buffered = [], 0
         for future in self._futures:
             future.result()
         self._pool.shutdown()
+
+    @property
+    def composite_sha256(self) -> str | None:
+        """The checksum S3 gives the completed object: the SHA-256 of the parts'
+        SHA-256 digests, base64, then `-<number of parts>` (after finish()). None when
+        the store did not answer a part's checksum."""
+        parts = [part for _, part in sorted(self._parts.items())]
+        if not parts or not all("ChecksumSHA256" in part for part in parts):
+            return None
+        digests = b"".join(base64.b64decode(part["ChecksumSHA256"]) for part in parts)
+        return f"{base64.b64encode(hashlib.sha256(digests).digest()).decode()}-{len(parts)}"
+
+    def complete(self) -> None:
+        """Make the object appear under its key (after finish())."""
         parts = [part for _, part in sorted(self._parts.items())]
         self.client.complete_multipart_upload(
             Bucket=self.bucket,
@@ -209,7 +239,7 @@ class MultipartWriter:
     def abort(self) -> None:
         """Best effort (S3 may be unreachable): what cannot be aborted now is aborted by
         the next run's cleanup(), and by a bucket lifecycle rule (docs/backup.md)."""
-        self._buf.clear()
+        self._chunks, self._buffered = [], 0
         for future in self._futures:
             future.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -265,9 +295,6 @@ class S3Target:
     def new_key(self, when: datetime) -> str:
         return f"{self.prefix}/{backup_name(when)}"
 
-    def _incomplete_prefix(self) -> str:
-        return f"{self.prefix}/incomplete/"
-
     def _check_key(self, key: str) -> datetime:
         stamp = (
             name_time(key[len(self.prefix) + 1 :]) if key.startswith(self.prefix + "/") else None
@@ -281,62 +308,58 @@ class S3Target:
 
     def write(self, key: str, write_contents: Callable[[Writable], ArchiveResult]) -> BackupInfo:
         self._check_key(key)
-        temporary = self._incomplete_prefix() + key.rsplit("/", 1)[1]
         upload = MultipartWriter(
-            self.client, self.bucket, temporary, self.part_size, self.sse, self.in_flight
+            self.client, self.bucket, key, self.part_size, self.sse, self.in_flight
         )
+        stage = "parts"
         try:
             result = write_contents(upload)
+            upload.finish()
+            stage = "sidecar"
+            # The checksum first: the archive never appears without it.
+            self._put_sidecar(key, result.sha256)
+            stage = "complete"
             upload.complete()
         except BaseException:
             upload.abort()
+            if stage == "complete":  # S3 may have completed it and the answer got lost
+                self._delete_quietly(key)
+            if stage != "parts":
+                self._delete_quietly(key + SIDECAR)
             raise
-        try:
-            self._copy_with_checksum(temporary, key, result.sha256)
-        finally:
-            self._delete_quietly(temporary)
-        return self._check_stored(key, result)
+        return self._check_stored(key, result, upload.composite_sha256)
 
-    def _copy_with_checksum(self, source: str, key: str, sha256: str) -> None:
-        from boto3.s3.transfer import TransferConfig
-
-        # copy_object up to 4 GiB, a multipart copy beyond (CopyObject stops at 5 GB).
-        config = TransferConfig(multipart_threshold=4 * 1024 * MiB, multipart_chunksize=512 * MiB)
-        self.client.copy(
-            {"Bucket": self.bucket, "Key": source},
-            self.bucket,
-            key,
-            ExtraArgs={
-                "Metadata": {"sha256": sha256},
-                "MetadataDirective": "REPLACE",
-                "ContentType": CONTENT_TYPE,
-                "ChecksumAlgorithm": "SHA256",
-                **self.sse,
-            },
-            Config=config,
+    def _put_sidecar(self, key: str, sha256: str) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=key + SIDECAR,
+            Body=f"{sha256}  {key.rsplit('/', 1)[1]}\n".encode(),
+            ContentType="text/plain",
+            ChecksumAlgorithm="SHA256",
+            **self.sse,
         )
 
-    def _check_stored(self, key: str, result: ArchiveResult) -> BackupInfo:
-        """HEAD the stored object: its size, its sha256 metadata and, where S3 computed
-        one over the stored bytes (the copy asks for a full-object SHA-256), that too."""
+    def _check_stored(self, key: str, result: ArchiveResult, composite: str | None) -> BackupInfo:
+        """HEAD the stored object: its size, its recorded SHA-256 (read back) and the
+        checksum S3 computed over the stored parts, which must be ours."""
         from botocore.exceptions import ClientError
 
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+            info = self._info_from_head(key, head)
         except ClientError as error:
             raise TargetError(f"backup {key} cannot be found after upload: {error}") from None
-        info = self._info_from_head(key, head)
-        computed = head.get("ChecksumSHA256")
-        expected = base64.b64encode(bytes.fromhex(result.sha256)).decode()
         problem = None
         if info.size != result.bytes_written:
             problem = f"stored size {info.size} != {result.bytes_written} bytes written"
         elif info.sha256 != result.sha256:
-            problem = "stored sha256 metadata does not match the archive"
-        elif computed and "-" not in computed and computed != expected:
-            problem = "the SHA-256 S3 computed over the stored bytes does not match"
+            problem = "the stored sha256 does not match the archive"
+        elif not _same_checksum(head.get("ChecksumSHA256"), composite, result.sha256):
+            problem = "the SHA-256 S3 computed over the stored parts does not match"
         if problem:
-            self._delete_quietly(key)  # never leave a bad object under a backup's name
+            # never leave a bad object under a backup's name
+            self._delete_quietly(key)
+            self._delete_quietly(key + SIDECAR)
             raise TargetError(f"backup {key} failed its check after upload: {problem}")
         return info
 
@@ -346,21 +369,22 @@ class S3Target:
         except Exception as error:
             log.warning("could not delete %s: %s", key, error)
 
-    def list(self, with_checksums: bool = False) -> list[BackupInfo]:
-        found = []
+    def _objects(self) -> Iterator[dict]:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + "/"):
-            for item in page.get("Contents", []):
-                stamp = name_time(item["Key"][len(self.prefix) + 1 :])
-                if stamp is None:
-                    continue
-                if with_checksums:
-                    with contextlib.suppress(BackupNotFound):  # deleted meanwhile
-                        found.append(self.info(item["Key"]))
-                else:
-                    found.append(
-                        BackupInfo(item["Key"], stamp, item["Size"], version=item.get("ETag"))
-                    )
+            yield from page.get("Contents", [])
+
+    def list(self, with_checksums: bool = False) -> list[BackupInfo]:
+        found = []
+        for item in self._objects():
+            stamp = name_time(item["Key"][len(self.prefix) + 1 :])
+            if stamp is None:
+                continue
+            if with_checksums:
+                with contextlib.suppress(BackupNotFound):  # deleted meanwhile
+                    found.append(self.info(item["Key"]))
+            else:
+                found.append(BackupInfo(item["Key"], stamp, item["Size"], version=item.get("ETag")))
         return sorted(found, key=lambda b: (b.created_at, b.key), reverse=True)
 
     def info(self, key: str) -> BackupInfo:
@@ -376,12 +400,25 @@ class S3Target:
         return self._info_from_head(key, head, stamp)
 
     def _info_from_head(self, key: str, head: dict, stamp: datetime | None = None) -> BackupInfo:
-        sha = head.get("Metadata", {}).get("sha256")
-        if sha is not None and not re.fullmatch(r"[0-9a-f]{64}", sha):
+        # Backups written by earlier versions carry it in their metadata.
+        sha = head.get("Metadata", {}).get("sha256") or self._read_sidecar(key)
+        if sha is not None and not SHA256_RE.fullmatch(sha):
             sha = None
         return BackupInfo(
             key, stamp or self._check_key(key), head["ContentLength"], sha, head.get("ETag")
         )
+
+    def _read_sidecar(self, key: str) -> str | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=key + SIDECAR)["Body"]
+            text = body.read(4096).decode("utf-8", "replace").split()
+        except ClientError as error:
+            if s3_not_found(error):
+                return None
+            raise
+        return text[0] if text else None
 
     def open(self, key: str, version: str | None = None) -> ReadableFile:
         from botocore.exceptions import ClientError
@@ -399,32 +436,58 @@ class S3Target:
 
     def delete(self, key: str) -> None:
         self._check_key(key)
+        # The archive first: a sidecar left alone is removed by cleanup(), an archive
+        # without its checksum would only count as a bad backup.
         self.client.delete_object(Bucket=self.bucket, Key=key)
+        self.client.delete_object(Bucket=self.bucket, Key=key + SIDECAR)
+
+    def _is_backup_key(self, key: str) -> bool:
+        rest = key[len(self.prefix) + 1 :] if key.startswith(self.prefix + "/") else ""
+        return name_time(rest) is not None
 
     def cleanup(self) -> int:
-        """Abort multipart uploads and delete temporary objects left by runs that died or
-        could not reach S3 to abort. Call only while holding the backup lock."""
+        """Abort the multipart uploads of runs that died or could not reach S3 to abort,
+        and delete what they left: sidecars without their archive, and the temporary
+        objects of earlier versions (under `incomplete/`). Call only while holding the
+        backup lock: no other run is uploading then."""
         removed = 0
-        prefix = self._incomplete_prefix()
+        legacy = f"{self.prefix}/incomplete/"
         paginator = self.client.get_paginator("list_multipart_uploads")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + "/"):
             for upload in page.get("Uploads", []):
-                self.client.abort_multipart_upload(
-                    Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                )
-                removed += 1
-        for page in self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=prefix
-        ):
-            for item in page.get("Contents", []):
-                self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
+                if self._is_backup_key(upload["Key"]) or upload["Key"].startswith(legacy):
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    removed += 1
+        keys = {item["Key"] for item in self._objects()}
+        for key in sorted(keys):
+            orphan = (
+                key.endswith(SIDECAR)
+                and self._is_backup_key(key[: -len(SIDECAR)])
+                and key[: -len(SIDECAR)] not in keys
+            )
+            if orphan or key.startswith(legacy):
+                self.client.delete_object(Bucket=self.bucket, Key=key)
                 removed += 1
         return removed
 
 
+def _same_checksum(stored: str | None, composite: str | None, sha256: str) -> bool:
+    """Whether the checksum S3 reports for the object (HEAD with ChecksumMode) is ours:
+    the composite of our parts' SHA-256s (`<base64>-<parts>`; moto, for one, leaves the
+    suffix out) or, from a store that hashes whole objects, the archive's SHA-256. A
+    store that keeps no checksums proves nothing either way."""
+    if not stored or composite is None:
+        return True
+    whole = base64.b64encode(bytes.fromhex(sha256)).decode()
+    base, _, parts = stored.partition("-")
+    expected_base, _, expected_parts = composite.partition("-")
+    return stored == whole or (base == expected_base and parts in ("", expected_parts))
+
+
 # ---- local directory ------------------------------------------------------------------
 
-SIDECAR = ".sha256"
 TEMP_PREFIX = ".incomplete-"
 
 
@@ -479,7 +542,7 @@ class LocalTarget:
         sha = None
         try:
             text = path.with_name(path.name + SIDECAR).read_text().split()
-            if text and re.fullmatch(r"[0-9a-f]{64}", text[0]):
+            if text and SHA256_RE.fullmatch(text[0]):
                 sha = text[0]
         except FileNotFoundError:
             pass
