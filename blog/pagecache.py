@@ -32,22 +32,29 @@ from flask import Flask, Response, current_app, g, make_response, request, sessi
 from flask.typing import ResponseReturnValue
 from werkzeug.http import is_resource_modified, parse_cookie, parse_date, unquote_etag
 
-from .data import ContentState, get_data
+from .data import ContentState, Mark, get_data
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 PRIVATE = "private, no-store"
-MARK = "blog.page_cache"  # environ key: (cache key, content tag) of a shareable answer
+# environ key: (cache key, content tag, post dependency) of a shareable answer
+MARK = "blog.page_cache"
+PAGE_OF_POST = "page_of_post"  # g: the post whose page this is
+
+
+# A post page's own dependency: its post's comments, unchanged since the mark.
+PostDependency = tuple[int, Mark]
 
 
 @dataclass(frozen=True)
 class _Entry:
-    tag: str
+    tag: str  # the content tag it was rendered under (posts_tag for a post page)
     expires_at: float
     headers: list[tuple[str, str]]  # as the app answered: security headers, validators
     body: bytes
+    post: PostDependency | None = None
 
 
 class PageCache:
@@ -60,18 +67,44 @@ class PageCache:
         self.size = 0
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
-    def get(self, key: str, tag: str) -> _Entry | None:
+    def get(
+        self,
+        key: str,
+        tag: str,
+        posts_tag: str = "",
+        post_unchanged: Callable[[int, Mark], bool] | None = None,
+    ) -> _Entry | None:
+        """The entry if it is still what a visitor would get: rendered under this content
+        `tag`; a post page, under `posts_tag` with its comments `post_unchanged` since."""
         entry = self._entries.get(key)
-        if entry is None or entry.tag != tag or time.monotonic() >= entry.expires_at:
+        if entry is None or time.monotonic() >= entry.expires_at:
+            return None
+        if entry.post is None:
+            fresh = entry.tag == tag
+        else:
+            fresh = (
+                entry.tag == posts_tag
+                and post_unchanged is not None
+                and post_unchanged(*entry.post)
+            )
+        if not fresh:
             return None
         self._entries.move_to_end(key)
         return entry
 
-    def put(self, key: str, tag: str, headers: list[tuple[str, str]], body: bytes) -> None:
+    def put(
+        self,
+        key: str,
+        tag: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        post: PostDependency | None = None,
+    ) -> None:
         if len(body) > self.max_bytes:
             return
         self._drop(key)
-        self._entries[key] = _Entry(tag, time.monotonic() + self.seconds, headers, body)
+        expires_at = time.monotonic() + self.seconds
+        self._entries[key] = _Entry(tag, expires_at, headers, body, post)
         self.size += len(body)
         while self.size > self.max_bytes:
             self._drop(next(iter(self._entries)))
@@ -126,7 +159,7 @@ class ServeFromCache:
         if hasattr(body, "close"):
             body.close()
         if environ.get("REQUEST_METHOD") == "GET":
-            self.cache.put(mark[0], mark[1], list(headers), chunks)
+            self.cache.put(mark[0], mark[1], list(headers), chunks, mark[2])
         return [chunks]
 
     def _anonymous_read(self, environ: WSGIEnvironment) -> bool:
@@ -136,11 +169,14 @@ class ServeFromCache:
         return cookie not in parse_cookie(environ)
 
     def _entry(self, environ: WSGIEnvironment) -> _Entry | None:
+        data = self.app.extensions["blog_data"]
         try:
-            state = self.app.extensions["blog_data"].content_state()
+            state = data.content_state()
         except redis.RedisError:
             return None  # let the app answer (and say that Redis is down)
-        return self.cache.get(cache_key(environ), state.tag)
+        return self.cache.get(
+            cache_key(environ), state.tag, state.posts_tag, data.post_comments_unchanged
+        )
 
 
 def _answer(entry: _Entry, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
@@ -189,7 +225,9 @@ def cached_for_visitors(view: Callable) -> Callable:
         http = current_app.config["HTTP_CACHE_SECONDS"] > 0
         if not (cache or http) or not _for_visitors():
             return view(*args, **kwargs)
-        state = get_data().content_state()
+        data = get_data()
+        state = data.content_state()
+        since = data.content_mark()  # before the view reads anything
         etag = _etag(state)
         if http and not is_resource_modified(
             request.environ, etag=etag, last_modified=_last_modified(state)
@@ -199,10 +237,21 @@ def cached_for_visitors(view: Callable) -> Callable:
         if response.status_code != 200 or session.modified:
             return response  # an error, or a page that started a session: not shared
         if cache:  # ServeFromCache keeps the finished response
-            request.environ[MARK] = (cache_key(request.environ), state.tag)
+            post_id = g.pop(PAGE_OF_POST, None)
+            request.environ[MARK] = (
+                (cache_key(request.environ), state.tag, None)
+                if post_id is None
+                else (cache_key(request.environ), state.posts_tag, (post_id, since))
+            )
         return _visitor_headers(response, state, etag) if http else response
 
     return wrapped
+
+
+def page_of_post(post_id: int) -> None:
+    """Say that the page being rendered is this post's: its cached copy then outlives
+    comments on other posts (a comment on this one, or any post write, still ends it)."""
+    g.setdefault(PAGE_OF_POST, post_id)
 
 
 def _private(response: Response) -> Response:

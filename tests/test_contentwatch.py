@@ -68,6 +68,73 @@ def test_a_post_saved_by_the_save_script_is_seen_at_once(redis_url, redis_client
         assert counter.round_trips == 0  # cached again until the next write
 
 
+def rendered_post_pages(app, monkeypatch) -> list[str]:
+    """Slugs of the post pages the app renders from now on (a hit renders nothing)."""
+    data = app.extensions["blog_data"]
+    rendered: list[str] = []
+    real = data.post_page
+
+    def post_page(slug: str):
+        rendered.append(slug)
+        return real(slug)
+
+    monkeypatch.setattr(data, "post_page", post_page)
+    return rendered
+
+
+def test_a_comment_re_renders_its_post_and_the_listings_only(
+    redis_url, redis_client, media_root, monkeypatch
+):
+    reader = make_app(redis_url, MEDIA_ROOT=str(media_root), PAGE_CACHE_SECONDS=3600)
+    writer = make_app(redis_url, MEDIA_ROOT=str(media_root), COMMENTS_PER_MINUTE=1000)
+    counted(reader, redis_url)
+    rendered = rendered_post_pages(reader, monkeypatch)
+    data = writer.extensions["blog_data"]
+    author = data.users.create("alice", "long enough password")
+    busy, quiet = add_post(data, author, "Busy"), add_post(data, author, "Quiet")
+    visitor, poster = reader.test_client(), writer.test_client()
+    quiet_page = visitor.get(f"/posts/{quiet.slug}").get_data()
+    visitor.get(f"/posts/{busy.slug}")
+    visitor.get("/")
+    rendered.clear()
+    for i in range(1, 6):
+        response = poster.post(f"/posts/{busy.slug}/comments", data={"name": "N", "body": f"c{i}"})
+        assert response.status_code == 302
+        assert f"c{i}" in visitor.get(f"/posts/{busy.slug}").get_data(as_text=True)
+        count = "1 comment" if i == 1 else f"{i} comments"
+        assert count in visitor.get("/").get_data(as_text=True)  # listings count them
+        assert visitor.get(f"/posts/{quiet.slug}").get_data() == quiet_page
+    assert rendered == [busy.slug] * 5  # the other post's page was never rendered again
+    # Any post write still ends every page.
+    data.posts.update(quiet, PostInput("Quiet", "Edited body", [], "published"))
+    assert "Edited body" in visitor.get(f"/posts/{quiet.slug}").get_data(as_text=True)
+
+
+def test_a_comment_landing_during_a_render_is_never_served_after(
+    redis_url, redis_client, media_root, monkeypatch
+):
+    """The page read the post before the comment was written, and is cached after it:
+    the comment's message, read later, still ends that copy."""
+    app = make_app(redis_url, MEDIA_ROOT=str(media_root), PAGE_CACHE_SECONDS=3600)
+    data = app.extensions["blog_data"]
+    author = data.users.create("alice", "long enough password")
+    post = add_post(data, author, "Raced")
+    real = data.post_page
+
+    def read_then_comment(slug: str):
+        page = real(slug)
+        if not getattr(read_then_comment, "done", False):
+            read_then_comment.done = True  # type: ignore[attr-defined]
+            data.comments.add(post.id, author.id, "N", "written mid-render", moderated=False)
+        return page
+
+    monkeypatch.setattr(data, "post_page", read_then_comment)
+    client = app.test_client()
+    url = f"/posts/{post.slug}"
+    assert "written mid-render" not in client.get(url).get_data(as_text=True)
+    assert "written mid-render" in client.get(url).get_data(as_text=True)
+
+
 def test_a_lost_tracking_connection_is_never_trusted(redis_url, redis_client, media_root):
     app = make_app(redis_url, MEDIA_ROOT=str(media_root), PAGE_CACHE_SECONDS=3600)
     counter = counted(app, redis_url)
@@ -78,6 +145,7 @@ def test_a_lost_tracking_connection_is_never_trusted(redis_url, redis_client, me
     url = f"/posts/{post.slug}"
     client.get(url)
     # Redis drops the tracking connection; a write follows, with no message to anyone.
+    # Only a comment, which leaves the post version alone: the post page must still go.
     assert redis_client.client_kill_filter(_type="pubsub") >= 1
     data.comments.add(post.id, author.id, "N", "after the kill", moderated=False)
     assert "after the kill" in client.get(url).get_data(as_text=True)

@@ -16,7 +16,7 @@ from flask import current_app
 from .backup_runs import BackupStore
 from .comments import CommentStore, PostGone
 from .connection import SentinelSettings, connect
-from .contentwatch import ContentState, ContentWatch
+from .contentwatch import ContentState, ContentWatch, Mark
 from .exports import ExportStore, PostForExport
 from .images import ImageStore
 from .imports import AlreadyImported, ImportStore
@@ -152,6 +152,15 @@ class DataLayer:
         """What visitors see and when it last changed; 0 round trips while it is unchanged
         (server-assisted client-side caching, blog/data/contentwatch.py)."""
         return self.content.current()
+
+    def content_mark(self) -> Mark:
+        """Where this process's stream of invalidations stands (after content_state()):
+        taken before a page's reads, so post_comments_unchanged can judge the page."""
+        return self.content.mark()
+
+    def post_comments_unchanged(self, post_id: int, since: Mark) -> bool:
+        """No change to this post's visible comments since the mark; 0 round trips."""
+        return self.content.post_unchanged(post_id, since)
 
     def confirm_saved(self) -> None:
         """Return once `wait_replicas` replicas hold every write this process has made

@@ -6,7 +6,7 @@ import time
 
 import redis
 
-from .contentwatch import mark_changed
+from .contentwatch import mark_comments_changed
 from .imports import check_not_imported
 from .keys import Keys
 from .models import Comment
@@ -97,7 +97,7 @@ class CommentStore:
                 pipe.zadd(keys.author_pending(author_id), {str(comment_id): now})
             else:
                 pipe.zadd(keys.post_comments(post_id), {str(comment_id): now})
-                mark_changed(pipe, keys)
+                mark_comments_changed(pipe, keys, post_id)
 
         self.r.transaction(write, *watched)
         return Comment(comment_id, post_id, name, body, now, status)
@@ -115,7 +115,7 @@ class CommentStore:
             pipe.zrem(keys.post_pending(comment.post_id), comment.id)
             pipe.zrem(keys.author_pending(author_id), comment.id)
             pipe.zadd(keys.post_comments(comment.post_id), {str(comment.id): comment.created_at})
-            mark_changed(pipe, keys)
+            mark_comments_changed(pipe, keys, comment.post_id)
 
         self.r.transaction(write, keys.post(comment.post_id), keys.comment(comment.id))
 
@@ -126,5 +126,5 @@ class CommentStore:
             pipe.zrem(keys.post_comments(comment.post_id), comment.id)
             pipe.zrem(keys.post_pending(comment.post_id), comment.id)
             pipe.zrem(keys.author_pending(author_id), comment.id)
-            mark_changed(pipe, keys)
+            mark_comments_changed(pipe, keys, comment.post_id)
             pipe.execute()

@@ -16,6 +16,18 @@ in this process's socket buffer (on one host; across hosts, one network hop ahea
 the writer's answer), and every `current()` reads the socket first (a non-blocking poll:
 no round trip). A lost connection drops the tracking with it, so `current()` then
 reads again over a new one; `PAGE_CACHE_SECONDS` still bounds any page's age.
+
+Comments change their own post page and the listings (comment counts), not the other
+post pages: a comment write (`mark_comments_changed`) changes `cache:version:comments`
+and writes the post's signal key `cache:version:post:<id>`, both under the tracked
+prefix. Each process counts the messages it reads and remembers, per signal key, the
+count at its last message. A post page is cached with the count taken *before* its
+reads (`mark`) and stays fresh while no message about its post came after that count
+(`post_unchanged`): a comment that lands before the page's read comes after the mark;
+one that lands after it sends its message after the mark too, and the same ordering as
+above puts that message in our socket before the writer hears back. A new connection
+(messages may have been lost) or a flush starts a new epoch: no post page cached before
+counts as fresh.
 """
 
 from __future__ import annotations
@@ -28,27 +40,36 @@ from dataclasses import dataclass
 import redis
 from redis.connection import ConnectionInterface
 
-from .keys import Keys
+from .keys import Keys, split_key
 
 INVALIDATE_CHANNEL = "__redis__:invalidate"
+POST_SIGNAL_SECONDS = 60  # the signal key's life: only its writing matters
+MAX_POST_SIGNALS = 100_000  # past this many remembered posts, start afresh
 
 
 @dataclass(frozen=True)
 class ContentState:
-    version: str  # bumped by every write visitors can see
+    version: str  # bumped by every write visitors can see, but comments
     changed_at: float  # when the last such write happened (0: before this was recorded)
     newest: float  # publish time of the newest visible post (scheduled posts appear)
     next_change: float | None  # when the next scheduled post appears, without a write
+    comments: str = "0"  # bumped by every change to visible comments
+    comments_changed_at: float = 0.0  # when the last such change happened
 
     @property
     def last_modified(self) -> float:
-        return max(self.changed_at, self.newest)
+        return max(self.changed_at, self.comments_changed_at, self.newest)
+
+    @property
+    def posts_tag(self) -> str:
+        """Differs whenever a post page may differ, but for its comments (the time as
+        well as the counter: a restore starts the counter again)."""
+        return f"{self.version}.{self.changed_at:.6f}.{self.newest:.3f}"
 
     @property
     def tag(self) -> str:
-        """Differs whenever any visitor's page may differ (the time as well as the counter:
-        a restore starts the counter again)."""
-        return f"{self.version}.{self.changed_at:.6f}.{self.newest:.3f}"
+        """Differs whenever any visitor's page may differ."""
+        return f"{self.posts_tag}.{self.comments}.{self.comments_changed_at:.6f}"
 
     def outlived(self, now: float) -> bool:
         return self.next_change is not None and now >= self.next_change
@@ -61,19 +82,39 @@ def mark_changed(pipe: redis.client.Pipeline, keys: Keys) -> None:
     pipe.set(keys.content_changed_at, time.time())
 
 
+def mark_comments_changed(pipe: redis.client.Pipeline, keys: Keys, post_id: int) -> None:
+    """Queue, inside a write's MULTI, what tells every web process that a post's visible
+    comments changed: its page, and listings (their comment counts), but no other post
+    page. The signal key only has to be written; it expires on its own."""
+    pipe.hincrby(keys.content_comments, "n", 1)
+    pipe.hset(keys.content_comments, "at", time.time())
+    pipe.set(keys.content_post(post_id), 1, ex=POST_SIGNAL_SECONDS)
+
+
 def read_state(r: redis.Redis, keys: Keys, now: float) -> ContentState:
     """The state as Redis has it now; 1 round trip."""
     pipe = r.pipeline(transaction=False)
     pipe.mget(keys.content_version, keys.content_changed_at)
+    pipe.hmget(keys.content_comments, "n", "at")
     pipe.zrevrangebyscore(keys.published, now, "-inf", start=0, num=1, withscores=True)
     pipe.zrangebyscore(keys.published, f"({now}", "+inf", start=0, num=1, withscores=True)
-    (version, changed_at), newest, upcoming = pipe.execute()
+    (version, changed_at), (comments, comments_at), newest, upcoming = pipe.execute()
     return ContentState(
         version=version or "0",
         changed_at=float(changed_at or 0),
         newest=newest[0][1] if newest else 0.0,
         next_change=upcoming[0][1] if upcoming else None,
+        comments=comments or "0",
+        comments_changed_at=float(comments_at or 0),
     )
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A point in a process's stream of invalidations (taken before a page's reads)."""
+
+    epoch: int  # bumped when messages may have been missed: every post page is stale
+    seq: int  # messages read so far
 
 
 class ContentWatch:
@@ -86,6 +127,10 @@ class ContentWatch:
         self._connection: ConnectionInterface | None = None
         self._pid = 0
         self._state: ContentState | None = None
+        self._post_signal_head = split_key(keys.content_post)[0]
+        self._epoch = 0
+        self._seq = 0
+        self._post_signals: dict[str, int] = {}  # signal key -> seq of its last message
 
     def current(self) -> ContentState:
         """0 round trips while nothing changed; 1 after a change (2 more on connecting)."""
@@ -99,11 +144,30 @@ class ContentWatch:
             self._state = read_state(self.r, self.keys, now)
             return self._state
 
+    def mark(self) -> Mark:
+        """Where the stream stands; call current() first (it reads what is waiting)."""
+        with self._lock:
+            return Mark(self._epoch, self._seq)
+
+    def post_unchanged(self, post_id: int, since: Mark) -> bool:
+        """No message about this post's comments since `since` (and none missed)."""
+        with self._lock:
+            if since.epoch != self._epoch:
+                return False
+            return self._post_signals.get(self.keys.content_post(post_id), 0) <= since.seq
+
+    def _forget_signals(self) -> None:
+        """Messages may be lost (a new connection) or too many to keep: from here on no
+        post page rendered before counts as fresh."""
+        self._epoch += 1
+        self._post_signals.clear()
+
     def _connect(self) -> None:
         if self._pid != os.getpid():  # forked (gunicorn --preload): the socket is the parent's
             self._connection, self._state, self._pid = None, None, os.getpid()
         if self._connection is not None:
             return
+        self._forget_signals()
         pool = self.r.connection_pool
         # RESP2 on this one connection (redis-py 8 speaks RESP3 by default): invalidations
         # then arrive as plain pub/sub messages on the channel below.
@@ -129,10 +193,25 @@ class ContentWatch:
         unchanged = True
         try:
             while connection.can_read(timeout=0):
-                connection.read_response()
+                self._note(connection.read_response())
                 unchanged = False
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             connection.disconnect()
             self._connection, self._state = None, None
             return False
         return unchanged
+
+    def _note(self, message: object) -> None:
+        """Remember which post signals an invalidation names. Any message also makes
+        current() read the state again (a comment changes listings too)."""
+        self._seq += 1
+        keys = message[2] if isinstance(message, list) and len(message) == 3 else None
+        if not isinstance(keys, list):  # FLUSHDB/FLUSHALL (no key names): everything
+            self._forget_signals()
+            return
+        if len(self._post_signals) > MAX_POST_SIGNALS:
+            self._forget_signals()
+        for key in keys:
+            name = key.decode() if isinstance(key, bytes) else str(key)
+            if name.startswith(self._post_signal_head):
+                self._post_signals[name] = self._seq

@@ -228,6 +228,19 @@ class Keys:
     def content_changed_at(self) -> str:
         return self.key("cache", "changed-at")
 
+    # When visitors' comments last changed, and a token: listing pages (comment counts)
+    # change with it, post pages only with their own post's signal below.
+    @property
+    @family("cache:version:comments", EXCLUDED)
+    def content_comments(self) -> str:
+        return self.key("cache", "version", "comments")
+
+    # Written (expiring) when a post's visible comments change: its name, in the
+    # invalidation message, tells web processes which cached post page is stale.
+    @family("cache:version:post:<id>", EXCLUDED)
+    def content_post(self, post_id: int) -> str:
+        return self.key("cache", "version", "post", post_id)
+
     # /healthz writes here to learn whether Redis accepts writes (expiring).
     @property
     @family("health:probe", EXCLUDED)

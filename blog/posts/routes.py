@@ -9,7 +9,7 @@ from ..auth import login_required, require_owner
 from ..comments.forms import COMMENT_NOTICES, blank_comment_fields
 from ..data import Post, PostGone, PostInput, get_data
 from ..newsletter.announce import cancel_announcement, plan_announcement, wants_announcement
-from ..pagecache import cached_for_visitors
+from ..pagecache import cached_for_visitors, page_of_post
 from ..rendering import MEDIA_ID
 from ..uploads.routes import describe
 from . import bp
@@ -83,6 +83,7 @@ def show(slug: str) -> ResponseReturnValue:
     post = ensure_readable(post)
     if post.slug != slug:
         return redirect(url_for("posts.show", slug=post.slug), 301)
+    page_of_post(post.id)
     return render_template(
         "posts/show.html",
         post=post,
