@@ -36,22 +36,33 @@ def canonical_url() -> str:
     return absolute_url(request.path) + query
 
 
-def fixed_url_for() -> Callable[..., str]:
-    """`url_for` for templates, remembering the links that never change: an endpoint
-    without arguments, or a static file. A page has about twenty (navigation, footer,
-    stylesheet, scripts), and building each through the URL map is a visible share of a
-    visitor's page. The script root is part of the key (an app can be mounted under a
-    prefix); anything else (`_external`, view arguments, an endpoint relative to the
-    current blueprint) is built every time."""
-    known: dict[tuple[str, str, str | None], str] = {}
+# Links a process remembers before starting afresh: a listing page has about thirty
+# (posts, tags, pagination), and a blog's pages keep asking for the same ones.
+REMEMBERED_LINKS = 4096
+PLAIN = (str, int)  # argument types whose value alone decides the link
+
+
+def remembered_url_for() -> Callable[..., str]:
+    """`url_for` for templates, remembering the links it built: building one through the
+    URL map is a visible share of a visitor's page (about thirty on a listing). A link
+    is a pure function of the script root (an app can be mounted under a prefix), the
+    endpoint and its arguments; links that depend on more are built every time: any
+    `_`-argument (`_external` takes the request's host), an endpoint relative to the
+    current blueprint, or arguments that are not plain strings and numbers."""
+    known: dict[tuple, str] = {}
 
     def build(endpoint: str, **values: Any) -> str:
-        fixed = not values or (endpoint == "static" and values.keys() == {"filename"})
-        if not fixed or endpoint.startswith(".") or not has_request_context():
+        if (
+            endpoint.startswith(".")
+            or not has_request_context()
+            or any(name.startswith("_") or type(v) not in PLAIN for name, v in values.items())
+        ):
             return url_for(endpoint, **values)
-        key = (request.script_root, endpoint, values.get("filename"))
+        key = (request.script_root, endpoint, *sorted(values.items()))
         url = known.get(key)
         if url is None:
+            if len(known) >= REMEMBERED_LINKS:
+                known.clear()
             url = known[key] = url_for(endpoint, **values)
         return url
 
@@ -59,7 +70,7 @@ def fixed_url_for() -> Callable[..., str]:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals["url_for"] = fixed_url_for()
+    app.jinja_env.globals["url_for"] = remembered_url_for()
     app.add_template_filter(format_date, "date")
     app.add_template_filter(plural, "plural")
     app.add_template_filter(render_comment, "comment")

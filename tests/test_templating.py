@@ -21,13 +21,19 @@ def test_fixed_links_follow_the_mount_point(app):
     assert render(app, links) == "/feed.atom /static/style.css"
 
 
-def test_links_with_arguments_are_built_each_time(app):
+def test_links_with_arguments_are_remembered_per_argument(app):
     source = "{{ url_for('posts.show', slug=slug) }}"
     with app.test_request_context("/"):
         template = app.jinja_env.from_string(source)
         assert template.render(slug="first") == "/posts/first"
         assert template.render(slug="second") == "/posts/second"
         assert template.render(slug="first") == url_for("posts.show", slug="first")
+        assert template.render(slug="ünï co") == url_for("posts.show", slug="ünï co")
+    assert render(app, "{{ url_for('posts.index', page=2) }}") == "/?page=2"
+    assert render(app, "{{ url_for('posts.index', page='2') }}") == "/?page=2"
+    # The same arguments under a prefix are another link.
+    mounted = render(app, "{{ url_for('posts.show', slug='first') }}", "http://b.example/blog/")
+    assert mounted == "/blog/posts/first"
 
 
 def test_external_links_use_the_request_host(app):
