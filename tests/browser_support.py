@@ -431,3 +431,18 @@ def worker_gate(live_app) -> Iterator[WorkerGate]:
     yield gate
     gate.release()  # never leave the worker held, even when the test failed
     gate.redis.close()
+
+
+# Playwright is imported when a test runs: collecting the suite works without it.
+def expect(*args, **kwargs):
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(*args, **kwargs)
+
+
+def log_in(page, username: str, password: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name=f"Log out {username}")).to_be_visible()

@@ -17,7 +17,8 @@ import psutil
 from werkzeug.security import generate_password_hash
 
 from blog import create_app
-from blog.data import PostInput
+from blog.data import DataLayer, PostInput
+from devtools.roundtrips import RoundTripCounter
 
 PASSWORD = "correct horse battery"
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +112,16 @@ def assert_site_layout(page_html: str) -> None:
     assert '<footer class="site">' in page_html
 
 
+def count_round_trips(app, redis_url: str):
+    """Give the app a data layer whose Redis client counts round trips and commands;
+    connected first, so the handshake is not counted. Returns the RoundTripCounter."""
+    counter = RoundTripCounter(redis_url)
+    counter.client.ping()
+    counter.reset()
+    app.extensions["blog_data"] = DataLayer(counter.client, app.config["KEY_PREFIX"])
+    return counter
+
+
 def make_app(redis_url: str, **overrides):
     config = {
         "TESTING": True,
@@ -137,15 +148,19 @@ def new_post(client, title="Hello", body="Some *text*", tags="", status="publish
     return client.post("/posts/new", data=form)
 
 
-def start_worker(env: dict[str, str], *extra: str, queue: str = "images") -> subprocess.Popen:
-    """A real `rq worker` on one queue, in a session of its own (see README, Tests)."""
+def start_worker(
+    env: dict[str, str], *extra: str, queue: str = "images", log: Path | None = None
+) -> subprocess.Popen:
+    """A real `rq worker` on one queue, in a session of its own (see README, Tests);
+    its output appended to `log`, or dropped."""
+    output = log.open("ab") if log else subprocess.DEVNULL
     return subprocess.Popen(
         [RQ, "worker", "--url", env["REDIS_URL"], "--worker-class", "jobs.worker.BlogWorker"]
         + [*extra, queue],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
         start_new_session=True,
     )
 

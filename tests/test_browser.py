@@ -25,7 +25,7 @@ from PIL import Image
 
 pytest.register_assert_rewrite("tests.browser_support")
 
-from tests.browser_support import check_page, requires_chromium  # noqa: E402
+from tests.browser_support import check_page, expect, log_in, requires_chromium  # noqa: E402
 from tests.helpers import FIXTURES  # noqa: E402
 
 pytest_plugins = ["tests.browser_support"]  # its fixtures: live_app, new_context, ...
@@ -34,20 +34,6 @@ pytestmark = [pytest.mark.browser, requires_chromium]
 
 GPS_PHOTO = FIXTURES / "exif-samples" / "gps" / "DSCN0010.jpg"
 GPS_IFD = 0x8825
-
-
-def expect(*args, **kwargs):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(*args, **kwargs)
-
-
-def log_in(page, username: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name=f"Log out {username}")).to_be_visible()
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "mobile"])

@@ -15,18 +15,12 @@ import redis
 pytest.importorskip("playwright.sync_api")
 pytest.register_assert_rewrite("tests.browser_support")
 
-from tests.browser_support import LiveApp, check_page, requires_chromium  # noqa: E402
+from tests.browser_support import LiveApp, check_page, expect, requires_chromium  # noqa: E402
 from tests.helpers import wait_for  # noqa: E402
 from tests.mail_support import SmtpServer  # noqa: E402
 
 pytest_plugins = ["tests.browser_support"]
 pytestmark = [pytest.mark.browser, requires_chromium]
-
-
-def expect(*args, **kwargs):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,14 @@ import pytest
 
 pytest.register_assert_rewrite("tests.browser_support")
 
-from tests.browser_support import SCREENSHOTS, check_page, requires_chromium  # noqa: E402
+from tests.browser_support import (  # noqa: E402
+    SCREENSHOTS,
+    check_page,
+    expect,
+    log_in,
+    requires_chromium,
+)
 from tests.helpers import FIXTURES  # noqa: E402
-from tests.test_browser import expect, log_in  # noqa: E402
 
 pytest_plugins = ["tests.browser_support"]
 

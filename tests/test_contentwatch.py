@@ -14,22 +14,14 @@ import pytest
 from blog.data import DataLayer, PostInput, connect
 from blog.data.reindex import reindex
 from devtools.redis_server import free_port
-from devtools.roundtrips import RoundTripCounter
 from tests.conftest import ROOT, make_app
-from tests.helpers import add_post
-
-
-def counted(app, redis_url: str) -> RoundTripCounter:
-    counter = RoundTripCounter(redis_url)
-    counter.client.ping()
-    app.extensions["blog_data"] = DataLayer(counter.client, app.config["KEY_PREFIX"])
-    return counter
+from tests.helpers import add_post, count_round_trips
 
 
 def test_two_app_instances_never_see_a_stale_page(redis_url, redis_client, media_root):
     reader = make_app(redis_url, MEDIA_ROOT=str(media_root), PAGE_CACHE_SECONDS=3600)
     writer = make_app(redis_url, MEDIA_ROOT=str(media_root), COMMENTS_PER_MINUTE=1000)
-    counter = counted(reader, redis_url)
+    counter = count_round_trips(reader, redis_url)
     data = writer.extensions["blog_data"]
     author = data.users.create("alice", "long enough password")
     post = add_post(data, author, "Watched")
@@ -51,7 +43,7 @@ def test_a_post_saved_by_the_save_script_is_seen_at_once(redis_url, redis_client
     the version key the script bumps before the script's reply, as for an EXEC."""
     reader = make_app(redis_url, MEDIA_ROOT=str(media_root), PAGE_CACHE_SECONDS=3600)
     writer = make_app(redis_url, MEDIA_ROOT=str(media_root))
-    counter = counted(reader, redis_url)
+    counter = count_round_trips(reader, redis_url)
     data = writer.extensions["blog_data"]
     author = data.users.create("alice", "long enough password")
     post = add_post(data, author, "First")
@@ -87,7 +79,7 @@ def test_a_comment_re_renders_its_post_and_the_listings_only(
 ):
     reader = make_app(redis_url, MEDIA_ROOT=str(media_root), PAGE_CACHE_SECONDS=3600)
     writer = make_app(redis_url, MEDIA_ROOT=str(media_root), COMMENTS_PER_MINUTE=1000)
-    counted(reader, redis_url)
+    count_round_trips(reader, redis_url)
     rendered = rendered_post_pages(reader, monkeypatch)
     data = writer.extensions["blog_data"]
     author = data.users.create("alice", "long enough password")
@@ -137,7 +129,7 @@ def test_a_comment_landing_during_a_render_is_never_served_after(
 
 def test_a_lost_tracking_connection_is_never_trusted(redis_url, redis_client, media_root):
     app = make_app(redis_url, MEDIA_ROOT=str(media_root), PAGE_CACHE_SECONDS=3600)
-    counter = counted(app, redis_url)
+    counter = count_round_trips(app, redis_url)
     data = app.extensions["blog_data"]
     author = data.users.create("alice", "long enough password")
     post = add_post(data, author, "Watched")

@@ -11,7 +11,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 pytest.register_assert_rewrite("tests.browser_support")
 
-from tests.browser_support import requires_chromium, server_env  # noqa: E402
+from tests.browser_support import expect, log_in, requires_chromium, server_env  # noqa: E402
 from tests.export_helpers import big_blog  # noqa: E402
 from tests.helpers import start_worker, stop_worker  # noqa: E402
 
@@ -26,12 +26,6 @@ READ_BAR = """(() => {
 })()"""
 
 
-def expect(*args, **kwargs):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(*args, **kwargs)
-
-
 def test_build_shows_live_progress_then_a_download(
     new_context, blog_author, live_app, data_layer, redis_url, tmp_path
 ):
@@ -39,10 +33,7 @@ def test_build_shows_live_progress_then_a_download(
     big_blog(data_layer)  # a build that takes several seconds
     browsing = new_context()
     page = browsing.new_page()
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, username, password)
 
     page.get_by_role("link", name="Export", exact=True).click()
     page.get_by_label("Markdown site bundle (.zip)").check()

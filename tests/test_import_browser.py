@@ -11,7 +11,7 @@ from playwright.sync_api import Error as PlaywrightError
 pytest.register_assert_rewrite("tests.browser_support")
 
 from bench.wxr import write_wxr  # noqa: E402
-from tests.browser_support import requires_chromium, server_env  # noqa: E402
+from tests.browser_support import expect, log_in, requires_chromium, server_env  # noqa: E402
 from tests.helpers import start_worker, stop_worker  # noqa: E402
 
 pytest_plugins = ["tests.browser_support"]  # its fixtures: live_app, new_context, ...
@@ -20,12 +20,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, requires_chromium]
 
 POSTS = 1000  # several seconds of importing, so the bar is seen mid-way
 READ_BAR = "(document.querySelector('#import-latest progress') || {}).value ?? null"
-
-
-def expect(*args, **kwargs):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(*args, **kwargs)
 
 
 def test_import_shows_live_progress_then_the_report(
@@ -37,10 +31,7 @@ def test_import_shows_live_progress_then_the_report(
         write_wxr(f, POSTS, paragraphs=2, comments=1)
     browsing = new_context()
     page = browsing.new_page()
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, username, password)
 
     page.get_by_role("link", name="Import", exact=True).click()
     page.get_by_label("WordPress export file (.xml)").set_input_files(str(export))

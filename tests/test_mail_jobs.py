@@ -7,7 +7,6 @@ send a reader the same post twice (except, at most, the one message in flight at
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 import time
 from collections import Counter
@@ -22,7 +21,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from blog.data import PostInput
-from tests.helpers import ROOT, RQ, cheap_password_hashing, make_app, wait_for
+from tests.helpers import cheap_password_hashing, make_app, start_worker, stop_worker, wait_for
 from tests.mail_support import SmtpServer
 
 pytestmark = pytest.mark.slow
@@ -69,34 +68,14 @@ class Workers:
         self.started: list[subprocess.Popen] = []
 
     def start(self, scheduler: bool = True, **env: str) -> subprocess.Popen:
-        process = subprocess.Popen(
-            [
-                RQ,
-                "worker",
-                "--url",
-                self.env["REDIS_URL"],
-                "--worker-class",
-                "jobs.worker.BlogWorker",
-                *(["--with-scheduler"] if scheduler else []),
-                "mail",
-            ],
-            cwd=ROOT,
-            env={**self.env, **env},
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        extra = ["--with-scheduler"] if scheduler else []
+        process = start_worker({**self.env, **env}, *extra, queue="mail", log=self.log)
         self.started.append(process)
         return process
 
     def stop_all(self) -> None:
         for process in self.started:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop_worker(process)
 
 
 @pytest.fixture

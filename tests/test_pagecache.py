@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import time
 
-from blog.data import DataLayer, PostInput
+from blog.data import PostInput
 from blog.pagecache import PageCache
-from devtools.roundtrips import RoundTripCounter
-from tests.helpers import add_post, make_app
+from tests.helpers import add_post, count_round_trips, make_app
 
 
 def counted_app(redis_url, media_root, **overrides):
     app = make_app(redis_url, MEDIA_ROOT=str(media_root), **overrides)
-    counter = RoundTripCounter(redis_url)
-    counter.client.ping()  # connect first: the handshake's round trips are not the page's
-    app.extensions["blog_data"] = DataLayer(counter.client, "blog:")
-    return app, counter
+    return app, count_round_trips(app, redis_url)
 
 
 def trips(client, counter, path: str) -> tuple[int, str]:

@@ -11,7 +11,13 @@ from blog.data import DataLayer
 from blog.data.search import SMALL_SET
 from blog.search import service
 from devtools.roundtrips import RoundTripCounter
-from tests.helpers import add_post, cheap_password_hashing, make_app, new_post
+from tests.helpers import (
+    add_post,
+    cheap_password_hashing,
+    count_round_trips,
+    make_app,
+    new_post,
+)
 
 LIMITS = {
     "/": 1,
@@ -52,8 +58,7 @@ def measure(redis_url, count: int, monkeypatch, tmp_path) -> dict[str, int]:
     data = app.extensions["blog_data"]
     data.redis.flushall()
     posts = seed(data, count)
-    counter = RoundTripCounter(redis_url)
-    app.extensions["blog_data"] = DataLayer(counter.client, app.config["KEY_PREFIX"])
+    counter = count_round_trips(app, redis_url)
     client = app.test_client()
     client.post("/login", data={"username": "alice", "password": "password123"})
     counted = {}
@@ -81,8 +86,7 @@ def visitor_app(redis_url, tmp_path, monkeypatch, **overrides):
     data = app.extensions["blog_data"]
     data.redis.flushall()
     posts = seed(data, 5)
-    counter = RoundTripCounter(redis_url)
-    app.extensions["blog_data"] = DataLayer(counter.client, app.config["KEY_PREFIX"])
+    counter = count_round_trips(app, redis_url)
     return app, counter, posts[-1]
 
 
@@ -160,9 +164,8 @@ def test_a_search_costs_at_most_three_round_trips(redis_url, redis_client, monke
             add_post(data, author, f"Post {i}", body=f"common words and unique{i}",
                      tags=["common"])  # fmt: skip
         service.reindex(data)
-        counter = RoundTripCounter(redis_url)
-        counted = DataLayer(counter.client, app.config["KEY_PREFIX"])
-        app.extensions["blog_data"] = counted
+        counter = count_round_trips(app, redis_url)
+        counted = app.extensions["blog_data"]
         client = app.test_client()
         for plan in (SMALL_SET, 0):
             counted.search.small_set = plan

@@ -8,18 +8,12 @@ import pytest
 
 pytest.register_assert_rewrite("tests.browser_support")
 
-from tests.browser_support import check_page, requires_chromium  # noqa: E402
+from tests.browser_support import check_page, expect, requires_chromium  # noqa: E402
 from tests.helpers import PASSWORD  # noqa: E402
 
 pytest_plugins = ["tests.browser_support"]  # its fixtures: live_app, new_context, ...
 
 pytestmark = [pytest.mark.browser, requires_chromium]
-
-
-def expect(*args, **kwargs):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")

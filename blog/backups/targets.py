@@ -47,6 +47,18 @@ S3_MAX_PARTS = 10_000
 CONTENT_TYPE = "application/gzip"
 SIDECAR = ".sha256"  # beside each archive: its SHA-256, in sha256sum's format
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def sidecar_text(sha256: str, name: str) -> bytes:
+    return f"{sha256}  {name}\n".encode()
+
+
+def sidecar_sha256(text: str) -> str | None:
+    """The SHA-256 a sidecar records, or None if it holds none."""
+    words = text.split()
+    return words[0] if words and SHA256_RE.fullmatch(words[0]) else None
+
+
 NAME_RE = re.compile(r"(\d{4})/(\d{2})/(\d{2})/blog-(\d{8}T\d{6}Z)\.tar\.gz")
 EXAMPLE_NAME = "2025/01/31/blog-20250131T030000Z.tar.gz"
 
@@ -295,10 +307,12 @@ class S3Target:
     def new_key(self, when: datetime) -> str:
         return f"{self.prefix}/{backup_name(when)}"
 
+    def _stamp(self, key: str) -> datetime | None:
+        """When the backup under this key was made; None if it is no backup's key."""
+        return name_time(key[len(self.prefix) + 1 :]) if key.startswith(self.prefix + "/") else None
+
     def _check_key(self, key: str) -> datetime:
-        stamp = (
-            name_time(key[len(self.prefix) + 1 :]) if key.startswith(self.prefix + "/") else None
-        )
+        stamp = self._stamp(key)
         if stamp is None:
             raise BackupNotFound(
                 f"{key!r} is not a backup key: expected "
@@ -333,7 +347,7 @@ class S3Target:
         self.client.put_object(
             Bucket=self.bucket,
             Key=key + SIDECAR,
-            Body=f"{sha256}  {key.rsplit('/', 1)[1]}\n".encode(),
+            Body=sidecar_text(sha256, key.rsplit("/", 1)[1]),
             ContentType="text/plain",
             ChecksumAlgorithm="SHA256",
             **self.sse,
@@ -377,7 +391,7 @@ class S3Target:
     def list(self, with_checksums: bool = False) -> list[BackupInfo]:
         found = []
         for item in self._objects():
-            stamp = name_time(item["Key"][len(self.prefix) + 1 :])
+            stamp = self._stamp(item["Key"])
             if stamp is None:
                 continue
             if with_checksums:
@@ -401,9 +415,8 @@ class S3Target:
 
     def _info_from_head(self, key: str, head: dict, stamp: datetime | None = None) -> BackupInfo:
         # Backups written by earlier versions carry it in their metadata.
-        sha = head.get("Metadata", {}).get("sha256") or self._read_sidecar(key)
-        if sha is not None and not SHA256_RE.fullmatch(sha):
-            sha = None
+        recorded = head.get("Metadata", {}).get("sha256")
+        sha = sidecar_sha256(recorded) if recorded else self._read_sidecar(key)
         return BackupInfo(
             key, stamp or self._check_key(key), head["ContentLength"], sha, head.get("ETag")
         )
@@ -413,12 +426,12 @@ class S3Target:
 
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=key + SIDECAR)["Body"]
-            text = body.read(4096).decode("utf-8", "replace").split()
+            text = body.read(4096).decode("utf-8", "replace")
         except ClientError as error:
             if s3_not_found(error):
                 return None
             raise
-        return text[0] if text else None
+        return sidecar_sha256(text)
 
     def open(self, key: str, version: str | None = None) -> ReadableFile:
         from botocore.exceptions import ClientError
@@ -441,10 +454,6 @@ class S3Target:
         self.client.delete_object(Bucket=self.bucket, Key=key)
         self.client.delete_object(Bucket=self.bucket, Key=key + SIDECAR)
 
-    def _is_backup_key(self, key: str) -> bool:
-        rest = key[len(self.prefix) + 1 :] if key.startswith(self.prefix + "/") else ""
-        return name_time(rest) is not None
-
     def cleanup(self) -> int:
         """Abort the multipart uploads of runs that died or could not reach S3 to abort,
         and delete what they left: sidecars without their archive, and the temporary
@@ -455,7 +464,7 @@ class S3Target:
         paginator = self.client.get_paginator("list_multipart_uploads")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + "/"):
             for upload in page.get("Uploads", []):
-                if self._is_backup_key(upload["Key"]) or upload["Key"].startswith(legacy):
+                if self._stamp(upload["Key"]) is not None or upload["Key"].startswith(legacy):
                     self.client.abort_multipart_upload(
                         Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
                     )
@@ -464,7 +473,7 @@ class S3Target:
         for key in sorted(keys):
             orphan = (
                 key.endswith(SIDECAR)
-                and self._is_backup_key(key[: -len(SIDECAR)])
+                and self._stamp(key[: -len(SIDECAR)]) is not None
                 and key[: -len(SIDECAR)] not in keys
             )
             if orphan or key.startswith(legacy):
@@ -514,7 +523,7 @@ class LocalTarget:
             result = write_contents(out)
             # The checksum first: an archive never appears without its sidecar.
             sidecar = path.with_name(path.name + SIDECAR)
-            write_file_atomically(sidecar, f"{result.sha256}  {path.name}\n".encode(), TEMP_PREFIX)
+            write_file_atomically(sidecar, sidecar_text(result.sha256, path.name), TEMP_PREFIX)
         _fsync_dir(path.parent)
         info = self.info(key)
         if info.size != result.bytes_written or info.sha256 != result.sha256:
@@ -539,13 +548,10 @@ class LocalTarget:
             st = path.stat()
         except FileNotFoundError:
             raise BackupNotFound(f"no backup {key!r} in {self.description}") from None
-        sha = None
         try:
-            text = path.with_name(path.name + SIDECAR).read_text().split()
-            if text and SHA256_RE.fullmatch(text[0]):
-                sha = text[0]
+            sha = sidecar_sha256(path.with_name(path.name + SIDECAR).read_text())
         except FileNotFoundError:
-            pass
+            sha = None
         return BackupInfo(key, stamp, st.st_size, sha, f"{st.st_ino}:{st.st_mtime_ns}")
 
     def open(self, key: str, version: str | None = None) -> ReadableFile:
