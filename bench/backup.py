@@ -101,6 +101,21 @@ def child(args: argparse.Namespace) -> None:
     )
 
 
+def run_child(script: str, *args: str) -> dict:
+    """Run a benchmark script again as `script --child *args` (so it measures its own
+    peak memory) and return the JSON of its last output line."""
+    result = subprocess.run(
+        [sys.executable, script, "--child", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"{Path(script).stem} child failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def peak_rss_mb() -> float:
     """This process's peak RSS. Linux keeps getrusage's ru_maxrss across exec, so a child
     started by a big parent (moto holds every uploaded archive in memory) would report
@@ -197,26 +212,9 @@ def populate(
 
 
 def run_backup_child(redis_url: str, media_root: Path, target: str) -> dict:
-    result = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--child",
-            "--redis-url",
-            redis_url,
-            "--media-root",
-            str(media_root),
-            "--target",
-            target,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
+    return run_child(
+        __file__, "--redis-url", redis_url, "--media-root", str(media_root), "--target", target
     )
-    if result.returncode != 0:
-        raise SystemExit(f"backup child failed:\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def tar_czf(media_root: Path, out: Path) -> float:

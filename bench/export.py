@@ -27,7 +27,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from bench.backup import peak_rss_mb, populate
+from bench.backup import peak_rss_mb, populate, run_child
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,17 +55,10 @@ def child(args: argparse.Namespace) -> None:
 
 
 def build_in_child(redis_url: str, media_root: Path, fmt: str, out: Path) -> dict:
-    result = subprocess.run(
-        [sys.executable, __file__, "--child", "--redis-url", redis_url]
-        + ["--media-root", str(media_root), "--format", fmt, "--out", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"export child failed:\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_child(
+        __file__, "--redis-url", redis_url, "--media-root", str(media_root),
+        "--format", fmt, "--out", str(out),
+    )  # fmt: skip
 
 
 def show_images(data, first_post: int, posts: int, shown: set[str]) -> None:

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.backup import peak_rss_mb
+from bench.backup import peak_rss_mb, run_child
 from bench.wxr import write_wxr
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,16 +59,7 @@ def child(args: argparse.Namespace) -> None:
 
 
 def in_child(*extra: str) -> dict:
-    result = subprocess.run(
-        [sys.executable, __file__, "--child", *extra],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"import child failed:\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_child(__file__, *extra)
 
 
 def measure(posts: int, work: Path, redis_url: str) -> dict:
