@@ -143,6 +143,16 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+def login_with_token(client, username: str = "alice", password: str = PASSWORD):
+    """Log in as a browser does with CSRF protection on: the login form's token first."""
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
+    assert response.status_code == 302
+    return response
+
+
 def new_post(client, title="Hello", body="Some *text*", tags="", status="published", **extra):
     form = {"title": title, "body": body, "tags": tags, "status": status, **extra}
     return client.post("/posts/new", data=form)

@@ -11,7 +11,7 @@ from rq import Queue
 
 from blog.backups import service
 from blog.backups.targets import LocalTarget
-from tests.helpers import csrf_token, make_app
+from tests.helpers import csrf_token, login_with_token, make_app
 
 
 @pytest.fixture
@@ -77,15 +77,7 @@ def test_page_says_when_the_target_cannot_be_listed(client, auth, app, tmp_path)
 def test_back_up_now_enqueues_a_job_with_retries_and_csrf(csrf_app, redis_client):
     client = csrf_app.test_client()
     csrf_app.extensions["blog_data"].users.create("alice", "correct horse battery")
-    login_page = client.get("/login").get_data(as_text=True)
-    client.post(
-        "/login",
-        data={
-            "username": "alice",
-            "password": "correct horse battery",
-            "csrf_token": csrf_token(login_page),
-        },
-    )
+    login_with_token(client)
     page = client.get("/admin/backups").get_data(as_text=True)
 
     assert client.post("/admin/backups").status_code == 400  # no CSRF token

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from blog.rendering import render_markdown
-from tests.helpers import PASSWORD, add_post, csrf_token, new_post
+from tests.helpers import PASSWORD, add_post, csrf_token, login_with_token, new_post
 
 
 def edit_page(client, slug: str) -> str:
@@ -188,8 +188,7 @@ def test_autosave_checks_limits_and_ownership(client, auth, data):
 def test_autosave_needs_a_csrf_token(csrf_app, redis_client):
     client = csrf_app.test_client()
     csrf_app.extensions["blog_data"].users.create("alice", PASSWORD)
-    token = csrf_token(client.get("/login").get_data(as_text=True))
-    client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf_token": token})
+    login_with_token(client)
     assert client.post("/posts/autosave", data={"title": "No token"}).status_code == 400
     token = csrf_token(client.get("/posts/new").get_data(as_text=True))
     answer = client.post("/posts/autosave", data={"title": "With token", "csrf_token": token})

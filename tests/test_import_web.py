@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from blog.data.keys import Keys
-from tests.helpers import assert_site_layout, csrf_token
+from tests.helpers import assert_site_layout, csrf_token, login_with_token
 from tests.import_helpers import WXR, fixture_file, image_server
 from tests.invariants import assert_consistent
 
@@ -238,15 +238,7 @@ def test_upload_limits(redis_url, redis_client, media_root):
 def test_csrf_required(csrf_app, redis_client):
     client = csrf_app.test_client()
     csrf_app.extensions["blog_data"].users.create("alice", "correct horse battery")
-    login = client.get("/login").get_data(as_text=True)
-    client.post(
-        "/login",
-        data={
-            "username": "alice",
-            "password": "correct horse battery",
-            "csrf_token": csrf_token(login),
-        },
-    )
+    login_with_token(client)
     response = client.post(
         "/import",
         data={"file": (io.BytesIO(b"<rss/>"), "a.xml")},

@@ -18,7 +18,13 @@ from rq.registry import ScheduledJobRegistry
 
 from processing.mail import Tokens
 from tests.conftest import AuthActions
-from tests.helpers import PASSWORD, cheap_password_hashing, csrf_token, make_app, new_post
+from tests.helpers import (
+    PASSWORD,
+    cheap_password_hashing,
+    login_with_token,
+    make_app,
+    new_post,
+)
 
 SECRET = "test-secret-key-not-for-production"
 MAIL = {
@@ -259,8 +265,7 @@ def test_admin_remove_needs_csrf(redis_url, redis_client, media_root, monkeypatc
     add_subscribers(data, {"a@example.com": "confirmed"})
     data.users.create("alice", PASSWORD)
     client = app.test_client()
-    token = csrf_token(client.get("/login").get_data(as_text=True))
-    client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf_token": token})
+    login_with_token(client)
     assert (
         client.post("/admin/subscribers/remove", data={"email": "a@example.com"}).status_code == 400
     )

@@ -11,6 +11,7 @@ from tests.helpers import (
     assert_site_layout,
     cheap_password_hashing,
     csrf_token,
+    login_with_token,
     make_app,
 )
 
@@ -18,15 +19,6 @@ from tests.helpers import (
 @pytest.fixture(autouse=True)
 def _fast_hashing(monkeypatch):
     cheap_password_hashing(monkeypatch)
-
-
-def login_with_token(client, username="alice"):
-    token = csrf_token(client.get("/login").get_data(as_text=True))
-    response = client.post(
-        "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 302
-    return response
 
 
 @pytest.fixture
