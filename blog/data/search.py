@@ -85,17 +85,16 @@ return due
 # KEYS: search:queued, search:pending, search:draining:<job>.
 _DRAIN_START = """
 if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
-local left = redis.call('SMEMBERS', KEYS[3])
-for i = 1, #left, 1000 do
-  redis.call('SADD', KEYS[2], unpack(left, i, math.min(i + 999, #left)))
-end
+local left = redis.call('SCARD', KEYS[3])
+if left > 0 then redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[3]) end
 redis.call('DEL', KEYS[3])
-return #left
+return left
 """
 
-# Take up to ARGV[1] pending ids into the job's own set. KEYS: search:pending,
-# search:draining:<job>.
+# Forget the job's last batch (indexed by now) and take up to ARGV[1] pending ids into
+# its own set. KEYS: search:pending, search:draining:<job>.
 _DRAIN_TAKE = """
+redis.call('DEL', KEYS[2])
 local ids = redis.call('SPOP', KEYS[1], ARGV[1])
 if #ids > 0 then redis.call('SADD', KEYS[2], unpack(ids)) end
 return ids
@@ -595,24 +594,25 @@ class SearchIndex:
     def start_drain(self, job_id: str) -> int:
         """Clear the flag and give back what an earlier try of this job left; returns
         how many ids it gave back."""
-        keys = self.keys
-        queued, pending, own = keys.search_queued, keys.search_pending, keys.search_draining
-        return int(cast(int, self._drain_start(keys=[queued, pending, own(job_id)], args=[1])))
+        return self._give_back(job_id, clear_flag=True)
 
     def give_back(self, job_id: str) -> int:
         """A failing drain's taken ids, back to the pending set."""
-        keys = self.keys
-        queued, pending, own = keys.search_queued, keys.search_pending, keys.search_draining
-        return int(cast(int, self._drain_start(keys=[queued, pending, own(job_id)], args=[0])))
+        return self._give_back(job_id, clear_flag=False)
+
+    def _give_back(self, job_id: str, clear_flag: bool) -> int:
+        keys = [
+            self.keys.search_queued,
+            self.keys.search_pending,
+            self.keys.search_draining(job_id),
+        ]
+        return int(cast(int, self._drain_start(keys=keys, args=[int(clear_flag)])))
 
     def take_pending(self, job_id: str, count: int = DRAIN_BATCH) -> list[int]:
-        """Up to `count` pending ids, moved into the job's own set (see finish_batch)."""
+        """Up to `count` pending ids, moved into the job's own set; the ids it took the
+        time before are indexed by then, and forgotten (none left: the set is gone)."""
         keys = [self.keys.search_pending, self.keys.search_draining(job_id)]
         return sorted(int(i) for i in cast("list[str]", self._drain_take(keys=keys, args=[count])))
-
-    def finish_batch(self, job_id: str) -> None:
-        """The ids taken last are indexed: forget them."""
-        self.r.delete(self.keys.search_draining(job_id))
 
     def pending_count(self) -> int:
         return int(self.r.scard(self.keys.search_pending))

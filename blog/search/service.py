@@ -57,7 +57,6 @@ def drain_pending(data: DataLayer, job_id: str, batch_size: int = DRAIN_BATCH) -
             for post_id in ids:
                 outcome[index_post(data, post_id)] += 1
             outcome["posts"] += len(ids)
-            data.search.finish_batch(job_id)
     except BaseException:  # an error or the job's timeout: a later drain does them
         with contextlib.suppress(Exception):  # (Redis may be what failed)
             data.search.give_back(job_id)
