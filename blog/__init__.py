@@ -11,11 +11,12 @@ from datetime import timedelta
 from functools import partial
 
 from flask import Flask
-from flask_wtf import CSRFProtect
 
 from . import config as config_module
 from .data import REPLICA_WAIT_MS, DataLayer, SentinelSettings, connect
 from .queues import enqueue_search_drain, rq_connection
+from .security import CSRFProtect
+from .sessions import SessionInterface
 from .storage import storage_from_config
 
 csrf = CSRFProtect()
@@ -82,9 +83,11 @@ def register_services(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Request hooks: CSRF, security headers, the page cache, templates, error pages."""
+    """Sessions, request hooks: CSRF, security headers, the page cache, templates, error
+    pages."""
     from . import errors, pagecache, security, templating
 
+    app.session_interface = SessionInterface()
     csrf.init_app(app)
     pagecache.init_app(app)  # before security: its ProxyFix must wrap the cache's middleware
     security.init_app(app)

@@ -35,10 +35,11 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     csrf.exempt(rq_dashboard.blueprint)
     # rq-dashboard builds a client from RQ_DASHBOARD_REDIS_URL before every request; after
     # its hook, hand it the app's own RQ client (which follows Sentinel failovers too).
-    app.before_request_funcs.setdefault(rq_dashboard.blueprint.name, []).append(
-        lambda: setattr(app, "redis_conn", app.extensions["rq_connection"])
-    )
-    app.before_request(guard_dashboard)
+    hooks = app.before_request_funcs.setdefault(rq_dashboard.blueprint.name, [])
+    hooks.append(lambda: setattr(app, "redis_conn", app.extensions["rq_connection"]))
+    # The dashboard's hooks run after the app's (load_logged_in_user sets g.user): first of
+    # them, the guard, which no other page then pays for.
+    hooks.insert(0, guard_dashboard)
     app.view_functions[COMPACT_ENDPOINT] = compact
 
 
@@ -47,8 +48,6 @@ def _changes_state() -> bool:
 
 
 def guard_dashboard() -> ResponseReturnValue | None:
-    if request.blueprint != "rq_dashboard":
-        return None
     if g.user is None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if _changes_state():

@@ -33,6 +33,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.http import is_resource_modified, parse_cookie, parse_date, unquote_etag
 
 from .data import ContentState, Mark, get_data
+from .sessions import vary_on_cookie
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -214,7 +215,7 @@ def _visitor_headers(response: Response, state: ContentState, etag: str) -> Resp
         f"public, max-age=0, s-maxage={config['HTTP_CACHE_SECONDS']}, "
         f"stale-while-revalidate={config['HTTP_STALE_SECONDS']}"
     )
-    response.vary.add("Cookie")  # an author's request (with a cookie) is a different page
+    vary_on_cookie(response)  # an author's request (with a cookie) is a different page
     return response
 
 
@@ -256,9 +257,10 @@ def page_of_post(post_id: int) -> None:
 
 def _private(response: Response) -> Response:
     """Authors' pages and anything tied to a session never go into a shared cache."""
-    if "Cache-Control" not in response.headers and (
+    # The header check last: a miss costs Werkzeug an exception, and visitors' pages miss.
+    if (
         g.get("user") is not None or session.modified or "_flashes" in session
-    ):
+    ) and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = PRIVATE
     return response
 

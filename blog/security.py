@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request
+import flask_wtf
+from flask import Flask, Response, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .dashboard import URL_PREFIX as DASHBOARD_URL_PREFIX
@@ -32,6 +33,24 @@ SITEMAP_CSP = (
 )
 
 
+# On every response that does not set its own (as does an upload's, for instance).
+HARDENING = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("X-Frame-Options", "DENY"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+class CSRFProtect(flask_wtf.CSRFProtect):
+    """flask_wtf's CSRFProtect, asking about the method first: it looks up whether the
+    view is exempt before it looks at the method, and GETs (most requests) need neither."""
+
+    def protect(self, apply_exemptions: bool = False) -> None:
+        if request.method in current_app.config["WTF_CSRF_METHODS"]:
+            super().protect(apply_exemptions)
+
+
 def from_other_origin() -> bool:
     """Whether a browser sent this request from another site's page: Go's
     CrossOriginProtection (and Rails') check, which needs no token and so no session.
@@ -50,6 +69,12 @@ def from_other_origin() -> bool:
     return urlsplit(origin).netloc != request.host
 
 
+def _defaults(policy: str, secure: bool) -> list[tuple[str, str, str]]:
+    """(lower-cased name, name, value) of the headers a response gets unless it set them."""
+    wanted = [("Content-Security-Policy", policy), *HARDENING, *([HSTS] if secure else [])]
+    return [(name.lower(), name, value) for name, value in wanted]
+
+
 def init_app(app: Flask) -> None:
     if app.config.get("TRUSTED_PROXIES"):
         # Behind the router, X-Forwarded-For/Proto/Host say who the client really is:
@@ -63,6 +88,12 @@ def init_app(app: Flask) -> None:
     media_origin = f" {media.scheme}://{media.netloc}" if media.netloc else ""
     page_csp = CSP.format(media=media_origin)
 
+    defaults = {
+        (policy, secure): _defaults(policy, secure)
+        for policy in (page_csp, DASHBOARD_CSP, SITEMAP_CSP)
+        for secure in (False, True)
+    }
+
     @app.after_request
     def add_headers(response: Response) -> Response:
         if request.path.startswith(DASHBOARD_URL_PREFIX):
@@ -71,12 +102,11 @@ def init_app(app: Flask) -> None:
             policy = SITEMAP_CSP
         else:
             policy = page_csp
-        response.headers.setdefault("Content-Security-Policy", policy)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if request.is_secure:
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
+        # What Headers.setdefault does for each, in one pass over the response's headers
+        # (setdefault raises and catches an exception for every header that is missing).
+        headers = response.headers
+        present = {name.lower() for name, _ in headers}
+        for lower, name, value in defaults[policy, request.is_secure]:
+            if lower not in present:
+                headers.add(name, value)
         return response
