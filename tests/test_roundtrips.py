@@ -121,6 +121,24 @@ def test_a_visitors_post_page_is_one_round_trip(redis_url, redis_client, monkeyp
     assert_whole_post_page(page, post, redis_url)
 
 
+def test_pages_load_their_scripts_again_after_redis_lost_them(
+    redis_url, redis_client, monkeypatch, tmp_path
+):
+    """A restarted or failed-over Redis has no scripts: the first read after it loads the
+    page's script again (NOSCRIPT, SCRIPT LOAD, EVALSHA), the next is one EVALSHA again."""
+    app, counter, post = visitor_app(
+        redis_url, tmp_path, monkeypatch, PAGE_CACHE_SECONDS=0, HTTP_CACHE_SECONDS=0
+    )
+    client = app.test_client()
+    for url in (f"/posts/{post.slug}", "/"):
+        counted_get(client, counter, url)
+        redis_client.script_flush()
+        trips, page = counted_get(client, counter, url)
+        assert trips == 3 and post.title in page
+        assert counted_get(client, counter, url)[0] == 1
+    assert_whole_post_page(counted_get(client, counter, f"/posts/{post.slug}")[1], post, redis_url)
+
+
 def test_a_cached_post_page_costs_no_round_trip(redis_url, redis_client, monkeypatch, tmp_path):
     app, counter, post = visitor_app(redis_url, tmp_path, monkeypatch, PAGE_CACHE_SECONDS=3600)
     client = app.test_client()

@@ -25,6 +25,7 @@ from .mail import AnnouncementStore, MailStore, SubscriberStore
 from .models import Comment, ImageRecord, ImageVariant, Page, Post, Revision, User
 from .posts import ImportedPost, PostChanged, PostInput, PostStore, neighbour_pair
 from .ratelimit import RateLimiter
+from .scripts import Script
 from .search import SearchIndex
 from .users import UsernameTaken, UserStore
 
@@ -119,7 +120,7 @@ class DataLayer:
         self.limits = RateLimiter(r, self.keys)
         self.backups = BackupStore(r, self.keys)
         self.content = ContentWatch(r, self.keys)
-        self._post_page = r.register_script(POST_PAGE_SCRIPT)
+        self._post_page = Script(r, POST_PAGE_SCRIPT)
         self.search = SearchIndex(r, self.keys)
         self.search_language = search_language  # for blog/search/service.py's Analyzer
         self.subscribers = SubscriberStore(r, self.keys)

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 # What a post or comment may hold: the forms check these, and imports keep to them.
 MAX_TITLE = 200
@@ -81,7 +82,7 @@ class Post:
 
     @classmethod
     def from_hash(cls, h: dict[str, str], tags: Iterable[str] = (), comments: int = 0) -> Post:
-        cover = json.loads(h.get("cover") or "null")
+        cover = h.get("cover")  # "" for a post without images: no JSON to parse
         return cls(
             id=int(h["id"]),
             slug=h["slug"],
@@ -97,7 +98,7 @@ class Post:
             updated_at=float(h["updated_at"]),
             tags=sorted(tags),
             comment_count=comments,
-            cover=Cover(**cover) if cover else None,
+            cover=Cover(**json.loads(cover)) if cover else None,
             reading_minutes=int(h.get("reading_minutes") or 0),
         )
 
@@ -105,7 +106,7 @@ class Post:
         """Visible to everyone: published, or scheduled and its time has come."""
         return self.status != "draft" and self.published_at <= now
 
-    @property
+    @cached_property  # a listing's template asks up to three times per post
     def published(self) -> datetime | None:
         return to_datetime(self.published_at) if self.published_at else None
 

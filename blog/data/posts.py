@@ -31,6 +31,7 @@ from .images import ImageStore
 from .imports import AlreadyImported
 from .keys import Keys, split_key
 from .models import Page, Post, Revision
+from .scripts import Script
 from .search import DRAIN_FLAG_SECONDS, MARK_PENDING_LUA
 
 SLUG_MAX_LENGTH = 80
@@ -316,7 +317,7 @@ class PostStore:
         self.r = r
         self.keys = keys
         self.images = images
-        self._page_script = r.register_script(PAGE_SCRIPT)
+        self._page_script = Script(r, PAGE_SCRIPT)
         self._save_script = r.register_script(SAVE_SCRIPT)
         self._revision_script = r.register_script(REVISION_SCRIPT)
         self._delete_script = r.register_script(DELETE_SCRIPT)
