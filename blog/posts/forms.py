@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -44,7 +45,21 @@ def check_tags(form: FlaskForm, field: StringField) -> None:
             raise ValidationError(f"Tag {tag!r} may only contain letters, digits, '-' and '_'.")
 
 
+class AppWideToken(HiddenField):
+    """`{{ form.csrf_token }}` for a form that leaves the check to CSRFProtect, which
+    refuses every POST without a valid token before any view runs (blog/__init__.py).
+    flask_wtf's own token field would check it again, and sign a token whenever the form
+    is built, shown or not (a saved post answers with a redirect): this one is made only
+    when the page shows it."""
+
+    def _value(self) -> str:
+        return generate_csrf()
+
+
 class PostForm(FlaskForm):
+    class Meta:
+        csrf = False  # checked app-wide: see AppWideToken
+
     title = StringField(
         "Title",
         validators=[
@@ -79,6 +94,7 @@ class PostForm(FlaskForm):
     # The post's updated_at when the editor loaded it (empty for a post not saved yet):
     # an autosave of a post saved elsewhere since then is refused, never merged.
     base = HiddenField()
+    csrf_token = AppWideToken()
 
     def validate(self, extra_validators: Mapping[str, Sequence] | None = None) -> bool:
         # Not a validate_publish_at(): Optional() stops the chain on an empty field, so an
