@@ -7,10 +7,14 @@ CLI commands, logging. Workers never call it (jobs/context.py builds what jobs n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
+from types import FunctionType
+from typing import Any
 
 from flask import Flask
+from flask.templating import _default_template_ctx_processor
 
 from . import config as config_module
 from .data import REPLICA_WAIT_MS, DataLayer, SentinelSettings, connect
@@ -22,9 +26,28 @@ from .storage import storage_from_config
 csrf = CSRFProtect()
 
 
+class Blog(Flask):
+    """Flask, without a question it asks again for every hook and view of every request
+    (eight times for a post page): is this function a coroutine function? The answer
+    for a function never changes. Only plain functions are remembered: Flask also asks
+    about bound methods made per request (class-based views), which would pile up."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync: dict[FunctionType, Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        if type(func) is not FunctionType:
+            return super().ensure_sync(func)
+        sync = self._sync.get(func)
+        if sync is None:
+            sync = self._sync[func] = super().ensure_sync(func)
+        return sync
+
+
 def create_app(overrides: dict | None = None) -> Flask:
     """Application factory: settings come from the environment, then `overrides` (tests)."""
-    app = Flask(__name__, static_folder="../static", template_folder="../templates")
+    app = Blog(__name__, static_folder="../static", template_folder="../templates")
     configure(app, overrides or {})
     register_services(app)
     register_extensions(app)
@@ -124,6 +147,11 @@ def register_blueprints(app: Flask) -> None:
     auth.init_app(app)
     dashboard.init_app(app, csrf)
     newsletter.init_app(app, csrf)
+    # Every blueprint brings Flask's default context processor (g, request, session),
+    # which the app's own already ran for every template: once is enough.
+    for name, processors in app.template_context_processors.items():
+        if name is not None:
+            processors[:] = [p for p in processors if p is not _default_template_ctx_processor]
 
 
 def register_commands(app: Flask) -> None:
