@@ -13,15 +13,25 @@ from functools import partial
 from types import FunctionType
 from typing import Any
 
-from flask import Flask
+import flask_wtf
+from flask import Flask, current_app, request
 from flask.templating import _default_template_ctx_processor
 
 from . import config as config_module
 from .data import REPLICA_WAIT_MS, DataLayer, SentinelSettings, connect
 from .queues import enqueue_search_drain, rq_connection
-from .security import CSRFProtect
 from .sessions import SessionInterface
 from .storage import storage_from_config
+
+
+class CSRFProtect(flask_wtf.CSRFProtect):
+    """flask_wtf's CSRFProtect, asking about the method first: it looks up whether the
+    view is exempt before it looks at the method, and GETs (most requests) need neither."""
+
+    def protect(self, apply_exemptions: bool = False) -> None:
+        if request.method in current_app.config["WTF_CSRF_METHODS"]:
+            super().protect(apply_exemptions)
+
 
 csrf = CSRFProtect()
 

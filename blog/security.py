@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import flask_wtf
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .dashboard import URL_PREFIX as DASHBOARD_URL_PREFIX
@@ -40,15 +39,6 @@ HARDENING = (
     ("X-Frame-Options", "DENY"),
 )
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-
-
-class CSRFProtect(flask_wtf.CSRFProtect):
-    """flask_wtf's CSRFProtect, asking about the method first: it looks up whether the
-    view is exempt before it looks at the method, and GETs (most requests) need neither."""
-
-    def protect(self, apply_exemptions: bool = False) -> None:
-        if request.method in current_app.config["WTF_CSRF_METHODS"]:
-            super().protect(apply_exemptions)
 
 
 def from_other_origin() -> bool:
