@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
 
 if TYPE_CHECKING:
-    from flask import Flask, Response
+    from flask import Flask, Request, Response
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -26,6 +26,13 @@ class SessionInterface(SecureCookieSessionInterface):
         if cached is None or cached[0] != keys:
             cached = self._serializer = (keys, super().get_signing_serializer(app))
         return cached[1]
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        # A visitor carries no session cookie, and Flask's lookup of a missing cookie
+        # (MultiDict.get) raises and catches an HTTPException: same outcome, without it.
+        if self.get_cookie_name(app) in request.cookies:
+            return super().open_session(app, request)
+        return None if self.get_signing_serializer(app) is None else self.session_class()
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         # Flask's own outcome for a session that is empty and unchanged (every visitor's),
