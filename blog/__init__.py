@@ -14,6 +14,7 @@ from flask import Flask
 from flask_wtf import CSRFProtect
 
 from . import config as config_module
+from . import templating
 from .data import REPLICA_WAIT_MS, DataLayer, SentinelSettings, connect
 from .queues import enqueue_search_drain, rq_connection
 from .storage import storage_from_config
@@ -24,6 +25,7 @@ csrf = CSRFProtect()
 def create_app(overrides: dict | None = None) -> Flask:
     """Application factory: settings come from the environment, then `overrides` (tests)."""
     app = Flask(__name__, static_folder="../static", template_folder="../templates")
+    app.jinja_environment = templating.BlogEnvironment  # before an extension builds jinja_env
     configure(app, overrides or {})
     register_services(app)
     register_extensions(app)

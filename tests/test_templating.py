@@ -40,3 +40,18 @@ def test_external_links_use_the_request_host(app):
     source = "{{ url_for('posts.feed', _external=True) }}"
     assert render(app, source) == "http://blog.example/feed.atom"
     assert render(app, source, "http://other.example/") == "http://other.example/feed.atom"
+
+
+def test_templates_share_the_environment_globals(app):
+    env = app.jinja_env
+    # One dict, not a ChainMap over it: Jinja copies a template's globals key by key on
+    # every render otherwise (blog.templating.BlogEnvironment).
+    assert env.get_template("posts/index.html").globals is env.globals
+    late = env.from_string("{{ added_late() }}")
+    env.globals["added_late"] = lambda: "seen"
+    try:
+        assert late.render() == "seen"
+    finally:
+        del env.globals["added_late"]
+    own = env.from_string("{{ mine }}", globals={"mine": "own"})
+    assert own.render() == "own" and "mine" not in env.globals
