@@ -8,6 +8,8 @@ from typing import Any
 
 from flask import Flask, current_app, has_request_context, request, url_for
 from flask.templating import Environment
+from jinja2.runtime import Macro
+from markupsafe import Markup
 
 from .data.models import to_datetime
 from .rendering import render_comment
@@ -70,6 +72,35 @@ def remembered_url_for() -> Callable[..., str]:
     return build
 
 
+# Fragments a process remembers before starting afresh: a handful of chrome pieces for
+# each script root and blog title; the bound only matters if arguments keep changing.
+REMEMBERED_FRAGMENTS = 256
+FRAGMENT_ARGUMENT = (str, int, type(None))
+
+
+def remembered_fragment(app: Flask) -> Callable[..., Markup]:
+    """`once(macro, *args)` for templates: the macro's output, rendered once per process
+    for each script root and arguments. For chrome that is the same on every page (links
+    to the stylesheet, the visitor's header): a dozen links and escapes a page otherwise.
+    The macro must read nothing but its arguments and `url_for`; arguments must be
+    strings, numbers or None (they are the key). With templates reloading (debug), every
+    call renders, so an edited template shows at once."""
+    known: dict[tuple, Markup] = {}
+
+    def once(macro: Macro, *args: Any) -> Markup:
+        if app.jinja_env.auto_reload or any(type(a) not in FRAGMENT_ARGUMENT for a in args):
+            return Markup(macro(*args))
+        key = (request.script_root, macro.name, *args)
+        html = known.get(key)
+        if html is None:
+            if len(known) >= REMEMBERED_FRAGMENTS:
+                known.clear()
+            html = known[key] = Markup(macro(*args))
+        return html
+
+    return once
+
+
 class BlogEnvironment(Environment):
     """Flask's Jinja environment, with the environment's globals as every template's
     globals. Jinja gives each template a ChainMap over them, and each render copies that
@@ -85,6 +116,7 @@ class BlogEnvironment(Environment):
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["url_for"] = remembered_url_for()
+    app.jinja_env.globals["once"] = remembered_fragment(app)
     app.add_template_filter(format_date, "date")
     app.add_template_filter(plural, "plural")
     app.add_template_filter(render_comment, "comment")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import url_for
 
+from tests.helpers import make_app
+
 
 def render(app, source: str, base_url: str = "http://blog.example/") -> str:
     with app.test_request_context("/", base_url=base_url):
@@ -55,3 +57,35 @@ def test_templates_share_the_environment_globals(app):
         del env.globals["added_late"]
     own = env.from_string("{{ mine }}", globals={"mine": "own"})
     assert own.render() == "own" and "mine" not in env.globals
+
+
+def test_chrome_is_rendered_once_per_script_root_and_arguments(app):
+    renders = []
+    app.jinja_env.globals["counted"] = lambda: renders.append(1) or ""
+    source = (
+        "{% macro chrome_for_test(title) %}{{ counted() }}{{ title }} "
+        "{{ url_for('posts.feed') }}{% endmacro %}{{ once(chrome_for_test, title) }}"
+    )
+
+    def render_once(title: str, base_url: str = "http://blog.example/") -> str:
+        with app.test_request_context("/", base_url=base_url):
+            return app.jinja_env.from_string(source).render(title=title)
+
+    assert render_once("A&B") == "A&amp;B /feed.atom"
+    assert render_once("A&B") == "A&amp;B /feed.atom" and len(renders) == 1
+    assert render_once("Other") == "Other /feed.atom" and len(renders) == 2
+    assert render_once("A&B", "http://blog.example/blog/") == "A&amp;B /blog/feed.atom"
+    assert len(renders) == 3
+    # Templates that reload (debug) render every time, so an edit shows at once.
+    app.jinja_env.auto_reload = True
+    assert render_once("A&B") == "A&amp;B /feed.atom" and len(renders) == 4
+
+
+def test_visitor_chrome_follows_the_configured_title(redis_url, redis_client, media_root):
+    app = make_app(redis_url, PAGE_CACHE_SECONDS=0, MEDIA_ROOT=str(media_root))
+    client = app.test_client()
+    app.config["BLOG_TITLE"] = "First <Title>"
+    assert 'class="brand" href="/">First &lt;Title&gt;</a>' in client.get("/").get_data(True)
+    app.config["BLOG_TITLE"] = "Second"
+    page = client.get("/").get_data(as_text=True)
+    assert 'class="brand" href="/">Second</a>' in page and 'title="Second"' in page
