@@ -55,13 +55,15 @@ def remembered_url_for() -> Callable[..., str]:
     known: dict[tuple, str] = {}
 
     def build(endpoint: str, **values: Any) -> str:
-        if (
-            endpoint.startswith(".")
-            or not has_request_context()
-            or any(name.startswith("_") or type(v) not in PLAIN for name, v in values.items())
-        ):
+        # A loop rather than any() over a generator, and no sort for one argument: a
+        # listing calls this thirty times.
+        for name, value in values.items():
+            if name[:1] == "_" or type(value) not in PLAIN:
+                return url_for(endpoint, **values)
+        if endpoint[:1] == "." or not has_request_context():
             return url_for(endpoint, **values)
-        key = (request.script_root, endpoint, *sorted(values.items()))
+        arguments = sorted(values.items()) if len(values) > 1 else values.items()
+        key = (request.script_root, endpoint, *arguments)
         url = known.get(key)
         if url is None:
             if len(known) >= REMEMBERED_LINKS:
