@@ -1,6 +1,7 @@
 """Throughput under load: gunicorn serving the blog, driven by locust (headless).
 
     .venv/bin/python bench/load.py [--posts 10000] [--seconds 20] [--users 16] [--workers 4]
+        [--popularity zipf|uniform] [--warmup 10] [--redis tcp|unix]
 
 Starts a private redis-server, loads --posts posts (2 tags each from a pool of 50; every
 10th post with 3 comments) through the data layer, and the same posts (same titles, same
@@ -363,7 +364,8 @@ def report(results: list[dict], integrity: dict | None, args, setup: dict) -> bo
         f"post pages by {args.popularity} popularity; each reading scenario measured "
         f"after {args.warmup} s of the same traffic (a server in its steady state); "
         f"{os.cpu_count()} cores shared by gunicorn, Redis and locust (the load "
-        f"generator runs on the same machine). APP_ENV=development, "
+        f"generator runs on the same machine); Redis over {args.redis.upper()}. "
+        f"APP_ENV=development, "
         f"COMMENTS_PER_MINUTE={COMMENTS_PER_MINUTE}. Seeded in {setup['seed']:.0f} s.\n"
     )
     trivials = [figures(r["rows"]["trivial"])["rps"] for r in results if r["page"] == "trivial"]
@@ -479,6 +481,13 @@ def main() -> int:
         default="zipf",
         help="which post pages readers open: a few get most views (zipf) or any (uniform)",
     )
+    parser.add_argument(
+        "--redis",
+        choices=("tcp", "unix"),
+        default="tcp",
+        help="how the blog reaches its Redis on this machine: TCP on 127.0.0.1 (as a "
+        "separate Redis host is reached) or the unix socket (a one-machine deploy)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -497,7 +506,9 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="blog-load-"))
     redis_server = gunicorn = None
     try:
-        redis_server = RedisServer(work / "redis", persistent=False).start()
+        redis_server = RedisServer(
+            work / "redis", persistent=False, unix_socket=args.redis == "unix"
+        ).start()
         started = time.perf_counter()
         seed(redis_server.url, PREFIX, args.posts, timeout=600)
         setup = {"seed": time.perf_counter() - started}

@@ -179,18 +179,29 @@ class ServeFromCache:
         )
 
 
+# The request headers that can make a cached page's answer a 304 (If-Range is ignored
+# without a Range, as werkzeug's is_resource_modified does by default).
+CONDITIONAL = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH")
+
+
 def _answer(entry: _Entry, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
-    headers = dict(entry.headers)
-    etag = headers.get("ETag")
-    modified = parse_date(headers.get("Last-Modified"))
-    if etag and not is_resource_modified(
-        environ, etag=unquote_etag(etag)[0], last_modified=modified
-    ):
+    if any(name in environ for name in CONDITIONAL) and _not_modified(entry, environ):
         kept = [(k, v) for k, v in entry.headers if k not in ("Content-Length", "Content-Type")]
         start_response("304 NOT MODIFIED", kept)
         return []
     start_response("200 OK", entry.headers)
     return [] if environ.get("REQUEST_METHOD") == "HEAD" else [entry.body]
+
+
+def _not_modified(entry: _Entry, environ: WSGIEnvironment) -> bool:
+    """Whether the conditional request's validators match the cached page (parsing the
+    dates costs as much as the rest of a hit, so only conditional requests pay it)."""
+    headers = dict(entry.headers)
+    etag = headers.get("ETag")
+    modified = parse_date(headers.get("Last-Modified"))
+    return bool(etag) and not is_resource_modified(
+        environ, etag=unquote_etag(etag)[0], last_modified=modified
+    )
 
 
 def _for_visitors() -> bool:
