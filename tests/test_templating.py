@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import url_for
 
-from tests.helpers import make_app
+from tests.helpers import add_post, make_app
 
 
 def render(app, source: str, base_url: str = "http://blog.example/") -> str:
@@ -89,3 +91,21 @@ def test_visitor_chrome_follows_the_configured_title(redis_url, redis_client, me
     app.config["BLOG_TITLE"] = "Second"
     page = client.get("/").get_data(as_text=True)
     assert 'class="brand" href="/">Second</a>' in page and 'title="Second"' in page
+
+
+def test_post_summary_says_what_byline_and_tag_list_say(app, data):
+    author = data.users.create("alice", "a long enough password")
+    post = add_post(data, author, "Tagged <one>", tags=["redis", "ünï co"])
+    data.comments.add(post.id, author.id, "Bea", "Nice", False)
+    post = data.posts.get(post.id)
+    assert post.comment_count == 1 and post.tags
+
+    def squeezed(html: str) -> str:
+        return re.sub(r"\s+", " ", re.sub(r">\s+<", "><", str(html))).strip()
+
+    with app.test_request_context("/", base_url="http://blog.example/blog/"):
+        macros = app.jinja_env.get_template("_macros.html").module
+        summary = squeezed(macros.post_summary(post))
+        for part in (macros.byline(post), macros.tag_list(post.tags)):
+            assert squeezed(part) in summary
+    assert "1 comment" in summary and "/blog/tags/" in summary
