@@ -84,9 +84,10 @@ def remembered_fragment(app: Flask) -> Callable[..., Markup]:
     """`once(macro, *args)` for templates: the macro's output, rendered once per process
     for each script root and arguments. For chrome that is the same on every page (links
     to the stylesheet, the visitor's header): a dozen links and escapes a page otherwise.
-    The macro must read nothing but its arguments and `url_for`; arguments must be
-    strings, numbers or None (they are the key). With templates reloading (debug), every
-    call renders, so an edited template shows at once."""
+    The macro must read nothing but its arguments and `url_for`; its name and the
+    arguments are the key, so the name must be unique among macros given to `once`, and
+    arguments other than strings, numbers and None are rendered every time. With
+    templates reloading (debug), every call renders, so an edited template shows at once."""
     known: dict[tuple, Markup] = {}
 
     def once(macro: Macro, *args: Any) -> Markup:
