@@ -18,6 +18,7 @@ from flask import Flask, current_app, request
 from flask.templating import _default_template_ctx_processor
 
 from . import config as config_module
+from . import templating
 from .data import REPLICA_WAIT_MS, DataLayer, SentinelSettings, connect
 from .queues import enqueue_search_drain, rq_connection
 from .sessions import SessionInterface
@@ -58,6 +59,7 @@ class Blog(Flask):
 def create_app(overrides: dict | None = None) -> Flask:
     """Application factory: settings come from the environment, then `overrides` (tests)."""
     app = Blog(__name__, static_folder="../static", template_folder="../templates")
+    app.jinja_environment = templating.BlogEnvironment  # before an extension builds jinja_env
     configure(app, overrides or {})
     register_services(app)
     register_extensions(app)

@@ -180,6 +180,8 @@ def excerpt(html: str, length: int = EXCERPT_LENGTH) -> str:
 
 def render_comment(text: str) -> Markup:
     """Visitor text: escaped, line breaks kept, bare links made rel="nofollow ugc"."""
+    if _URL.search(text) is None:  # most comments: one escape, not a join of Markup parts
+        return Markup(str(escape(text)).replace("\n", "<br>\n"))
     parts, last = [], 0
     for match in _URL.finditer(text):
         parts.append(escape(text[last : match.start()]))
