@@ -41,7 +41,10 @@ class Blog(Flask):
     """Flask, without a question it asks again for every hook and view of every request
     (eight times for a post page): is this function a coroutine function? The answer
     for a function never changes. Only plain functions are remembered: Flask also asks
-    about bound methods made per request (class-based views), which would pile up."""
+    about bound methods made per request (class-based views), which would pile up.
+    Templates use the blog's Jinja environment (blog/templating.py)."""
+
+    jinja_environment = templating.BlogEnvironment
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -59,7 +62,6 @@ class Blog(Flask):
 def create_app(overrides: dict | None = None) -> Flask:
     """Application factory: settings come from the environment, then `overrides` (tests)."""
     app = Blog(__name__, static_folder="../static", template_folder="../templates")
-    app.jinja_environment = templating.BlogEnvironment  # before an extension builds jinja_env
     configure(app, overrides or {})
     register_services(app)
     register_extensions(app)
