@@ -44,6 +44,7 @@
     let url = form.dataset.autosaveUrl;
     let dirty = false, saving = false, submitting = false, otherChanges = false;
     let timer = null, firstChange = 0;
+    let deferredSubmit = null;  // {submitter}: Save/Update pressed while an autosave ran
 
     function hhmm(seconds) {
       const d = new Date(seconds * 1000);
@@ -73,6 +74,15 @@
       const result = await post(url, new FormData(form));
       saving = false;
       if (submitting) return;
+      if (deferredSubmit) {
+        // Save/Update was pressed meanwhile: the first save of a new post has just made
+        // it, so the form must go to that post's address (and base), not create another.
+        if (result.ok) apply(result.answer);
+        const { submitter } = deferredSubmit;
+        deferredSubmit = null;
+        form.requestSubmit(submitter);
+        return;
+      }
       if (!result.ok) {
         dirty = true;
         const reason = result.answer.error || "Not saved.";
@@ -81,22 +91,36 @@
         return;
       }
       const answer = result.answer;
+      apply(answer);
+      status.textContent = "Saved " + hhmm(answer.saved_at) +
+        (answer.kind === "revision" ? " (not published until you press Update)" : "");
+      if (dirty) changed();  // typed on while saving
+    }
+
+    function apply(answer) {
       base.value = answer.base;
       url = answer.autosave_url;
       if (location.pathname !== answer.edit_url) {
         history.replaceState(null, "", answer.edit_url);  // a reload finds the text again
         form.action = answer.edit_url;
       }
-      status.textContent = "Saved " + hhmm(answer.saved_at) +
-        (answer.kind === "revision" ? " (not published until you press Update)" : "");
-      if (dirty) changed();  // typed on while saving
     }
 
     form.addEventListener("input", (event) => {
       if (["title", "body", "tags"].includes(event.target.id)) changed();
       else if (event.target.name) otherChanges = true;  // status, publish time (not alt text)
     });
-    form.addEventListener("submit", () => { submitting = true; clearTimeout(timer); });
+    form.addEventListener("submit", (event) => {
+      clearTimeout(timer);
+      if (saving) {
+        // An autosave is on its way (perhaps creating this very post): submit once it
+        // has answered, to the address it gives.
+        event.preventDefault();
+        deferredSubmit = { submitter: event.submitter };
+        return;
+      }
+      submitting = true;
+    });
     window.addEventListener("beforeunload", (event) => {
       if (submitting || !(dirty || saving || otherChanges)) return;
       event.preventDefault();
