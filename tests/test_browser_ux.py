@@ -125,29 +125,6 @@ def test_autosave_keeps_drafts_and_holds_back_published_edits(new_context, blog_
     browsing.watch.assert_clean()
 
 
-def test_save_pressed_during_the_first_autosave_makes_one_post(new_context, blog_author):
-    """The first autosave of a new post creates it; "Save" pressed while that request is
-    on its way must go to the post it made, not create a second one."""
-    browsing = new_context("desktop")
-    page = new_post_page(browsing, blog_author)
-    held: list = []
-    page.route("**/posts/autosave", lambda route: held.append(route))  # held: see below
-    title = f"Saved twice {secrets.token_hex(3)}"
-    page.get_by_label("Title", exact=True).fill(title)
-    page.get_by_label("Body", exact=True).fill("Pressed Save mid-autosave.")
-    page.get_by_label("Status").select_option(label="Published")
-    expect(page.locator("#autosave-status")).to_have_text("Saving…", timeout=20_000)
-    assert len(held) == 1
-    page.get_by_role("button", name="Save").click()
-    expect(page).to_have_url(re.compile(r"/posts/new$"))  # held back until it answers
-    held[0].continue_()
-    expect(page.get_by_role("status")).to_contain_text("as published")
-    expect(page).to_have_url(re.compile(r"/posts/saved-twice-[0-9a-f]+$"))
-    page.goto("/dashboard")
-    expect(page.get_by_role("link", name=title, exact=True)).to_have_count(1)
-    browsing.watch.assert_clean()
-
-
 def test_leaving_with_unsaved_changes_asks_first(new_context, blog_author):
     browsing = new_context("desktop")
     page = new_post_page(browsing, blog_author)
