@@ -10,7 +10,7 @@ path), with the same titles, tags, body and comments (every tenth post has 3). R
 
 - Redis memory per post: the growth of `INFO memory` used_memory over the large blog,
   divided by its posts; and `MEMORY USAGE` of a sample of posts' own keys (hash, tags,
-  slugs, comment list and comments), the rest being the shared indexes;
+  slugs, listing card, comment list and comments), the rest being the shared indexes;
 - page latency and round trips at both sizes, requests alternating (bench/pages.py),
   the goal being a large/small ratio of at most 1.2;
 - a backup of the large blog to a local directory, in a child process as the job runs
@@ -47,8 +47,10 @@ def used_memory(r: redis.Redis) -> int:
 
 
 def post_key_bytes(r: redis.Redis, keys: Keys, post_id: int) -> int:
-    """MEMORY USAGE of one post's own keys and its comments (SAMPLES 0: exact)."""
+    """MEMORY USAGE of one post's own keys (its listing card too) and its comments
+    (SAMPLES 0: exact)."""
     names = [keys.post(post_id), keys.post_tags(post_id), keys.post_slugs(post_id)]
+    names.append(keys.post_card(post_id))
     comments = r.zrange(keys.post_comments(post_id), 0, -1)
     if comments:
         names.append(keys.post_comments(post_id))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from blog.data.cards import CARD_LUA
 from blog.data.keys import Keys
 
 POST_FIELDS = {
@@ -29,7 +30,9 @@ POST_FIELDS = {
     "updated_at",
 }
 COMMENT_FIELDS = {"id", "post_id", "name", "body", "created_at", "status"}
-POST_SUBKEYS = {"tags", "comments", "pending", "slugs"}
+POST_SUBKEYS = {"tags", "comments", "pending", "slugs", "card"}
+# The card a post's hash and tags make now (blog/data/cards.py), built by Redis itself.
+CARD_NOW = CARD_LUA + "return card_of(KEYS[1], KEYS[2])"
 TIMESTAMP_FIELDS = {"created_at", "updated_at", "published_at"}
 
 
@@ -129,6 +132,16 @@ def _visible_post_problems(
     return found
 
 
+def _card_problems(r: redis.Redis, k: Keys, pid: int) -> list[str]:
+    """Its listing card is there and says what its hash and tags say."""
+    stored = r.get(k.post_card(pid))
+    if stored is None:
+        return [f"post {pid} has no listing card"]
+    if stored != r.eval(CARD_NOW, 2, k.post(pid), k.post_tags(pid)):
+        return [f"post {pid}'s listing card is out of step with its hash or tags"]
+    return []
+
+
 def _draft_problems(pid: int, in_tags: set[str], idx: _PostIndexes) -> list[str]:
     """A draft is in no public index."""
     found = []
@@ -147,6 +160,7 @@ def _post_problems(r: redis.Redis, k: Keys, idx: _PostIndexes) -> list[str]:
             found.append(f"post {pid} lacks fields {sorted(missing)}")
             continue
         found += _post_identity_problems(r, k, pid, h, idx)
+        found += _card_problems(r, k, pid)
         in_tags = {t for t, members in idx.tag_sets.items() if str(pid) in members}
         if h["status"] != "draft":
             found += _visible_post_problems(pid, h, in_tags, idx)

@@ -128,6 +128,7 @@ def test_round_trip_local_target_in_process(app, data, redis_client, media_root,
     assert manifest["counts"]["images"] == 4 and manifest["key_prefix"] == "blog:"
     exported = {r["key"] for r in records}
     assert "posts:published" not in exported and "slugs" not in exported  # derived
+    assert not any(k.endswith(":card") for k in exported)  # listing cards: derived too
     assert not any(k.startswith(("rate:", "backup:", "tag:", "user:1:")) for k in exported)
     assert records[-1]["key"].startswith("ids:")  # counters last
     assert {"settings:theme", "feature:log", "cache:greeting"} <= exported
@@ -177,7 +178,7 @@ def test_reindex_rebuilds_exactly_what_the_writers_maintain(app, data, redis_cli
         if (
             name in ("posts:published", "slugs", "tags", "users")
             or name.startswith("tag:")
-            or re.fullmatch(r"user:\d+:(posts|pending|images)", name)
+            or re.fullmatch(r"user:\d+:(posts|pending|images)|post:\d+:card", name)
         ):
             redis_client.delete("blog:" + name)
     redis_client.sadd("blog:tag:stale", "999")  # an index entry for nothing: must go

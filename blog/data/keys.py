@@ -145,6 +145,12 @@ class Keys:
     def post_images(self, post_id: int) -> str:
         return self.key("post", post_id, "images")
 
+    # What a listing shows of the post, in one string (blog/data/cards.py): built from
+    # post:<id> and post:<id>:tags by their writers, so backups leave it out.
+    @family("post:<id>:card", DERIVED)
+    def post_card(self, post_id: int) -> str:
+        return self.key("post", post_id, "card")
+
     @family("post:<id>:revision", ENTITY)
     def post_revision(self, post_id: int) -> str:
         return self.key("post", post_id, "revision")

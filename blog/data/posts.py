@@ -25,6 +25,7 @@ from ..rendering import (
     reading_minutes,
     render_markdown,
 )
+from .cards import CARD_LUA, CARD_SCRIPT, card_keys, post_from_card, write_cards
 from .comments import PostGone
 from .contentwatch import mark_changed
 from .images import ImageStore
@@ -37,7 +38,7 @@ from .search import DRAIN_FLAG_SECONDS, MARK_PENDING_LUA
 SLUG_MAX_LENGTH = 80
 # Paths under /posts/ that are routes, not posts: a post titled "New" gets "new-2".
 RESERVED_SLUGS = frozenset({"new"})
-# Listings read these fields only: a body can be 200,000 characters.
+# The dashboard reads these fields only: a body can be 200,000 characters.
 SUMMARY_FIELDS = (
     "id",
     "slug",
@@ -54,22 +55,29 @@ SUMMARY_FIELDS = (
 )
 
 # One page of a listing: KEYS[1] = the index (posts:published or tag:<name>); ARGV = now,
-# offset, count, then (head, tail) of the post, tags and comments keys (split_key),
-# then the summary fields. Returns {HMGET fields, tags, comment count} per post.
-PAGE_SCRIPT = """
-local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'LIMIT', ARGV[2], ARGV[3])
+# offset, count, then (head, tail) of the post's card, comments, hash and tags keys
+# (split_key). Returns {1 if a next page has posts else 0, then each post's card
+# (blog/data/cards.py) and comment count}: one GET and one ZCARD a post, where reading the
+# hash's summary fields and the tag set cost about ten times as much Redis CPU.
+PAGE_SCRIPT = (
+    CARD_LUA
+    + """
+local count = tonumber(ARGV[3])
+local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'LIMIT', ARGV[2], count + 1)
 local function key(i, id) return ARGV[i] .. id .. ARGV[i + 1] end
-local fields = {unpack(ARGV, 10)}
-local out = {}
-for n, id in ipairs(ids) do
-  out[n] = {
-    redis.call('HMGET', key(4, id), unpack(fields)),
-    redis.call('SMEMBERS', key(6, id)),
-    redis.call('ZCARD', key(8, id)),
-  }
+local out = {#ids > count and 1 or 0}
+for n = 1, math.min(#ids, count) do
+  local id = ids[n]
+  -- No card (saved before cards existed): built here, not stored; a read writes nothing.
+  local card = redis.call('GET', key(4, id)) or card_of(key(8, id), key(10, id))
+  if card then
+    out[#out + 1] = card
+    out[#out + 1] = redis.call('ZCARD', key(6, id))
+  end
 end
 return out
 """
+)
 
 # Lua's unpack() stops at about 8,000 values (a body may show thousands of images, a
 # post have thousands of comments): calls with a list of arguments go in slices.
@@ -102,17 +110,19 @@ end
 # (ids:post:<request>; an edit: its post), then tag:<t> of each tag it gets, then
 # image:<i>:posts of each image its body shows, then search:pending and search:queued
 # (the last two, whatever the number of tags and images). ARGV: (head, tail) of post:<id>, :tags,
-# :images, :slugs, :revision, :comments, tag:<t> and image:<i>:posts (split_key: the id
-# of a create, its old tags and images are learnt in here), then the save's `spec` (see
+# :images, :slugs, :revision, :comments, :card, tag:<t> and image:<i>:posts (split_key: the
+# id of a create, its old tags and images are learnt in here), then the save's `spec` (see
 # _save) as JSON, then the post hash's fields and values (rendered in Python) but id and
 # slug.
 # Returns {'ok', id, slug, comment count, 1 if a search drain job must be enqueued},
 # {'gone'}, {'changed'} or {'imported', id}.
 SAVE_SCRIPT = (
     LUA_HELPERS
+    + CARD_LUA
     + """
-local spec = cjson.decode(ARGV[17])
-local POST, TAGS, IMAGES, SLUGS, REVISION, COMMENTS, TAG, IMAGE_POSTS = 1, 3, 5, 7, 9, 11, 13, 15
+local spec = cjson.decode(ARGV[19])
+local POST, TAGS, IMAGES, SLUGS, REVISION, COMMENTS, CARD, TAG, IMAGE_POSTS =
+  1, 3, 5, 7, 9, 11, 13, 15, 17
 local function key(i, id) return ARGV[i] .. id .. ARGV[i + 1] end
 -- Every check and read comes before the first write (but taking a create's id: a gap in
 -- ids is harmless), so an error can only stop the script before it changed anything
@@ -175,7 +185,7 @@ for _, tag in ipairs(old_tags) do
 end
 
 local post = key(POST, id)
-redis.call('HSET', post, 'id', id, 'slug', slug, unpack(ARGV, 18))
+redis.call('HSET', post, 'id', id, 'slug', slug, unpack(ARGV, 20))
 redis.call('DEL', key(REVISION, id))
 local images = key(IMAGES, id)
 redis.call('DEL', images)
@@ -194,6 +204,8 @@ redis.call('SADD', key(SLUGS, id), slug)
 local tags = key(TAGS, id)
 redis.call('DEL', tags)
 call_each('SADD', tags, spec.tags)
+-- (reads after writes, but of keys just written: nothing here can fail)
+redis.call('SET', key(CARD, id), card_of(post, tags))
 redis.call('ZADD', KEYS[9], spec.now, id)
 if spec.seen then  -- contentwatch.mark_changed: invalidates every process's page cache
   redis.call('INCR', KEYS[6])
@@ -219,9 +231,9 @@ return {'ok', tonumber(id), slug, redis.call('ZCARD', key(COMMENTS, id)), due}
 # 7 announcement:<id>, 8 announcement:<id>:sent, 9 post:<id>:images, 10 slugs,
 # 11 posts:published, 12 user:<author>:posts, 13 user:<author>:pending, 14 tags,
 # 15 images:unused, 16 cache:version, 17 cache:changed-at, 18 search:pending,
-# 19 search:queued. ARGV: the post id, the time, then (head, tail) of comment:<id>,
-# tag:<t>, image:<i> and image:<i>:posts, then the search flag's seconds. Returns 1 if
-# a search drain job must be enqueued (blog/data/search.py), else 0.
+# 19 search:queued, 20 post:<id>:card. ARGV: the post id, the time, then (head, tail) of
+# comment:<id>, tag:<t>, image:<i> and image:<i>:posts, then the search flag's seconds.
+# Returns 1 if a search drain job must be enqueued (blog/data/search.py), else 0.
 DELETE_SCRIPT = (
     LUA_HELPERS
     + """
@@ -261,7 +273,8 @@ for _, cid in ipairs(comments) do redis.call('DEL', key(COMMENT, cid)) end
 for _, cid in ipairs(pending) do redis.call('DEL', key(COMMENT, cid)) end
 call_each('ZREM', KEYS[13], pending)
 -- (announcement:<id> and :sent: a deleted post is never announced)
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9],
+  KEYS[20])
 call_each('HDEL', KEYS[10], slugs)
 redis.call('ZREM', KEYS[11], id)
 redis.call('ZREM', KEYS[12], id)
@@ -335,14 +348,15 @@ class PostStore:
                 keys.post_slugs,
                 keys.post_revision,
                 keys.post_comments,
+                keys.post_card,
                 keys.tag,
                 keys.image_posts,
             )
             for part in split_key(builder)
         ]
-        self._summary_keys = [
+        self._listing_keys = [
             part
-            for builder in (keys.post, keys.post_tags, keys.post_comments)
+            for builder in (keys.post_card, keys.post_comments, keys.post, keys.post_tags)
             for part in split_key(builder)
         ]
         # Called after a committed write that found no search drain job waiting (the
@@ -354,20 +368,18 @@ class PostStore:
     def page(self, number: int, per_page: int, tag: str | None = None) -> Page:
         """Visible posts, newest first; 1 round trip (PAGE_SCRIPT), whatever the size."""
         index = self.keys.tag(tag) if tag else self.keys.published
-        start = (number - 1) * per_page
-        replies = cast(
-            "list[list]",
+        has_next, *cards = cast(
+            "list",
             self._page_script(
                 keys=[index],
-                args=[time.time(), start, per_page + 1, *self._summary_keys, *SUMMARY_FIELDS],
+                args=[time.time(), (number - 1) * per_page, per_page, *self._listing_keys],
             ),
         )
         posts = [
-            Post.from_hash(dict(zip(SUMMARY_FIELDS, fields, strict=True)), tags, int(comments))
-            for fields, tags, comments in replies[:per_page]
-            if fields[0]  # an id can outlive its post for a moment (a delete after the range)
+            post_from_card(card, comments)
+            for card, comments in zip(cards[::2], cards[1::2], strict=True)
         ]
-        return Page(items=posts, number=number, has_next=len(replies) > per_page)
+        return Page(items=posts, number=number, has_next=bool(has_next))
 
     def newest(self, count: int, tag: str | None = None) -> list[Post]:
         """Full posts (with HTML) for feeds; 2 round trips."""
@@ -589,7 +601,8 @@ class PostStore:
 
     def rerender(self, post_id: int) -> bool:
         """Render a stored post again with today's renderer: its HTML, excerpt, cover and
-        reading time (after an upgrade); nothing else changes. False if it is gone."""
+        reading time (after an upgrade), and its listing card; nothing else changes. False
+        if it is gone."""
         key = self.keys.post(post_id)
         done: list[bool] = []
 
@@ -611,11 +624,20 @@ class PostStore:
                     "reading_minutes": reading_minutes(html),
                 },
             )
+            # EVAL, not EVALSHA: inside MULTI a script Redis lacks would fail at EXEC,
+            # after the HSET, and leave the card behind the hash.
+            pipe.eval(CARD_SCRIPT, 3, *card_keys(self.keys, post_id))
             mark_changed(pipe, self.keys)
             done.append(True)
 
         self.r.transaction(write, key)
         return bool(done)
+
+    def write_cards(self) -> int:
+        """Write every post's listing card again (blog/data/cards.py); returns how many
+        posts there are. Listings are right without it: it makes a blog saved before
+        cards existed list at full speed."""
+        return write_cards(self.r, self.keys, range(1, self.last_id() + 1))
 
     def last_id(self) -> int:
         return int(self.r.get(self.keys.next_id("post")) or 0)
@@ -659,6 +681,7 @@ class PostStore:
                 keys.content_changed_at,
                 keys.search_pending,
                 keys.search_queued,
+                keys.post_card(post.id),
             ],
             args=[post.id, repr(time.time()), *self._delete_keys, DRAIN_FLAG_SECONDS],
         )

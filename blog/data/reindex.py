@@ -8,8 +8,9 @@ time (drafts excluded), `tags` = tags with at least one published or scheduled p
 hashes, `user:<id>:images` by upload time, `post:<id>:images` and `image:<id>:posts` from
 the uploaded images each body shows (an image no post shows is added to `images:unused`,
 by upload time, unless it is listed there already). The new indexes replace the old in one
-MULTI/EXEC. Meant for a store without concurrent writers (a restore); memory grows with
-the number of posts.
+MULTI/EXEC; then each post's listing card (`post:<id>:card`, blog/data/cards.py) is written
+again in batches (until its batch runs, a listing builds a post's card on the fly). Meant
+for a store without concurrent writers (a restore); memory grows with the number of posts.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from redis.client import Pipeline
 from redis.typing import EncodableT
 
 from ..rendering import MEDIA_ID
+from .cards import write_cards
 from .contentwatch import mark_changed
 from .keys import DERIVED, Keys, family_of
 
@@ -76,6 +78,7 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
     _index_images(r, keys, sorted(entities.images), indexes, batch_size)
     _index_image_use(r, keys, sorted(entities.posts), indexes, batch_size)
     _replace(r, keys, entities.derived, indexes)
+    cards = write_cards(r, keys, sorted(entities.posts), batch_size)
     with r.pipeline(transaction=True) as pipe:  # what visitors see changed: re-render
         mark_changed(pipe, keys)
         pipe.execute()
@@ -84,6 +87,7 @@ def reindex(r: redis.Redis, keys: Keys, batch_size: int = 500) -> dict[str, int]
         "tags": len(indexes.tags),
         "slugs": len(indexes.slugs),
         "authors": len(indexes.usernames),
+        "cards": cards,
     }
 
 

@@ -1,0 +1,140 @@
+"""A post's listing card (`post:<id>:card`): what the home and tag pages show of a post,
+in one string, so a listing page reads one value per post instead of the hash's summary
+fields and the tag set.
+
+A card is derived: built inside Redis from the post hash and `post:<id>:tags` by one
+Lua function (`CARD_LUA`), written by every writer of those keys in the same script or
+transaction (`SAVE_SCRIPT`, `PostStore.rerender`), deleted with the post
+(`DELETE_SCRIPT`), rebuilt after a restore (`reindex()` calls `write_cards`). A post
+without a card (saved before cards existed, or between a restore's index swap and its
+card pass) still lists: the listing script builds the card on the fly without storing it
+(`flask posts cards` writes the missing ones). Backups leave cards out.
+
+The card is a JSON array: the `CARD_FIELDS` of the hash as strings (the hash's own
+values, so floats keep every digit), then the cover as a JSON object (or null) and the
+tag names (sorted by Redis's collation, so the card of a post does not depend on the
+set's order; `post_from_card` sorts them as Python does, like `Post.from_hash`):
+`["7","a-post","A post",...,"3",{"id":...},["redis","tips"]]`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import redis
+
+from .keys import Keys
+from .models import Cover, Post
+
+# Hash fields a listing shows of a post, and those the Post it builds needs (id, author,
+# dates, status: Post.is_visible and the templates' links), in card order; `cover` last.
+CARD_FIELDS = (
+    "id",
+    "slug",
+    "title",
+    "excerpt",
+    "author_id",
+    "author",
+    "status",
+    "published_at",
+    "created_at",
+    "updated_at",
+    "reading_minutes",
+    "cover",
+)
+
+# card_of(post key, tags key): the card of the post, false if there is no post. A field
+# the hash lacks (reading_minutes of an old post) is "". The cover field holds JSON made
+# by PostStore._save (json.dumps) or "": put in as it is, not decoded and encoded again.
+CARD_LUA = (
+    "local CARD_FIELDS = {"
+    + ", ".join(f"'{name}'" for name in CARD_FIELDS)
+    + """}
+local function card_of(post, tags)
+  local values = redis.call('HMGET', post, unpack(CARD_FIELDS))
+  if not values[1] then return false end
+  local parts = {}
+  for i = 1, #CARD_FIELDS - 1 do parts[i] = cjson.encode(values[i] or '') end
+  local cover = values[#CARD_FIELDS]
+  parts[#parts + 1] = (cover and cover ~= '') and cover or 'null'
+  local names = redis.call('SMEMBERS', tags)
+  table.sort(names)  -- SMEMBERS' order varies: the same post, the same card
+  for i, name in ipairs(names) do names[i] = cjson.encode(name) end
+  parts[#parts + 1] = '[' .. table.concat(names, ',') .. ']'
+  return '[' .. table.concat(parts, ',') .. ']'
+end
+"""
+)
+
+# Writes (or, the post gone, deletes) one post's card. KEYS: post:<id>, :tags, :card.
+CARD_SCRIPT = (
+    CARD_LUA
+    + """
+local card = card_of(KEYS[1], KEYS[2])
+if card then redis.call('SET', KEYS[3], card) else redis.call('DEL', KEYS[3]) end
+return card and 1 or 0
+"""
+)
+
+
+def post_from_card(card: str, comments: int) -> Post:
+    """The Post a listing shows (no body, no HTML) from its card and comment count."""
+    (
+        post_id,
+        slug,
+        title,
+        excerpt,
+        author_id,
+        author,
+        status,
+        published_at,
+        created_at,
+        updated_at,
+        minutes,
+        cover,
+        tags,
+    ) = json.loads(card)
+    return Post(
+        id=int(post_id),
+        slug=slug,
+        title=title,
+        body="",
+        html="",
+        excerpt=excerpt,
+        author_id=int(author_id),
+        author=author,
+        status=status,
+        published_at=float(published_at),
+        created_at=float(created_at),
+        updated_at=float(updated_at),
+        tags=sorted(tags),
+        comment_count=comments,
+        cover=Cover(**cover) if cover else None,
+        reading_minutes=int(minutes or 0),
+    )
+
+
+def card_keys(keys: Keys, post_id: int) -> list[str]:
+    """CARD_SCRIPT's KEYS for one post."""
+    return [keys.post(post_id), keys.post_tags(post_id), keys.post_card(post_id)]
+
+
+def write_cards(r: redis.Redis, keys: Keys, post_ids: Iterable[int], batch_size: int = 500) -> int:
+    """(Re)write the card of each post (CARD_SCRIPT, `batch_size` posts a round trip);
+    returns how many posts had one written (the others are gone)."""
+    sha = r.script_load(CARD_SCRIPT)
+    written, batch = 0, []
+    for post_id in post_ids:
+        batch.append(post_id)
+        if len(batch) >= batch_size:
+            written += _write_batch(r, keys, sha, batch)
+            batch = []
+    return written + (_write_batch(r, keys, sha, batch) if batch else 0)
+
+
+def _write_batch(r: redis.Redis, keys: Keys, sha: str, post_ids: list[int]) -> int:
+    pipe = r.pipeline(transaction=False)
+    for post_id in post_ids:
+        pipe.evalsha(sha, 3, *card_keys(keys, post_id))
+    return sum(pipe.execute())
