@@ -19,7 +19,6 @@ set's order; `post_from_card` sorts them as Python does, like `Post.from_hash`):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 import redis
@@ -78,8 +77,9 @@ return card and 1 or 0
 )
 
 
-def post_from_card(card: str, comments: int) -> Post:
-    """The Post a listing shows (no body, no HTML) from its card and comment count."""
+def post_from_card(card: list, comments: int) -> Post:
+    """The Post a listing shows (no body, no HTML) from its card, decoded, and its
+    comment count."""
     (
         post_id,
         slug,
@@ -94,24 +94,26 @@ def post_from_card(card: str, comments: int) -> Post:
         minutes,
         cover,
         tags,
-    ) = json.loads(card)
-    return Post(
-        id=int(post_id),
-        slug=slug,
-        title=title,
-        body="",
-        html="",
-        excerpt=excerpt,
-        author_id=int(author_id),
-        author=author,
-        status=status,
-        published_at=float(published_at),
-        created_at=float(created_at),
-        updated_at=float(updated_at),
-        tags=sorted(tags),
-        comment_count=comments,
-        cover=Cover(**cover) if cover else None,
-        reading_minutes=int(minutes or 0),
+    ) = card
+    return Post.from_fields(
+        {
+            "id": int(post_id),
+            "slug": slug,
+            "title": title,
+            "body": "",
+            "html": "",
+            "excerpt": excerpt,
+            "author_id": int(author_id),
+            "author": author,
+            "status": status,
+            "published_at": float(published_at),
+            "created_at": float(created_at),
+            "updated_at": float(updated_at),
+            "tags": sorted(tags),
+            "comment_count": comments,
+            "cover": Cover(**cover) if cover else None,
+            "reading_minutes": int(minutes or 0),
+        }
     )
 
 
