@@ -79,6 +79,11 @@ def configure(app: Flask, overrides: dict) -> None:
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # A login lasts AUTHOR_SESSION_HOURS from its start however active (auth_at), so
+        # re-sending the cookie on every response renewed nothing, and it lost flashes:
+        # a favicon or autosave answer still in flight when "Save" redirected put back the
+        # cookie from before the flash. The cookie is now sent only when the session changes.
+        SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         MAX_FORM_MEMORY_SIZE=1024 * 1024,  # a 200,000-character body in UTF-8, with room
     )
