@@ -85,7 +85,9 @@ def test_the_session_cookie_is_sent_only_when_the_session_changes(client, auth):
         response = client.get(url)
         assert response.status_code == 200, url
         assert "Set-Cookie" not in response.headers, url
-    saved = client.post("/posts/new", data={"title": "Flashed", "body": "Hi", "status": "published"})
+    saved = client.post(
+        "/posts/new", data={"title": "Flashed", "body": "Hi", "status": "published"}
+    )
     assert saved.status_code == 302 and "Set-Cookie" in saved.headers  # the flash
     page = client.get(saved.headers["Location"])
     assert "Saved “Flashed” as published." in page.get_data(as_text=True)
