@@ -15,7 +15,6 @@ from typing import Any
 
 import flask_wtf
 from flask import Flask, current_app, request
-from flask.templating import _default_template_ctx_processor
 
 from . import config as config_module
 from . import templating
@@ -166,11 +165,6 @@ def register_blueprints(app: Flask) -> None:
     auth.init_app(app)
     dashboard.init_app(app, csrf)
     newsletter.init_app(app, csrf)
-    # Every blueprint brings Flask's default context processor (g, request, session),
-    # which the app's own already ran for every template: once is enough.
-    for name, processors in app.template_context_processors.items():
-        if name is not None:
-            processors[:] = [p for p in processors if p is not _default_template_ctx_processor]
 
 
 def register_commands(app: Flask) -> None:
