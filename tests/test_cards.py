@@ -79,6 +79,7 @@ def test_rerender_writes_the_card_with_the_new_summary(data, alice, runner):
     post = add_post(data, alice, "Old", body="Old words")
     # A body changed behind the renderer's back (as an upgrade's re-render finds it).
     data.redis.hset(data.keys.post(post.id), "body", "Brand *new* words here")
+    data.redis.script_flush()  # the card script, run inside MULTI, is loaded before it
     assert runner.invoke(args=["posts", "rerender"]).exit_code == 0
     assert listed(data)[0].excerpt == "Brand new words here"
     assert listed(data) == summaries(data, [post.id])

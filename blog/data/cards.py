@@ -19,12 +19,13 @@ set's order; `post_from_card` sorts them as Python does, like `Post.from_hash`):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 import redis
 
 from .keys import Keys
 from .models import Cover, Post
+from .scripts import Script
 
 # Hash fields a listing shows of a post, and those the Post it builds needs (id, author,
 # dates, status: Post.is_visible and the templates' links), in card order; `cover` last.
@@ -122,21 +123,13 @@ def card_keys(keys: Keys, post_id: int) -> list[str]:
     return [keys.post(post_id), keys.post_tags(post_id), keys.post_card(post_id)]
 
 
-def write_cards(r: redis.Redis, keys: Keys, post_ids: Iterable[int], batch_size: int = 500) -> int:
+def write_cards(r: redis.Redis, keys: Keys, post_ids: Sequence[int], batch_size: int = 500) -> int:
     """(Re)write the card of each post (CARD_SCRIPT, `batch_size` posts a round trip);
     returns how many posts had one written (the others are gone)."""
-    sha = r.script_load(CARD_SCRIPT)
-    written, batch = 0, []
-    for post_id in post_ids:
-        batch.append(post_id)
-        if len(batch) >= batch_size:
-            written += _write_batch(r, keys, sha, batch)
-            batch = []
-    return written + (_write_batch(r, keys, sha, batch) if batch else 0)
-
-
-def _write_batch(r: redis.Redis, keys: Keys, sha: str, post_ids: list[int]) -> int:
-    pipe = r.pipeline(transaction=False)
-    for post_id in post_ids:
-        pipe.evalsha(sha, 3, *card_keys(keys, post_id))
-    return sum(pipe.execute())
+    script, written = Script(r, CARD_SCRIPT), 0
+    for start in range(0, len(post_ids), batch_size):
+        pipe = r.pipeline(transaction=False)
+        for post_id in post_ids[start : start + batch_size]:
+            script(keys=card_keys(keys, post_id), client=pipe)
+        written += sum(pipe.execute())
+    return written

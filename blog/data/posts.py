@@ -335,6 +335,7 @@ class PostStore:
         self._save_script = Script(r, SAVE_SCRIPT)
         self._revision_script = Script(r, REVISION_SCRIPT)
         self._delete_script = Script(r, DELETE_SCRIPT)
+        self._card_script = Script(r, CARD_SCRIPT)
         self._delete_keys = [
             part
             for builder in (keys.comment, keys.tag, keys.image, keys.image_posts)
@@ -624,9 +625,7 @@ class PostStore:
                     "reading_minutes": reading_minutes(html),
                 },
             )
-            # EVAL, not EVALSHA: inside MULTI a script Redis lacks would fail at EXEC,
-            # after the HSET, and leave the card behind the hash.
-            pipe.eval(CARD_SCRIPT, 3, *card_keys(self.keys, post_id))
+            self._card_script(keys=card_keys(self.keys, post_id), client=pipe)
             mark_changed(pipe, self.keys)
             done.append(True)
 
