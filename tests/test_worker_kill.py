@@ -41,8 +41,9 @@ def big_jpeg() -> bytes:
 def ready_then_stop(client, info: dict, worker: subprocess.Popen, timeout: float, interval: float):
     """Wait until the upload is clean, then stop the worker as a platform does (SIGTERM,
     SIGKILL after 30 s). Once in a suite run on an overloaded machine (load average
-    near 4), an idle `--with-scheduler` worker outlived the 30 s: RQ joins its scheduler
-    process without a time limit. The image was ready by then, so nothing was lost."""
+    near 4), an idle `--with-scheduler` worker outlived the 30 s (not explained; RQ does
+    join its scheduler process without a time limit). The image was ready by then, so
+    nothing was lost."""
     try:
         wait_for(
             lambda: client.get(info["status_url"]).get_json()["status"] == "ready",
