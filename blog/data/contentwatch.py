@@ -39,6 +39,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 import redis
 from redis.connection import ConnectionInterface
@@ -63,13 +64,13 @@ class ContentState:
     def last_modified(self) -> float:
         return max(self.changed_at, self.comments_changed_at, self.newest)
 
-    @property
+    @cached_property  # a cached page's request asks for it up to four times
     def posts_tag(self) -> str:
         """Differs whenever a post page may differ, but for its comments (the time as
         well as the counter: a restore starts the counter again)."""
         return f"{self.version}.{self.changed_at:.6f}.{self.newest:.3f}"
 
-    @property
+    @cached_property
     def tag(self) -> str:
         """Differs whenever any visitor's page may differ."""
         return f"{self.posts_tag}.{self.comments}.{self.comments_changed_at:.6f}"
