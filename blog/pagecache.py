@@ -23,6 +23,7 @@ session (flash messages, forms with a CSRF token) are `private, no-store`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -30,6 +31,7 @@ import logging
 import os
 import shutil
 import stat
+import threading
 import time
 import zlib
 from collections import OrderedDict
@@ -182,27 +184,31 @@ class SharedPages:
         if head + newline != SHARED_FORMAT or not newline2:
             return None
         try:
-            k, tag, expires_at, post, headers = json.loads(meta)
-        except ValueError:
+            k, tag, expires_at, post, headers, length = json.loads(meta)
+        except (ValueError, TypeError):
             return None
-        if k != key:
-            return None  # another page in the same slot
+        if k != key or length != len(body):
+            return None  # another page in the same slot, or a file cut short
         dependency = (post[0], post[1]) if post else None
         return _Entry(tag, expires_at, [(n, v) for n, v in headers], body, dependency)
 
     def put(self, key: str, entry: _Entry) -> None:
         if len(entry.body) > self.max_entry:
             return
-        meta = json.dumps([key, entry.tag, entry.expires_at, entry.post, entry.headers])
+        body = entry.body
+        meta = json.dumps([key, entry.tag, entry.expires_at, entry.post, entry.headers, len(body)])
         path = self._path(key)
-        aside = f"{path}.{os.getpid()}"
+        # Written aside under a name of this thread's own (threaded workers), then renamed.
+        aside = f"{path}.{os.getpid()}.{threading.get_ident()}"
         try:
             fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
             with open(fd, "wb") as f:
-                f.write(SHARED_FORMAT + meta.encode() + b"\n" + entry.body)
+                f.write(SHARED_FORMAT + meta.encode() + b"\n" + body)
             os.replace(aside, path)
         except OSError as error:  # a full tmpfs: the page is simply not shared
             log.debug("page not shared: %s", error)
+            with contextlib.suppress(OSError):
+                os.unlink(aside)
 
 
 # Where servers keep their shared pages: tmpfs, memory rather than disk (a write to an

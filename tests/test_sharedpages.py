@@ -166,7 +166,9 @@ def test_a_broken_foreign_or_oversized_file_is_a_miss(tmp_path):
     path = shared._path("/a?")
     with open(path, "rb") as f:
         whole = f.read()
-    for broken in (b"", whole[:5], SHARED_FORMAT + b"{not json\n", b"old format\n" + whole):
+    cut_short, not_a_list = whole[:-1], SHARED_FORMAT + b"7\n"
+    broken_files = (b"", whole[:5], cut_short, not_a_list, SHARED_FORMAT + b"{not json\n")
+    for broken in (*broken_files, b"old format\n" + whole):
         with open(path, "wb") as f:
             f.write(broken)
         assert shared.get("/a?") is None
@@ -176,3 +178,4 @@ def test_a_broken_foreign_or_oversized_file_is_a_miss(tmp_path):
     os.mkdir(blocked)  # the rename fails (as on a full tmpfs): no error, not shared
     shared.put("/c?", entry)
     assert shared.get("/c?") is None and not os.listdir(blocked)
+    assert not [name for name in os.listdir(tmp_path) if "." in name]  # nothing left aside
