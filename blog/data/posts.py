@@ -318,9 +318,9 @@ class PostStore:
         self.keys = keys
         self.images = images
         self._page_script = Script(r, PAGE_SCRIPT)
-        self._save_script = r.register_script(SAVE_SCRIPT)
-        self._revision_script = r.register_script(REVISION_SCRIPT)
-        self._delete_script = r.register_script(DELETE_SCRIPT)
+        self._save_script = Script(r, SAVE_SCRIPT)
+        self._revision_script = Script(r, REVISION_SCRIPT)
+        self._delete_script = Script(r, DELETE_SCRIPT)
         self._delete_keys = [
             part
             for builder in (keys.comment, keys.tag, keys.image, keys.image_posts)
