@@ -273,10 +273,36 @@ def _remove_stale(root: Path, uid: int) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+# The only query arguments a cached view (or its templates) reads: a listing's page
+# number and a post page's thanks for a comment. Links people share carry others
+# (utm_source, fbclid...) that change nothing on the page: they are left out of the key,
+# so such a visit is a hit. A view behind cached_for_visitors must read no other.
+CACHE_ARGUMENTS = frozenset({"page", "comment"})
+
+
 def cache_key(environ: WSGIEnvironment) -> str:
-    """Host, path and query: absolute links in feeds and the sitemap come from the host."""
+    """Host, path and the query arguments that matter: absolute links in feeds and the
+    sitemap come from the host."""
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-    return f"{environ.get('HTTP_HOST', '')}{path}?{environ.get('QUERY_STRING', '')}"
+    query = environ.get("QUERY_STRING", "")
+    if query:
+        query = _arguments_that_matter(query)
+    return f"{environ.get('HTTP_HOST', '')}{path}?{query}"
+
+
+def _arguments_that_matter(query: str) -> str:
+    """The query's CACHE_ARGUMENTS, as sent and in order (werkzeug reads the first of a
+    repeated one). Names are compared as sent: a name with a %-escape (which werkzeug
+    decodes, so "p%61ge" is "page") keeps the whole query in the key, or its page could
+    be stored under the address without it."""
+    kept = []
+    for part in query.split("&"):  # werkzeug's separator (parse_qsl)
+        name = part.partition("=")[0]
+        if "%" in name:
+            return query
+        if name in CACHE_ARGUMENTS:
+            kept.append(part)
+    return "&".join(kept)
 
 
 class ServeFromCache:
@@ -422,6 +448,9 @@ def _visitor_headers(response: Response, state: ContentState, etag: str) -> Resp
 
 
 def cached_for_visitors(view: Callable) -> Callable:
+    """Serve the view's page to visitors from the page cache (and HTTP validators). The
+    view must read no query argument but CACHE_ARGUMENTS: the others are not in the key."""
+
     @functools.wraps(view)
     def wrapped(*args: object, **kwargs: object) -> ResponseReturnValue:
         cache: PageCache | None = current_app.extensions.get("page_cache")
