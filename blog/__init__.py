@@ -15,7 +15,6 @@ from typing import Any
 
 import flask_wtf
 from flask import Flask, current_app, request
-from flask.templating import _default_template_ctx_processor
 
 from . import config as config_module
 from . import templating
@@ -79,6 +78,11 @@ def configure(app: Flask, overrides: dict) -> None:
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # A login lasts AUTHOR_SESSION_HOURS from its start however active (auth_at), so
+        # re-sending the cookie on every response renewed nothing, and it lost flashes:
+        # a favicon or autosave answer still in flight when "Save" redirected put back the
+        # cookie from before the flash. The cookie is now sent only when the session changes.
+        SESSION_REFRESH_EACH_REQUEST=False,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         MAX_FORM_MEMORY_SIZE=1024 * 1024,  # a 200,000-character body in UTF-8, with room
     )
@@ -161,11 +165,6 @@ def register_blueprints(app: Flask) -> None:
     auth.init_app(app)
     dashboard.init_app(app, csrf)
     newsletter.init_app(app, csrf)
-    # Every blueprint brings Flask's default context processor (g, request, session),
-    # which the app's own already ran for every template: once is enough.
-    for name, processors in app.template_context_processors.items():
-        if name is not None:
-            processors[:] = [p for p in processors if p is not _default_template_ctx_processor]
 
 
 def register_commands(app: Flask) -> None:

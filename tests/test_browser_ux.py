@@ -125,6 +125,33 @@ def test_autosave_keeps_drafts_and_holds_back_published_edits(new_context, blog_
     browsing.watch.assert_clean()
 
 
+def test_save_pressed_during_the_first_autosave_makes_one_post(new_context, blog_author):
+    """The first autosave of a new post creates it; "Save" pressed while that request is
+    on its way must go to the post it made, not create a second one, and the answers
+    around it (the autosave's, the new address's favicon) must not put back the session
+    cookie from before "Saved … as published". Every request is slowed by 1.5 s (Chrome's
+    network emulation) so that Save lands while the autosave is out."""
+    browsing = new_context("desktop")
+    page = new_post_page(browsing, blog_author)
+    network = page.context.new_cdp_session(page)
+    network.send("Network.enable")
+    network.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 1500, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    title = f"Saved mid autosave {secrets.token_hex(3)}"
+    page.get_by_label("Title", exact=True).fill(title)
+    page.get_by_label("Body", exact=True).fill("Pressed Save mid-autosave.")
+    page.get_by_label("Status").select_option(label="Published")
+    expect(page.locator("#autosave-status")).to_have_text("Saving…", timeout=20_000)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("as published", timeout=20_000)
+    expect(page).to_have_url(re.compile(r"/posts/saved-mid-autosave-[0-9a-f]+$"))
+    page.goto("/dashboard")
+    expect(page.get_by_role("link", name=title, exact=True)).to_have_count(1)
+    browsing.watch.assert_clean()
+
+
 def test_leaving_with_unsaved_changes_asks_first(new_context, blog_author):
     browsing = new_context("desktop")
     page = new_post_page(browsing, blog_author)

@@ -75,6 +75,24 @@ def test_author_session_has_an_absolute_lifetime(redis_url, redis_client, media_
     assert cookie is None or "user_id" not in cookie.value
 
 
+def test_the_session_cookie_is_sent_only_when_the_session_changes(client, auth):
+    """An answer that leaves the session alone carries no cookie: a favicon or autosave
+    answer still in flight when "Save" redirects with a flash would otherwise put back
+    the cookie from before the flash, and the next page would not show it."""
+    auth.login()
+    client.get("/posts/new")  # the editor's token is made once per session
+    for url in ("/posts/new", "/dashboard", "/static/style.css", "/static/favicon.svg"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "Set-Cookie" not in response.headers, url
+    saved = client.post(
+        "/posts/new", data={"title": "Flashed", "body": "Hi", "status": "published"}
+    )
+    assert saved.status_code == 302 and "Set-Cookie" in saved.headers  # the flash
+    page = client.get(saved.headers["Location"])
+    assert "Saved “Flashed” as published." in page.get_data(as_text=True)
+
+
 def test_visitors_cost_no_redis_read_for_sessions(app, client, auth, monkeypatch):
     """An author's request checks the session in Redis; a visitor's page never asks."""
     data = app.extensions["blog_data"]

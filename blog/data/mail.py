@@ -15,6 +15,7 @@ from typing import cast
 import redis
 
 from .keys import Keys
+from .scripts import Script
 
 STATUSES = ("pending", "confirmed", "bounced", "unsubscribed")
 HARD_BOUNCES_LIMIT = 3  # after this many 5xx replies an address gets no more mail
@@ -64,7 +65,7 @@ class SubscriberStore:
     def __init__(self, r: redis.Redis, keys: Keys) -> None:
         self.r = r
         self.keys = keys
-        self._transition = r.register_script(_TRANSITION)
+        self._transition = Script(r, _TRANSITION)
 
     def _move(self, email: str, target: str, allowed: str, now: float) -> tuple[str, str]:
         before, after = self._transition(
@@ -182,9 +183,9 @@ class AnnouncementStore:
     def __init__(self, r: redis.Redis, keys: Keys) -> None:
         self.r = r
         self.keys = keys
-        self._schedule = r.register_script(_SCHEDULE)
-        self._start = r.register_script(_START)
-        self._pace = r.register_script(_PACE)
+        self._schedule = Script(r, _SCHEDULE)
+        self._start = Script(r, _START)
+        self._pace = Script(r, _PACE)
 
     def get(self, post_id: int) -> Announcement | None:
         pipe = self.r.pipeline(transaction=False)
@@ -304,7 +305,7 @@ class MailStore:
     def __init__(self, r: redis.Redis, keys: Keys) -> None:
         self.r = r
         self.keys = keys
-        self._notice_due = r.register_script(_NOTICE_DUE)
+        self._notice_due = Script(r, _NOTICE_DUE)
 
     def cooldown(self, action: str, subject: str, seconds: int) -> bool:
         """True at most once per `seconds` for (action, subject)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import redis
 
 from .keys import Keys
+from .scripts import Script
 
 LOGIN_ADDRESS = "login-ip"  # the rate-limit action of login attempts per address
 
@@ -86,9 +87,9 @@ class RateLimiter:
         self.r = r
         self.keys = keys
         self.clock = clock
-        self._hit = r.register_script(_HIT)
-        self._login_attempt = r.register_script(LOGIN_ATTEMPT_SCRIPT)
-        self._refund = r.register_script(LOGIN_REFUND_SCRIPT)
+        self._hit = Script(r, _HIT)
+        self._login_attempt = Script(r, LOGIN_ATTEMPT_SCRIPT)
+        self._refund = Script(r, LOGIN_REFUND_SCRIPT)
 
     def hit(self, action: str, client: str, limit: int, window_seconds: int = 60) -> bool:
         """Count one attempt; True while the client is within its limit (a refused

@@ -34,6 +34,7 @@ import redis
 from .keys import ENTITY, EXCLUDED, KeyFamily, Keys, family_named, family_of
 from .models import media_key
 from .reindex import reindex, scan_app_keys
+from .scripts import Script
 
 INTERRUPTED_BY_RESTORE = (
     "Interrupted by a restore: the upload was still being "
@@ -171,8 +172,8 @@ class Exporter:
     _done: bool = False
 
     def __post_init__(self) -> None:
-        self._post_group = self.r.register_script(_POST_GROUP)
-        self._one_key = self.r.register_script(_ONE_KEY)
+        self._post_group = Script(self.r, _POST_GROUP)
+        self._one_key = Script(self.r, _ONE_KEY)
 
     @property
     def prefix(self) -> str:

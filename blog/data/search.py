@@ -26,6 +26,7 @@ import redis
 from .keys import Keys
 from .models import Post
 from .reindex import scan_app_keys
+from .scripts import Script
 
 # Query plans (see docs/search.md): the threshold algorithm serves pages up to TOP_LIMIT
 # deep when every term is in more than SMALL_SET posts, giving up after TOP_BUDGET posts
@@ -516,13 +517,13 @@ class SearchIndex:
         self.r = r
         self.keys = keys
         self.small_set = small_set  # tests lower it to run the threshold algorithm
-        self._apply = r.register_script(_APPLY)
-        self._query = r.register_script(_QUERY)
-        self._suggest = r.register_script(_SUGGEST)
-        self._swap = r.register_script(_SWAP)
-        self._mark = r.register_script(_MARK)
-        self._drain_start = r.register_script(_DRAIN_START)
-        self._drain_take = r.register_script(_DRAIN_TAKE)
+        self._apply = Script(r, _APPLY)
+        self._query = Script(r, _QUERY)
+        self._suggest = Script(r, _SUGGEST)
+        self._swap = Script(r, _SWAP)
+        self._mark = Script(r, _MARK)
+        self._drain_start = Script(r, _DRAIN_START)
+        self._drain_take = Script(r, _DRAIN_TAKE)
 
     # ---- writes --------------------------------------------------------------------
 
