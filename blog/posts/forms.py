@@ -68,8 +68,7 @@ class BoundOnceMeta:
     A copy shares those parts, which never change, with the first binding, and gets its
     own form, meta and translations; `process()` then gives it its own data and errors.
     So a view must never change a field's shared parts in place (its choices list, label,
-    flags, render_kw): assign new ones, as `field.choices = [...]` does. Simple fields
-    only (no FormField or FieldList, which hold a form of their own)."""
+    flags, render_kw): assign new ones, as `field.choices = [...]` does."""
 
     def bind_field(self, form: FlaskForm, unbound_field: UnboundField, options: dict) -> Field:
         declared = getattr(type(form), options["name"], None) is unbound_field
