@@ -33,7 +33,9 @@ pages >= 1.0 and 1.5 of its index page; creating a post >= 1.0).
 
 The server runs with APP_ENV=development (production session cookies are Secure-only and
 this runs over plain http) and COMMENTS_PER_MINUTE=1000 (the largest value the config
-accepts; all locust users share the address 127.0.0.1). Locust runs on the same machine
+accepts; all locust users share the address 127.0.0.1) and PAGE_CACHE_DIR in a directory
+of its own on /dev/shm (the workers share the pages they render, as by default; removed
+at the end). Locust runs on the same machine
 as the server, so the load generator takes CPU from the server: the req/s are a floor.
 Locust's CPU per request is about the same for every route, which flatters the ratios:
 with the load generated elsewhere the trivial route would gain more than the blog pages.
@@ -504,6 +506,10 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     begun = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="blog-load-"))
+    # The workers share the pages they render (PAGE_CACHE_DIR): in memory, as "auto"
+    # would put them, but removed with the rest of the run.
+    shm = Path("/dev/shm")
+    shared_pages = Path(tempfile.mkdtemp(prefix="blog-load-", dir=shm)) if shm.is_dir() else None
     redis_server = gunicorn = None
     try:
         redis_server = RedisServer(
@@ -527,6 +533,7 @@ def main() -> int:
             "SECRET_KEY": secrets.token_hex(32),
             "REDIS_URL": redis_server.url,
             "MEDIA_ROOT": str(work / "media"),
+            "PAGE_CACHE_DIR": str(shared_pages) if shared_pages else "",
             "COMMENTS_PER_MINUTE": str(COMMENTS_PER_MINUTE),
             "COMMENT_MODERATION": "0",
             "TRUSTED_PROXIES": "0",
@@ -615,6 +622,8 @@ def main() -> int:
             print(f"work directory kept: {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
+        if shared_pages is not None:
+            shutil.rmtree(shared_pages, ignore_errors=True)
 
 
 if __name__ == "__main__":

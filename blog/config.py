@@ -97,6 +97,10 @@ def from_environment() -> dict:
         "PAGE_CACHE_SECONDS": _env_int("PAGE_CACHE_SECONDS", 60, 0, 3600),
         # Memory each web process may spend on those pages (least recently used go first).
         "PAGE_CACHE_MB": _env_int("PAGE_CACHE_MB", 32, 1, 4096),
+        # Where the web processes of one server share the pages they render, so a page
+        # is rendered once per server rather than once per process: "auto" (/dev/shm,
+        # memory, where it exists), another directory on tmpfs, or "" (not shared).
+        "PAGE_CACHE_DIR": os.environ.get("PAGE_CACHE_DIR", "auto").strip(),
         # Visitors' pages over HTTP (ETag, 304): how long a CDN may keep one (s-maxage;
         # 0: no validators, no shared caching) and serve it stale while it revalidates.
         "HTTP_CACHE_SECONDS": _env_int("HTTP_CACHE_SECONDS", 10, 0, 86400),

@@ -17,6 +17,10 @@ import redis
 from devtools.redis_server import RedisServer
 from tests.helpers import PASSWORD, ROOT, RQ, S3_CREDENTIALS, make_app
 
+# Apps made from the environment (and the servers tests start) share no pages through
+# /dev/shm: tests that share pages say where, in their own temporary directory.
+os.environ.setdefault("PAGE_CACHE_DIR", "")
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):

@@ -130,6 +130,9 @@ def make_app(redis_url: str, **overrides):
         "SECRET_KEY": "test-secret-key-not-for-production",
         "WTF_CSRF_ENABLED": False,
         "COMMENT_MODERATION": False,
+        # Pages shared between processes live as long as their server (here pytest, for
+        # every test): only the tests about sharing turn it on, in their own directory.
+        "PAGE_CACHE_DIR": "",
     }
     config.update(overrides)
     return create_app(config)

@@ -40,6 +40,7 @@ def env(monkeypatch, redis_url, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("MEDIA_ROOT", str(tmp_path / "media"))
+    monkeypatch.setenv("PAGE_CACHE_DIR", str(tmp_path))  # not /dev/shm
     cheap_password_hashing(monkeypatch)
     return monkeypatch
 

@@ -176,7 +176,7 @@ def test_a_reindex_after_a_restore_makes_every_process_re_render(
 
 
 @pytest.fixture
-def gunicorn(redis_url, redis_client, media_root):
+def gunicorn(redis_url, redis_client, media_root, tmp_path):
     port = free_port()
     env = {
         **os.environ,
@@ -185,6 +185,8 @@ def gunicorn(redis_url, redis_client, media_root):
         "REDIS_URL": redis_url,
         "MEDIA_ROOT": str(media_root),
         "PAGE_CACHE_SECONDS": "3600",
+        # The workers share the pages they render: one renders, the others serve it.
+        "PAGE_CACHE_DIR": str(tmp_path),
         "COMMENTS_PER_MINUTE": "1000",
     }
     command = [sys.executable, "-m", "gunicorn", "app:app", "-w", "3"]
@@ -213,8 +215,9 @@ def fetch(url: str, data: bytes | None = None) -> str:
         return r.read().decode()
 
 
-def test_processes_never_serve_a_page_older_than_a_finished_write(gunicorn, redis_url):
-    """This test process writes; gunicorn's worker processes serve cached pages."""
+def test_processes_never_serve_a_page_older_than_a_finished_write(gunicorn, redis_url, tmp_path):
+    """This test process writes; gunicorn's worker processes serve cached pages, their
+    own or (shared pages) one another's."""
     data = DataLayer(connect(redis_url), "blog:")
     author = data.users.create("alice", "long enough password")
     post = add_post(data, author, "Across processes")
@@ -228,3 +231,5 @@ def test_processes_never_serve_a_page_older_than_a_finished_write(gunicorn, redi
         # A comment through one worker, read back through (likely) another.
         fetch(f"{url}/comments", f"name=N&body=via+http+{i}.".encode())
         assert f"via http {i}." in fetch(url)
+    shared = [d for d in tmp_path.iterdir() if d.name.startswith("blog-pages-")]
+    assert len(shared) == 1 and any(shared[0].iterdir())  # the workers shared pages

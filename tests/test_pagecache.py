@@ -126,3 +126,28 @@ def test_a_hit_is_answered_before_flask_with_the_apps_headers(redis_url, redis_c
     client.set_cookie("session", "anything")
     client.get("/posts/first")
     assert len(requests_seen) == 2
+
+
+def test_query_arguments_no_page_reads_are_left_out_of_the_key(redis_url, redis_client, media_root):
+    """A shared link's tracking arguments (utm_source, fbclid) change nothing on the
+    page: such a visit is a hit. The arguments pages read (page, comment) stay in the
+    key, and so does the whole query when a name is %-escaped (werkzeug decodes it)."""
+    app, counter = counted_app(redis_url, media_root)
+    data = app.extensions["blog_data"]
+    author = data.users.create("alice", "long enough password")
+    for i in range(12):
+        add_post(data, author, f"Post {i:02d}")
+    client = app.test_client()
+    post = "/posts/post-11"
+    page = trips(client, counter, post)[1]
+    assert trips(client, counter, post + "?utm_source=feed&fbclid=x") == (0, page)
+    thanks = trips(client, counter, post + "?comment=thanks")[1]
+    assert "Thank you for your comment." in thanks and thanks != page
+    assert trips(client, counter, post + "?x=1&comment=thanks")[1] == thanks
+    older = trips(client, counter, "/?utm_medium=mail&page=2")[1]
+    assert "Post 00" in older and "Post 11" not in older
+    assert trips(client, counter, "/?page=2") == (0, older)
+    # Stored under its whole query, never under "/": the home page stays page 1.
+    assert "Post 00" in trips(client, counter, "/?p%61ge=2")[1]
+    home = trips(client, counter, "/")[1]
+    assert "Post 11" in home and "Post 00" not in home

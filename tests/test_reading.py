@@ -120,6 +120,20 @@ def test_post_page_renders_sanitized_markdown(client, data, author):
     assert "<iframe" not in page
 
 
+def test_post_page_reads_what_it_shows_and_not_the_markdown(client, data, author, redis_client):
+    """POST_PAGE_SCRIPT fetches the fields the page shows, not the Markdown source (as
+    long as the HTML); a post stored before covers and reading times still renders."""
+    post = add_post(data, author, "Fields", body="Some *marked* text " * 50, tags=["t"])
+    redis_client.hdel(f"blog:post:{post.id}", "cover", "reading_minutes")
+    shown, _, _ = data.post_page(post.slug)
+    assert shown.body == "" and shown.html == post.html
+    assert (shown.cover, shown.reading_minutes) == (None, 0)
+    assert (shown.title, shown.tags, shown.published_at) == (post.title, ["t"], post.published_at)
+    page = client.get(f"/posts/{post.slug}").get_data(as_text=True)
+    assert "<em>marked</em>" in page and "min read" not in page
+    assert data.post_page("no-such-post") == (None, [], (None, None))
+
+
 def test_unknown_post_is_404(client):
     response = client.get("/posts/nope")
     assert response.status_code == 404

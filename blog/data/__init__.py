@@ -55,16 +55,33 @@ __all__ = [
 
 # KEYS[1] = slugs, KEYS[2] = posts:published; ARGV[1] = the slug, then (head, tail)
 # pairs that make the keys of a post, its tags, its comment ids and a comment from an id
-# (split_key), then the time now. Keys built from
-# ids read inside the script are not declared: fine on one Redis primary, not on a
-# Cluster (docs/data-model.md). Returns nil or {post fields, tags, comments, {older,
-# newer}} (each neighbour {slug, title} or empty).
+# (split_key), then the time now. Of the post it reads the fields the page shows
+# (POST_PAGE_FIELDS), not its Markdown source: up to 200,000 characters that the page
+# never shows and the reply would carry as far as the HTML. Keys built from ids read
+# inside the script are not declared: fine on one Redis primary, not on a
+# Cluster (docs/data-model.md). Returns nil or {post field values, tags, comments,
+# {older, newer}} (each neighbour {slug, title} or empty).
+POST_PAGE_FIELDS = (
+    "id",
+    "slug",
+    "title",
+    "html",
+    "excerpt",
+    "author_id",
+    "author",
+    "status",
+    "published_at",
+    "created_at",
+    "updated_at",
+    "cover",
+    "reading_minutes",
+)
 POST_PAGE_SCRIPT = """
 local id = redis.call('HGET', KEYS[1], ARGV[1])
 if not id then return nil end
 local function key(i, x) return ARGV[i] .. x .. ARGV[i + 1] end
-local post = redis.call('HGETALL', key(2, id))
-if #post == 0 then return nil end
+local post = redis.call('HMGET', key(2, id), FIELDS)
+if not post[1] then return nil end
 local comments = {}
 for n, cid in ipairs(redis.call('ZRANGE', key(6, id), 0, -1)) do
   comments[n] = redis.call('HGETALL', key(8, cid))
@@ -83,7 +100,7 @@ if score then
   }
 end
 return {post, redis.call('SMEMBERS', key(4, id)), comments, neighbours}
-"""
+""".replace("FIELDS", ", ".join(f"'{name}'" for name in POST_PAGE_FIELDS))
 
 
 def _pairs(flat: list[str]) -> dict[str, str]:
@@ -144,9 +161,11 @@ class DataLayer:
         )
         if not reply:
             return None, [], (None, None)
-        fields, tags, comments, neighbours = reply
+        values, tags, comments, neighbours = reply
         comment_list = [Comment.from_hash(_pairs(c)) for c in comments if c]
-        post = Post.from_hash(_pairs(fields), tags, len(comments))
+        # A field the post has not got (an old post's reading time) comes back nil.
+        fields = {k: v for k, v in zip(POST_PAGE_FIELDS, values, strict=True) if v is not None}
+        post = Post.from_hash(fields, tags, len(comments))
         return post, comment_list, neighbour_pair(neighbours)
 
     def content_state(self) -> ContentState:

@@ -20,22 +20,26 @@ reads again over a new one; `PAGE_CACHE_SECONDS` still bounds any page's age.
 Comments change their own post page and the listings (comment counts), not the other
 post pages: a comment write (`mark_comments_changed`) changes `cache:version:comments`
 and writes the post's signal key `cache:version:post:<id>`, both under the tracked
-prefix. Each process counts the messages it reads and remembers, per signal key, the
-count at its last message. A post page is cached with the count taken *before* its
-reads (`mark`) and stays fresh while no message about its post came after that count
-(`post_unchanged`): a comment that lands before the page's read comes after the mark;
-one that lands after it sends its message after the mark too, and the same ordering as
-above puts that message in our socket before the writer hears back. A new connection
-(messages may have been lost) or a flush starts a new epoch: no post page cached before
-counts as fresh.
+prefix. Each process remembers, per signal key, when (on the monotonic clock) it read
+the last message about it. A post page is cached with the time taken *before* its reads
+(`mark`) and stays fresh while no message about its post was read after that time
+(`post_unchanged`): a comment that lands before the page's read is fine either way; one
+that lands after it is written after the mark, so its message is read after the mark
+too, and the same ordering as above puts that message in our socket before the writer
+hears back. The monotonic clock is the machine's, not the process's, so this holds for
+a page another process on the same machine rendered (the shared page cache,
+blog/pagecache.py) just as for our own. A new connection (messages may have been lost)
+or a flush starts afresh: no post page marked before that time counts as fresh.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 import redis
 from redis.connection import ConnectionInterface
@@ -60,13 +64,13 @@ class ContentState:
     def last_modified(self) -> float:
         return max(self.changed_at, self.comments_changed_at, self.newest)
 
-    @property
+    @cached_property  # a cached page's request asks for it up to four times
     def posts_tag(self) -> str:
         """Differs whenever a post page may differ, but for its comments (the time as
         well as the counter: a restore starts the counter again)."""
         return f"{self.version}.{self.changed_at:.6f}.{self.newest:.3f}"
 
-    @property
+    @cached_property
     def tag(self) -> str:
         """Differs whenever any visitor's page may differ."""
         return f"{self.posts_tag}.{self.comments}.{self.comments_changed_at:.6f}"
@@ -109,12 +113,8 @@ def read_state(r: redis.Redis, keys: Keys, now: float) -> ContentState:
     )
 
 
-@dataclass(frozen=True)
-class Mark:
-    """A point in a process's stream of invalidations (taken before a page's reads)."""
-
-    epoch: int  # bumped when messages may have been missed: every post page is stale
-    seq: int  # messages read so far
+# When a page's reads began, on the machine's monotonic clock (time.monotonic()).
+Mark = float
 
 
 class ContentWatch:
@@ -128,9 +128,9 @@ class ContentWatch:
         self._pid = 0
         self._state: ContentState | None = None
         self._post_signal_head = split_key(keys.content_post)[0]
-        self._epoch = 0
-        self._seq = 0
-        self._post_signals: dict[str, int] = {}  # signal key -> seq of its last message
+        # Every message since this time has been read (inf: no connection yet).
+        self._complete_since = math.inf
+        self._post_signals: dict[str, float] = {}  # signal key -> when its last message came
 
     def current(self) -> ContentState:
         """0 round trips while nothing changed; 1 after a change (2 more on connecting)."""
@@ -145,21 +145,24 @@ class ContentWatch:
             return self._state
 
     def mark(self) -> Mark:
-        """Where the stream stands; call current() first (it reads what is waiting)."""
+        """Now, after the messages waiting were read; call current() first (it reads them)."""
         with self._lock:
-            return Mark(self._epoch, self._seq)
+            return time.monotonic()
 
     def post_unchanged(self, post_id: int, since: Mark) -> bool:
-        """No message about this post's comments since `since` (and none missed)."""
+        """No message about this post's comments read after `since`, and none missed since
+        (`since` may come from another process on this machine: the clock is shared).
+        Call current() first, so that the messages waiting have been read."""
         with self._lock:
-            if since.epoch != self._epoch:
+            if since < self._complete_since:
                 return False
-            return self._post_signals.get(self.keys.content_post(post_id), 0) <= since.seq
+            return self._post_signals.get(self.keys.content_post(post_id), -math.inf) < since
 
     def _forget_signals(self) -> None:
-        """Messages may be lost (a new connection) or too many to keep: from here on no
-        post page rendered before counts as fresh."""
-        self._epoch += 1
+        """Messages may be lost (a new connection) or too many to keep: no post page
+        marked before now counts as fresh (on a new connection, _connect moves this on
+        to when its tracking is on)."""
+        self._complete_since = time.monotonic()
         self._post_signals.clear()
 
     def _connect(self) -> None:
@@ -184,6 +187,8 @@ class ContentWatch:
         for _ in commands:
             connection.read_response()
         self._connection, self._state = connection, None
+        # Tracking is on: every write from now on leaves a message on this connection.
+        self._complete_since = time.monotonic()
 
     def _drain(self) -> bool:
         """Read the invalidations waiting on the socket; False if any (or it broke)."""
@@ -202,9 +207,10 @@ class ContentWatch:
         return unchanged
 
     def _note(self, message: object) -> None:
-        """Remember which post signals an invalidation names. Any message also makes
-        current() read the state again (a comment changes listings too)."""
-        self._seq += 1
+        """Remember which post signals an invalidation names, and when it was read. Any
+        message also makes current() read the state again (a comment changes listings
+        too)."""
+        now = time.monotonic()
         keys = message[2] if isinstance(message, list) and len(message) == 3 else None
         if not isinstance(keys, list):  # FLUSHDB/FLUSHALL (no key names): everything
             self._forget_signals()
@@ -214,4 +220,4 @@ class ContentWatch:
         for key in keys:
             name = key.decode() if isinstance(key, bytes) else str(key)
             if name.startswith(self._post_signal_head):
-                self._post_signals[name] = self._seq
+                self._post_signals[name] = now
