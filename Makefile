@@ -67,6 +67,7 @@ bench: $(DEV_STAMP)  ## Run every benchmark with its documented defaults; figure
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/mail.py
 	$(BIN)/python bench/renderers.py
+	$(BIN)/python bench/create.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info

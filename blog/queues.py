@@ -11,10 +11,13 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 from flask import current_app
+from redis.client import Pipeline
 from rq import Queue, Retry, Worker
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job
@@ -123,12 +126,15 @@ def enqueue_mail(
     connection: redis.Redis | None = None,
     description: str = "",
     unique: bool = False,
+    along: Callable[[Pipeline], object] | None = None,
 ) -> Job | None:
     """A job on the `mail` queue (now, or at the Unix time `at`, by the worker's built-in
     scheduler). Outside a Flask app (jobs enqueue jobs) pass `connection`. With `unique`
-    (and a `job_id`), RQ checks and enqueues in one step: None when that id exists."""
+    (and a `job_id`), RQ checks and enqueues in one step: None when that id exists.
+    `along` queues the data layer's writes that go with the job (the record naming it)
+    on RQ's pipeline: they and the job are stored in one MULTI/EXEC, both or neither."""
     queue = Queue(MAIL_QUEUE, connection=connection or app_rq_connection())
-    options = dict(
+    options: dict[str, Any] = dict(
         job_id=job_id,
         retry=MAIL_RETRY,
         job_timeout=MAIL_JOB_TIMEOUT,
@@ -138,13 +144,24 @@ def enqueue_mail(
         unique=unique,
     )
     try:
-        if at is not None and at > time.time():
-            # RQ keeps whole seconds (it truncates): round up, never a moment early.
-            when = datetime.fromtimestamp(math.ceil(at), UTC)
-            return queue.enqueue_at(when, func, *args, **options)
-        return queue.enqueue(func, *args, **options)
+        if along is None:
+            return _enqueue(queue, func, args, at, options)
+        with queue.connection.pipeline() as pipe:
+            pipe.multi()  # RQ adds to a transaction begun before it, or begins its own
+            along(pipe)
+            job = _enqueue(queue, func, args, at, {**options, "pipeline": pipe})
+            pipe.execute()
+            return job
     except DuplicateJobError:
         return None
+
+
+def _enqueue(queue: Queue, func: str, args: tuple, at: float | None, options: dict) -> Job:
+    if at is not None and at > time.time():
+        # RQ keeps whole seconds (it truncates): round up, never a moment early.
+        when = datetime.fromtimestamp(math.ceil(at), UTC)
+        return queue.enqueue_at(when, func, *args, **options)
+    return queue.enqueue(func, *args, **options)
 
 
 def remove_job(job_id: str, connection: redis.Redis | None = None) -> None:

@@ -92,6 +92,18 @@ _BLOCK_TAGS = re.compile(
 )
 
 
+# Built once: nh3.clean() converts these sets into the sanitizer's own on every call,
+# a fifth of a post's rendering time.
+_SANITIZER = nh3.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=ALLOWED_ATTRIBUTES,
+    tag_attribute_values=TASK_CHECKBOX,
+    set_tag_attribute_values={"input": {"disabled": ""}},
+    url_schemes=URL_SCHEMES,
+    link_rel="noopener noreferrer",
+)
+
+
 @dataclass(frozen=True)
 class ImageSizes:
     """What a page needs to show an uploaded image responsively."""
@@ -107,15 +119,7 @@ def render_markdown(text: str, images: Mapping[str, ImageSizes] | None = None) -
     html = cmarkgfm.markdown_to_html_with_extensions(
         text, options=Options.CMARK_OPT_UNSAFE, extensions=GFM_EXTENSIONS
     )
-    html = nh3.clean(
-        html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        tag_attribute_values=TASK_CHECKBOX,
-        set_tag_attribute_values={"input": {"disabled": ""}},
-        url_schemes=URL_SCHEMES,
-        link_rel="noopener noreferrer",
-    )
+    html = _SANITIZER.clean(html)
     return _IMG.sub(lambda m: _responsive(m.group(0), images or {}), html)
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 import redis
+from redis.connection import Connection
 from rq import Queue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
@@ -311,6 +312,46 @@ def test_unticked_box_and_drafts_announce_nothing(client, auth, data, mail_queue
     new_post(client, title="Quiet")  # the box is not in the form data: unticked
     new_post(client, title="Draft", status="draft", email_subscribers="y")
     assert not announce_jobs(mail_queue) and not scheduled(mail_queue)
+
+
+def test_a_new_posts_announcement_and_its_job_are_one_round_trip(
+    client, auth, data, mail_queue, monkeypatch
+):
+    """A new post has no announcement to cancel or move: with the box ticked, its record
+    and its job are written in one MULTI/EXEC (both or neither, so no record ever names
+    a job that was never queued); unticked or a draft, mail costs no round trip."""
+    auth.login()
+    assert new_post(client, title="Warm up").status_code == 302  # connects, loads scripts
+    sent: list[str] = []
+    send = Connection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        chunks = command if isinstance(command, list) else [command]
+        sent.append(bytes(chunks[0]).split(b"\r\n")[2].decode())  # the (first) command
+        return send(self, command, check_health)
+
+    def commands(**form) -> list[str]:
+        sent.clear()
+        with monkeypatch.context() as patched:
+            patched.setattr(Connection, "send_packed_command", counting)
+            assert new_post(client, **form).status_code == 302
+        return list(sent)
+
+    data.redis.set(data.keys.search_queued, "1")  # no search drain job in the counts
+    assert commands(title="Quiet") == ["ZSCORE", "EVALSHA"]
+    assert commands(title="Draft", status="draft", email_subscribers="y") == ["ZSCORE", "EVALSHA"]
+    assert commands(title="Now", email_subscribers="y") == ["ZSCORE", "EVALSHA", "MULTI"]
+    later = {"title": "Later", "status": "scheduled", "publish_at": when(3600)}
+    assert commands(**later, email_subscribers="y") == ["ZSCORE", "EVALSHA", "MULTI"]
+    for slug in ("now", "later"):
+        post = data.posts.get(data.posts.id_for_slug(slug))
+        announcement = data.announcements.get(post.id)
+        assert announcement.state == "scheduled" and announcement.at == post.published_at
+        assert Job.fetch(announcement.job, connection=mail_queue.connection).args == (post.id,)
+    [now_job] = announce_jobs(mail_queue)
+    assert now_job.id == data.announcements.get(data.posts.id_for_slug("now")).job
+    assert list(scheduled(mail_queue)) == [data.announcements.get(post.id).job]
+    assert data.announcements.get(data.posts.id_for_slug("quiet")) is None
 
 
 def test_scheduled_post_is_announced_at_its_time_and_moves_with_it(client, auth, data, mail_queue):

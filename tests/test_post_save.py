@@ -103,6 +103,32 @@ def test_an_autosave_sent_twice_is_not_a_conflict(data, auth, monkeypatch):
     assert again == saved == data.posts.get(draft.id)
 
 
+def test_a_create_sent_again_keeps_its_id_and_only_its_last_tags_and_images(
+    data, auth, monkeypatch
+):
+    """A create's retry after a lost reply carries the same id claim: it saves the post
+    it made again, reading and clearing what the first send wrote (a create that took a
+    new id skips those reads: a new id has nothing yet)."""
+    author = auth.create()
+    first_image, second_image = fake_image(data, author.id), fake_image(data, author.id)
+    monkeypatch.setattr("blog.data.posts.secrets.token_urlsafe", lambda n: "same-request")
+    first = data.posts.create(
+        author.id, author.username, PostInput("Once", shows([first_image]), ["a", "b"], "published")
+    )
+    data.comments.add(first.id, author.id, "Ann", "Early", moderated=False)
+    again = data.posts.create(
+        author.id, author.username, PostInput("Once", shows([second_image]), ["b", "c"], "draft")
+    )
+    assert again.id == first.id and again.slug == first.slug and again.comment_count == 1
+    assert again == data.posts.get(first.id)
+    assert data.redis.smembers(data.keys.post_tags(first.id)) == {"b", "c"}
+    assert data.redis.smembers(data.keys.post_images(first.id)) == {second_image}
+    assert not data.redis.smembers(data.keys.image_posts(first_image))
+    assert not data.redis.exists(data.keys.tag("a"), data.keys.tag("b"))  # a draft now
+    assert data.redis.zscore(data.keys.unused_images, first_image) is not None
+    assert data.posts.last_id() == first.id
+
+
 def test_an_edit_dropping_thousands_of_images_saves_whole(data, auth):
     """Lua's unpack() takes about 8,000 values: 4,100 images left unused are 8,200
     (score, id) values for one ZADD, which the script sends in slices."""

@@ -312,6 +312,27 @@ def test_limits_are_refused_with_a_clear_message(client, alice, data, form, mess
     assert data.posts.by_author(alice.id) == []
 
 
+def test_one_forms_values_and_errors_never_reach_the_next(client, alice, data):
+    """PostForm's fields are bound once and copied for each form (BoundOnceMeta):
+    each copy keeps its own data and errors, and nothing it is given reaches the
+    fields it was copied from."""
+    refused = new_post(client, title="", body="Kept *body*", tags="c++", status="scheduled")
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "Give the post a title." in page
+    assert "may only contain letters" in page and "needs a publish date" in page
+    assert "Kept *body*" in page
+    blank = client.get("/posts/new").get_data(as_text=True)
+    assert 'role="alert"' not in blank and "Kept *body*" not in blank and "c++" not in blank
+    assert '<option selected value="draft">' in blank  # the default, not the last request's
+    assert created_slug(new_post(client, title="Fine", tags="ok")) == "fine"
+    again = new_post(client, title="t" * 201).get_data(as_text=True)
+    assert "The title must be 1 to 200 characters long." in again
+    assert "Give the post a title." not in again and "may only contain" not in again
+    [listed] = data.posts.by_author(alice.id)
+    post = data.posts.get(listed.id)
+    assert (post.title, post.tags, post.body) == ("Fine", ["ok"], "Some *text*")
+
+
 def test_values_at_the_limits_are_accepted(client, alice, data):
     tags = ", ".join(f"t{i:02d}" + "x" * 37 for i in range(20))  # 20 tags of 40 characters
     response = new_post(client, title="T" * 200, body="b" * 200_000, tags=tags)

@@ -214,6 +214,17 @@ class AnnouncementStore:
             return "unchanged", None
         return "scheduled", reply[1] or None
 
+    def schedule_new(
+        self, pipe: redis.client.Pipeline, post_id: int, at: float, job_id: str
+    ) -> None:
+        """Queue on `pipe` (RQ's, with the job: blog/queues.enqueue_mail) the record of a
+        new post's announcement: what `schedule` writes, without its checks (a post just
+        created has no announcement to have begun or to move)."""
+        pipe.hset(
+            self.keys.announcement(post_id),
+            mapping={"post_id": post_id, "state": "scheduled", "at": at, "job": job_id},
+        )
+
     def cancel(self, post_id: int) -> str | None:
         """Cancel an announcement that has not begun; its job id, to remove from RQ."""
         key = self.keys.announcement(post_id)

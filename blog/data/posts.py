@@ -128,10 +128,12 @@ local function key(i, id) return ARGV[i] .. id .. ARGV[i + 1] end
 -- Every check and read comes before the first write (but taking a create's id: a gap in
 -- ids is harmless), so an error can only stop the script before it changed anything
 -- (Redis does not undo a script's writes).
-local creating, id = spec.id == '', spec.id
+local creating, id, fresh = spec.id == '', spec.id, false
 if creating then
   -- A create sent again after its reply was lost (the client retries) keeps its id.
-  id = redis.call('GET', KEYS[10]) or tostring(redis.call('INCR', KEYS[1]))
+  id = redis.call('GET', KEYS[10])
+  -- A new id has no keys yet: no old tags, images or comments to read, none to clear.
+  if not id then id, fresh = tostring(redis.call('INCR', KEYS[1])), true end
 else
   local stored = redis.call('HGET', key(POST, id), 'updated_at')
   if not stored then return {'gone'} end  -- deleted meanwhile: an edit must not revive it
@@ -148,8 +150,11 @@ if spec.origin ~= '' then
   end
 end
 local new_tags, now_used = set_of(spec.tags), set_of(spec.images)
-local old_tags = redis.call('SMEMBERS', key(TAGS, id))
-local old_images = redis.call('SMEMBERS', key(IMAGES, id))
+local old_tags, old_images = {}, {}
+if not fresh then
+  old_tags = redis.call('SMEMBERS', key(TAGS, id))
+  old_images = redis.call('SMEMBERS', key(IMAGES, id))
+end
 local was_used = set_of(old_images)
 -- Images it stops showing that no other post shows wait in images:unused.
 local unused = {}
@@ -187,9 +192,8 @@ end
 
 local post = key(POST, id)
 redis.call('HSET', post, 'id', id, 'slug', slug, unpack(ARGV, 20))
-redis.call('DEL', key(REVISION, id))
-local images = key(IMAGES, id)
-redis.call('DEL', images)
+local images, tags = key(IMAGES, id), key(TAGS, id)
+if not fresh then redis.call('DEL', key(REVISION, id), images, tags) end
 call_each('SADD', images, spec.images)
 call_each('ZREM', KEYS[5], spec.images)
 for n, image in ipairs(spec.images) do
@@ -202,8 +206,6 @@ call_each('ZADD', KEYS[5], unused)
 if spec.origin ~= '' then redis.call('HSET', KEYS[8], spec.origin, id) end
 redis.call('HSET', KEYS[2], slug, id)
 redis.call('SADD', key(SLUGS, id), slug)
-local tags = key(TAGS, id)
-redis.call('DEL', tags)
 call_each('SADD', tags, spec.tags)
 -- (reads after writes, but of keys just written: nothing here can fail)
 redis.call('SET', key(CARD, id), card_of(post, tags))
@@ -224,7 +226,8 @@ call_each('SREM', KEYS[3], empty)
 if creating then redis.call('SET', KEYS[10], id, 'EX', spec.claim_seconds) end
 local due = 0
 if spec.seen then due = mark_pending(KEYS[#KEYS - 1], KEYS[#KEYS], id, spec.drain_seconds) end
-return {'ok', tonumber(id), slug, redis.call('ZCARD', key(COMMENTS, id)), due}
+local comments = fresh and 0 or redis.call('ZCARD', key(COMMENTS, id))
+return {'ok', tonumber(id), slug, comments, due}
 """
 )
 # Deletes a post with its comments, slugs, tags, revision and announcement in one step.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from functools import partial
 
 from flask import current_app
 
@@ -21,17 +22,35 @@ def mail_enabled() -> bool:
     return bool(current_app.config.get("MAIL_SERVER"))
 
 
-def plan_announcement(post: Post, wanted: bool) -> None:
+def plan_announcement(post: Post, wanted: bool, created: bool = False) -> None:
     """After a save: announce a visible post at its publish time (now if published),
     move the announcement when the time moved, cancel it for a draft or when the author
-    unticked the box. Once sending began, nothing changes: a post goes out once."""
+    unticked the box. Once sending began, nothing changes: a post goes out once.
+    A post just `created` has no announcement to cancel or move: none is read, and a
+    new one is written with its job in one round trip."""
     if not mail_enabled():
         return
     data = get_data()
     if post.status == "draft" or not wanted:
-        cancel_announcement(post.id)
+        if not created:
+            cancel_announcement(post.id)
         return
     job_id = f"announce-{post.id}-{secrets.token_hex(4)}"
+    if created:
+        enqueue_mail(
+            "jobs.mail.announce_post",
+            post.id,
+            job_id=job_id,
+            at=post.published_at,
+            description=f"Announce post {post.id} to subscribers",
+            along=partial(
+                data.announcements.schedule_new,
+                post_id=post.id,
+                at=post.published_at,
+                job_id=job_id,
+            ),
+        )
+        return
     outcome, old_job = data.announcements.schedule(post.id, post.published_at, job_id)
     if outcome != "scheduled":
         return

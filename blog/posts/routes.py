@@ -120,7 +120,7 @@ def create() -> ResponseReturnValue:
     form = PostForm()
     if form.validate_on_submit():
         post = get_data().posts.create(g.user["id"], g.user["username"], post_input(form))
-        plan_announcement(post, form.email_subscribers.data)
+        plan_announcement(post, form.email_subscribers.data, created=True)
         flash(f"Saved “{post.title}” as {post.status}.")
         return redirect(url_for("posts.show", slug=post.slug))
     return editor_page(form, None)
