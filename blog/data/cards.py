@@ -3,12 +3,13 @@ in one string, so a listing page reads one value per post instead of the hash's 
 fields and the tag set.
 
 A card is derived: built inside Redis from the post hash and `post:<id>:tags` by one
-Lua function (`CARD_LUA`), written by every writer of those keys in the same script or
-transaction (`SAVE_SCRIPT`, `PostStore.rerender`), deleted with the post
-(`DELETE_SCRIPT`), rebuilt after a restore (`reindex()` calls `write_cards`). A post
-without a card (saved before cards existed, or between a restore's index swap and its
-card pass) still lists: the listing script builds the card on the fly without storing it
-(`flask posts cards` writes the missing ones). Backups leave cards out.
+Lua function (`CARD_LUA`; a save gives it the values it has just written), written by
+every writer of those keys in the same script or transaction (`SAVE_SCRIPT`,
+`PostStore.rerender`), deleted with the post (`DELETE_SCRIPT`), rebuilt after a restore
+(`reindex()` calls `write_cards`). A post without a card (saved before cards existed, or
+between a restore's index swap and its card pass) still lists: the listing script builds
+the card on the fly without storing it (`flask posts cards` writes the missing ones).
+Backups leave cards out.
 
 The card is a JSON array: the `CARD_FIELDS` of the hash as strings (the hash's own
 values, so floats keep every digit), then the cover as a JSON object (or null) and the
@@ -44,25 +45,31 @@ CARD_FIELDS = (
     "cover",
 )
 
-# card_of(post key, tags key): the card of the post, false if there is no post. A field
-# the hash lacks (reading_minutes of an old post) is "". The cover field holds JSON made
-# by PostStore._save (json.dumps) or "": put in as it is, not decoded and encoded again.
-# Two cjson calls in all: one per field cost a listing of posts without cards 20 µs more.
+# card_from(values, names): the card of a post from its CARD_FIELDS values (false where the
+# hash lacks one: reading_minutes of an old post, written "") and its tag names.
+# card_of(post key, tags key): the same from the keys, false if there is no post. The
+# cover field holds JSON made by PostStore._save (json.dumps) or "": put in as it is, not
+# decoded and encoded again. Two cjson calls in all: one per field cost a listing of
+# posts without cards 20 µs more.
 CARD_LUA = (
     "local CARD_FIELDS = {"
     + ", ".join(f"'{name}'" for name in CARD_FIELDS)
     + """}
+local function card_from(values, names)
+  local fields, tags = {}, {}
+  for i = 1, #CARD_FIELDS - 1 do fields[i] = values[i] or '' end
+  local cover = values[#CARD_FIELDS]
+  if not cover or cover == '' then cover = 'null' end
+  for i, name in ipairs(names) do tags[i] = name end
+  table.sort(tags)  -- SMEMBERS' order varies: the same post, the same card
+  -- (cjson writes an empty table as {})
+  local tag_list = #tags > 0 and cjson.encode(tags) or '[]'
+  return string.sub(cjson.encode(fields), 1, -2) .. ',' .. cover .. ',' .. tag_list .. ']'
+end
 local function card_of(post, tags)
   local values = redis.call('HMGET', post, unpack(CARD_FIELDS))
   if not values[1] then return false end
-  local cover = table.remove(values)
-  if not cover or cover == '' then cover = 'null' end
-  for i = 1, #values do values[i] = values[i] or '' end
-  local names = redis.call('SMEMBERS', tags)
-  table.sort(names)  -- SMEMBERS' order varies: the same post, the same card
-  -- (cjson writes an empty table as {})
-  local tag_list = #names > 0 and cjson.encode(names) or '[]'
-  return string.sub(cjson.encode(values), 1, -2) .. ',' .. cover .. ',' .. tag_list .. ']'
+  return card_from(values, redis.call('SMEMBERS', tags))
 end
 """
 )
