@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import make_app
+from tests.helpers import add_post, make_app
 
 
 def test_release_checks_redis_and_registers_the_schedule(runner):
@@ -16,6 +16,20 @@ def test_release_checks_redis_and_registers_the_schedule(runner):
     again = runner.invoke(args=["release"])
     assert "(UTC) unchanged" in again.output  # a second deploy keeps the one job
     assert "export cleanup '17 * * * *' unchanged" in again.output
+
+
+def test_release_writes_the_cards_of_posts_saved_before_cards(runner, data, auth):
+    author = auth.create("alice")
+    posts = [add_post(data, author, f"Post {n}") for n in range(3)]
+    data.redis.delete(data.keys.post_card(posts[0].id), data.keys.post_card(posts[2].id))
+    data.posts.delete(posts[1])  # a deleted post gets no card
+    result = runner.invoke(args=["release"])
+    assert result.exit_code == 0 and "listing cards: 2 written" in result.output
+    assert (
+        data.redis.exists(data.keys.post_card(posts[0].id), data.keys.post_card(posts[2].id)) == 2
+    )
+    assert not data.redis.exists(data.keys.post_card(posts[1].id))
+    assert "listing cards: ok" in runner.invoke(args=["release"]).output
 
 
 @pytest.fixture

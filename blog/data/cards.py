@@ -140,3 +140,24 @@ def write_cards(r: redis.Redis, keys: Keys, post_ids: Sequence[int], batch_size:
             script(keys=card_keys(keys, post_id), client=pipe)
         written += sum(pipe.execute())
     return written
+
+
+def missing_cards(
+    r: redis.Redis, keys: Keys, post_ids: Sequence[int], batch_size: int = 1000
+) -> list[int]:
+    """The posts among `post_ids` that exist but have no card (saved before cards
+    existed): two EXISTS a post, `batch_size` posts a round trip."""
+    missing: list[int] = []
+    for start in range(0, len(post_ids), batch_size):
+        batch = post_ids[start : start + batch_size]
+        pipe = r.pipeline(transaction=False)
+        for post_id in batch:
+            pipe.exists(keys.post(post_id))
+            pipe.exists(keys.post_card(post_id))
+        replies = pipe.execute()
+        missing += [
+            i
+            for i, post, card in zip(batch, replies[::2], replies[1::2], strict=True)
+            if post and not card
+        ]
+    return missing
