@@ -14,6 +14,7 @@ import redis
 from flask import current_app
 
 from .backup_runs import BackupStore
+from .cards import CARD_FIELDS
 from .comments import CommentStore, PostGone
 from .connection import SentinelSettings, connect
 from .contentwatch import ContentState, ContentWatch, Mark
@@ -61,21 +62,7 @@ __all__ = [
 # inside the script are not declared: fine on one Redis primary, not on a
 # Cluster (docs/data-model.md). Returns nil or {post field values, tags, comments,
 # {older, newer}} (each neighbour {slug, title} or empty).
-POST_PAGE_FIELDS = (
-    "id",
-    "slug",
-    "title",
-    "html",
-    "excerpt",
-    "author_id",
-    "author",
-    "status",
-    "published_at",
-    "created_at",
-    "updated_at",
-    "cover",
-    "reading_minutes",
-)
+POST_PAGE_FIELDS = (*CARD_FIELDS, "html")  # `id` first: nil when the post is gone
 POST_PAGE_SCRIPT = """
 local id = redis.call('HGET', KEYS[1], ARGV[1])
 if not id then return nil end

@@ -26,6 +26,7 @@ from ..rendering import (
     render_markdown,
 )
 from .cards import (
+    CARD_FIELDS,
     CARD_LUA,
     CARD_SCRIPT,
     card_keys,
@@ -45,21 +46,6 @@ from .search import DRAIN_FLAG_SECONDS, MARK_PENDING_LUA
 SLUG_MAX_LENGTH = 80
 # Paths under /posts/ that are routes, not posts: a post titled "New" gets "new-2".
 RESERVED_SLUGS = frozenset({"new"})
-# The dashboard reads these fields only: a body can be 200,000 characters.
-SUMMARY_FIELDS = (
-    "id",
-    "slug",
-    "title",
-    "excerpt",
-    "author_id",
-    "author",
-    "status",
-    "published_at",
-    "created_at",
-    "updated_at",
-    "cover",
-    "reading_minutes",
-)
 
 # One page of a listing: KEYS[1] = the index (posts:published or tag:<name>); ARGV = now,
 # offset, count, then (head, tail) of the post's card, comments, hash and tags keys
@@ -457,7 +443,8 @@ class PostStore:
             if full:
                 pipe.hgetall(self.keys.post(post_id))
             else:
-                pipe.hmget(self.keys.post(post_id), SUMMARY_FIELDS)
+                # A listing's fields, not the body (up to 200,000 characters).
+                pipe.hmget(self.keys.post(post_id), CARD_FIELDS)
             pipe.smembers(self.keys.post_tags(post_id))
             pipe.zcard(self.keys.post_comments(post_id))
         replies = pipe.execute()
@@ -465,7 +452,7 @@ class PostStore:
         for i in range(0, len(replies), 3):
             fields, tags, comments = replies[i : i + 3]
             if not full:
-                fields = dict(zip(SUMMARY_FIELDS, fields, strict=True)) if fields[0] else {}
+                fields = dict(zip(CARD_FIELDS, fields, strict=True)) if fields[0] else {}
             if fields:  # an id can outlive its post for a moment between two reads
                 posts.append(Post.from_hash(fields, tags, comments))
         return posts

@@ -36,33 +36,24 @@ def plan_announcement(post: Post, wanted: bool, created: bool = False) -> None:
             cancel_announcement(post.id)
         return
     job_id = f"announce-{post.id}-{secrets.token_hex(4)}"
-    if created:
-        enqueue_mail(
-            "jobs.mail.announce_post",
-            post.id,
-            job_id=job_id,
-            at=post.published_at,
-            description=f"Announce post {post.id} to subscribers",
-            along=partial(
-                data.announcements.schedule_new,
-                post_id=post.id,
-                at=post.published_at,
-                job_id=job_id,
-            ),
-        )
-        return
-    outcome, old_job = data.announcements.schedule(post.id, post.published_at, job_id)
-    if outcome != "scheduled":
-        return
-    if old_job:
-        remove_job(old_job)
-    enqueue_mail(
+    announce = partial(
+        enqueue_mail,
         "jobs.mail.announce_post",
         post.id,
         job_id=job_id,
         at=post.published_at,
         description=f"Announce post {post.id} to subscribers",
     )
+    if created:
+        schedule_new = data.announcements.schedule_new
+        announce(along=partial(schedule_new, post_id=post.id, at=post.published_at, job_id=job_id))
+        return
+    outcome, old_job = data.announcements.schedule(post.id, post.published_at, job_id)
+    if outcome != "scheduled":
+        return
+    if old_job:
+        remove_job(old_job)
+    announce()
 
 
 def cancel_announcement(post_id: int) -> None:
