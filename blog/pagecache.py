@@ -383,8 +383,13 @@ class ServeFromCache:
 CONDITIONAL = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH")
 
 
+def _conditional(environ: WSGIEnvironment) -> bool:
+    """Whether the request could be answered 304 (most are not conditional at all)."""
+    return any(name in environ for name in CONDITIONAL)
+
+
 def _answer(entry: _Entry, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
-    if any(name in environ for name in CONDITIONAL) and _not_modified(entry, environ):
+    if _conditional(environ) and _not_modified(entry, environ):
         kept = [(k, v) for k, v in entry.headers if k not in ("Content-Length", "Content-Type")]
         start_response("304 NOT MODIFIED", kept)
         return []
@@ -461,11 +466,9 @@ def cached_for_visitors(view: Callable) -> Callable:
         state = data.content_state()
         since = data.content_mark()  # before the view reads anything
         etag = _etag(state)
-        # Only a conditional request can be answered 304 (most requests are not one).
-        conditional = any(name in request.environ for name in CONDITIONAL)
         if (
             http
-            and conditional
+            and _conditional(request.environ)
             and not is_resource_modified(
                 request.environ, etag=etag, last_modified=_last_modified(state)
             )
@@ -530,7 +533,6 @@ def init_app(app: Flask) -> None:
         )
         directory = shared_directory(app.config["PAGE_CACHE_DIR"], identity)
         shared = SharedPages(directory, budget // 1024) if directory else None
-        app.extensions["shared_pages"] = shared
         # Inside ProxyFix (security.init_app runs later and wraps this), so the host in
         # the key is the one the app itself sees.
         app.wsgi_app = ServeFromCache(  # type: ignore[method-assign]

@@ -207,3 +207,17 @@ def wait_for(predicate: Callable, timeout: float = 60, interval: float = 0.01, w
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+
+
+def rendered_post_pages(app, monkeypatch) -> list[str]:
+    """Slugs of the post pages the app renders from now on (a hit renders nothing)."""
+    data = app.extensions["blog_data"]
+    rendered: list[str] = []
+    real = data.post_page
+
+    def post_page(slug: str):
+        rendered.append(slug)
+        return real(slug)
+
+    monkeypatch.setattr(data, "post_page", post_page)
+    return rendered

@@ -15,7 +15,7 @@ from blog.data import DataLayer, PostInput, connect
 from blog.data.reindex import reindex
 from devtools.redis_server import free_port
 from tests.conftest import ROOT, make_app
-from tests.helpers import add_post, count_round_trips
+from tests.helpers import add_post, count_round_trips, rendered_post_pages
 
 
 def test_two_app_instances_never_see_a_stale_page(redis_url, redis_client, media_root):
@@ -58,20 +58,6 @@ def test_a_post_saved_by_the_save_script_is_seen_at_once(redis_url, redis_client
         counter.reset()
         assert f"New {i}." in visitor.get("/").get_data(as_text=True)
         assert counter.round_trips == 0  # cached again until the next write
-
-
-def rendered_post_pages(app, monkeypatch) -> list[str]:
-    """Slugs of the post pages the app renders from now on (a hit renders nothing)."""
-    data = app.extensions["blog_data"]
-    rendered: list[str] = []
-    real = data.post_page
-
-    def post_page(slug: str):
-        rendered.append(slug)
-        return real(slug)
-
-    monkeypatch.setattr(data, "post_page", post_page)
-    return rendered
 
 
 def test_a_comment_re_renders_its_post_and_the_listings_only(

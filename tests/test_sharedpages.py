@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from blog.pagecache import SHARED_FORMAT, SharedPages, _Entry, shared_directory
-from tests.helpers import add_post, make_app
+from tests.helpers import add_post, make_app, rendered_post_pages
 
 
 def worker(redis_url, tmp_path, **overrides):
@@ -24,20 +24,6 @@ def worker(redis_url, tmp_path, **overrides):
     )
 
 
-def rendered(app, monkeypatch) -> list[str]:
-    """Slugs of the post pages this app renders from now on."""
-    data = app.extensions["blog_data"]
-    slugs: list[str] = []
-    real = data.post_page
-
-    def post_page(slug: str):
-        slugs.append(slug)
-        return real(slug)
-
-    monkeypatch.setattr(data, "post_page", post_page)
-    return slugs
-
-
 def two_workers(redis_url, tmp_path, monkeypatch):
     first, second = worker(redis_url, tmp_path), worker(redis_url, tmp_path)
     data = first.extensions["blog_data"]
@@ -45,7 +31,7 @@ def two_workers(redis_url, tmp_path, monkeypatch):
     post = add_post(data, author, "Shared", tags=["t"])
     a, b = first.test_client(), second.test_client()
     b.get("/")  # the second worker is up (tracking) before the first renders anything
-    return data, author, post, a, b, rendered(second, monkeypatch)
+    return data, author, post, a, b, rendered_post_pages(second, monkeypatch)
 
 
 def test_a_page_one_worker_rendered_is_served_by_the_others(
@@ -120,7 +106,7 @@ def test_a_worker_trusts_no_post_page_marked_before_it_was_listening(
     post = add_post(data, data.users.create("alice", "long enough password"), "Early")
     first.test_client().get(f"/posts/{post.slug}")
     late = worker(redis_url, tmp_path)
-    late_rendered = rendered(late, monkeypatch)
+    late_rendered = rendered_post_pages(late, monkeypatch)
     late.test_client().get(f"/posts/{post.slug}")
     assert late_rendered == [post.slug]
 
