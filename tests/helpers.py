@@ -3,17 +3,19 @@ imports from here; tests import from here, never from conftest.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
 import psutil
+from redis.connection import Connection
 from werkzeug.security import generate_password_hash
 
 from blog import create_app
@@ -221,3 +223,20 @@ def rendered_post_pages(app, monkeypatch) -> list[str]:
 
     monkeypatch.setattr(data, "post_page", post_page)
     return rendered
+
+
+@contextlib.contextmanager
+def commands_sent(monkeypatch) -> Iterator[list[str]]:
+    """The commands every Redis client of this process sends meanwhile, one name per
+    round trip (a pipeline or MULTI/EXEC counts as its first command)."""
+    sent: list[str] = []
+    send = Connection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        chunks = command if isinstance(command, list) else [command]
+        sent.append(bytes(chunks[0]).split(b"\r\n")[2].decode())
+        return send(self, command, check_health)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Connection, "send_packed_command", counting)
+        yield sent

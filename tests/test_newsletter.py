@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 import pytest
 import redis
-from redis.connection import Connection
 from rq import Queue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
@@ -22,6 +21,7 @@ from tests.conftest import AuthActions
 from tests.helpers import (
     PASSWORD,
     cheap_password_hashing,
+    commands_sent,
     login_with_token,
     make_app,
     new_post,
@@ -322,20 +322,11 @@ def test_a_new_posts_announcement_and_its_job_are_one_round_trip(
     a job that was never queued); unticked or a draft, mail costs no round trip."""
     auth.login()
     assert new_post(client, title="Warm up").status_code == 302  # connects, loads scripts
-    sent: list[str] = []
-    send = Connection.send_packed_command
-
-    def counting(self, command, check_health=True):
-        chunks = command if isinstance(command, list) else [command]
-        sent.append(bytes(chunks[0]).split(b"\r\n")[2].decode())  # the (first) command
-        return send(self, command, check_health)
 
     def commands(**form) -> list[str]:
-        sent.clear()
-        with monkeypatch.context() as patched:
-            patched.setattr(Connection, "send_packed_command", counting)
+        with commands_sent(monkeypatch) as sent:
             assert new_post(client, **form).status_code == 302
-        return list(sent)
+        return sent
 
     data.redis.set(data.keys.search_queued, "1")  # no search drain job in the counts
     assert commands(title="Quiet") == ["ZSCORE", "EVALSHA"]

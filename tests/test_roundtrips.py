@@ -4,7 +4,6 @@ there are."""
 from __future__ import annotations
 
 import redis
-from redis.connection import Connection
 from rq import Queue
 
 from blog.data import DataLayer
@@ -14,6 +13,7 @@ from devtools.roundtrips import RoundTripCounter
 from tests.helpers import (
     add_post,
     cheap_password_hashing,
+    commands_sent,
     count_round_trips,
     make_app,
     new_post,
@@ -216,21 +216,12 @@ def test_creating_a_post_through_the_form_is_two_or_three_round_trips(
     assert new_post(client, "Warm up", tags="a").status_code == 302  # connects, loads scripts
     queue = Queue("search", connection=app.extensions["rq_connection"])
     assert queue.count == 1
-    sent: list[str] = []
-    send = Connection.send_packed_command
-
-    def counting(self, command, check_health=True):
-        chunks = command if isinstance(command, list) else [command]
-        sent.append(bytes(chunks[0]).split(b"\r\n")[2].decode())  # the (first) command
-        return send(self, command, check_health)
 
     def counted_create(title: str) -> list[str]:
-        sent.clear()
-        with monkeypatch.context() as patched:
-            patched.setattr(Connection, "send_packed_command", counting)
+        with commands_sent(monkeypatch) as sent:
             response = new_post(client, title, body="Some *text*", tags="a, b")
         assert response.status_code == 302
-        return list(sent)
+        return sent
 
     # A drain job is waiting (the warm-up's): the create only joins the pending set.
     assert counted_create("Counted") == ["ZSCORE", "EVALSHA"]
